@@ -1,0 +1,48 @@
+import { ConfigError } from '../config/errors.js';
+import { isAlive, readPid } from '../master/pidfile.js';
+import { existsSync } from 'node:fs';
+
+/** Control commands and the signal each sends to the master. */
+export const CONTROL_SIGNALS = {
+  reload: 'SIGHUP',
+  stop: 'SIGTERM',
+  quit: 'SIGQUIT',
+  ttin: 'SIGTTIN',
+  ttou: 'SIGTTOU',
+  'reopen-logs': 'SIGUSR1',
+  upgrade: 'SIGUSR2',
+} as const satisfies Record<string, NodeJS.Signals>;
+export type ControlCommand = keyof typeof CONTROL_SIGNALS;
+
+const CONTROL_HELP: Record<ControlCommand, string> = {
+  reload: 'HUP: re-read the config and replace the workers without dropping requests',
+  stop: 'TERM: finish in-flight requests, then exit',
+  quit: 'QUIT: stop at once',
+  ttin: 'TTIN: one more worker',
+  ttou: 'TTOU: one worker fewer',
+  'reopen-logs': 'USR1: reopen log files (after logrotate)',
+  upgrade: 'USR2: start a new master from the installed code, handing over the sockets',
+};
+export const helpOf = (cmd: ControlCommand): string => CONTROL_HELP[cmd];
+
+/** The pid of the live master named by `pidfile`, or a one-line error. */
+export function masterPid(pidfile: string): number {
+  if (!existsSync(pidfile)) throw new ConfigError(`pidfile ${pidfile} does not exist: is tsgund running with -p ${pidfile}?`);
+  const pid = readPid(pidfile);
+  if (pid === null) throw new ConfigError(`pidfile ${pidfile} does not hold a pid`);
+  if (!isAlive(pid)) throw new ConfigError(`pidfile ${pidfile} names pid ${pid}, which is not running (stale pidfile)`);
+  return pid;
+}
+
+/** Signal the master; stop and quit wait until it has exited (up to `waitSeconds`). */
+export async function sendControl(cmd: ControlCommand, pidfile: string, waitSeconds: number): Promise<string> {
+  const pid = masterPid(pidfile);
+  process.kill(pid, CONTROL_SIGNALS[cmd]);
+  if (cmd !== 'stop' && cmd !== 'quit') return `sent ${CONTROL_SIGNALS[cmd].slice(3)} to master ${pid}`;
+  const until = Date.now() + waitSeconds * 1000;
+  while (isAlive(pid)) {
+    if (Date.now() > until) throw new ConfigError(`master ${pid} is still running after ${waitSeconds} s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return `master ${pid} stopped`;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import '../early-signals.js';
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../config/errors.js';
+import { oneLine } from '../config/load-file.js';
+import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
+import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
+import { runStart } from './start.js';
+
+const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+
+function fail(err: unknown): never {
+  if (err instanceof UserError) {
+    process.stderr.write(`tsgund: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`tsgund: unexpected error: ${oneLine(err)}\n`);
+  process.exit(1);
+}
+
+const program = new Command('tsgund')
+  .description("A pre-fork HTTP server for Node.js apps, driven by gunicorn's signals")
+  .version(pkg.version)
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`tsgund: ${text.replace(/^error: /, '')}`) });
+
+const start = (name: string, description: string, check: boolean) =>
+  addSettingOptions(program.command(name).description(description).argument('[app]', 'module[:export] to serve'))
+    .action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
+      const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
+      const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
+      process.exitCode = await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig });
+    });
+start('start', 'run APP under a master process and a pool of workers', false);
+start('check-config', 'validate the settings and load the app, then exit', true);
+
+for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
+  program
+    .command(cmd)
+    .description(helpOf(cmd))
+    .requiredOption('-p, --pid <file>', "the master's pidfile")
+    .option('--wait <seconds>', 'with stop/quit: how long to wait for the master to exit', '60')
+    .action(async (opts: { pid: string; wait: string }) => {
+      process.stdout.write((await sendControl(cmd, opts.pid, Number(opts.wait))) + '\n');
+    });
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 1);
+  fail(err);
+});

@@ -1,0 +1,48 @@
+import { EXIT, UserError } from '../config/errors.js';
+import { oneLine } from '../config/load-file.js';
+import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
+import { isDaemonChild, reportToStarter } from '../daemon/ready-pipe.js';
+import { startDaemon } from '../daemon/start-daemon.js';
+import { PARENT_ENV } from '../listeners/inherited.js';
+import { Arbiter } from '../master/arbiter.js';
+import { loadApp } from '../worker/app-loader.js';
+import type { StartFlags } from './args.js';
+
+/** `tsgund start` (and check-config): returns the process exit code. */
+export async function runStart(cli: CommandLine, envArgs: CommandLine | null, flags: StartFlags): Promise<number> {
+  const cwd = process.cwd();
+  let arbiter: Arbiter | null = null;
+  try {
+    const resolved = await resolveSettings(cli, envArgs, cwd);
+    const { settings } = resolved;
+    if (flags.printConfig) {
+      process.stdout.write(JSON.stringify({ ...settings, configFile: resolved.configPath }, null, 2) + '\n');
+      return EXIT.ok;
+    }
+    if (flags.checkConfig) {
+      requireApp(settings);
+      await loadApp(settings.app!, settings.chdir ?? cwd);
+      process.stdout.write(`config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`);
+      return EXIT.ok;
+    }
+    const upgraded = Boolean(process.env[PARENT_ENV]);
+    if (settings.daemon && !isDaemonChild() && !upgraded) {
+      const { code, message } = await startDaemon(process.argv.slice(2));
+      (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
+      return code;
+    }
+    if (settings.preload) await loadApp(requireApp(settings), settings.chdir ?? cwd);
+    arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
+    await arbiter.start();
+    reportToStarter(`READY ${process.pid}`);
+    return await arbiter.exited;
+  } catch (err) {
+    const code = err instanceof UserError ? err.exitCode : 1;
+    const message = err instanceof UserError ? err.message : `unexpected error: ${oneLine(err)}`;
+    // once the master runs, its error log has the message (and is stderr by default)
+    if (arbiter) arbiter.errorLog.error(message);
+    if (!arbiter?.logsToStderr) process.stderr.write(`tsgund: ${message}\n`);
+    reportToStarter(`ERROR ${code} ${message}`);
+    return code;
+  }
+}

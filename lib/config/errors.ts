@@ -1,0 +1,15 @@
+/** A problem the user can fix; printed as one line, never with a stack trace. */
+export class UserError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+/** Exit codes, as documented in the README. */
+export const EXIT = { ok: 0, config: 1, boot: 3, appLoad: 4 } as const;
+
+export class ConfigError extends UserError {
+  constructor(message: string) {
+    super(message, EXIT.config);
+  }
+}

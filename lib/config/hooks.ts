@@ -1,0 +1,42 @@
+import type { ErrorLog } from '../log/error-log.js';
+import { loadConfigFile } from './load-file.js';
+import { HOOKS, type HookName } from './settings.js';
+import type { HookContext, Hooks, Settings } from './types.js';
+
+type HookArgs<K extends HookName> = Hooks[K] extends (ctx: HookContext, ...rest: infer R) => unknown ? R : never;
+
+/** Calls the server hooks of a config file; a failing hook is logged, never fatal. */
+export class HookRunner {
+  constructor(
+    private readonly hooks: Partial<Hooks>,
+    private readonly settings: Settings,
+    private readonly log: ErrorLog,
+  ) {}
+
+  static from(config: Record<string, unknown>, settings: Settings, log: ErrorLog): HookRunner {
+    const hooks: Partial<Record<HookName, unknown>> = {};
+    for (const name of HOOKS) if (typeof config[name] === 'function') hooks[name] = config[name];
+    return new HookRunner(hooks as Partial<Hooks>, settings, log);
+  }
+
+  has(name: HookName): boolean {
+    return typeof this.hooks[name] === 'function';
+  }
+
+  async call<K extends HookName>(name: K, ...args: HookArgs<K>): Promise<void> {
+    const fn = this.hooks[name] as ((ctx: HookContext, ...a: unknown[]) => unknown) | undefined;
+    if (!fn) return;
+    const ctx: HookContext = { settings: this.settings, pid: process.pid, log: (m) => this.log.info(m) };
+    try {
+      await fn(ctx, ...args);
+    } catch (err) {
+      this.log.error(`hook ${name} failed`, err);
+    }
+  }
+}
+
+/** A worker reads the hooks from the same config file the master loaded. */
+export async function loadWorkerHooks(configPath: string | null, settings: Settings, log: ErrorLog): Promise<HookRunner> {
+  const { config } = configPath ? await loadConfigFile(configPath, process.cwd()) : { config: {} };
+  return HookRunner.from(config, settings, log);
+}

@@ -1,0 +1,74 @@
+import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from './errors.js';
+
+const MODULE = 'tsgund';
+
+const SEARCH_PLACES = [
+  'package.json',
+  `.${MODULE}rc`, `.${MODULE}rc.json`, `.${MODULE}rc.yaml`, `.${MODULE}rc.yml`,
+  `.${MODULE}rc.js`, `.${MODULE}rc.ts`, `.${MODULE}rc.mjs`, `.${MODULE}rc.cjs`,
+  `${MODULE}.config.js`, `${MODULE}.config.ts`, `${MODULE}.config.mjs`, `${MODULE}.config.cjs`,
+  `${MODULE}.config.json`, `${MODULE}.config.yaml`, `${MODULE}.config.yml`,
+];
+
+// cosmiconfig's own JS loaders return the module that was imported first, so an
+// edited config would be ignored on HUP. These loaders load the file afresh
+// every time: CommonJS leaves require.cache, ESM gets a new URL per load.
+let loadCount = 0;
+const requireHere = createRequire(import.meta.url);
+
+const pickDefault = (mod: Record<string, unknown>): unknown => ('default' in mod ? mod.default : mod);
+
+const loadCjs: Loader = (filepath) => {
+  delete requireHere.cache[filepath];
+  return requireHere(filepath) as unknown;
+};
+
+const loadEsm: Loader = async (filepath) => {
+  delete requireHere.cache[filepath]; // a .js file in a CommonJS package is cached there too
+  const url = `${pathToFileURL(filepath).href}?v=${++loadCount}`;
+  return pickDefault((await import(url)) as Record<string, unknown>);
+};
+
+const loadTs: Loader = async (filepath) => {
+  // tsx compiles on import; every tsImport call gets its own module namespace
+  const { tsImport } = await import('tsx/esm/api');
+  const url = `${pathToFileURL(filepath).href}?v=${++loadCount}`;
+  return pickDefault((await tsImport(url, import.meta.url)) as Record<string, unknown>);
+};
+
+const explorer = cosmiconfig(MODULE, {
+  searchPlaces: SEARCH_PLACES,
+  cache: false,
+  loaders: { ...defaultLoaders, '.js': loadEsm, '.mjs': loadEsm, '.cjs': loadCjs, '.ts': loadTs, '.mts': loadTs, '.cts': loadTs },
+});
+
+export interface LoadedFile {
+  filepath: string | null;
+  config: Record<string, unknown>;
+}
+
+/** Read the config file named by -c, or the one cosmiconfig finds from `cwd`. */
+export async function loadConfigFile(explicit: string | null, cwd: string): Promise<LoadedFile> {
+  let result;
+  try {
+    result = explicit ? await explorer.load(explicit) : await explorer.search(cwd);
+  } catch (err) {
+    throw new ConfigError(`cannot load config file ${explicit ?? '(search from ' + cwd + ')'}: ${oneLine(err)}`);
+  }
+  if (!result || result.isEmpty) return { filepath: result?.filepath ?? null, config: {} };
+  let config: unknown = result.config;
+  // a config module may export a (possibly async) function returning the settings
+  if (typeof config === 'function') config = await (config as () => unknown)();
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new ConfigError(`config file ${result.filepath} must export an object of settings, got ${typeof config}`);
+  }
+  return { filepath: result.filepath, config: config as Record<string, unknown> };
+}
+
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+}

@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import { ConfigError } from './errors.js';
+import { loadConfigFile } from './load-file.js';
+import { HOOKS, SETTINGS } from './settings.js';
+import type { Settings } from './types.js';
+import { validateLayer, validateMerged } from './validate.js';
+
+/** Settings given on a command line (or in TSGUND_CMD_ARGS), before defaults. */
+export interface CommandLine {
+  configPath: string | null;
+  app: string | null;
+  values: Record<string, unknown>;
+}
+
+export interface Resolved {
+  settings: Settings;
+  configPath: string | null;
+  /** The config file's own exports, hooks included. */
+  fileConfig: Record<string, unknown>;
+}
+
+export function defaults(): Settings {
+  const out: Record<string, unknown> = { app: null };
+  for (const s of SETTINGS) out[s.key] = s.default();
+  return out as unknown as Settings;
+}
+
+/**
+ * defaults < config file < TSGUND_CMD_ARGS < command line. Called at start and
+ * again on every HUP, so an edited file is read from disk each time.
+ */
+export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | null, cwd: string): Promise<Resolved> {
+  const configPath = cli.configPath ?? envArgs?.configPath ?? null;
+  const file = await loadConfigFile(configPath ? resolve(cwd, configPath) : null, cwd);
+  const origin = file.filepath ?? 'config';
+  const fromFile = validateLayer(file.config, origin, false);
+  for (const hook of HOOKS) delete fromFile[hook];
+  const merged: Record<string, unknown> = { ...defaults(), ...fromFile };
+  for (const layer of [envArgs, cli]) {
+    if (!layer) continue;
+    Object.assign(merged, layer.values);
+    if (layer.app) merged.app = layer.app;
+  }
+  validateMerged(merged);
+  return { settings: merged as unknown as Settings, configPath: file.filepath, fileConfig: file.config };
+}
+
+export function requireApp(settings: Settings): string {
+  if (!settings.app) throw new ConfigError("no app given: pass APP (module[:export]) or set 'app' in the config file");
+  return settings.app;
+}

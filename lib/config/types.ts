@@ -1,0 +1,76 @@
+import type { HookName } from './settings.js';
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
+
+/** Every setting after defaults, file, TSGUND_CMD_ARGS and CLI flags are merged. */
+export interface Settings {
+  app: string | null;
+  bind: string[];
+  backlog: number;
+  workers: number;
+  timeout: number;
+  gracefulTimeout: number;
+  bootTimeout: number;
+  keepAlive: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  maxMemory: number;
+  preload: boolean;
+  reload: boolean;
+  reloadExtraFiles: string[];
+  daemon: boolean;
+  pidfile: string | null;
+  name: string;
+  chdir: string | null;
+  user: string | null;
+  group: string | null;
+  umask: number | null;
+  rawEnv: string[];
+  accesslog: string | null;
+  accessLogFormat: string;
+  errorlog: string;
+  loglevel: LogLevel;
+  logFormat: 'text' | 'json';
+  statsBind: string | null;
+  captureOutput: boolean;
+  certfile: string | null;
+  keyfile: string | null;
+  forwardedAllowIps: string[];
+  controlSocket: string | null;
+}
+
+/** What a hook receives: a read-only view of the running server. */
+export interface HookContext {
+  settings: Readonly<Settings>;
+  pid: number;
+  log: (message: string) => void;
+}
+
+export interface WorkerInfo {
+  pid: number;
+  id: number;
+  generation: number;
+}
+
+export interface Hooks {
+  onStarting(ctx: HookContext): unknown;
+  onReload(ctx: HookContext): unknown;
+  whenReady(ctx: HookContext): unknown;
+  preFork(ctx: HookContext, worker: { id: number; generation: number }): unknown;
+  postFork(ctx: HookContext, worker: WorkerInfo): unknown;
+  postWorkerInit(ctx: HookContext, worker: WorkerInfo): unknown;
+  workerInt(ctx: HookContext, worker: WorkerInfo): unknown;
+  workerAbort(ctx: HookContext, worker: WorkerInfo): unknown;
+  preExec(ctx: HookContext): unknown;
+  childExit(ctx: HookContext, worker: WorkerInfo & { code: number | null; signal: string | null }): unknown;
+  workerExit(ctx: HookContext, worker: WorkerInfo & { code: number | null; signal: string | null }): unknown;
+  nworkersChanged(ctx: HookContext, change: { from: number; to: number }): unknown;
+  onExit(ctx: HookContext): unknown;
+}
+
+/** The shape of a config file: any subset of the settings plus hooks. */
+export type UserConfig = Partial<Omit<Settings, 'bind' | 'forwardedAllowIps' | 'umask'>> & {
+  bind?: string | string[];
+  forwardedAllowIps?: string | string[];
+  umask?: number | string | null;
+} & Partial<Pick<Hooks, HookName>>;

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
+import { parseBind } from '../listeners/address.js';
+
+const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
+
+function expectation(s: SettingSpec): string {
+  const orNull = s.nullable ? ' or null' : '';
+  switch (s.kind) {
+    case 'int': return `an integer >= ${s.min ?? 0}`;
+    case 'number': return `a number >= ${s.min ?? 0}`;
+    case 'bool': return 'true or false';
+    case 'enum': return `one of ${s.choices!.join(', ')}`;
+    case 'list': return 'a string or a list of strings';
+    case 'mode': return `an octal mode such as 022 or 0o027${orNull}`;
+    case 'string': return `a non-empty string${orNull}`;
+  }
+}
+
+function schemaOf(s: SettingSpec): z.ZodType {
+  let schema: z.ZodType;
+  switch (s.kind) {
+    case 'int': schema = z.number().int().min(s.min ?? 0); break;
+    case 'number': schema = z.number().min(s.min ?? 0).finite(); break;
+    case 'bool': schema = z.boolean(); break;
+    case 'enum': schema = z.enum(s.choices as [string, ...string[]]); break;
+    case 'list': schema = z.array(z.string().min(1)); break;
+    case 'mode': schema = z.number().int().min(0).max(0o777); break;
+    case 'string': schema = z.string().min(1); break;
+  }
+  return s.nullable ? schema.nullable() : schema;
+}
+
+const schemas = new Map(SETTINGS.map((s) => [s.key, schemaOf(s)]));
+
+/** Shapes that are friendlier in a config file, turned into the canonical type. */
+function normalize(s: SettingSpec, value: unknown): unknown {
+  if (s.kind === 'list' && typeof value === 'string') {
+    return s.key === 'forwardedAllowIps' ? value.split(',').map((v) => v.trim()).filter(Boolean) : [value];
+  }
+  if (s.kind === 'mode' && typeof value === 'string' && /^(0o?)?[0-7]{1,4}$/.test(value)) {
+    return parseInt(value.replace(/^0o/, ''), 8);
+  }
+  return value;
+}
+
+const show = (v: unknown): string => {
+  if (typeof v === 'function') return 'a function';
+  const text = JSON.stringify(v);
+  return text === undefined ? String(v) : text;
+};
+
+function closest(name: string): string | null {
+  const candidates = [...bySetting.keys(), ...HOOKS, 'app'];
+  let best: string | null = null;
+  let bestScore = Infinity;
+  for (const c of candidates) {
+    const d = distance(name.toLowerCase(), c.toLowerCase());
+    if (d < bestScore) [best, bestScore] = [c, d];
+  }
+  return bestScore <= 3 ? best : null;
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Validate one layer of settings (a config file, TSGUND_CMD_ARGS or the CLI).
+ * `origin` names the layer in messages; `asFlag` names settings by their flag.
+ */
+export function validateLayer(raw: Record<string, unknown>, origin: string, asFlag: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    if ((HOOKS as readonly string[]).includes(key)) {
+      if (typeof value !== 'function') {
+        throw new ConfigError(`${origin}: hook '${key}' must be a function, got ${show(value)}`);
+      }
+      out[key] = value;
+      continue;
+    }
+    if (key === 'app') {
+      if (typeof value !== 'string' || value === '') {
+        throw new ConfigError(`${origin}: setting 'app' is ${show(value)}, expected a module path such as app.js or app.js:handler`);
+      }
+      out.app = value;
+      continue;
+    }
+    const spec = bySetting.get(key);
+    if (!spec) {
+      const hint = closest(key);
+      throw new ConfigError(`${origin}: unknown setting '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    }
+    const normalized = normalize(spec, value);
+    const parsed = schemas.get(key)!.safeParse(normalized);
+    if (!parsed.success) {
+      const name = asFlag ? `--${flagOf(spec)}` : `setting '${key}'`;
+      throw new ConfigError(`${origin}: ${name} is ${show(value)}, expected ${expectation(spec)}`);
+    }
+    out[key] = parsed.data;
+  }
+  return out;
+}
+
+/** Checks that need the merged settings or look inside a value. */
+export function validateMerged(settings: Record<string, unknown>): void {
+  for (const address of settings.bind as string[]) parseBind(address);
+  if (settings.statsBind) parseBind(settings.statsBind as string, 'stats-bind');
+  for (const pair of settings.rawEnv as string[]) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(pair)) {
+      throw new ConfigError(`setting 'rawEnv' has ${show(pair)}, expected KEY=VALUE`);
+    }
+  }
+  if (Boolean(settings.certfile) !== Boolean(settings.keyfile)) {
+    throw new ConfigError(`settings 'certfile' and 'keyfile' go together: got certfile=${show(settings.certfile)}, keyfile=${show(settings.keyfile)}`);
+  }
+}

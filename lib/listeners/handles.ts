@@ -1,0 +1,155 @@
+// The master binds its sockets and keeps them for its whole life, while the
+// workers accept on them. node:net has no public API for a socket that is bound
+// but not listening, nor for listening on a handle received over IPC when it is
+// a pipe, so this module, and only this module, uses Node internals:
+//   net._createServerHandle(ip, port, 4|6)      bound TCP handle or -errno
+//   net._createServerHandle(path, -1, -1)       bound unix socket handle
+//   net._createServerHandle(null, null, null, fd)  handle for an inherited fd
+//   server._listen2(...)                        listen on a handle already set
+// Checked on Node 20, 22 and 24 by spec/listeners.
+
+import { lookup } from 'node:dns/promises';
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { ConfigError } from '../config/errors.js';
+import { formatBind, type BindAddress } from './address.js';
+
+/** The libuv stream handle behind a net.Server (TCPWrap or PipeWrap). */
+export interface NativeHandle {
+  fd: number;
+  getsockname?(out: Record<string, unknown>): number;
+  close(cb?: () => void): void;
+}
+
+export interface Listener {
+  /** The bind value as configured, canonical form: the key for hand-over. */
+  label: string;
+  address: BindAddress;
+  handle: NativeHandle;
+  /** A unix socket path this listener created and must unlink at final shutdown. */
+  unixPath: string | null;
+}
+
+interface NetInternals {
+  _createServerHandle(address: string | null, port: number | null, addressType: number | null, fd?: number): NativeHandle | number;
+}
+const internals = net as unknown as NetInternals;
+
+const errName = (code: number): string => {
+  try {
+    return getSystemErrorName(code);
+  } catch {
+    return `errno ${code}`;
+  }
+};
+
+function bindError(label: string, code: number): ConfigError {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'address already in use',
+    EACCES: 'permission denied',
+    EADDRNOTAVAIL: 'address not available on this machine',
+    EBADF: 'not an open file descriptor',
+    EINVAL: 'not a socket',
+    ENOTSOCK: 'not a socket',
+    ENOENT: 'directory does not exist',
+  };
+  const name = errName(code);
+  return new ConfigError(`cannot bind ${label}: ${why[name] ?? name} (${name})`);
+}
+
+/** Is `path` a unix socket that nobody listens on any more? */
+async function isStaleSocket(path: string): Promise<boolean> {
+  if (!lstatSync(path).isSocket()) return false;
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => { probe.destroy(); resolve(false); });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}
+
+/** Create a bound, not yet listening socket for one address. */
+export async function bindListener(address: BindAddress): Promise<Listener> {
+  const label = formatBind(address);
+  switch (address.kind) {
+    case 'fd':
+      return adoptFd(address.fd, label);
+    case 'unix': {
+      if (existsSync(address.path)) {
+        if (!(await isStaleSocket(address.path))) throw bindError(label, -98);
+        unlinkSync(address.path);
+      }
+      const handle = internals._createServerHandle(address.path, -1, -1);
+      if (typeof handle === 'number') throw bindError(label, handle);
+      return { label, address, handle, unixPath: address.path };
+    }
+    case 'tcp': {
+      let ip = address.host;
+      let family = net.isIP(ip);
+      if (family === 0) {
+        try {
+          ({ address: ip, family } = await lookup(address.host));
+        } catch {
+          throw new ConfigError(`cannot bind ${label}: host '${address.host}' does not resolve`);
+        }
+      }
+      const handle = internals._createServerHandle(ip, address.port, family);
+      if (typeof handle === 'number') throw bindError(label, handle);
+      // libuv defers EADDRINUSE from bind() to listen(); getsockname reports it now
+      const out: Record<string, unknown> = {};
+      const err = handle.getsockname?.(out) ?? 0;
+      if (err !== 0) {
+        handle.close();
+        throw bindError(label, err);
+      }
+      return { label, address: { ...address, port: Number(out.port) }, handle, unixPath: null };
+    }
+  }
+}
+
+/** Wrap a socket inherited from a parent process (USR2, systemd, fd://). */
+export function adoptFd(fd: number, label: string): Listener {
+  const handle = internals._createServerHandle(null, null, null, fd);
+  if (typeof handle === 'number') throw bindError(label, handle);
+  return { label, address: { kind: 'fd', fd }, handle, unixPath: null };
+}
+
+/** The port the kernel gave a TCP listener (useful with port 0). */
+export function boundPort(listener: Listener): number | null {
+  return listener.address.kind === 'tcp' ? listener.address.port : null;
+}
+
+/** Worker side: start accepting on a handle received from the master. */
+export function listenOnHandle(server: net.Server, handle: unknown, backlog: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve();
+    });
+    const s = server as net.Server & { _handle: unknown; _listen2(a: null, p: number, t: number, backlog: number): void };
+    // A TCP handle goes through the public listen(handle); listen() rejects a
+    // pipe handle, so set it as the server's handle and take the inner path.
+    if ((handle as object).constructor?.name === 'TCP') server.listen(handle as object, backlog);
+    else {
+      s._handle = handle;
+      s._listen2(null, -1, -1, backlog);
+    }
+  });
+}
+
+/** Stop accepting on a worker's server without touching its connections. */
+export function stopAccepting(server: net.Server): void {
+  // http.Server#close would also close idle keep-alive sockets at once, racing
+  // with requests already on the wire; net's close only closes the listener.
+  net.Server.prototype.close.call(server);
+}
+
+export function unlinkUnixSocket(listener: Listener): void {
+  if (!listener.unixPath) return;
+  try {
+    if (lstatSync(listener.unixPath).isSocket()) unlinkSync(listener.unixPath);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,53 @@
+import { parseBind, formatBind } from './address.js';
+import { adoptFd, bindListener, type Listener } from './handles.js';
+
+/** Environment that hands sockets from an old master to the new one (USR2). */
+export const FDS_ENV = 'TSGUND_FDS';
+export const PARENT_ENV = 'TSGUND_PARENT_PID';
+
+/** fd → bind label, as the old master wrote it into TSGUND_FDS. */
+function inheritedFromParent(env: NodeJS.ProcessEnv): Map<string, number> {
+  const raw = env[FDS_ENV];
+  const byLabel = new Map<string, number>();
+  if (!raw) return byLabel;
+  for (const [fd, label] of Object.entries(JSON.parse(raw) as Record<string, string>)) byLabel.set(label, Number(fd));
+  return byLabel;
+}
+
+/** Sockets passed by systemd socket activation, meant for this very process. */
+export function systemdSockets(env: NodeJS.ProcessEnv): Listener[] {
+  const count = Number(env.LISTEN_FDS);
+  if (!count || Number(env.LISTEN_PID) !== process.pid) return [];
+  const names = (env.LISTEN_FDNAMES ?? '').split(':');
+  return Array.from({ length: count }, (_, i) => adoptFd(3 + i, `fd://${3 + i}` + (names[i] ? ` (${names[i]})` : '')));
+}
+
+/**
+ * Bind every configured address, reusing sockets handed over by a parent master
+ * (matched by bind label) and those already held (matched the same way on HUP).
+ * Sockets systemd passed in replace `bind` altogether, as in gunicorn.
+ */
+export async function bindAll(binds: string[], held: Listener[], env: NodeJS.ProcessEnv): Promise<Listener[]> {
+  const fromSystemd = held.length === 0 ? systemdSockets(env) : [];
+  if (fromSystemd.length) return fromSystemd;
+  const fromParent = held.length === 0 ? inheritedFromParent(env) : new Map<string, number>();
+  const result: Listener[] = [];
+  for (const bind of binds) {
+    const address = parseBind(bind);
+    const label = formatBind(address);
+    const kept = held.find((l) => l.label === label);
+    const fd = fromParent.get(label);
+    if (kept) result.push(kept);
+    else if (fd !== undefined) {
+      result.push({ ...adoptFd(fd, label), address, unixPath: address.kind === 'unix' ? address.path : null });
+    } else result.push(await bindListener(address));
+  }
+  return result;
+}
+
+/** spawn() stdio and env that pass `listeners` to a new master as fds 3, 4, … */
+export function handOver(listeners: Listener[]): { stdio: number[]; env: Record<string, string> } {
+  const map: Record<string, string> = {};
+  listeners.forEach((l, i) => (map[String(3 + i)] = l.label));
+  return { stdio: listeners.map((l) => l.handle.fd), env: { [FDS_ENV]: JSON.stringify(map) } };
+}

@@ -1,0 +1,468 @@
+import cluster from 'node:cluster';
+import { openSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HookRunner } from '../config/hooks.js';
+import { oneLine } from '../config/load-file.js';
+import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
+import type { Settings } from '../config/types.js';
+import { onUsr1 } from '../early-signals.js';
+import { FDS_ENV, bindAll } from '../listeners/inherited.js';
+import { unlinkUnixSocket, type Listener } from '../listeners/handles.js';
+import { createErrorLog, type ErrorLog } from '../log/error-log.js';
+import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from '../worker/messages.js';
+import { CrashBackoff } from './crash-backoff.js';
+import { Pidfile } from './pidfile.js';
+import { notifySystemd } from './systemd-notify.js';
+import { Upgrade } from './upgrade.js';
+import { BootFailure, WorkerHandle } from './worker-handle.js';
+
+export type MasterSignal = 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGTERM' | 'SIGTTIN' | 'SIGTTOU' | 'SIGUSR1' | 'SIGUSR2' | 'SIGWINCH';
+const SIGNALS: MasterSignal[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR2', 'SIGWINCH'];
+const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
+
+const QUICK_STOP_MS = 2000;
+const TICK_MS = 250;
+const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+
+/** Parse rawEnv KEY=VALUE pairs into an object. */
+const envOf = (pairs: string[]): Record<string, string> =>
+  Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+
+/** Does this process have a controlling terminal? (WINCH then means "resized".) */
+function hasTerminal(): boolean {
+  try {
+    closeSync(openSync('/dev/tty', 'r'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ArbiterOptions {
+  cli: CommandLine;
+  envArgs: CommandLine | null;
+  resolved: Resolved;
+  cwd: string;
+}
+
+/**
+ * The master: owns the sockets and the generations of workers. Signal handlers
+ * only enqueue; `drainQueue` handles one signal at a time, in order, each by
+ * the handler named after it (onHup, onTtin, …).
+ */
+export class Arbiter {
+  private settings: Settings;
+  private resolved: Resolved;
+  private hooks: HookRunner;
+  private log: ErrorLog;
+  private listeners: Listener[] = [];
+  private readonly workers = new Map<number, WorkerHandle>();
+  private generation = 0;
+  private target: number;
+  private paused = false;
+  private stopping: 'graceful' | 'quick' | null = null;
+  private readonly queue: MasterSignal[] = [];
+  private busy = false;
+  private reloadAbort: AbortController | null = null;
+  private readonly backoff = new CrashBackoff();
+  private spawnTimer: NodeJS.Timeout | null = null;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private pidfile: Pidfile | null = null;
+  private readonly upgrade: Upgrade;
+  private exitResolve!: (code: number) => void;
+  /** Resolves with the exit code once the master has stopped. */
+  readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
+
+  constructor(private readonly opts: ArbiterOptions) {
+    this.resolved = opts.resolved;
+    this.settings = opts.resolved.settings;
+    this.target = this.settings.workers;
+    this.log = createErrorLog(this.settings);
+    this.hooks = HookRunner.from(this.resolved.fileConfig, this.settings, this.log);
+    this.upgrade = new Upgrade(this.log, opts.cwd);
+  }
+
+  get errorLog(): ErrorLog {
+    return this.log;
+  }
+
+  get logsToStderr(): boolean {
+    return this.settings.errorlog === '-';
+  }
+
+  private get name(): string {
+    return this.settings.name + (this.upgrade.isChild ? '.2' : '');
+  }
+
+  /** Bind, write the pidfile and boot the first generation; throws a UserError on failure. */
+  async start(): Promise<void> {
+    requireApp(this.settings);
+    if (this.settings.umask !== null) process.umask(this.settings.umask);
+    for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
+    onUsr1(() => this.enqueue('SIGUSR1'));
+    process.title = `${this.name}: master [${this.settings.app}]`;
+    this.log.info(`Starting tsgund ${process.env.npm_package_version ?? ''}`.trim());
+    await this.hooks.call('onStarting');
+    this.listeners = await bindAll(this.settings.bind, [], process.env);
+    delete process.env[FDS_ENV];
+    if (this.settings.pidfile) {
+      this.pidfile = new Pidfile(this.settings.pidfile + (this.upgrade.isChild ? '.2' : ''));
+      this.pidfile.claim();
+    }
+    for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
+    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
+    // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
+    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    try {
+      await this.bootGeneration(this.settings, this.resolved.configPath, null);
+    } catch (err) {
+      await this.abortStart();
+      throw err;
+    }
+    this.log.info(`Booted ${this.target} worker(s), generation ${this.generation}`);
+    notifySystemd('READY=1', `STATUS=serving with ${this.target} workers`);
+    await this.hooks.call('whenReady');
+  }
+
+  private describe(l: Listener): string {
+    return l.address.kind === 'tcp' ? `http${this.settings.certfile ? 's' : ''}://${l.label.replace(/:\d+$/, ':' + l.address.port)}` : l.label;
+  }
+
+  private async abortStart(): Promise<void> {
+    for (const h of this.workers.values()) h.signal('SIGKILL');
+    await this.waitForWorkers(QUICK_STOP_MS);
+    this.finalCleanup();
+  }
+
+  // ---- signal queue ------------------------------------------------------
+
+  enqueue(sig: MasterSignal): void {
+    // a stop must not wait behind a reload that is still booting workers
+    if (STOP_SIGNALS.has(sig)) this.reloadAbort?.abort();
+    this.queue.push(sig);
+    void this.drainQueue();
+  }
+
+  private async drainQueue(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length) {
+        const sig = this.queue.shift()!;
+        // several HUPs waiting would all load the same files: one reload does
+        if (sig === 'SIGHUP' && this.queue.includes('SIGHUP')) continue;
+        await this.handle(sig);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async handle(sig: MasterSignal): Promise<void> {
+    if (this.stopping && !STOP_SIGNALS.has(sig)) {
+      this.log.info(`ignoring ${sig} while stopping`);
+      return;
+    }
+    this.log.debug(`handling ${sig}`);
+    try {
+      switch (sig) {
+        case 'SIGHUP': return await this.onHup();
+        case 'SIGTERM': return this.onTerm();
+        case 'SIGINT': case 'SIGQUIT': return this.onQuit(sig);
+        case 'SIGTTIN': return this.onTtin();
+        case 'SIGTTOU': return this.onTtou();
+        case 'SIGUSR1': return await this.onUsr1();
+        case 'SIGUSR2': return this.onUsr2();
+        case 'SIGWINCH': return this.onWinch();
+      }
+    } catch (err) {
+      this.log.error(`handling ${sig} failed`, err);
+    }
+  }
+
+  // ---- signal handlers ---------------------------------------------------
+
+  private async onHup(): Promise<void> {
+    this.log.info('Handling signal: HUP, reloading');
+    notifySystemd('RELOADING=1');
+    try {
+      await this.reload();
+    } finally {
+      notifySystemd('READY=1');
+    }
+  }
+
+  private onTerm(): void {
+    if (this.stopping) return;
+    this.log.info('Handling signal: TERM, shutting down gracefully');
+    void this.shutdown('graceful');
+  }
+
+  private onQuit(sig: 'SIGINT' | 'SIGQUIT'): void {
+    this.log.info(`Handling signal: ${sig.slice(3)}, shutting down now`);
+    void this.shutdown('quick');
+  }
+
+  private onTtin(): void {
+    this.setTarget(this.target + 1);
+  }
+
+  private onTtou(): void {
+    if (this.target <= 1) {
+      this.log.info('Handling signal: TTOU, already at 1 worker');
+      return;
+    }
+    this.setTarget(this.target - 1);
+  }
+
+  private async onUsr1(): Promise<void> {
+    this.log.info('Handling signal: USR1, reopening log files');
+    await this.log.reopen();
+    for (const h of this.workers.values()) h.signal('SIGUSR1');
+  }
+
+  private onUsr2(): void {
+    this.upgrade.start(this.listeners);
+  }
+
+  private onWinch(): void {
+    if (hasTerminal()) {
+      this.log.debug('ignoring WINCH: running in a terminal');
+      return;
+    }
+    this.log.info('Handling signal: WINCH, stopping all workers (sockets stay open; HUP restarts them)');
+    this.paused = true;
+    for (const h of this.workers.values()) if (!h.retiring) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+  }
+
+  // ---- generations -------------------------------------------------------
+
+  private setTarget(n: number): void {
+    const from = this.target;
+    this.target = n;
+    this.log.info(`Number of workers: ${from} -> ${n}`);
+    void this.hooks.call('nworkersChanged', { from, to: n });
+    this.manageWorkers();
+  }
+
+  /** Spawn a full generation and wait until every worker of it is ready. */
+  private async bootGeneration(settings: Settings, configPath: string | null, signal: AbortSignal | null): Promise<WorkerHandle[]> {
+    const generation = this.generation + 1;
+    const fresh: WorkerHandle[] = [];
+    for (let i = 0; i < settings.workers; i++) fresh.push(await this.spawnWorker(settings, configPath, generation));
+    try {
+      await waitAll(fresh, settings.bootTimeout * 1000, signal);
+    } catch (err) {
+      for (const h of fresh) h.stop('SIGQUIT', QUICK_STOP_MS);
+      throw err;
+    }
+    this.generation = generation;
+    return fresh;
+  }
+
+  private async reload(): Promise<void> {
+    let next: Resolved;
+    let listeners: Listener[];
+    try {
+      next = await resolveSettings(this.opts.cli, this.opts.envArgs, this.opts.cwd);
+      requireApp(next.settings);
+      listeners = await bindAll(next.settings.bind, this.listeners, process.env);
+    } catch (err) {
+      this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
+      return;
+    }
+    const previous = { resolved: this.resolved, listeners: this.listeners, hooks: this.hooks };
+    this.adopt(next, listeners);
+    await this.hooks.call('onReload');
+    await this.log.reopen();
+    const old = [...this.workers.values()];
+    this.reloadAbort = new AbortController();
+    try {
+      await this.bootGeneration(next.settings, next.configPath, this.reloadAbort.signal);
+    } catch (err) {
+      this.log.error(`reload failed, the running workers keep serving: ${oneLine(err)}`);
+      this.dropListeners(listeners, previous.listeners);
+      this.adopt(previous.resolved, previous.listeners, previous.hooks);
+      return;
+    } finally {
+      this.reloadAbort = null;
+    }
+    this.dropListeners(previous.listeners, listeners);
+    this.paused = false;
+    this.target = next.settings.workers;
+    for (const h of old) if (!h.retiring) h.stop('SIGTERM', next.settings.gracefulTimeout * 1000);
+    this.log.info(`Reloaded: generation ${this.generation} serving with ${this.target} worker(s)`);
+  }
+
+  /** Make `resolved` the running configuration. */
+  private adopt(resolved: Resolved, listeners: Listener[], hooks?: HookRunner): void {
+    this.resolved = resolved;
+    this.settings = resolved.settings;
+    this.listeners = listeners;
+    this.hooks = hooks ?? HookRunner.from(resolved.fileConfig, resolved.settings, this.log);
+  }
+
+  /** Close sockets of `from` that `keep` no longer uses. */
+  private dropListeners(from: Listener[], keep: Listener[]): void {
+    for (const l of from) {
+      if (keep.includes(l)) continue;
+      this.log.info(`Closing listener ${l.label}`);
+      l.handle.close();
+    }
+  }
+
+  private async spawnWorker(settings: Settings, configPath: string | null, generation: number): Promise<WorkerHandle> {
+    const jitter = settings.maxRequestsJitter ? Math.floor(Math.random() * (settings.maxRequestsJitter + 1)) : 0;
+    const spec: WorkerSpec = {
+      settings,
+      configPath,
+      generation,
+      maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
+      heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
+    };
+    await this.hooks.call('preFork', { id: cluster.workers ? Object.keys(cluster.workers).length + 1 : 1, generation });
+    cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd });
+    const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
+    const h = new WorkerHandle(worker, generation);
+    this.workers.set(worker.id, h);
+    worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
+    worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
+    worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
+    this.log.info(`Booting worker with pid: ${h.pid} (generation ${generation})`);
+    await this.hooks.call('postFork', { pid: h.pid, id: h.id, generation });
+    return h;
+  }
+
+  private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
+    h.onMessage(msg);
+    if (msg.type === 'want-sockets') this.sendSockets(h);
+    else if (msg.type === 'retiring') {
+      this.log.info(`Worker ${h.pid} is retiring: ${msg.reason}`);
+      h.retiring = true;
+      h.state = 'draining';
+      h.killAfter(this.settings.gracefulTimeout * 1000);
+      this.manageWorkers();
+    } else if (msg.type === 'boot-error') {
+      this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`);
+    } else if (msg.type === 'heartbeat' && this.settings.maxMemory > 0 && msg.rss > this.settings.maxMemory * 1048576 && h.serving) {
+      this.log.warning(`Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`);
+      h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+      this.manageWorkers();
+    }
+  }
+
+  /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
+  private sendSockets(h: WorkerHandle): void {
+    this.listeners.forEach((l, index) => {
+      const msg: MasterToWorker = { type: 'socket', index, total: this.listeners.length, label: l.label, backlog: this.settings.backlog };
+      h.worker.send(msg, l.handle as never);
+    });
+  }
+
+  private onWorkerExit(h: WorkerHandle, code: number | null, signal: string | null): void {
+    this.workers.delete(h.id);
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    h.onExit(how);
+    const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
+    void this.hooks.call('childExit', info).then(() => this.hooks.call('workerExit', info));
+    if (h.retiring || this.stopping) {
+      this.log.info(`Worker exiting (pid: ${h.pid})${code || signal ? ` ${how}` : ''}`);
+      return;
+    }
+    if (h.generation > this.generation) return; // a reload's new worker: the reload reports it
+    this.log.error(`Worker (pid: ${h.pid}) ${how}`);
+    const delay = this.backoff.recordExit(h.uptimeMs);
+    if (delay > 0) this.log.warning(`Worker died ${h.uptimeMs} ms after start; next start in ${delay} ms`);
+    this.manageWorkers();
+  }
+
+  /** Keep the current generation at `target` serving workers (gunicorn's manage_workers). */
+  private manageWorkers(): void {
+    if (this.stopping || this.paused || this.generation === 0) return;
+    const current = [...this.workers.values()].filter((h) => h.generation === this.generation && h.serving);
+    if (current.length > this.target) {
+      const oldest = current.sort((a, b) => a.startedAt - b.startedAt).slice(0, current.length - this.target);
+      for (const h of oldest) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+      return;
+    }
+    if (current.length === this.target) return;
+    const wait = this.backoff.wait();
+    if (wait > 0) {
+      this.spawnTimer ??= setTimeout(() => {
+        this.spawnTimer = null;
+        this.manageWorkers();
+      }, wait);
+      return;
+    }
+    for (let i = current.length; i < this.target; i++) {
+      void this.spawnWorker(this.settings, this.resolved.configPath, this.generation).catch((err: unknown) => this.log.error('cannot start a worker', err));
+    }
+  }
+
+  /** Housekeeping: silent workers, a parent master that went away. */
+  private tick(): void {
+    const now = Date.now();
+    for (const h of this.workers.values()) {
+      const limit = h.state === 'booting' ? this.settings.bootTimeout : this.settings.timeout;
+      if (!limit || h.retiring || now - h.lastCheckin <= limit * 1000) continue;
+      if (!h.abortedAt) {
+        this.log.critical(`WORKER TIMEOUT (pid: ${h.pid}): no heartbeat for ${limit} s`);
+        h.abortedAt = now;
+        h.signal('SIGABRT');
+        h.killAfter(1000);
+      }
+    }
+    if (this.upgrade.parentGone()) {
+      if (this.pidfile && this.settings.pidfile) this.pidfile.moveTo(this.settings.pidfile);
+      this.upgrade.promote();
+      process.title = `${this.name}: master [${this.settings.app}]`;
+      this.log.info(`Old master exited; this master (${process.pid}) is now ${this.name}`);
+      notifySystemd('READY=1');
+    }
+  }
+
+  // ---- shutdown ----------------------------------------------------------
+
+  private async shutdown(mode: 'graceful' | 'quick'): Promise<void> {
+    const escalate = this.stopping === 'graceful' && mode === 'quick';
+    if (this.stopping && !escalate) return;
+    this.stopping = mode;
+    notifySystemd('STOPPING=1');
+    const graceMs = mode === 'quick' ? QUICK_STOP_MS : this.settings.gracefulTimeout * 1000;
+    for (const h of this.workers.values()) h.stop(mode === 'quick' ? 'SIGQUIT' : 'SIGTERM', graceMs);
+    if (escalate) return; // the graceful shutdown already waits and exits
+    await this.waitForWorkers(graceMs + 1000);
+    await this.hooks.call('onExit');
+    this.finalCleanup();
+    this.log.info(`Shutting down: ${this.name} master (${process.pid})`);
+    await this.log.close();
+    this.exitResolve(0);
+  }
+
+  private async waitForWorkers(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    while (this.workers.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  private finalCleanup(): void {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.spawnTimer) clearTimeout(this.spawnTimer);
+    this.pidfile?.remove();
+    // a unix socket path stays while another master (old or new) still serves on it
+    if (!this.upgrade.otherMasterAlive()) for (const l of this.listeners) unlinkUnixSocket(l);
+  }
+}
+
+/** Resolve when every worker is ready; reject on the first failure, timeout or abort. */
+function waitAll(handles: WorkerHandle[], timeoutMs: number, signal: AbortSignal | null): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new BootFailure(`workers did not report ready within ${timeoutMs / 1000} s (boot-timeout)`, 3)), timeoutMs);
+    const onAbort = () => reject(new BootFailure('interrupted by a stop signal', 3));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    Promise.all(handles.map((h) => h.ready)).then(() => resolve(), reject).finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    });
+  });
+}
+

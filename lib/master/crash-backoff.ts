@@ -1,0 +1,30 @@
+const QUICK_DEATH_MS = 1000;
+const FIRST_DELAY_MS = 100;
+const MAX_DELAY_MS = 10_000;
+const HEALTHY_RESET_MS = 30_000;
+
+/**
+ * Workers that die right after they start are restarted with exponential
+ * backoff, so a broken app never makes the master spin a core.
+ */
+export class CrashBackoff {
+  private streak = 0;
+  private lastCrash = 0;
+  private notBefore = 0;
+
+  /** Record a worker exit; returns the delay before the next spawn in ms. */
+  recordExit(uptimeMs: number, now = Date.now()): number {
+    if (now - this.lastCrash > HEALTHY_RESET_MS) this.streak = 0;
+    if (uptimeMs >= QUICK_DEATH_MS) return 0;
+    this.lastCrash = now;
+    this.streak++;
+    const delay = Math.min(FIRST_DELAY_MS * 2 ** (this.streak - 1), MAX_DELAY_MS);
+    this.notBefore = now + delay;
+    return delay;
+  }
+
+  /** Milliseconds to wait before a spawn is allowed. */
+  wait(now = Date.now()): number {
+    return Math.max(0, this.notBefore - now);
+  }
+}

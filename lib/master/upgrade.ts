@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { PARENT_ENV, handOver } from '../listeners/inherited.js';
+import type { Listener } from '../listeners/handles.js';
+import type { ErrorLog } from '../log/error-log.js';
+import { READY_FD_ENV } from '../daemon/ready-pipe.js';
+import { isAlive } from './pidfile.js';
+
+/**
+ * USR2, the binary upgrade: this master starts a new one from the same
+ * executable and arguments and hands it the listening sockets as inherited
+ * fds. Both serve until the operator stops one of them.
+ */
+export class Upgrade {
+  private parentPid: number | null;
+  private childPid: number | null = null;
+
+  constructor(private readonly log: ErrorLog, private readonly cwd: string) {
+    const parent = Number(process.env[PARENT_ENV]);
+    this.parentPid = parent > 0 ? parent : null;
+    // workers and later masters must not see these
+    delete process.env[PARENT_ENV];
+  }
+
+  /** Started by an older master that has not exited yet. */
+  get isChild(): boolean {
+    return this.parentPid !== null;
+  }
+
+  start(listeners: Listener[]): void {
+    if (this.childPid !== null && isAlive(this.childPid)) {
+      this.log.warning(`USR2 refused: an upgraded master (pid ${this.childPid}) is already running`);
+      return;
+    }
+    if (this.parentPid !== null) {
+      this.log.warning(`USR2 refused: the old master (pid ${this.parentPid}) has not exited yet`);
+      return;
+    }
+    const { stdio, env } = handOver(listeners);
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [PARENT_ENV]: String(process.pid) };
+    for (const name of [READY_FD_ENV, 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES']) delete childEnv[name];
+    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+      cwd: this.cwd,
+      env: childEnv,
+      stdio: ['ignore', 'inherit', 'inherit', ...stdio],
+    });
+    child.on('error', (err) => this.log.error('USR2: cannot start the new master', err));
+    if (child.pid === undefined) return;
+    this.childPid = child.pid;
+    this.log.info(`Handling signal: USR2, started new master (pid ${child.pid})`);
+    child.on('exit', (code, signal) => {
+      this.log.info(`New master (pid ${child.pid}) exited ${signal ? `by ${signal}` : `with code ${code}`}`);
+      if (this.childPid === child.pid) this.childPid = null;
+    });
+  }
+
+  /** The old master has gone: re-parenting changed our ppid. */
+  parentGone(): boolean {
+    return this.parentPid !== null && process.ppid !== this.parentPid;
+  }
+
+  promote(): void {
+    this.parentPid = null;
+  }
+
+  otherMasterAlive(): boolean {
+    return [this.parentPid, this.childPid].some((pid) => pid !== null && isAlive(pid));
+  }
+}
+
+

@@ -1,0 +1,149 @@
+import '../early-signals.js';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { onUsr1 } from '../early-signals.js';
+import { EXIT, UserError } from '../config/errors.js';
+import { oneLine } from '../config/load-file.js';
+import { createAccessLog, type AccessLog } from '../log/access-log.js';
+import { createErrorLog } from '../log/error-log.js';
+import { listenOnHandle } from '../listeners/handles.js';
+import { loadApp, type RequestListener } from './app-loader.js';
+import { Drainer } from './drain.js';
+import { loadWorkerHooks } from '../config/hooks.js';
+import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
+
+const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
+const { settings } = spec;
+const log = createErrorLog(settings);
+const accessLog: AccessLog | null = settings.accesslog ? createAccessLog({ accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat }) : null;
+const send = (msg: WorkerToMaster): void => {
+  if (process.connected) process.send!(msg);
+};
+
+process.title = `${settings.name}: worker [${settings.app}]`;
+
+// The master owns this process: when it goes away (even SIGKILLed), leave at once.
+process.on('disconnect', () => process.exit(0));
+
+onUsr1(() => {
+  log.info('reopening log files');
+  void Promise.all([log.reopen(), accessLog?.reopen()]);
+});
+
+if (settings.captureOutput) {
+  const capture = (level: 'info' | 'error') => (chunk: string | Uint8Array): boolean => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    for (const line of text.split('\n')) if (line) log[level](line);
+    return true;
+  };
+  process.stdout.write = capture('info') as typeof process.stdout.write;
+  process.stderr.write = capture('error') as typeof process.stderr.write;
+}
+
+// Sockets arrive from the master while the app is still loading.
+const handles: unknown[] = [];
+let expected = -1;
+let socketsArrived: () => void = () => {};
+const allSockets = new Promise<void>((resolve) => (socketsArrived = resolve));
+process.on('message', (msg: MasterToWorker, handle: unknown) => {
+  if (msg?.type !== 'socket') return;
+  handles[msg.index] = handle;
+  expected = msg.total;
+  if (handles.filter(Boolean).length === expected) socketsArrived();
+});
+send({ type: 'want-sockets' });
+
+let requests = 0;
+let drainer: Drainer | null = null;
+
+function serve(app: RequestListener, servers: http.Server[]): void {
+  const d = new Drainer(servers);
+  drainer = d;
+  const keepAliveMs = settings.keepAlive * 1000;
+  for (const server of servers) {
+    server.keepAliveTimeout = keepAliveMs;
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      requests++;
+      d.track(req, res);
+      if (keepAliveMs === 0) res.shouldKeepAlive = false;
+      if (accessLog) {
+        const start = process.hrtime.bigint();
+        res.once('finish', () => accessLog.log(req, res, start));
+      }
+      try {
+        const result = app(req, res);
+        if (result instanceof Promise) result.catch((err: unknown) => failRequest(res, err));
+      } catch (err) {
+        failRequest(res, err);
+      }
+      if (spec.maxRequests > 0 && requests === spec.maxRequests) retire(`max requests (${spec.maxRequests}) reached`);
+    });
+  }
+}
+
+function failRequest(res: http.ServerResponse, err: unknown): void {
+  log.error('error handling request', err);
+  if (res.headersSent) res.destroy();
+  else {
+    res.statusCode = 500;
+    res.setHeader('content-type', 'text/plain');
+    res.end('Internal Server Error\n');
+  }
+}
+
+function exitNow(code: number): void {
+  void Promise.all([log.close(), accessLog?.close()]).finally(() => process.exit(code));
+}
+
+function drainAndExit(): void {
+  if (!drainer) return exitNow(0);
+  drainer.start(() => exitNow(0));
+}
+
+function retire(reason: string): void {
+  if (drainer?.isDraining) return;
+  log.info(`worker retiring: ${reason}`);
+  send({ type: 'retiring', reason });
+  drainAndExit();
+}
+
+async function boot(): Promise<void> {
+  const hooks = await loadWorkerHooks(spec.configPath, settings, log);
+  const info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
+  process.on('SIGTERM', () => {
+    log.info('worker received TERM, finishing in-flight requests');
+    drainAndExit();
+  });
+  for (const sig of ['SIGINT', 'SIGQUIT'] as const) {
+    process.on(sig, () => {
+      if (sig === 'SIGINT') hooks.call('workerInt', info);
+      exitNow(0);
+    });
+  }
+  if (hooks.has('workerAbort')) {
+    process.on('SIGABRT', () => {
+      hooks.call('workerAbort', info);
+      exitNow(1);
+    });
+  }
+
+  const app = await loadApp(settings.app!, process.cwd());
+  await allSockets;
+  const tls = settings.certfile ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) } : null;
+  const servers = handles.map(() => (tls ? https.createServer(tls) : http.createServer()));
+  serve(app, servers);
+  await Promise.all(servers.map((server, i) => listenOnHandle(server, handles[i], settings.backlog)));
+  await hooks.call('postWorkerInit', info);
+
+  const heartbeat = setInterval(() => send({ type: 'heartbeat', requests, rss: process.memoryUsage.rss() }), spec.heartbeatMs);
+  heartbeat.unref();
+  send({ type: 'ready' });
+}
+
+boot().catch((err: unknown) => {
+  const exitCode = err instanceof UserError ? err.exitCode : EXIT.boot;
+  const message = err instanceof UserError ? err.message : `worker failed to boot: ${oneLine(err)}`;
+  send({ type: 'boot-error', exitCode, message });
+  exitNow(exitCode);
+});

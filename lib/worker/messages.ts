@@ -1,0 +1,23 @@
+import type { Settings } from '../config/types.js';
+
+/** What a worker needs to know, passed by the master in the TSGUND_WORKER env var. */
+export interface WorkerSpec {
+  settings: Settings;
+  configPath: string | null;
+  generation: number;
+  /** This worker's own request limit, jitter included (0: none). */
+  maxRequests: number;
+  heartbeatMs: number;
+}
+
+export const WORKER_ENV = 'TSGUND_WORKER';
+
+export type MasterToWorker = { type: 'socket'; index: number; total: number; label: string; backlog: number };
+
+export type WorkerToMaster =
+  | { type: 'want-sockets' }
+  | { type: 'ready' }
+  | { type: 'boot-error'; exitCode: number; message: string }
+  | { type: 'heartbeat'; requests: number; rss: number }
+  | { type: 'retiring'; reason: string }
+  | { type: 'log'; level: 'info' | 'warning' | 'error'; message: string };
