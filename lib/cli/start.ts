@@ -39,9 +39,9 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
   } catch (err) {
     const code = err instanceof UserError ? err.exitCode : 1;
     const message = err instanceof UserError ? err.message : `unexpected error: ${oneLine(err)}`;
-    // once the master runs, its error log has the message (and is stderr by default)
-    if (arbiter) arbiter.errorLog.error(message);
-    if (!arbiter?.logsToStderr) process.stderr.write(`tsgund: ${message}\n`);
+    // the verdict goes to stderr once, and into the error log when that is a file
+    if (arbiter && !arbiter.logsToStderr) arbiter.errorLog.error(message);
+    process.stderr.write(`tsgund: ${message}\n`);
     reportToStarter(`ERROR ${code} ${message}`);
     return code;
   }

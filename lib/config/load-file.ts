@@ -19,7 +19,15 @@ const SEARCH_PLACES = [
 let loadCount = 0;
 const requireHere = createRequire(import.meta.url);
 
-const pickDefault = (mod: Record<string, unknown>): unknown => ('default' in mod ? mod.default : mod);
+// A TS or CommonJS module seen through import() can wrap the default export
+// twice ({ default: { default: config } }); unwrap to the config itself.
+const pickDefault = (mod: Record<string, unknown>): unknown => {
+  let value: unknown = 'default' in mod ? mod.default : mod;
+  while (value && typeof value === 'object' && 'default' in value && Object.keys(value).every((k) => k === 'default' || k === '__esModule')) {
+    value = (value as Record<string, unknown>).default;
+  }
+  return value;
+};
 
 const loadCjs: Loader = (filepath) => {
   delete requireHere.cache[filepath];

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bodyBytes } from './response-tracking.js';
 import { clfNow } from './time.js';
 
-type Atom = (req: IncomingMessage, res: ServerResponse, elapsedNs: bigint) => string;
+type Atom = (req: IncomingMessage, res: ServerResponse, elapsedNs: number) => string;
 
 export interface AccessLineFormat {
   /** One complete log line, ending in '\n'. */
@@ -47,10 +47,6 @@ function splitUrl(url: string | undefined): [path: string | undefined, query: st
   return q === -1 ? [url, undefined] : [url.slice(0, q), url.slice(q + 1)];
 }
 
-function micros(elapsedNs: bigint): bigint {
-  return elapsedNs / 1000n;
-}
-
 /** Atoms that need the request's elapsed time. */
 const TIMED = new Set(['T', 'M', 'D', 'L']);
 
@@ -59,7 +55,8 @@ const ATOMS: Record<string, Atom> = {
   l: () => '-',
   u: (req) => safe(basicAuthUser(req.headers.authorization)),
   t: () => clfNow(),
-  r: (req) => safe(`${req.method} ${req.url} HTTP/${req.httpVersion}`),
+  // The parser admits only known methods and digit versions; the URL may hold anything.
+  r: (req) => `${req.method} ${safe(req.url)} HTTP/${req.httpVersion}`,
   s: (_req, res) => String(res.statusCode),
   m: (req) => safe(req.method),
   U: (req) => safe(splitUrl(req.url)[0]),
@@ -69,10 +66,10 @@ const ATOMS: Record<string, Atom> = {
   B: (_req, res) => String(bodyBytes(res) ?? 0),
   f: (req) => safe(req.headers.referer),
   a: (req) => safe(req.headers['user-agent']),
-  T: (_req, _res, ns) => String(ns / 1_000_000_000n),
-  M: (_req, _res, ns) => String(ns / 1_000_000n),
-  D: (_req, _res, ns) => String(micros(ns)),
-  L: (_req, _res, ns) => `${micros(ns) / 1_000_000n}.${String(micros(ns) % 1_000_000n).padStart(6, '0')}`,
+  T: (_req, _res, ns) => String(Math.floor(ns / 1e9)),
+  M: (_req, _res, ns) => String(Math.floor(ns / 1e6)),
+  D: (_req, _res, ns) => String(Math.floor(ns / 1e3)),
+  L: (_req, _res, ns) => (Math.floor(ns / 1e3) / 1e6).toFixed(6),
 };
 
 function bracedAtom(name: string, kind: string): Atom {
@@ -134,7 +131,7 @@ export function compileAccessLogFormat(fmt: string): AccessLineFormat | string {
     countsBytes,
     readsResponseHeaders,
     line(req, res, startNs) {
-      const elapsedNs = timed ? process.hrtime.bigint() - startNs : 0n;
+      const elapsedNs = timed ? Number(process.hrtime.bigint() - startNs) : 0;
       let line = literals[0];
       for (let i = 0; i < atoms.length; i++) line += atoms[i](req, res, elapsedNs) + literals[i + 1];
       return line;

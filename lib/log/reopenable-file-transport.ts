@@ -1,11 +1,19 @@
 import fs from 'node:fs';
 import { finished } from 'node:stream';
 import Transport from 'winston-transport';
+import { LineBatcher, PIPE_BUF } from './line-batcher.js';
 
 /** triple-beam's MESSAGE: where winston formats leave the finished line. */
 export const MESSAGE: unique symbol = Symbol.for('message');
 
-export type FileErrorHandler = (err: Error, path: string) => void;
+/** Batch size for a regular file, where one O_APPEND write(2) is atomic at any size. */
+const FILE_BATCH_BYTES = 64 * 1024;
+
+/**
+ * For a pipe or device (say accesslog: /dev/stdout) each chunk must be its own
+ * write(2) of at most PIPE_BUF; without a writev the stream does not merge them.
+ */
+const NO_WRITEV_FS = { open: fs.open, write: fs.write, close: fs.close };
 
 function reportToStderr(err: Error, path: string): void {
   try {
@@ -31,25 +39,24 @@ function endStream(stream: fs.WriteStream): Promise<void> {
 
 /**
  * An append-mode line file that can be reopened on the same path, for
- * logrotate's rename + create. Lines are buffered by an fs.WriteStream; each
- * write() must be one complete line, so that O_APPEND keeps lines from several
- * processes whole.
+ * logrotate's rename + create. Lines are batched per event-loop turn and
+ * written by an fs.WriteStream (no per-line sync); chunks end on line
+ * boundaries, so lines appended by several processes stay whole.
  */
 export class ReopenableFile {
   private stream: fs.WriteStream;
+  private readonly batch = new LineBatcher((chunk) => this.stream.write(chunk), FILE_BATCH_BYTES);
   private ops: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
 
   /** Opens synchronously so that a bad path fails at startup. */
-  constructor(
-    readonly path: string,
-    private readonly onError: FileErrorHandler = reportToStderr,
-  ) {
+  constructor(readonly path: string) {
     this.stream = this.streamOn(fs.openSync(path, 'a', 0o644));
   }
 
+  /** line must be one complete line ending in '\n'. */
   write(line: string): void {
-    if (!this.closing) this.stream.write(line);
+    if (!this.closing) this.batch.add(line);
   }
 
   /**
@@ -63,22 +70,28 @@ export class ReopenableFile {
       if (this.closing) return;
       const fd = await openAppend(this.path);
       const old = this.stream;
+      this.batch.flush();
       this.stream = this.streamOn(fd);
       await endStream(old);
     });
   }
 
-  /** Flushes buffered lines and closes the file; later writes are dropped. */
+  /** Writes out every line written so far and closes the file; later writes are dropped. */
   close(): Promise<void> {
-    this.closing ??= this.serialize(() => endStream(this.stream));
+    this.closing ??= this.serialize(() => {
+      this.batch.flush();
+      return endStream(this.stream);
+    });
     return this.closing;
   }
 
   private streamOn(fd: number): fs.WriteStream {
-    const stream = fs.createWriteStream(this.path, { fd });
+    const regular = fs.fstatSync(fd).isFile();
+    this.batch.maxBytes = regular ? FILE_BATCH_BYTES : PIPE_BUF;
+    const stream = fs.createWriteStream(this.path, regular ? { fd } : { fd, fs: NO_WRITEV_FS });
     let reported = false;
     stream.on('error', (err) => {
-      if (!reported) this.onError(err, this.path);
+      if (!reported) reportToStderr(err, this.path);
       reported = true;
     });
     return stream;
@@ -93,7 +106,7 @@ export class ReopenableFile {
 
 /** A winston transport writing to a ReopenableFile. */
 export class ReopenableFileTransport extends Transport {
-  readonly file: ReopenableFile;
+  private readonly file: ReopenableFile;
 
   constructor(path: string, opts?: Transport.TransportStreamOptions) {
     super(opts);

@@ -1,27 +1,13 @@
-/** Writes up to this many bytes at once: a pipe write of at most PIPE_BUF is atomic. */
-const PIPE_BUF = 4096;
+import { LineBatcher, PIPE_BUF } from './line-batcher.js';
 
 /**
- * Batches complete lines for process.stdout within one event-loop turn, so a
- * busy worker makes one write per turn instead of one per request. A batch
- * never exceeds PIPE_BUF (unless one line alone does), so lines from several
- * workers sharing a pipe are never interleaved.
+ * Access-log lines for process.stdout, batched per event-loop turn in chunks
+ * of at most PIPE_BUF, so lines from workers sharing one pipe stay whole.
  */
 export class StdoutLines {
-  private pending = '';
-  private pendingBytes = 0;
-  private scheduled = false;
+  private readonly batch = new LineBatcher((chunk) => process.stdout.write(chunk), PIPE_BUF);
+  private readonly flush = (): void => this.batch.flush();
   private closed = false;
-  private readonly flush = (): void => {
-    if (this.pending === '') return;
-    process.stdout.write(this.pending);
-    this.pending = '';
-    this.pendingBytes = 0;
-  };
-  private readonly onTurnEnd = (): void => {
-    this.scheduled = false;
-    this.flush();
-  };
 
   constructor() {
     // stdout to a file or pipe is written synchronously on Linux, so this
@@ -30,15 +16,7 @@ export class StdoutLines {
   }
 
   write(line: string): void {
-    if (this.closed) return;
-    const bytes = Buffer.byteLength(line);
-    if (this.pendingBytes + bytes > PIPE_BUF) this.flush();
-    this.pending += line;
-    this.pendingBytes += bytes;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.onTurnEnd);
-    }
+    if (!this.closed) this.batch.add(line);
   }
 
   /** stdout is not ours to reopen. */

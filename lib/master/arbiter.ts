@@ -431,6 +431,7 @@ export class Arbiter {
     const graceMs = mode === 'quick' ? QUICK_STOP_MS : this.settings.gracefulTimeout * 1000;
     for (const h of this.workers.values()) h.stop(mode === 'quick' ? 'SIGQUIT' : 'SIGTERM', graceMs);
     if (escalate) return; // the graceful shutdown already waits and exits
+    this.closeListeners();
     await this.waitForWorkers(graceMs + 1000);
     await this.hooks.call('onExit');
     this.finalCleanup();
@@ -442,6 +443,16 @@ export class Arbiter {
   private async waitForWorkers(maxMs: number): Promise<void> {
     const until = Date.now() + maxMs;
     while (this.workers.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /**
+   * Stop holding the sockets so that, once the workers have closed theirs too,
+   * new connections are refused. Closing a unix socket handle that bound its
+   * path unlinks the path, so those stay open while another master serves on them.
+   */
+  private closeListeners(): void {
+    const shared = this.upgrade.otherMasterAlive();
+    for (const l of this.listeners) if (!(shared && l.unixPath)) l.handle.close();
   }
 
   private finalCleanup(): void {

@@ -1,0 +1,206 @@
+// Helpers for end-to-end tests: run the real tsgund binary, send real signals,
+// make real HTTP requests. Every process a test starts is killed by pid at the end.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+export const CLI = join(ROOT, 'dist/lib/cli/main.js');
+export const HELLO = join(ROOT, 'examples/hello.js');
+export const FIXTURES = join(ROOT, 'spec/fixtures');
+
+const started = new Set<number>();
+
+export function tempDir(prefix = 'tsgund-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 25): Promise<NonNullable<T>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    try {
+      value = await check();
+    } catch {
+      value = undefined;
+    }
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** State letter of a process from /proc ('Z' for a zombie), null when gone. */
+function procState(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0]!;
+  } catch {
+    return null;
+  }
+}
+
+export const isRunning = (pid: number): boolean => {
+  const s = procState(pid);
+  return s !== null && s !== 'Z';
+};
+
+/** Pids whose parent is `pid` (the workers of a master). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') out.push(Number(entry));
+    } catch {
+      // raced with an exit
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** A running tsgund command with its output collected line by line. */
+export class Proc {
+  readonly lines: string[] = [];
+  readonly exit: Promise<{ code: number | null; signal: string | null }>;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly child: ChildProcess) {
+    started.add(child.pid!);
+    const collect = (stream: NodeJS.ReadableStream | null) => {
+      let buf = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        buf += chunk;
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        this.lines.push(...parts);
+        this.waiters.forEach((w) => w());
+      });
+    };
+    collect(child.stdout);
+    collect(child.stderr);
+    this.exit = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get output(): string {
+    return this.lines.join('\n');
+  }
+
+  /** Wait for an output line matching `re` (counting from line `from`). */
+  async line(re: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpExecArray> {
+    return waitFor(() => {
+      for (const l of this.lines.slice(from)) {
+        const m = re.exec(l);
+        if (m) return m;
+      }
+      return null;
+    }, `a line matching ${re} in:\n${this.output}`, timeoutMs);
+  }
+
+  count(re: RegExp): number {
+    return this.lines.filter((l) => re.test(l)).length;
+  }
+
+  kill(sig: NodeJS.Signals): void {
+    process.kill(this.pid, sig);
+  }
+}
+
+export function run(args: string[], opts: SpawnOptions = {}): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...opts,
+    env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '', ...opts.env },
+  });
+  return new Proc(child);
+}
+
+/** Start a master serving `app` on a fresh port and wait until it is ready. */
+export async function startServer(extra: string[] = [], opts: SpawnOptions & { app?: string; readyLine?: RegExp } = {}) {
+  const port = await freePort();
+  const proc = run(['start', opts.app ?? HELLO, '-b', `127.0.0.1:${port}`, ...extra], opts);
+  await proc.line(opts.readyLine ?? /Booted \d+ worker/, 15_000);
+  return { proc, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** Kill, by pid, every process a test started and every child they left. */
+export function killAll(pids: Iterable<number> = started): void {
+  for (const pid of pids) {
+    for (const child of childrenOf(pid)) killAll([child]);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Remember a pid the test did not spawn itself (a daemon, an upgraded master). */
+export function track(pid: number): void {
+  started.add(pid);
+}
+
+export function cleanup(dirs: string[] = []): void {
+  killAll();
+  started.clear();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export function request(url: string, opts: http.RequestOptions = {}): Promise<Reply> {
+  return new Promise((res, rej) => {
+    const req = http.request(url, { agent: false, ...opts }, (r) => {
+      let body = '';
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => (body += d));
+      r.on('end', () => res({ status: r.statusCode!, body, headers: r.headers }));
+      r.on('error', rej);
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
+

@@ -1,0 +1,74 @@
+import http from 'node:http';
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  errors: string[];
+  pids: Set<string>;
+}
+
+/**
+ * A small load generator for tests: `keepAlive` loops reuse connections
+ * through a keep-alive agent, `fresh` loops open a new connection for every
+ * request. Any non-200 answer or socket error counts as a failure.
+ */
+export class Load {
+  private running = true;
+  private readonly loops: Promise<void>[] = [];
+  private readonly result: LoadResult = { ok: 0, failed: 0, errors: [], pids: new Set() };
+  private readonly agent: http.Agent;
+
+  constructor(url: string, opts: { keepAlive?: number; fresh?: number; path?: string } = {}) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: opts.keepAlive ?? 1 });
+    const target = url + (opts.path ?? '/pid');
+    for (let i = 0; i < (opts.keepAlive ?? 4); i++) this.loops.push(this.loop(target, { agent: this.agent }));
+    for (let i = 0; i < (opts.fresh ?? 2); i++) this.loops.push(this.loop(target, { agent: false, headers: { connection: 'close' } }));
+  }
+
+  get ok(): number {
+    return this.result.ok;
+  }
+
+  private async loop(target: string, opts: http.RequestOptions): Promise<void> {
+    while (this.running) {
+      await new Promise<void>((done) => {
+        const req = http.get(target, opts, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => {
+            if (res.statusCode === 200) {
+              this.result.ok++;
+              this.result.pids.add(body.trim());
+            } else this.fail(`status ${res.statusCode}`);
+            done();
+          });
+          res.on('error', (e) => { this.fail(e.message); done(); });
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => { this.fail(e.code ?? e.message); done(); });
+      });
+    }
+  }
+
+  private fail(why: string): void {
+    this.result.failed++;
+    if (this.result.errors.length < 20) this.result.errors.push(why);
+  }
+
+  /** Wait until `n` more requests have succeeded (the load is flowing). */
+  async flowing(n = 50, timeoutMs = 10_000): Promise<void> {
+    const target = this.result.ok + n;
+    const until = Date.now() + timeoutMs;
+    while (this.result.ok < target) {
+      if (Date.now() > until) throw new Error(`load not flowing: ${JSON.stringify({ ...this.result, pids: [...this.result.pids] })}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async stop(): Promise<LoadResult> {
+    this.running = false;
+    await Promise.all(this.loops);
+    this.agent.destroy();
+    return this.result;
+  }
+}
