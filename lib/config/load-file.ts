@@ -1,5 +1,7 @@
 import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from './errors.js';
 
@@ -40,11 +42,23 @@ const loadEsm: Loader = async (filepath) => {
   return pickDefault((await import(url)) as Record<string, unknown>);
 };
 
-const loadTs: Loader = async (filepath) => {
-  // tsx compiles on import; every tsImport call gets its own module namespace
-  const { tsImport } = await import('tsx/esm/api');
-  const url = `${pathToFileURL(filepath).href}?v=${++loadCount}`;
-  return pickDefault((await tsImport(url, import.meta.url)) as Record<string, unknown>);
+// TypeScript configs are transpiled in-process with the TypeScript compiler
+// and imported from a temporary .mjs beside the original, so that relative
+// imports still resolve. (tsx would leave esbuild service processes running
+// in the master and in every worker.)
+const loadTs: Loader = async (filepath, content) => {
+  const ts = (await import('typescript')).default;
+  const { outputText } = ts.transpileModule(content, {
+    fileName: filepath,
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  });
+  const temp = join(dirname(filepath), `.${basename(filepath)}.${process.pid}.${++loadCount}.mjs`);
+  writeFileSync(temp, outputText);
+  try {
+    return pickDefault((await import(pathToFileURL(temp).href)) as Record<string, unknown>);
+  } finally {
+    rmSync(temp, { force: true });
+  }
 };
 
 const explorer = cosmiconfig(MODULE, {

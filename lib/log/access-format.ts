@@ -17,9 +17,9 @@ const UNSAFE = /["\\\x00-\x1f\x7f]/;
 const UNSAFE_ALL = /["\\\x00-\x1f\x7f]/g;
 
 /**
- * Missing and empty values print '-'. Like gunicorn, '"' is escaped as '\"';
- * so that stays unambiguous '\' becomes '\\', and control characters \xNN
- * (nginx's rule), which keeps every entry on one line.
+ * Missing and empty values print '-'. '"' becomes '\"' as in gunicorn; to keep
+ * that unambiguous '\' becomes '\\'; control characters become \xNN as in
+ * nginx, which keeps every entry on one line.
  */
 function safe(value: string | undefined): string {
   if (value === undefined || value === '') return '-';

@@ -10,7 +10,10 @@ import { FDS_ENV, bindAll } from '../listeners/inherited.js';
 import { unlinkUnixSocket, type Listener } from '../listeners/handles.js';
 import { createErrorLog, type ErrorLog } from '../log/error-log.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from '../worker/messages.js';
+import type { FSWatcher } from 'chokidar';
+import { parseAppSpec } from '../worker/app-loader.js';
 import { CrashBackoff } from './crash-backoff.js';
+import { watchForReload } from './file-watcher.js';
 import { Pidfile } from './pidfile.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
@@ -20,6 +23,7 @@ export type MasterSignal = 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGTERM' | 'SIGTTI
 const SIGNALS: MasterSignal[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR2', 'SIGWINCH'];
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
+const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort'] as const;
 const QUICK_STOP_MS = 2000;
 const TICK_MS = 250;
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -67,6 +71,7 @@ export class Arbiter {
   private readonly backoff = new CrashBackoff();
   private spawnTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
+  private watcher: FSWatcher | null = null;
   private pidfile: Pidfile | null = null;
   private readonly upgrade: Upgrade;
   private exitResolve!: (code: number) => void;
@@ -120,8 +125,17 @@ export class Arbiter {
       throw err;
     }
     this.log.info(`Booted ${this.target} worker(s), generation ${this.generation}`);
+    if (this.settings.reload) this.startWatching();
     notifySystemd('READY=1', `STATUS=serving with ${this.target} workers`);
     await this.hooks.call('whenReady');
+  }
+
+  private startWatching(): void {
+    const { module } = parseAppSpec(this.settings.app!);
+    this.watcher = watchForReload(module, this.settings.chdir ?? this.opts.cwd, this.settings.reloadExtraFiles, (file) => {
+      this.log.info(`${file} changed, reloading`);
+      this.enqueue('SIGHUP');
+    });
   }
 
   private describe(l: Listener): string {
@@ -137,8 +151,9 @@ export class Arbiter {
   // ---- signal queue ------------------------------------------------------
 
   enqueue(sig: MasterSignal): void {
-    // a stop must not wait behind a reload that is still booting workers
-    if (STOP_SIGNALS.has(sig)) this.reloadAbort?.abort();
+    // A stop must not wait behind a reload that is still booting workers, and a
+    // newer HUP supersedes it (the files changed again): both abort it.
+    if (STOP_SIGNALS.has(sig) || sig === 'SIGHUP') this.reloadAbort?.abort(sig);
     this.queue.push(sig);
     void this.drainQueue();
   }
@@ -271,6 +286,7 @@ export class Arbiter {
       this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
       return;
     }
+    for (const l of listeners) if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     const previous = { resolved: this.resolved, listeners: this.listeners, hooks: this.hooks };
     this.adopt(next, listeners);
     await this.hooks.call('onReload');
@@ -280,7 +296,8 @@ export class Arbiter {
     try {
       await this.bootGeneration(next.settings, next.configPath, this.reloadAbort.signal);
     } catch (err) {
-      this.log.error(`reload failed, the running workers keep serving: ${oneLine(err)}`);
+      const superseded = this.reloadAbort.signal.reason === 'SIGHUP';
+      this.log[superseded ? 'info' : 'error'](`reload ${superseded ? 'abandoned' : 'failed'}, the running workers keep serving: ${oneLine(err)}`);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
       return;
@@ -315,7 +332,8 @@ export class Arbiter {
     const jitter = settings.maxRequestsJitter ? Math.floor(Math.random() * (settings.maxRequestsJitter + 1)) : 0;
     const spec: WorkerSpec = {
       settings,
-      configPath,
+      // a worker reads the config file only for hooks it runs itself
+      configPath: WORKER_HOOKS.some((name) => this.hooks.has(name)) ? configPath : null,
       generation,
       maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
@@ -457,6 +475,7 @@ export class Arbiter {
 
   private finalCleanup(): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
+    void this.watcher?.close();
     if (this.spawnTimer) clearTimeout(this.spawnTimer);
     this.pidfile?.remove();
     // a unix socket path stays while another master (old or new) still serves on it
@@ -468,7 +487,7 @@ export class Arbiter {
 function waitAll(handles: WorkerHandle[], timeoutMs: number, signal: AbortSignal | null): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new BootFailure(`workers did not report ready within ${timeoutMs / 1000} s (boot-timeout)`, 3)), timeoutMs);
-    const onAbort = () => reject(new BootFailure('interrupted by a stop signal', 3));
+    const onAbort = () => reject(new BootFailure(signal?.reason === 'SIGHUP' ? 'superseded by a newer HUP' : 'interrupted by a stop signal', 3));
     signal?.addEventListener('abort', onAbort, { once: true });
     Promise.all(handles.map((h) => h.ready)).then(() => resolve(), reject).finally(() => {
       clearTimeout(timer);

@@ -24,7 +24,7 @@ const send = (msg: WorkerToMaster): void => {
 process.title = `${settings.name}: worker [${settings.app}]`;
 
 // The master owns this process: when it goes away (even SIGKILLed), leave at once.
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => exitNow(0));
 
 onUsr1(() => {
   log.info('reopening log files');
@@ -69,6 +69,7 @@ function serve(app: RequestListener, servers: http.Server[]): void {
       if (keepAliveMs === 0) res.shouldKeepAlive = false;
       if (accessLog) {
         const start = process.hrtime.bigint();
+        accessLog.track(res);
         res.once('finish', () => accessLog.log(req, res, start));
       }
       try {
@@ -93,6 +94,8 @@ function failRequest(res: http.ServerResponse, err: unknown): void {
 }
 
 function exitNow(code: number): void {
+  // flush the logs, but never let a stuck write keep the process around
+  setTimeout(() => process.exit(code), 500).unref();
   void Promise.all([log.close(), accessLog?.close()]).finally(() => process.exit(code));
 }
 

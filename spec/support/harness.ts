@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopAllLoads } from './load.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const CLI = join(ROOT, 'dist/lib/cli/main.js');
@@ -178,7 +179,8 @@ export function track(pid: number): void {
   started.add(pid);
 }
 
-export function cleanup(dirs: string[] = []): void {
+export async function cleanup(dirs: string[] = []): Promise<void> {
+  await stopAllLoads();
   killAll();
   started.clear();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

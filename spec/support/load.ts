@@ -12,6 +12,13 @@ export interface LoadResult {
  * through a keep-alive agent, `fresh` loops open a new connection for every
  * request. Any non-200 answer or socket error counts as a failure.
  */
+const active = new Set<Load>();
+
+/** Stop every load still running (for after() hooks: a failed test may not have). */
+export async function stopAllLoads(): Promise<void> {
+  await Promise.all([...active].map((l) => l.stop()));
+}
+
 export class Load {
   private running = true;
   private readonly loops: Promise<void>[] = [];
@@ -19,6 +26,7 @@ export class Load {
   private readonly agent: http.Agent;
 
   constructor(url: string, opts: { keepAlive?: number; fresh?: number; path?: string } = {}) {
+    active.add(this);
     this.agent = new http.Agent({ keepAlive: true, maxSockets: opts.keepAlive ?? 1 });
     const target = url + (opts.path ?? '/pid');
     for (let i = 0; i < (opts.keepAlive ?? 4); i++) this.loops.push(this.loop(target, { agent: this.agent }));
@@ -45,7 +53,8 @@ export class Load {
           });
           res.on('error', (e) => { this.fail(e.message); done(); });
         });
-        req.on('error', (e: NodeJS.ErrnoException) => { this.fail(e.code ?? e.message); done(); });
+        // pause after an error so a dead server does not make this loop spin
+        req.on('error', (e: NodeJS.ErrnoException) => { this.fail(e.code ?? e.message); setTimeout(done, 10); });
       });
     }
   }
@@ -67,6 +76,7 @@ export class Load {
 
   async stop(): Promise<LoadResult> {
     this.running = false;
+    active.delete(this);
     await Promise.all(this.loops);
     this.agent.destroy();
     return this.result;

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { setImmediate as tick } from 'node:timers/promises';
+import { ReopenableFile } from '../../lib/log/reopenable-file-transport.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsgund-log-file-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+let seq = 0;
+function freshPath(): string {
+  return path.join(dir, `f${++seq}.log`);
+}
+
+function lines(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  assert.ok(text === '' || text.endsWith('\n'), `${file} ends mid-line`);
+  return text === '' ? [] : text.slice(0, -1).split('\n');
+}
+
+describe('ReopenableFile', () => {
+  it('creates the file with mode 0644 and appends to existing content', async () => {
+    const file = freshPath();
+    const first = new ReopenableFile(file);
+    first.write('one\n');
+    await first.close();
+    assert.equal(fs.statSync(file).mode & 0o777 & ~0o644, 0);
+    assert.equal(fs.statSync(file).mode & 0o600, 0o600);
+
+    const second = new ReopenableFile(file);
+    second.write('two\n');
+    await second.close();
+    assert.deepEqual(lines(file), ['one', 'two']);
+  });
+
+  it('fails at construction when the file cannot be opened', () => {
+    assert.throws(() => new ReopenableFile(path.join(dir, 'missing-dir', 'x.log')), { code: 'ENOENT' });
+  });
+
+  it('after a rename, reopen() sends new lines to a new file', async () => {
+    const file = freshPath();
+    const log = new ReopenableFile(file);
+    for (let i = 0; i < 100; i++) log.write(`old ${i}\n`);
+    fs.renameSync(file, `${file}.1`);
+    await log.reopen();
+    for (let i = 0; i < 50; i++) log.write(`new ${i}\n`);
+    await log.close();
+
+    assert.deepEqual(lines(`${file}.1`), Array.from({ length: 100 }, (_, i) => `old ${i}`));
+    assert.deepEqual(lines(file), Array.from({ length: 50 }, (_, i) => `new ${i}`));
+  });
+
+  it('writes 20,000 lines across a rename + reopen: each exactly once, none torn', async () => {
+    const file = freshPath();
+    const log = new ReopenableFile(file);
+    const pad = 'x'.repeat(100);
+    let reopening: Promise<void> | undefined;
+    for (let i = 0; i < 20_000; i++) {
+      if (i === 10_000) {
+        fs.renameSync(file, `${file}.1`);
+        reopening = log.reopen();
+      }
+      log.write(`line ${i} ${pad}\n`);
+      // Let the reopen's open() complete while lines are still being written.
+      if (i % 500 === 499) await tick();
+    }
+    await reopening;
+    await log.close();
+
+    const oldLines = lines(`${file}.1`);
+    const newLines = lines(file);
+    assert.ok(oldLines.length >= 10_000 && newLines.length > 0, `${oldLines.length} + ${newLines.length}`);
+    const all = [...oldLines, ...newLines];
+    assert.equal(all.length, 20_000);
+    all.forEach((line, i) => assert.equal(line, `line ${i} ${pad}`));
+  });
+
+  it('keeps writing to the old file when reopen() fails', async () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'gone-'));
+    const file = path.join(sub, 'a.log');
+    const moved = freshPath();
+    const log = new ReopenableFile(file);
+    log.write('before\n');
+    fs.renameSync(file, moved);
+    fs.rmdirSync(sub);
+    await assert.rejects(log.reopen(), { code: 'ENOENT' });
+    log.write('after\n');
+    await log.close();
+    assert.deepEqual(lines(moved), ['before', 'after']);
+  });
+
+  it('drops writes after close()', async () => {
+    const file = freshPath();
+    const log = new ReopenableFile(file);
+    log.write('kept\n');
+    const closed = log.close();
+    log.write('dropped\n');
+    await closed;
+    await log.reopen();
+    assert.deepEqual(lines(file), ['kept']);
+  });
+
+  const WRITER_SCRIPT = `
+    const { ReopenableFile } = await import(${JSON.stringify(
+      new URL('../../lib/log/reopenable-file-transport.js', import.meta.url).href,
+    )});
+    const log = new ReopenableFile(process.argv[1]);
+    const pad = 'y'.repeat(200);
+    for (let i = 0; i < 5000; i++) {
+      log.write(process.pid + ' ' + i + ' ' + pad + '\\n');
+      if (i % 1000 === 999) await new Promise((r) => setImmediate(r));
+    }
+    await log.close();`;
+
+  /** Runs `writers` processes appending 5,000 lines each to target; resolves to their exit codes. */
+  function runWriters(target: string, writers: number): Promise<(number | null)[]> {
+    return Promise.all(
+      Array.from({ length: writers }, () => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER_SCRIPT, target], { stdio: 'inherit' });
+        return new Promise<number | null>((resolve) => child.on('exit', resolve));
+      }),
+    );
+  }
+
+  function assertWhole(text: string, writers: number): void {
+    assert.ok(text.endsWith('\n'));
+    const next = new Map<string, number>();
+    for (const line of text.slice(0, -1).split('\n')) {
+      const m = /^(\d+) (\d+) y{200}$/.exec(line);
+      assert.ok(m, `torn line: ${line.slice(0, 80)}`);
+      const expected = next.get(m[1]) ?? 0;
+      assert.equal(Number(m[2]), expected);
+      next.set(m[1], expected + 1);
+    }
+    assert.deepEqual([...next.values()], Array(writers).fill(5000));
+  }
+
+  it('keeps lines whole when several processes append to one file', async () => {
+    const file = freshPath();
+    assert.deepEqual(await runWriters(file, 4), [0, 0, 0, 0]);
+    assertWhole(fs.readFileSync(file, 'utf8'), 4);
+  });
+
+  it('keeps lines whole when several processes write to one pipe (like /dev/stdout)', async () => {
+    const fifo = freshPath();
+    execFileSync('mkfifo', [fifo]);
+    // Holding a write end keeps the reader from seeing EOF between writers;
+    // O_RDWR opens a FIFO without waiting for the other end.
+    const holder = fs.openSync(fifo, fs.constants.O_RDWR);
+    const chunks: Buffer[] = [];
+    const reader = fs.createReadStream(fifo).on('data', (c) => chunks.push(c as Buffer));
+    const read = new Promise<void>((resolve) => reader.on('end', () => resolve()));
+    assert.deepEqual(await runWriters(fifo, 4), [0, 0, 0, 0]);
+    fs.closeSync(holder);
+    await read;
+    assertWhole(Buffer.concat(chunks).toString('utf8'), 4);
+  });
+});
