@@ -12,6 +12,7 @@ import { createErrorLog, type ErrorLog } from '../log/error-log.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from '../worker/messages.js';
 import type { FSWatcher } from 'chokidar';
 import { parseAppSpec } from '../worker/app-loader.js';
+import type { StatusSnapshot } from '../control/status.js';
 import { CrashBackoff } from './crash-backoff.js';
 import { watchForReload } from './file-watcher.js';
 import { Pidfile } from './pidfile.js';
@@ -69,6 +70,7 @@ export class Arbiter {
   private busy = false;
   private reloadAbort: AbortController | null = null;
   private readonly backoff = new CrashBackoff();
+  private restarts = 0;
   private spawnTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
@@ -146,6 +148,25 @@ export class Arbiter {
     for (const h of this.workers.values()) h.signal('SIGKILL');
     await this.waitForWorkers(QUICK_STOP_MS);
     this.finalCleanup();
+  }
+
+  /** The live state for `tsgund status` and the metrics endpoint. */
+  snapshot(): StatusSnapshot {
+    return {
+      name: this.name,
+      pid: process.pid,
+      app: this.settings.app ?? '',
+      generation: this.generation,
+      targetWorkers: this.target,
+      state: this.stopping ? 'stopping' : this.reloadAbort ? 'reloading' : this.paused ? 'paused' : 'running',
+      uptimeMs: Math.round(process.uptime() * 1000),
+      rss: process.memoryUsage.rss(),
+      restarts: this.restarts,
+      listeners: this.listeners.map((l) => this.describe(l)),
+      workers: [...this.workers.values()].map((h) => ({
+        pid: h.pid, id: h.id, generation: h.generation, state: h.state, uptimeMs: h.uptimeMs, requests: h.requests, rss: h.rss,
+      })),
+    };
   }
 
   // ---- signal queue ------------------------------------------------------
@@ -389,6 +410,7 @@ export class Arbiter {
     }
     if (h.generation > this.generation) return; // a reload's new worker: the reload reports it
     this.log.error(`Worker (pid: ${h.pid}) ${how}`);
+    this.restarts++;
     const delay = this.backoff.recordExit(h.uptimeMs);
     if (delay > 0) this.log.warning(`Worker died ${h.uptimeMs} ms after start; next start in ${delay} ms`);
     this.manageWorkers();

@@ -1,0 +1,25 @@
+/** What `tsgund status` shows: the master and each of its workers. */
+export interface WorkerStatus {
+  pid: number;
+  id: number;
+  generation: number;
+  state: 'booting' | 'ready' | 'draining' | 'stopping';
+  uptimeMs: number;
+  requests: number;
+  rss: number;
+}
+
+export interface StatusSnapshot {
+  name: string;
+  pid: number;
+  app: string;
+  generation: number;
+  targetWorkers: number;
+  state: 'running' | 'paused' | 'reloading' | 'stopping';
+  uptimeMs: number;
+  rss: number;
+  /** Workers that died unexpectedly and were replaced. */
+  restarts: number;
+  listeners: string[];
+  workers: WorkerStatus[];
+}
