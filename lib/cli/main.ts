@@ -31,7 +31,8 @@ const start = (name: string, description: string, check: boolean) =>
     .action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
       const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
       const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
-      process.exitCode = await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig });
+      // exit explicitly: an upgraded master or a file watcher may still hold the loop
+      process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
     });
 start('start', 'run APP under a master process and a pool of workers', false);
 start('check-config', 'validate the settings and load the app, then exit', true);

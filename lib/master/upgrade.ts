@@ -45,6 +45,7 @@ export class Upgrade {
     });
     child.on('error', (err) => this.log.error('USR2: cannot start the new master', err));
     if (child.pid === undefined) return;
+    child.unref(); // the old master must be free to exit while the new one runs
     this.childPid = child.pid;
     this.log.info(`Handling signal: USR2, started new master (pid ${child.pid})`);
     child.on('exit', (code, signal) => {

@@ -84,6 +84,9 @@ export function childrenOf(pid: number): number[] {
   return out.sort((a, b) => a - b);
 }
 
+/** The worker processes of a master (its children that are not a new master). */
+export const workersOf = (master: number): number[] => childrenOf(master).filter((p) => cmdline(p).includes(': worker ['));
+
 export function cmdline(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
@@ -144,8 +147,8 @@ export class Proc {
   }
 }
 
-export function run(args: string[], opts: SpawnOptions = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export function run(args: string[], opts: SpawnOptions & { node?: string } = {}): Proc {
+  const child = spawn(opts.node ?? process.execPath, [CLI, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...opts,

@@ -37,6 +37,11 @@ export class Load {
     return this.result.ok;
   }
 
+  /** Pids of the workers that answered so far (the app must answer with its pid). */
+  pidsSeen(): number[] {
+    return [...this.result.pids].map(Number);
+  }
+
   private async loop(target: string, opts: http.RequestOptions): Promise<void> {
     while (this.running) {
       await new Promise<void>((done) => {

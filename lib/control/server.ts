@@ -1,0 +1,161 @@
+import { lstatSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, chmodSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { ConfigError } from '../config/errors.js';
+import type { ErrorLog } from '../log/error-log.js';
+import type { ControlReply } from './protocol.js';
+import type { StatusSnapshot } from './status.js';
+
+const MAX_LINE_BYTES = 4096;
+const IDLE_MS = 10_000;
+
+export interface ControlServer {
+  /** Stop answering and remove the socket file, unless another process has put its own there. */
+  close(): void;
+  /** Rename the socket file (the upgraded master drops its ".2" when the old master exits). */
+  moveTo(path: string): void;
+}
+
+const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.on('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+}
+
+/** Remove a socket file left by a master that died; refuse to touch anything else. */
+async function clearStale(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return;
+    throw new ConfigError(`control socket ${path}: ${errno(err)}`);
+  }
+  if (!isSocket) throw new ConfigError(`control socket ${path} exists and is not a socket; remove it or set controlSocket`);
+  if (await answers(path)) throw new ConfigError(`control socket ${path} is in use by another running process`);
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot remove the stale control socket ${path}: ${errno(err)}`);
+  }
+}
+
+function listen(server: net.Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function reply(line: string, snapshot: () => StatusSnapshot): ControlReply {
+  let request: unknown;
+  try {
+    request = JSON.parse(line);
+  } catch {
+    return { ok: false, error: 'a request is one JSON object per line, like {"cmd":"status"}' };
+  }
+  const cmd = (request as { cmd?: unknown } | null)?.cmd;
+  if (cmd !== 'status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (known: status)` };
+  return { ok: true, status: snapshot() };
+}
+
+function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog): void {
+  let buffered = '';
+  sock.setEncoding('utf8');
+  sock.setTimeout(IDLE_MS, () => sock.destroy());
+  sock.on('error', () => {});
+  sock.on('data', (chunk: string) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (!line) continue;
+      try {
+        sock.write(JSON.stringify(reply(line, snapshot)) + '\n');
+      } catch (err) {
+        log.error('control socket: cannot answer a request', err);
+        sock.write(JSON.stringify({ ok: false, error: 'internal error (see the error log)' }) + '\n');
+      }
+    }
+    if (Buffer.byteLength(buffered) > MAX_LINE_BYTES) {
+      sock.end(JSON.stringify({ ok: false, error: `request longer than ${MAX_LINE_BYTES} bytes` }) + '\n');
+    }
+  });
+}
+
+/**
+ * Answer `{"cmd":"status"}` on a unix socket that only the master's user (and
+ * root) can connect to. Node cannot read the peer's credentials
+ * (SO_PEERCRED), so access rests on the file mode: the socket is bound inside
+ * a fresh 0700 directory, set to 0600 and only then renamed into place, so it
+ * is never reachable with looser permissions and the umask stays untouched.
+ * Binding under a temporary name also means libuv's unlink-on-close hits that
+ * name, not a socket another master may have put at `path` since.
+ */
+export async function startControlServer(path: string, snapshot: () => StatusSnapshot, log: ErrorLog): Promise<ControlServer> {
+  await clearStale(path);
+  const connections = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    connections.add(sock);
+    sock.on('close', () => connections.delete(sock));
+    sock.unref();
+    serve(sock, snapshot, log);
+  });
+  let privateDir: string;
+  try {
+    privateDir = mkdtempSync(join(dirname(path), '.tsgund-ctl-'));
+  } catch (err) {
+    throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
+  }
+  let current = path;
+  let inode: number;
+  try {
+    const bound = join(privateDir, 's');
+    await listen(server, bound);
+    chmodSync(bound, 0o600);
+    renameSync(bound, path);
+    inode = statSync(path).ino;
+  } catch (err) {
+    server.close();
+    throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
+  } finally {
+    rmSync(privateDir, { recursive: true, force: true });
+  }
+  // the master's own timers decide when it exits, not this socket
+  server.unref();
+  log.info(`Control socket: ${path}`);
+
+  const ours = (): boolean => {
+    try {
+      return statSync(current).ino === inode;
+    } catch {
+      return false;
+    }
+  };
+  return {
+    close() {
+      for (const sock of connections) sock.destroy();
+      server.close();
+      if (ours()) rmSync(current, { force: true });
+    },
+    moveTo(next) {
+      if (next === current || !ours()) return;
+      try {
+        renameSync(current, next);
+        current = next;
+      } catch (err) {
+        log.error(`cannot move the control socket from ${current} to ${next}: ${errno(err)}`);
+      }
+    },
+  };
+}
