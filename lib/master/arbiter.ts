@@ -411,8 +411,8 @@ export class Arbiter {
     if (h.generation > this.generation) return; // a reload's new worker: the reload reports it
     this.log.error(`Worker (pid: ${h.pid}) ${how}`);
     this.restarts++;
-    const delay = this.backoff.recordExit(h.uptimeMs);
-    if (delay > 0) this.log.warning(`Worker died ${h.uptimeMs} ms after start; next start in ${delay} ms`);
+    const delay = this.backoff.recordExit(h.servingMs);
+    if (delay > 0) this.log.warning(`Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`);
     this.manageWorkers();
   }
 

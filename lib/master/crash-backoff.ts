@@ -4,18 +4,20 @@ const MAX_DELAY_MS = 10_000;
 const HEALTHY_RESET_MS = 30_000;
 
 /**
- * Workers that die right after they start are restarted with exponential
- * backoff, so a broken app never makes the master spin a core.
+ * Workers that die before, or within a second of, becoming ready are restarted
+ * with exponential backoff, so a broken app never makes the master spin a core.
+ * (Counted from readiness, not spawn: a loaded machine can take over a second
+ * just to boot a worker.)
  */
 export class CrashBackoff {
   private streak = 0;
   private lastCrash = 0;
   private notBefore = 0;
 
-  /** Record a worker exit; returns the delay before the next spawn in ms. */
-  recordExit(uptimeMs: number, now = Date.now()): number {
+  /** Record a worker exit after `servingMs` of service; returns the delay before the next spawn in ms. */
+  recordExit(servingMs: number, now = Date.now()): number {
     if (now - this.lastCrash > HEALTHY_RESET_MS) this.streak = 0;
-    if (uptimeMs >= QUICK_DEATH_MS) return 0;
+    if (servingMs >= QUICK_DEATH_MS) return 0;
     this.lastCrash = now;
     this.streak++;
     const delay = Math.min(FIRST_DELAY_MS * 2 ** (this.streak - 1), MAX_DELAY_MS);

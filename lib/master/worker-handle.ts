@@ -12,6 +12,7 @@ export class WorkerHandle {
   state: WorkerState = 'booting';
   readonly startedAt = Date.now();
   lastCheckin = Date.now();
+  readyAt = 0;
   requests = 0;
   rss = 0;
   abortedAt = 0;
@@ -38,6 +39,11 @@ export class WorkerHandle {
     return Date.now() - this.startedAt;
   }
 
+  /** How long it has served since it reported ready (0 if it never did). */
+  get servingMs(): number {
+    return this.readyAt ? Date.now() - this.readyAt : 0;
+  }
+
   get serving(): boolean {
     return !this.retiring && (this.state === 'booting' || this.state === 'ready');
   }
@@ -48,6 +54,7 @@ export class WorkerHandle {
     switch (msg.type) {
       case 'ready':
         if (this.state === 'booting') this.state = 'ready';
+        this.readyAt = Date.now();
         this.settle.resolve();
         return true;
       case 'boot-error':
