@@ -16,6 +16,7 @@ import type { StatusSnapshot } from '../control/status.js';
 import { CrashBackoff } from './crash-backoff.js';
 import { watchForReload } from './file-watcher.js';
 import { Pidfile } from './pidfile.js';
+import { chownLogFiles, workerIds } from './privileges.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { BootFailure, WorkerHandle } from './worker-handle.js';
@@ -104,6 +105,7 @@ export class Arbiter {
   /** Bind, write the pidfile and boot the first generation; throws a UserError on failure. */
   async start(): Promise<void> {
     requireApp(this.settings);
+    workerIds(this.settings.user, this.settings.group); // fail at start, not at the first fork
     if (this.settings.umask !== null) process.umask(this.settings.umask);
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     onUsr1(() => this.enqueue('SIGUSR1'));
@@ -360,7 +362,9 @@ export class Arbiter {
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
     };
     await this.hooks.call('preFork', { id: cluster.workers ? Object.keys(cluster.workers).length + 1 : 1, generation });
-    cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd });
+    const ids = workerIds(settings.user, settings.group);
+    chownLogFiles([settings.errorlog, settings.accesslog], ids);
+    cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });
     const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
     const h = new WorkerHandle(worker, generation);
     this.workers.set(worker.id, h);

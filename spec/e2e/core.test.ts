@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -279,6 +279,29 @@ describe('configuration', () => {
     assert.equal((await request(`http://127.0.0.1:${port}/FROM_CLI`)).body, 'cli');
     proc.kill('SIGQUIT');
     await proc.exit;
+  });
+
+  it('--user/--group: workers drop privileges, the master keeps root and the log files are theirs', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    chmodSync(dir, 0o755);
+    const errorLog = join(dir, 'error.log');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const proc = run(['start', HELLO, '-w', '1', '-b', `127.0.0.1:${port}`, '-u', 'nobody', '-g', 'nogroup', '--error-logfile', errorLog]);
+    await waitFor(async () => (await request(url + '/')).status === 200, 'serving');
+    const uidOf = (pid: number) => /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+    const gidOf = (pid: number) => /^Gid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+    const worker = childrenOf(proc.pid)[0]!;
+    assert.equal(uidOf(proc.pid), '0');
+    assert.equal(uidOf(worker), '65534');
+    assert.equal(gidOf(worker), '65534');
+    assert.equal(statSync(errorLog).uid, 65534);
+    proc.kill('SIGQUIT');
+    await proc.exit;
+    const unknown = run(['start', HELLO, '-u', 'no-such-user-here']);
+    assert.equal((await unknown.exit).code, 1);
+    assert.match(unknown.output, /^tsgund: setting 'user': no such user 'no-such-user-here'$/m);
   });
 
   it('check-config validates the settings and loads the app', async () => {
