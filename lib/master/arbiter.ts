@@ -210,7 +210,7 @@ export class Arbiter {
         case 'SIGTTIN': return this.onTtin();
         case 'SIGTTOU': return this.onTtou();
         case 'SIGUSR1': return await this.onUsr1();
-        case 'SIGUSR2': return this.onUsr2();
+        case 'SIGUSR2': return await this.onUsr2();
         case 'SIGWINCH': return this.onWinch();
       }
     } catch (err) {
@@ -259,7 +259,13 @@ export class Arbiter {
     for (const h of this.workers.values()) h.signal('SIGUSR1');
   }
 
-  private onUsr2(): void {
+  private async onUsr2(): Promise<void> {
+    const refusal = this.upgrade.refusal();
+    if (refusal) {
+      this.log.warning(`USR2 refused: ${refusal}`);
+      return;
+    }
+    await this.hooks.call('preExec');
     this.upgrade.start(this.listeners);
   }
 

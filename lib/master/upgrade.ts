@@ -26,15 +26,14 @@ export class Upgrade {
     return this.parentPid !== null;
   }
 
+  /** Why a USR2 cannot start an upgrade now, or null when it can. */
+  refusal(): string | null {
+    if (this.childPid !== null && isAlive(this.childPid)) return `an upgraded master (pid ${this.childPid}) is already running`;
+    if (this.parentPid !== null) return `the old master (pid ${this.parentPid}) has not exited yet`;
+    return null;
+  }
+
   start(listeners: Listener[]): void {
-    if (this.childPid !== null && isAlive(this.childPid)) {
-      this.log.warning(`USR2 refused: an upgraded master (pid ${this.childPid}) is already running`);
-      return;
-    }
-    if (this.parentPid !== null) {
-      this.log.warning(`USR2 refused: the old master (pid ${this.parentPid}) has not exited yet`);
-      return;
-    }
     const { stdio, env } = handOver(listeners);
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [PARENT_ENV]: String(process.pid) };
     for (const name of [READY_FD_ENV, 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES']) delete childEnv[name];

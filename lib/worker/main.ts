@@ -119,10 +119,8 @@ async function boot(): Promise<void> {
     drainAndExit();
   });
   for (const sig of ['SIGINT', 'SIGQUIT'] as const) {
-    process.on(sig, () => {
-      if (sig === 'SIGINT') hooks.call('workerInt', info);
-      exitNow(0);
-    });
+    // gunicorn's worker_int: called on INT or QUIT, just before the quick exit
+    process.on(sig, () => void hooks.call('workerInt', info).finally(() => exitNow(0)));
   }
   if (hooks.has('workerAbort')) {
     process.on('SIGABRT', () => {
