@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
+import { validateAccessLogFormat } from '../log/access-log.js';
 
 const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
 
@@ -123,6 +124,8 @@ export function validateMerged(settings: Record<string, unknown>): void {
       throw new ConfigError(`setting 'rawEnv' has ${show(pair)}, expected KEY=VALUE`);
     }
   }
+  const formatProblem = validateAccessLogFormat(settings.accessLogFormat as string);
+  if (formatProblem) throw new ConfigError(`setting 'accessLogFormat': ${formatProblem}`);
   if (Boolean(settings.certfile) !== Boolean(settings.keyfile)) {
     throw new ConfigError(`settings 'certfile' and 'keyfile' go together: got certfile=${show(settings.certfile)}, keyfile=${show(settings.keyfile)}`);
   }

@@ -10,6 +10,7 @@ import { createErrorLog } from '../log/error-log.js';
 import { listenOnHandle } from '../listeners/handles.js';
 import { loadApp, type RequestListener } from './app-loader.js';
 import { Drainer } from './drain.js';
+import { forwardedFilter } from './forwarded.js';
 import { loadWorkerHooks } from '../config/hooks.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
 
@@ -61,11 +62,13 @@ function serve(app: RequestListener, servers: http.Server[]): void {
   const d = new Drainer(servers);
   drainer = d;
   const keepAliveMs = settings.keepAlive * 1000;
+  const filterForwarded = forwardedFilter(settings.forwardedAllowIps);
   for (const server of servers) {
     server.keepAliveTimeout = keepAliveMs;
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       requests++;
       d.track(req, res);
+      filterForwarded?.(req.socket.remoteAddress, req.headers);
       if (keepAliveMs === 0) res.shouldKeepAlive = false;
       if (accessLog) {
         const start = process.hrtime.bigint();

@@ -1,0 +1,18 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
+
+/**
+ * `forwardedAllowIps`: only the listed proxies may tell the app who the client
+ * is and which scheme it used. From any other peer these headers are removed
+ * before the app sees them, so they cannot be spoofed.
+ */
+export function forwardedFilter(allowed: string[]): ((remote: string | undefined, headers: IncomingHttpHeaders) => void) | null {
+  if (allowed.includes('*')) return null;
+  const trusted = new Set(allowed);
+  return (remote, headers) => {
+    const peer = remote?.startsWith('::ffff:') ? remote.slice(7) : remote;
+    if (peer !== undefined && trusted.has(peer)) return;
+    for (const name of FORWARDED_HEADERS) if (name in headers) delete headers[name];
+  };
+}
