@@ -72,6 +72,8 @@ export class Arbiter {
   private reloadAbort: AbortController | null = null;
   private readonly backoff = new CrashBackoff();
   private restarts = 0;
+  /** Replacement workers whose spawn is under way (preFork hooks are async). */
+  private replacing = 0;
   private spawnTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
@@ -378,7 +380,7 @@ export class Arbiter {
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
     this.log.info(`Booting worker with pid: ${h.pid} (generation ${generation})`);
-    await this.hooks.call('postFork', { pid: h.pid, id: h.id, generation });
+    void this.hooks.call('postFork', { pid: h.pid, id: h.id, generation });
     return h;
   }
 
@@ -430,12 +432,13 @@ export class Arbiter {
   private manageWorkers(): void {
     if (this.stopping || this.paused || this.generation === 0) return;
     const current = [...this.workers.values()].filter((h) => h.generation === this.generation && h.serving);
-    if (current.length > this.target) {
+    const count = current.length + this.replacing;
+    if (count > this.target) {
       const oldest = current.sort((a, b) => a.startedAt - b.startedAt).slice(0, current.length - this.target);
       for (const h of oldest) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
       return;
     }
-    if (current.length === this.target) return;
+    if (count === this.target) return;
     const wait = this.backoff.wait();
     if (wait > 0) {
       this.spawnTimer ??= setTimeout(() => {
@@ -444,8 +447,12 @@ export class Arbiter {
       }, wait);
       return;
     }
-    for (let i = current.length; i < this.target; i++) {
-      void this.spawnWorker(this.settings, this.resolved.configPath, this.generation).catch((err: unknown) => this.log.error('cannot start a worker', err));
+    for (let i = count; i < this.target; i++) {
+      // counted until forked, so a second call meanwhile does not spawn it again
+      this.replacing++;
+      void this.spawnWorker(this.settings, this.resolved.configPath, this.generation)
+        .catch((err: unknown) => this.log.error('cannot start a worker', err))
+        .finally(() => this.replacing--);
     }
   }
 
