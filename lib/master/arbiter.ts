@@ -307,10 +307,20 @@ export class Arbiter {
   }
 
   private async reload(): Promise<void> {
+    const abort = (this.reloadAbort = new AbortController());
+    try {
+      await this.reloadWith(abort.signal);
+    } finally {
+      this.reloadAbort = null;
+    }
+  }
+
+  private async reloadWith(signal: AbortSignal): Promise<void> {
     let next: Resolved;
     let listeners: Listener[];
     try {
-      next = await resolveSettings(this.opts.cli, this.opts.envArgs, this.opts.cwd);
+      // a config module that never settles must not wedge the signal queue
+      next = await settleWithin(resolveSettings(this.opts.cli, this.opts.envArgs, this.opts.cwd), this.settings.bootTimeout * 1000, signal, 'the config file to load');
       requireApp(next.settings);
       listeners = await bindAll(next.settings.bind, this.listeners, process.env);
     } catch (err) {
@@ -323,17 +333,14 @@ export class Arbiter {
     await this.hooks.call('onReload');
     await this.log.reopen();
     const old = [...this.workers.values()];
-    this.reloadAbort = new AbortController();
     try {
-      await this.bootGeneration(next.settings, next.configPath, this.reloadAbort.signal);
+      await this.bootGeneration(next.settings, next.configPath, signal);
     } catch (err) {
-      const superseded = this.reloadAbort.signal.reason === 'SIGHUP';
+      const superseded = signal.reason === 'SIGHUP';
       this.log[superseded ? 'info' : 'error'](`reload ${superseded ? 'abandoned' : 'failed'}, the running workers keep serving: ${oneLine(err)}`);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
       return;
-    } finally {
-      this.reloadAbort = null;
     }
     this.dropListeners(previous.listeners, listeners);
     this.paused = false;
@@ -524,14 +531,18 @@ export class Arbiter {
 
 /** Resolve when every worker is ready; reject on the first failure, timeout or abort. */
 function waitAll(handles: WorkerHandle[], timeoutMs: number, signal: AbortSignal | null): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BootFailure(`workers did not report ready within ${timeoutMs / 1000} s (boot-timeout)`, 3)), timeoutMs);
+  return settleWithin(Promise.all(handles.map((h) => h.ready)).then(() => {}), timeoutMs, signal, 'workers to report ready');
+}
+
+/** `work`, unless `signal` aborts or `timeoutMs` passes first (then a BootFailure). */
+function settleWithin<T>(work: Promise<T>, timeoutMs: number, signal: AbortSignal | null, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new BootFailure(`gave up waiting for ${what} after ${timeoutMs / 1000} s (boot-timeout)`, 3)), timeoutMs);
     const onAbort = () => reject(new BootFailure(signal?.reason === 'SIGHUP' ? 'superseded by a newer HUP' : 'interrupted by a stop signal', 3));
     signal?.addEventListener('abort', onAbort, { once: true });
-    Promise.all(handles.map((h) => h.ready)).then(() => resolve(), reject).finally(() => {
+    work.then(resolve, reject).finally(() => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     });
   });
 }
-

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { childrenOf, cleanup, freePort, isRunning, request, run, tempDir, waitFor, type Proc } from '../support/harness.js';
@@ -115,7 +115,12 @@ describe('HUP', () => {
     await proc.line(/reload failed, the running workers keep serving: .*syntax of doom/);
     breakApp('await new Promise(() => setTimeout(() => {}, 60000));\nexport default () => {};\n');
     proc.kill('SIGHUP');
-    await proc.line(/reload failed, the running workers keep serving: workers did not report ready within 2 s/, 10_000);
+    await proc.line(/reload failed, the running workers keep serving: gave up waiting for workers to report ready after 2 s \(boot-timeout\)/, 10_000);
+    const hanging = join(dir, 'tsgund.config.mjs');
+    writeFileSync(hanging, 'await new Promise(() => setTimeout(() => {}, 60000));\nexport default {};\n');
+    proc.kill('SIGHUP');
+    await proc.line(/reload failed, keeping the running workers and configuration: gave up waiting for the config file to load after 2 s/, 10_000);
+    rmSync(hanging);
     await load.flowing(100);
     await waitFor(() => childrenOf(proc.pid).join() === workers.join(), 'only the old workers left');
     assert.match((await request(url + '/')).body, /^v1 /);
