@@ -3,8 +3,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createAccessLog,
@@ -13,19 +11,9 @@ import {
   type AccessLog,
 } from '../../lib/log/access-log.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsgund-log-access-'));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
+import { lines, logScratch } from '../support/log-files.js';
 
-let seq = 0;
-function freshPath(): string {
-  return path.join(dir, `a${++seq}.log`);
-}
-
-function lines(file: string): string[] {
-  const text = fs.readFileSync(file, 'utf8');
-  assert.ok(text === '' || text.endsWith('\n'), `${file} ends mid-line`);
-  return text === '' ? [] : text.slice(0, -1).split('\n');
-}
+const { freshPath } = logScratch('access');
 
 const ALL_ATOMS = ['h', 'l', 'u', 't', 'r', 's', 'm', 'U', 'q', 'H', 'b', 'B', 'f', 'a', 'T', 'M', 'D', 'L', 'p'];
 const ENV_VAR = 'TSGUND_ACCESS_LOG_TEST';

@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ReopenableFile } from '../../lib/log/reopenable-file-transport.js';
+import { lines, logScratch } from '../support/log-files.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsgund-log-file-'));
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-let seq = 0;
-function freshPath(): string {
-  return path.join(dir, `f${++seq}.log`);
-}
-
-function lines(file: string): string[] {
-  const text = fs.readFileSync(file, 'utf8');
-  assert.ok(text === '' || text.endsWith('\n'), `${file} ends mid-line`);
-  return text === '' ? [] : text.slice(0, -1).split('\n');
-}
+const { dir, freshPath } = logScratch('file');
 
 describe('ReopenableFile', () => {
   it('creates the file with mode 0644 and appends to existing content', async () => {
