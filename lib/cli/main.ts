@@ -8,6 +8,7 @@ import { oneLine } from '../config/load-file.js';
 import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
 import { runStart } from './start.js';
+import { registerStatus } from './status-command.js';
 
 const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
 
@@ -47,6 +48,8 @@ for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
       process.stdout.write((await sendControl(cmd, opts.pid, Number(opts.wait))) + '\n');
     });
 }
+
+registerStatus(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 1);

@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync, chmodSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../config/errors.js';
@@ -17,6 +17,11 @@ export interface ControlServer {
 }
 
 const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+
+function fileIdentity(path: string): string {
+  const st = statSync(path);
+  return `${st.dev}:${st.ino}`;
+}
 
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -75,6 +80,7 @@ function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog):
   sock.setTimeout(IDLE_MS, () => sock.destroy());
   sock.on('error', () => {});
   sock.on('data', (chunk: string) => {
+    if (sock.writableEnded) return;
     buffered += chunk;
     for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
       const line = buffered.slice(0, nl).trim();
@@ -118,13 +124,13 @@ export async function startControlServer(path: string, snapshot: () => StatusSna
     throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
   }
   let current = path;
-  let inode: number;
+  let identity: string;
   try {
     const bound = join(privateDir, 's');
     await listen(server, bound);
     chmodSync(bound, 0o600);
     renameSync(bound, path);
-    inode = statSync(path).ino;
+    identity = fileIdentity(path);
   } catch (err) {
     server.close();
     throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
@@ -137,7 +143,7 @@ export async function startControlServer(path: string, snapshot: () => StatusSna
 
   const ours = (): boolean => {
     try {
-      return statSync(current).ino === inode;
+      return fileIdentity(current) === identity;
     } catch {
       return false;
     }

@@ -14,23 +14,32 @@ function inheritedFromParent(env: NodeJS.ProcessEnv): Map<string, number> {
   return byLabel;
 }
 
+/** Labels of sockets that came from systemd, kept through HUPs and upgrades. */
+const SYSTEMD = 'systemd:';
+const fromSystemd = (l: Listener): boolean => l.label.startsWith(SYSTEMD);
+
 /** Sockets passed by systemd socket activation, meant for this very process. */
 export function systemdSockets(env: NodeJS.ProcessEnv): Listener[] {
   const count = Number(env.LISTEN_FDS);
   if (!count || Number(env.LISTEN_PID) !== process.pid) return [];
   const names = (env.LISTEN_FDNAMES ?? '').split(':');
-  return Array.from({ length: count }, (_, i) => adoptFd(3 + i, `fd://${3 + i}` + (names[i] ? ` (${names[i]})` : '')));
+  return Array.from({ length: count }, (_, i) => adoptFd(3 + i, `${SYSTEMD}fd://${3 + i}` + (names[i] ? ` (${names[i]})` : '')));
 }
 
 /**
  * Bind every configured address, reusing sockets handed over by a parent master
  * (matched by bind label) and those already held (matched the same way on HUP).
- * Sockets systemd passed in replace `bind` altogether, as in gunicorn.
+ * Sockets systemd passed in replace `bind` altogether, as in gunicorn, and for
+ * good: HUPs and the masters a USR2 starts keep them whatever `bind` says.
  */
 export async function bindAll(binds: string[], held: Listener[], env: NodeJS.ProcessEnv): Promise<Listener[]> {
-  const fromSystemd = held.length === 0 ? systemdSockets(env) : [];
-  if (fromSystemd.length) return fromSystemd;
+  if (held.some(fromSystemd)) return held;
   const fromParent = held.length === 0 ? inheritedFromParent(env) : new Map<string, number>();
+  if (held.length === 0) {
+    const activated = systemdSockets(env);
+    const handedOver = [...fromParent].filter(([label]) => label.startsWith(SYSTEMD)).map(([label, fd]) => adoptFd(fd, label));
+    if (activated.length || handedOver.length) return [...activated, ...handedOver];
+  }
   const result: Listener[] = [];
   for (const bind of binds) {
     const address = parseBind(bind);

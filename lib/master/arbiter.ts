@@ -12,6 +12,8 @@ import { createErrorLog, type ErrorLog } from '../log/error-log.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from '../worker/messages.js';
 import type { FSWatcher } from 'chokidar';
 import { parseAppSpec } from '../worker/app-loader.js';
+import { controlSocketPath } from '../control/protocol.js';
+import { startControlServer, type ControlServer } from '../control/server.js';
 import type { StatusSnapshot } from '../control/status.js';
 import { CrashBackoff } from './crash-backoff.js';
 import { watchForReload } from './file-watcher.js';
@@ -69,6 +71,7 @@ export class Arbiter {
   private stopping: 'graceful' | 'quick' | null = null;
   private readonly queue: MasterSignal[] = [];
   private busy = false;
+  private started = false;
   private reloadAbort: AbortController | null = null;
   private readonly backoff = new CrashBackoff();
   private restarts = 0;
@@ -77,6 +80,7 @@ export class Arbiter {
   private spawnTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
+  private control: ControlServer | null = null;
   private pidfile: Pidfile | null = null;
   private readonly upgrade: Upgrade;
   private exitResolve!: (code: number) => void;
@@ -125,11 +129,19 @@ export class Arbiter {
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     try {
-      await this.bootGeneration(this.settings, this.resolved.configPath, null);
+      const controlPath = controlSocketPath(this.settings.controlSocket, this.settings.pidfile, this.upgrade.isChild);
+      if (controlPath) this.control = await startControlServer(controlPath, () => this.snapshot(), this.log);
+      this.reloadAbort = new AbortController();
+      await this.bootGeneration(this.settings, this.resolved.configPath, this.reloadAbort.signal);
     } catch (err) {
       await this.abortStart();
       throw err;
+    } finally {
+      this.reloadAbort = null;
     }
+    // signals that arrived while booting are handled from now on, in order
+    this.started = true;
+    void this.drainQueue();
     this.log.info(`Booted ${this.target} worker(s), generation ${this.generation}`);
     if (this.settings.reload) this.startWatching();
     notifySystemd('READY=1', `STATUS=serving with ${this.target} workers`);
@@ -176,15 +188,17 @@ export class Arbiter {
   // ---- signal queue ------------------------------------------------------
 
   enqueue(sig: MasterSignal): void {
-    // A stop must not wait behind a reload that is still booting workers, and a
-    // newer HUP supersedes it (the files changed again): both abort it.
-    if (STOP_SIGNALS.has(sig) || sig === 'SIGHUP') this.reloadAbort?.abort(sig);
+    // A stop must not wait behind a boot (the first one or a reload's), and a
+    // newer HUP supersedes a reload (the files changed again): both abort it.
+    if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.started)) this.reloadAbort?.abort(sig);
     this.queue.push(sig);
     void this.drainQueue();
   }
 
   private async drainQueue(): Promise<void> {
-    if (this.busy) return;
+    // Nothing is handled until the first generation is up: a HUP or TTIN would
+    // race with the boot, and a stop aborts the boot itself (see enqueue).
+    if (this.busy || !this.started) return;
     this.busy = true;
     try {
       while (this.queue.length) {
@@ -479,6 +493,8 @@ export class Arbiter {
     if (this.upgrade.parentGone()) {
       if (this.pidfile && this.settings.pidfile) this.pidfile.moveTo(this.settings.pidfile);
       this.upgrade.promote();
+      const controlPath = controlSocketPath(this.settings.controlSocket, this.settings.pidfile);
+      if (controlPath) this.control?.moveTo(controlPath);
       process.title = `${this.name}: master [${this.settings.app}]`;
       this.log.info(`Old master exited; this master (${process.pid}) is now ${this.name}`);
       notifySystemd('READY=1');
@@ -524,6 +540,7 @@ export class Arbiter {
     void this.watcher?.close();
     if (this.spawnTimer) clearTimeout(this.spawnTimer);
     this.pidfile?.remove();
+    this.control?.close();
     // a unix socket path stays while another master (old or new) still serves on it
     if (!this.upgrade.otherMasterAlive()) for (const l of this.listeners) unlinkUnixSocket(l);
   }

@@ -1,0 +1,111 @@
+// Every tsgund setting, set to its default. Copy this file to your app's
+// directory as tsgund.config.ts (it is found from the current directory, or
+// pass -c FILE) and keep only what you change. Command-line flags override it;
+// `kill -HUP` re-reads it. Check it with `tsgund check-config`, see the merged
+// result with `tsgund start --print-config`.
+import { defineConfig } from 'tsgund';
+
+export default defineConfig({
+  // module[:export] to serve: a (req, res) listener, an object with callback()
+  // (Koa), or an async factory returning one. The APP argument of `tsgund start`
+  // overrides it. Default: none, one of the two is required.
+  app: 'app.js',
+
+  // ---- sockets ----------------------------------------------------------
+  // HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N, one or a list. Ignored under
+  // systemd socket activation (LISTEN_FDS). Default: '127.0.0.1:8000'.
+  bind: '127.0.0.1:8000',
+  // Pending connections the kernel queues per socket. Default: 2048.
+  backlog: 2048,
+
+  // ---- workers ----------------------------------------------------------
+  // Worker processes. Default: $WEB_CONCURRENCY, else 1.
+  workers: Number(process.env.WEB_CONCURRENCY) || 1,
+  // Seconds a worker may miss its heartbeat before it gets SIGABRT, then
+  // SIGKILL, and is replaced (0: never). Default: 30.
+  timeout: 30,
+  // Seconds workers get to finish in-flight requests on TERM, HUP and
+  // recycling before they are killed. Default: 30.
+  gracefulTimeout: 30,
+  // Seconds a new worker may take to load the app and report ready; a reload
+  // whose workers miss it is abandoned and the old ones keep serving. Default: 30.
+  bootTimeout: 30,
+  // Seconds an idle keep-alive connection stays open. Default: 5.
+  keepAlive: 5,
+  // Recycle a worker after this many requests (0: never). Default: 0.
+  maxRequests: 0,
+  // Up to this many requests added at random per worker, so that they do not
+  // all recycle at once. Default: 0.
+  maxRequestsJitter: 0,
+  // Recycle a worker whose RSS exceeds this many MiB (0: never). Default: 0.
+  maxMemory: 0,
+  // Load the app in the master first: start fails fast on a load error, and
+  // HUP then does not load new code. Default: false.
+  preload: false,
+  // Development: HUP when the app's files change. Default: false.
+  reload: false,
+  // More files or directories --reload watches. Default: [].
+  reloadExtraFiles: [],
+
+  // ---- process ----------------------------------------------------------
+  // Detach into the background; `start` returns once the workers serve.
+  // Not under systemd. Default: false.
+  daemon: false,
+  // Where the master writes its pid. Default: null (no pidfile).
+  pidfile: null,
+  // Process name shown by ps ("<name>: master [app]"). Default: 'tsgund'.
+  name: 'tsgund',
+  // Directory to change to before loading the app. Default: null (stay).
+  chdir: null,
+  // Run the workers as this user and group; the master must be root.
+  // Default: null (the master's own).
+  user: null,
+  group: null,
+  // umask of the master and workers, as a number (0o022) or an octal string
+  // ('022'). Default: null (inherited).
+  umask: null,
+  // KEY=VALUE environment variables for the app. Default: [].
+  rawEnv: [],
+  // Unix socket that `tsgund status` reads. Default: null, which means
+  // <pidfile>.sock when a pidfile is set.
+  controlSocket: null,
+
+  // ---- logs -------------------------------------------------------------
+  // Access log file, '-' for stdout. Default: null (no access log).
+  accesslog: null,
+  // gunicorn's access_log_format atoms. Default: the combined format below.
+  accessLogFormat: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+  // Error log file, '-' for stderr. Default: '-'.
+  errorlog: '-',
+  // debug, info, warning, error or critical. Default: 'info'.
+  loglevel: 'info',
+  // Error log lines as 'text' (gunicorn's) or 'json'. Default: 'text'.
+  logFormat: 'text',
+  // Send the workers' stdout and stderr to the error log. Default: false.
+  captureOutput: false,
+  // Address of a health and metrics listener. Default: null (none).
+  statsBind: null,
+
+  // ---- TLS and proxies --------------------------------------------------
+  // PEM certificate and key: serve HTTPS. Default: null (plain HTTP).
+  certfile: null,
+  keyfile: null,
+  // Peers whose X-Forwarded-* headers are trusted ('*' for all); from others
+  // the headers are removed. Default: ['127.0.0.1', '::1'].
+  forwardedAllowIps: ['127.0.0.1', '::1'],
+
+  // ---- hooks ------------------------------------------------------------
+  // Each gets a context ({ settings, pid, log }); a returned promise is
+  // awaited. In the master: onStarting, onReload, whenReady, preFork(ctx,
+  // { id, generation }), postFork(ctx, worker), preExec (before USR2 starts a
+  // new master), childExit and workerExit(ctx, worker & { code, signal }),
+  // nworkersChanged(ctx, { from, to }), onExit. In each worker:
+  // postWorkerInit, workerInt (INT or QUIT), workerAbort (heartbeat timeout).
+  // Default: none.
+  whenReady(ctx) {
+    ctx.log(`serving with ${ctx.settings.workers} worker(s)`);
+  },
+  workerExit(ctx, worker) {
+    if (worker.signal) ctx.log(`worker ${worker.pid} was killed by ${worker.signal}`);
+  },
+});

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CLI, FIXTURES, HELLO, ROOT, childrenOf, cleanup, freePort, isRunning, request, tempDir, track, waitFor } from '../support/harness.js';
+import { exec, type Done } from '../support/exec.js';
+
+const SCRIPT = join(ROOT, 'scripts/init.d/tsgund');
+const dirs: string[] = [];
+after(() => cleanup(dirs));
+
+interface Service {
+  dir: string;
+  pidfile: string;
+  errorLog: string;
+  url: string;
+  port: number;
+  /** `bash scripts/init.d/tsgund ACTION` with this service's defaults file. */
+  action(name: string): Promise<Done>;
+  pid(): number;
+}
+
+/** A temp defaults file for the init script, serving `app` on a fresh port. */
+async function service(opts: { app?: string; user?: string; tsgund?: string; workers?: number } = {}): Promise<Service> {
+  const dir = tempDir();
+  dirs.push(dir);
+  const port = await freePort();
+  const run = join(dir, 'run');
+  const pidfile = join(run, 'app.pid');
+  const errorLog = join(run, 'error.log');
+  const wrapper = join(dir, 'tsgund');
+  writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
+  const defaults = join(dir, 'defaults');
+  writeFileSync(defaults, [
+    `APP_DIR='${ROOT}'`,
+    `APP='${opts.app ?? HELLO}'`,
+    `PIDFILE='${pidfile}'`,
+    `TSGUND='${opts.tsgund ?? wrapper}'`,
+    opts.user ? `USER=${opts.user}` : '',
+    `EXTRA_ARGS="-w ${opts.workers ?? 2} -b 127.0.0.1:${port} --error-logfile ${errorLog} --graceful-timeout 5"`,
+    'STOP_TIMEOUT=15',
+  ].join('\n') + '\n');
+  const action = async (name: string) => {
+    const done = await exec('bash', [SCRIPT, name], { env: { ...process.env, TSGUND_DEFAULTS: defaults }, timeoutMs: 90_000 });
+    const pid = readPid(pidfile);
+    if (pid) track(pid);
+    return done;
+  };
+  return { dir, pidfile, errorLog, port, url: `http://127.0.0.1:${port}`, action, pid: () => readPid(pidfile)! };
+}
+
+function readPid(file: string): number | null {
+  try {
+    return Number(readFileSync(file, 'utf8').trim()) || null;
+  } catch {
+    return null;
+  }
+}
+
+function assertExit(done: Done, code: number, out?: RegExp): void {
+  assert.equal(done.code, code, `exit ${done.code}, expected ${code}: ${done.stdout}${done.stderr}`);
+  if (out) assert.match(done.stdout + done.stderr, out);
+}
+
+const refused = (port: number) =>
+  new Promise<boolean>((res) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('connect', () => { c.destroy(); res(false); });
+    c.on('error', (e: NodeJS.ErrnoException) => res(e.code === 'ECONNREFUSED'));
+  });
+
+const workerPid = async (url: string): Promise<number> => Number((await request(url + '/pid')).body);
+
+describe('scripts/init.d/tsgund', () => {
+  it('start, status, reload, rotate, upgrade, stop', async () => {
+    const svc = await service();
+    assertExit(await svc.action('status'), 3, /not running/);
+    assertExit(await svc.action('start'), 0, /started/);
+    const master = svc.pid();
+    assert.ok(isRunning(master));
+    assert.notEqual(readFileSync(`/proc/${master}/stat`, 'utf8').split(') ')[1]!.split(' ')[1], String(process.pid), 'daemonized');
+    assert.equal((await request(svc.url + '/')).status, 200);
+    assert.ok(childrenOf(master).includes(await workerPid(svc.url)), 'answered by a worker of the master');
+    assertExit(await svc.action('status'), 0, new RegExp(`running \\(pid ${master}\\)`));
+    assertExit(await svc.action('start'), 0, /already running/);
+    assert.equal(svc.pid(), master);
+
+    const before = childrenOf(master);
+    assertExit(await svc.action('reload'), 0);
+    await waitFor(() => childrenOf(master).length === 2 && childrenOf(master).every((w) => !before.includes(w)), 'a new generation after reload', 20_000);
+
+    assertExit(await svc.action('rotate'), 0);
+    await waitFor(() => readFileSync(svc.errorLog, 'utf8').includes(`[${master}] [INFO] Handling signal: USR1`), 'USR1 in the error log');
+
+    assertExit(await svc.action('upgrade'), 0, /upgraded/);
+    const upgraded = svc.pid();
+    assert.notEqual(upgraded, master);
+    assert.equal(isRunning(master), false, 'the old master is gone');
+    assert.equal(existsSync(`${svc.pidfile}.2`), false);
+    assert.equal((await request(svc.url + '/')).status, 200);
+    assert.ok(childrenOf(upgraded).includes(await workerPid(svc.url)), 'answered by a worker of the new master');
+    assertExit(await svc.action('status'), 0, new RegExp(`running \\(pid ${upgraded}\\)`));
+
+    assertExit(await svc.action('stop'), 0, /stopped/);
+    assert.equal(isRunning(upgraded), false);
+    assert.equal(existsSync(svc.pidfile), false, 'pidfile removed');
+    assert.ok(await refused(svc.port), 'port closed');
+    assertExit(await svc.action('status'), 3);
+    assertExit(await svc.action('stop'), 0, /not running/);
+  });
+
+  it('status 1 when the master died and left its pidfile; stop clears it; restart starts', async () => {
+    const svc = await service();
+    assertExit(await svc.action('start'), 0);
+    const master = svc.pid();
+    const workers = childrenOf(master);
+    for (const pid of [master, ...workers]) process.kill(pid, 'SIGKILL');
+    await waitFor(() => [master, ...workers].every((p) => !isRunning(p)), 'master and workers dead');
+    assert.ok(existsSync(svc.pidfile));
+    assertExit(await svc.action('status'), 1, /not running, but the pidfile/);
+    assertExit(await svc.action('reload'), 7);
+    assertExit(await svc.action('rotate'), 7);
+    assertExit(await svc.action('upgrade'), 7);
+    assertExit(await svc.action('stop'), 0, /stale pidfile/);
+    assertExit(await svc.action('status'), 3);
+    assertExit(await svc.action('restart'), 0, /started/);
+    assert.equal((await request(svc.url + '/')).status, 200);
+    assertExit(await svc.action('stop'), 0);
+  });
+
+  it('reports failures with LSB codes: bad app 1, no executable 5, unknown action 2', async () => {
+    const broken = await service({ app: join(FIXTURES, 'throws-on-load.js') });
+    const failed = await broken.action('start');
+    assertExit(failed, 1, /start failed/);
+    assert.match(failed.stderr, /tsgund: /, 'the reason is printed');
+    assertExit(await broken.action('status'), 3);
+    const missing = await service({ tsgund: '/nonexistent/tsgund' });
+    assertExit(await missing.action('start'), 5, /executable not found/);
+    assertExit(await missing.action('frobnicate'), 2, /Usage:/);
+  });
+
+  it('runs the master as USER when started as root', { skip: process.getuid?.() === 0 ? false : 'needs root' }, async () => {
+    const svc = await service({ user: 'nobody', workers: 1 });
+    chmodSync(svc.dir, 0o755);
+    assertExit(await svc.action('start'), 0);
+    const uid = (pid: number) => /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
+    assert.equal(uid(svc.pid()), '65534');
+    assert.equal((await request(svc.url + '/')).status, 200);
+    assertExit(await svc.action('stop'), 0);
+  });
+});
