@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
@@ -19,21 +18,20 @@ function expectation(s: SettingSpec): string {
   }
 }
 
-function schemaOf(s: SettingSpec): z.ZodType {
-  let schema: z.ZodType;
+// Hand-written rather than zod: these few shapes do not need a schema library,
+// and zod alone added about 7 MiB to the master's resident memory.
+function accepts(s: SettingSpec, v: unknown): boolean {
+  if (v === null) return Boolean(s.nullable);
   switch (s.kind) {
-    case 'int': schema = z.number().int().min(s.min ?? 0); break;
-    case 'number': schema = z.number().min(s.min ?? 0).finite(); break;
-    case 'bool': schema = z.boolean(); break;
-    case 'enum': schema = z.enum(s.choices as [string, ...string[]]); break;
-    case 'list': schema = z.array(z.string().min(1)); break;
-    case 'mode': schema = z.number().int().min(0).max(0o777); break;
-    case 'string': schema = z.string().min(1); break;
+    case 'int': return Number.isInteger(v) && (v as number) >= (s.min ?? 0);
+    case 'number': return typeof v === 'number' && Number.isFinite(v) && v >= (s.min ?? 0);
+    case 'bool': return typeof v === 'boolean';
+    case 'enum': return typeof v === 'string' && s.choices!.includes(v);
+    case 'list': return Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
+    case 'mode': return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0o777;
+    case 'string': return typeof v === 'string' && v !== '';
   }
-  return s.nullable ? schema.nullable() : schema;
 }
-
-const schemas = new Map(SETTINGS.map((s) => [s.key, schemaOf(s)]));
 
 /** Shapes that are friendlier in a config file, turned into the canonical type. */
 function normalize(s: SettingSpec, value: unknown): unknown {
@@ -105,12 +103,11 @@ export function validateLayer(raw: Record<string, unknown>, origin: string, asFl
       throw new ConfigError(`${origin}: unknown setting '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
     }
     const normalized = normalize(spec, value);
-    const parsed = schemas.get(key)!.safeParse(normalized);
-    if (!parsed.success) {
+    if (!accepts(spec, normalized)) {
       const name = asFlag ? `--${flagOf(spec)}` : `setting '${key}'`;
       throw new ConfigError(`${origin}: ${name} is ${show(value)}, expected ${expectation(spec)}`);
     }
-    out[key] = parsed.data;
+    out[key] = normalized;
   }
   return out;
 }
