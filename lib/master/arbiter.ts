@@ -16,7 +16,6 @@ import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { StatusSnapshot } from '../control/status.js';
 import { CrashBackoff } from './crash-backoff.js';
-import { watchForReload } from './file-watcher.js';
 import { Pidfile } from './pidfile.js';
 import { chownLogFiles, workerIds } from './privileges.js';
 import { notifySystemd } from './systemd-notify.js';
@@ -143,12 +142,13 @@ export class Arbiter {
     this.started = true;
     void this.drainQueue();
     this.log.info(`Booted ${this.target} worker(s), generation ${this.generation}`);
-    if (this.settings.reload) this.startWatching();
+    if (this.settings.reload) await this.startWatching();
     notifySystemd('READY=1', `STATUS=serving with ${this.target} workers`);
     await this.hooks.call('whenReady');
   }
 
-  private startWatching(): void {
+  private async startWatching(): Promise<void> {
+    const { watchForReload } = await import('./file-watcher.js'); // development only: load chokidar on demand
     const { module } = parseAppSpec(this.settings.app!);
     this.watcher = watchForReload(module, this.settings.chdir ?? this.opts.cwd, this.settings.reloadExtraFiles, (file) => {
       this.log.info(`${file} changed, reloading`);
