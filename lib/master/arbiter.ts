@@ -5,7 +5,7 @@ import { HookRunner } from '../config/hooks.js';
 import { oneLine } from '../config/load-file.js';
 import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
 import type { Settings } from '../config/types.js';
-import { onUsr1 } from '../early-signals.js';
+import { handleSignal } from '../early-signals.js';
 import { FDS_ENV, bindAll } from '../listeners/inherited.js';
 import { unlinkUnixSocket, type Listener } from '../listeners/handles.js';
 import { createErrorLog, type ErrorLog } from '../log/error-log.js';
@@ -15,15 +15,18 @@ import { parseAppSpec } from '../worker/app-loader.js';
 import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { StatusSnapshot } from '../control/status.js';
+import type { MasterMetrics } from '../stats/master-metrics.js';
+import type { StatsServer } from '../stats/server.js';
 import { CrashBackoff } from './crash-backoff.js';
 import { Pidfile } from './pidfile.js';
+import { Reaper } from './reaper.js';
 import { chownLogFiles, workerIds } from './privileges.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { BootFailure, WorkerHandle } from './worker-handle.js';
 
 export type MasterSignal = 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGTERM' | 'SIGTTIN' | 'SIGTTOU' | 'SIGUSR1' | 'SIGUSR2' | 'SIGWINCH';
-const SIGNALS: MasterSignal[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR2', 'SIGWINCH'];
+const SIGNALS: MasterSignal[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
 const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort'] as const;
@@ -80,8 +83,13 @@ export class Arbiter {
   private tickTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
   private control: ControlServer | null = null;
+  /** The statsBind listener and the metrics it serves (null unless statsBind is set). */
+  private stats: StatsServer | null = null;
+  private metrics: MasterMetrics | null = null;
   private pidfile: Pidfile | null = null;
   private readonly upgrade: Upgrade;
+  /** Reaps orphaned processes when the master is PID 1 (a container without --init); null otherwise. */
+  private reaper: Reaper | null = null;
   private exitResolve!: (code: number) => void;
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
@@ -112,8 +120,7 @@ export class Arbiter {
     requireApp(this.settings);
     workerIds(this.settings.user, this.settings.group); // fail at start, not at the first fork
     if (this.settings.umask !== null) process.umask(this.settings.umask);
-    for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
-    onUsr1(() => this.enqueue('SIGUSR1'));
+    for (const sig of SIGNALS) handleSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${this.settings.app}]`;
     this.log.info(`Starting tsgund ${process.env.npm_package_version ?? ''}`.trim());
     await this.hooks.call('onStarting');
@@ -125,11 +132,13 @@ export class Arbiter {
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
+    this.reaper = Reaper.forMaster(this.log, () => [...this.workers.values()].map((h) => h.pid)); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     try {
       const controlPath = controlSocketPath(this.settings.controlSocket, this.settings.pidfile, this.upgrade.isChild);
       if (controlPath) this.control = await startControlServer(controlPath, () => this.snapshot(), this.log);
+      if (this.settings.statsBind) await this.startStats(this.settings.statsBind);
       this.reloadAbort = new AbortController();
       await this.bootGeneration(this.settings, this.resolved.configPath, this.reloadAbort.signal);
     } catch (err) {
@@ -145,6 +154,13 @@ export class Arbiter {
     if (this.settings.reload) await this.startWatching();
     notifySystemd('READY=1', `STATUS=serving with ${this.target} workers`);
     await this.hooks.call('whenReady');
+  }
+
+  /** The health and metrics listener, loaded on demand: prom-client only when statsBind is set. */
+  private async startStats(address: string): Promise<void> {
+    const { MasterMetrics, startStatsServer, statsSource } = await import('../stats/server.js');
+    this.metrics = new MasterMetrics();
+    this.stats = await startStatsServer(address, statsSource(() => this.snapshot(), this.metrics), this.log, { waitIfBusy: this.upgrade.isChild });
   }
 
   private async startWatching(): Promise<void> {
@@ -276,7 +292,8 @@ export class Arbiter {
   }
 
   private async onUsr2(): Promise<void> {
-    const refusal = this.upgrade.refusal();
+    // PID 1's exit kills its whole PID namespace, the new master included: the upgrade could never finish
+    const refusal = process.pid === 1 ? 'running as PID 1 (a container): roll out a new container instead' : this.upgrade.refusal();
     if (refusal) {
       this.log.warning(`USR2 refused: ${refusal}`);
       return;
@@ -339,6 +356,7 @@ export class Arbiter {
       listeners = await bindAll(next.settings.bind, this.listeners, process.env);
     } catch (err) {
       this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
+      this.metrics?.reload(false);
       return;
     }
     for (const l of listeners) if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
@@ -352,6 +370,7 @@ export class Arbiter {
     } catch (err) {
       const superseded = signal.reason === 'SIGHUP';
       this.log[superseded ? 'info' : 'error'](`reload ${superseded ? 'abandoned' : 'failed'}, the running workers keep serving: ${oneLine(err)}`);
+      if (!superseded) this.metrics?.reload(false);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
       return;
@@ -361,6 +380,7 @@ export class Arbiter {
     this.target = next.settings.workers;
     for (const h of old) if (!h.retiring) h.stop('SIGTERM', next.settings.gracefulTimeout * 1000);
     this.log.info(`Reloaded: generation ${this.generation} serving with ${this.target} worker(s)`);
+    this.metrics?.reload(true);
   }
 
   /** Make `resolved` the running configuration. */
@@ -389,6 +409,7 @@ export class Arbiter {
       generation,
       maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
+      stats: this.metrics !== null,
     };
     await this.hooks.call('preFork', { id: cluster.workers ? Object.keys(cluster.workers).length + 1 : 1, generation });
     const ids = workerIds(settings.user, settings.group);
@@ -407,10 +428,12 @@ export class Arbiter {
 
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
     h.onMessage(msg);
+    if (msg.type === 'heartbeat' && msg.stats) this.metrics?.addDelta(msg.stats);
     if (msg.type === 'want-sockets') this.sendSockets(h);
     else if (msg.type === 'retiring') {
       this.log.info(`Worker ${h.pid} is retiring: ${msg.reason}`);
       h.retiring = true;
+      this.metrics?.restart('max_requests');
       h.state = 'draining';
       h.killAfter(this.settings.gracefulTimeout * 1000);
       this.manageWorkers();
@@ -419,6 +442,7 @@ export class Arbiter {
     } else if (msg.type === 'heartbeat' && this.settings.maxMemory > 0 && msg.rss > this.settings.maxMemory * 1048576 && h.serving) {
       this.log.warning(`Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`);
       h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+      this.metrics?.restart('max_memory');
       this.manageWorkers();
     }
   }
@@ -444,6 +468,7 @@ export class Arbiter {
     if (h.generation > this.generation) return; // a reload's new worker: the reload reports it
     this.log.error(`Worker (pid: ${h.pid}) ${how}`);
     this.restarts++;
+    this.metrics?.restart(h.abortedAt ? 'timeout' : 'crash');
     const delay = this.backoff.recordExit(h.servingMs);
     if (delay > 0) this.log.warning(`Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`);
     this.manageWorkers();
@@ -479,6 +504,7 @@ export class Arbiter {
 
   /** Housekeeping: silent workers, a parent master that went away. */
   private tick(): void {
+    this.reaper?.sweep();
     const now = Date.now();
     for (const h of this.workers.values()) {
       const limit = h.state === 'booting' ? this.settings.bootTimeout : this.settings.timeout;
@@ -541,6 +567,7 @@ export class Arbiter {
     if (this.spawnTimer) clearTimeout(this.spawnTimer);
     this.pidfile?.remove();
     this.control?.close();
+    this.stats?.close();
     // a unix socket path stays while another master (old or new) still serves on it
     if (!this.upgrade.otherMasterAlive()) for (const l of this.listeners) unlinkUnixSocket(l);
   }

@@ -2,7 +2,7 @@ import '../early-signals.js';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { onUsr1 } from '../early-signals.js';
+import { handleSignal } from '../early-signals.js';
 import { EXIT, UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
 import { createAccessLog, type AccessLog } from '../log/access-log.js';
@@ -13,6 +13,7 @@ import { Drainer } from './drain.js';
 import { forwardedFilter } from './forwarded.js';
 import { loadWorkerHooks } from '../config/hooks.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
+import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
@@ -27,7 +28,7 @@ process.title = `${settings.name}: worker [${settings.app}]`;
 // The master owns this process: when it goes away (even SIGKILLed), leave at once.
 process.on('disconnect', () => exitNow(0));
 
-onUsr1(() => {
+handleSignal('SIGUSR1', () => {
   log.info('reopening log files');
   void Promise.all([log.reopen(), accessLog?.reopen()]);
 });
@@ -57,6 +58,8 @@ send({ type: 'want-sockets' });
 
 let requests = 0;
 let drainer: Drainer | null = null;
+// counts for the master's statsBind /metrics, sent as deltas in heartbeats (no prom-client here)
+const requestMetrics = spec.stats ? new RequestMetrics() : null;
 
 function serve(app: RequestListener, servers: http.Server[]): void {
   const d = new Drainer(servers);
@@ -68,6 +71,10 @@ function serve(app: RequestListener, servers: http.Server[]): void {
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       requests++;
       d.track(req, res);
+      if (requestMetrics) {
+        const t0 = performance.now();
+        res.once('close', () => requestMetrics.observe(res.writableFinished ? res.statusCode : CLIENT_CLOSED, (performance.now() - t0) / 1000));
+      }
       filterForwarded?.(req.socket.remoteAddress, req.headers);
       if (keepAliveMs === 0) res.shouldKeepAlive = false;
       if (accessLog) {
@@ -104,7 +111,24 @@ function exitNow(code: number): void {
 
 function drainAndExit(): void {
   if (!drainer) return exitNow(0);
-  drainer.start(() => exitNow(0));
+  drainer.start(() => sendLastStats(() => exitNow(0)));
+}
+
+/** A graceful exit first sends the requests counted since the last heartbeat, so none is lost. */
+function sendLastStats(then: () => void): void {
+  // a turn later, so that responses closed along with the last connection are counted
+  setImmediate(() => {
+    const stats = requestMetrics?.takeDelta();
+    if (!stats || !process.connected) return then();
+    let done = false;
+    const once = () => {
+      if (done) return;
+      done = true;
+      then();
+    };
+    setTimeout(once, 500);
+    process.send!({ type: 'heartbeat', requests, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster, undefined, {}, once);
+  });
 }
 
 function retire(reason: string): void {
@@ -140,7 +164,7 @@ async function boot(): Promise<void> {
   await Promise.all(servers.map((server, i) => listenOnHandle(server, handles[i], settings.backlog)));
   await hooks.call('postWorkerInit', info);
 
-  const heartbeat = setInterval(() => send({ type: 'heartbeat', requests, rss: process.memoryUsage.rss() }), spec.heartbeatMs);
+  const heartbeat = setInterval(() => send({ type: 'heartbeat', requests, rss: process.memoryUsage.rss(), stats: requestMetrics?.takeDelta() ?? undefined }), spec.heartbeatMs);
   heartbeat.unref();
   send({ type: 'ready' });
 }

@@ -1,4 +1,5 @@
 import type { Settings } from '../config/types.js';
+import type { RequestDelta } from '../stats/request-metrics.js';
 
 /** What a worker needs to know, passed by the master in the TSGUND_WORKER env var. */
 export interface WorkerSpec {
@@ -8,6 +9,8 @@ export interface WorkerSpec {
   /** This worker's own request limit, jitter included (0: none). */
   maxRequests: number;
   heartbeatMs: number;
+  /** Count requests and send the deltas in heartbeats (the master serves statsBind). */
+  stats?: boolean;
 }
 
 export const WORKER_ENV = 'TSGUND_WORKER';
@@ -18,6 +21,6 @@ export type WorkerToMaster =
   | { type: 'want-sockets' }
   | { type: 'ready' }
   | { type: 'boot-error'; exitCode: number; message: string }
-  | { type: 'heartbeat'; requests: number; rss: number }
+  | { type: 'heartbeat'; requests: number; rss: number; stats?: RequestDelta }
   | { type: 'retiring'; reason: string }
   | { type: 'log'; level: 'info' | 'warning' | 'error'; message: string };

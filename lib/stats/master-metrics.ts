@@ -1,0 +1,136 @@
+// Master side of the metrics: a prom-client Registry of its own (never the
+// global one, which an app loaded with --preload could also use), fed with the
+// request deltas that workers send in their heartbeats and with the master's
+// own events (restarts, reloads). Gauges are set from the status snapshot at
+// each scrape.
+
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { StatusSnapshot, WorkerStatus } from '../control/status.js';
+import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from './request-metrics.js';
+
+export const RESTART_CAUSES = ['crash', 'timeout', 'max_requests', 'max_memory'] as const;
+export type RestartCause = (typeof RESTART_CAUSES)[number];
+
+const WORKER_STATES: readonly WorkerStatus['state'][] = ['booting', 'ready', 'draining', 'stopping'];
+
+/**
+ * A histogram whose observations arrive already bucketed (from the workers).
+ * prom-client's Histogram can only `observe` one value at a time, so this
+ * object implements the metric contract its Registry reads (`name`, `help`,
+ * `type`, `get()` returning the values with `metricName` and labels: the same
+ * shape prom-client's own AggregatorRegistry registers for cluster metrics).
+ */
+class BucketedHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
+  private sum = 0;
+
+  constructor(readonly name: string, readonly help: string) {}
+
+  add(buckets: readonly number[], sum: number): void {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i]! += buckets[i] ?? 0;
+    this.sum += sum;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> }> {
+    let cumulative = 0;
+    const values = DURATION_BUCKETS.map((le, i) => {
+      cumulative += this.counts[i]!;
+      return { metricName: `${this.name}_bucket`, labels: { le } as Record<string, string | number>, value: cumulative };
+    });
+    const count = cumulative + this.counts[DURATION_BUCKETS.length]!;
+    values.push(
+      { metricName: `${this.name}_bucket`, labels: { le: '+Inf' }, value: count },
+      { metricName: `${this.name}_sum`, labels: {}, value: this.sum },
+      { metricName: `${this.name}_count`, labels: {}, value: count },
+    );
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  /** Registry#resetMetrics calls this. */
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+  }
+}
+
+export class MasterMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'tsgund_http_requests_total',
+    help: 'HTTP requests answered by the workers, by status class (499: the client closed the connection first)',
+    labelNames: ['status_class'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new BucketedHistogram('tsgund_http_request_duration_seconds', 'Time from the request to the end of its response, in seconds');
+  private readonly workers = new Gauge({
+    name: 'tsgund_workers',
+    help: 'Worker processes by state',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  private readonly restarts = new Counter({
+    name: 'tsgund_worker_restarts_total',
+    help: 'Workers replaced, by cause: crash (unexpected exit), timeout (missed heartbeat), max_requests, max_memory',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
+  private readonly reloads = new Counter({
+    name: 'tsgund_reloads_total',
+    help: 'Reloads (HUP), by result',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private readonly generation = new Gauge({
+    name: 'tsgund_generation',
+    help: 'Generation of the workers currently serving',
+    registers: [this.registry],
+  });
+  private readonly workerRss = new Gauge({
+    name: 'tsgund_worker_resident_memory_bytes',
+    help: 'Resident memory of each worker, as of its last heartbeat',
+    labelNames: ['pid'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    this.registry.registerMetric(this.duration as unknown as Metric);
+    collectDefaultMetrics({ register: this.registry, prefix: 'tsgund_master_' });
+    // every series exists from the start, at 0, so rate() and alerts see the first event
+    for (const c of STATUS_CLASSES) this.requests.inc({ status_class: c }, 0);
+    for (const c of RESTART_CAUSES) this.restarts.inc({ cause: c }, 0);
+    for (const r of ['ok', 'failed']) this.reloads.inc({ result: r }, 0);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Add the requests a worker reports in a heartbeat (anything malformed is ignored). */
+  addDelta(delta: RequestDelta): void {
+    if (!isRequestDelta(delta)) return;
+    STATUS_CLASSES.forEach((c, i) => {
+      const n = delta.classes[i] ?? 0;
+      if (n > 0) this.requests.inc({ status_class: c }, n);
+    });
+    this.duration.add(delta.buckets, delta.sum);
+  }
+
+  restart(cause: RestartCause): void {
+    this.restarts.inc({ cause });
+  }
+
+  reload(ok: boolean): void {
+    this.reloads.inc({ result: ok ? 'ok' : 'failed' });
+  }
+
+  /** The Prometheus text exposition, with the gauges taken from `snapshot`. */
+  async render(snapshot: StatusSnapshot): Promise<string> {
+    this.generation.set(snapshot.generation);
+    for (const state of WORKER_STATES) this.workers.set({ state }, snapshot.workers.filter((w) => w.state === state).length);
+    this.workerRss.reset(); // workers that exited drop out
+    for (const w of snapshot.workers) if (w.rss > 0) this.workerRss.set({ pid: String(w.pid) }, w.rss);
+    return this.registry.metrics();
+  }
+}

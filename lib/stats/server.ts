@@ -1,0 +1,193 @@
+// The statsBind listener: a small HTTP server run by the master (never by the
+// workers), separate from the application's sockets, answering
+//   GET /healthz  200 "ok" while at least one worker is ready, else 503
+//   GET /readyz   200 while the current generation serves and the master is
+//                 neither shutting down nor paused by WINCH, else 503
+//   GET /metrics  Prometheus text format (lib/stats/master-metrics.ts)
+// The arbiter loads this module only when statsBind is set, so prom-client
+// costs nothing otherwise.
+
+import { lstatSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { ConfigError } from '../config/errors.js';
+import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
+import type { StatusSnapshot } from '../control/status.js';
+import type { ErrorLog } from '../log/error-log.js';
+import { healthy, ready, type Verdict } from './health.js';
+import { MasterMetrics } from './master-metrics.js';
+
+export { MasterMetrics } from './master-metrics.js';
+
+export interface StatsSource {
+  healthy(): Verdict;
+  ready(): Verdict;
+  snapshot(): StatusSnapshot;
+  metrics: MasterMetrics;
+}
+
+export interface StatsServer {
+  /** Stop answering (open scrape connections are dropped) and release the address. */
+  close(): void;
+}
+
+export interface StatsServerOptions {
+  /**
+   * When the address is in use, log it and keep trying every second instead of
+   * failing: a master started by USR2 shares the host with the old master,
+   * which holds the stats address until it exits.
+   */
+  waitIfBusy?: boolean;
+}
+
+const RETRY_MS = 1000;
+
+/** The source the arbiter passes: health and readiness decided from its snapshot. */
+export function statsSource(snapshot: () => StatusSnapshot, metrics: MasterMetrics): StatsSource {
+  return { snapshot, metrics, healthy: () => healthy(snapshot()), ready: () => ready(snapshot()) };
+}
+
+const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+
+const WHY: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'unknown host',
+  ENOENT: 'directory does not exist',
+  EBADF: 'not an open file descriptor',
+  ENOTSOCK: 'not a socket',
+  EINVAL: 'not a socket',
+};
+
+function bindError(label: string, code: string): ConfigError {
+  return new ConfigError(`cannot bind the stats listener ${label} (stats-bind): ${WHY[code] ?? code} (${code})`);
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.on('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+}
+
+/** A unix socket file left by a master that died is removed; one that answers means busy. */
+async function clearStaleSocket(path: string, label: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return;
+    throw bindError(label, errno(err));
+  }
+  if (!isSocket) throw new ConfigError(`cannot bind the stats listener ${label} (stats-bind): the path exists and is not a socket`);
+  if (await answers(path)) throw bindError(label, 'EADDRINUSE');
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    throw bindError(label, errno(err));
+  }
+}
+
+async function listen(server: http.Server, address: BindAddress, label: string): Promise<void> {
+  if (address.kind === 'unix') await clearStaleSocket(address.path, label);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: unknown) => reject(bindError(label, errno(err)));
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (address.kind === 'tcp') server.listen({ host: address.host, port: address.port, exclusive: true }, done);
+    else if (address.kind === 'unix') server.listen({ path: address.path, exclusive: true }, done);
+    else server.listen({ fd: address.fd, exclusive: true }, done);
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+async function answer(req: http.IncomingMessage, res: http.ServerResponse, source: StatsSource, log: ErrorLog): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') return send(res, 404, 'not found: try /healthz, /readyz or /metrics\n');
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return send(res, 405, 'method not allowed\n');
+  }
+  if (path === '/metrics') {
+    try {
+      const text = await source.metrics.render(source.snapshot());
+      return send(res, 200, text, source.metrics.contentType);
+    } catch (err) {
+      log.error('stats listener: cannot render /metrics', err);
+      return send(res, 500, 'internal error (see the error log)\n');
+    }
+  }
+  const verdict = path === '/healthz' ? source.healthy() : source.ready();
+  send(res, verdict.ok ? 200 : 503, verdict.why + '\n');
+}
+
+/**
+ * Serve /healthz, /readyz and /metrics on `address` (HOST:PORT, [IPv6]:PORT,
+ * unix:PATH or fd://N). Rejects with a one-line ConfigError when the address
+ * cannot be bound (unless `waitIfBusy` and it is only in use).
+ */
+export async function startStatsServer(address: string, source: StatsSource, log: ErrorLog, opts: StatsServerOptions = {}): Promise<StatsServer> {
+  const parsed = parseBind(address, 'stats-bind');
+  const label = formatBind(parsed);
+  const server = http.createServer((req, res) => {
+    // a failure here must never become an unhandled rejection in the master
+    answer(req, res, source, log).catch((err: unknown) => {
+      log.error(`stats listener: cannot answer ${req.url}`, err);
+      if (res.headersSent) res.destroy();
+      else send(res, 500, 'internal error (see the error log)\n');
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  let closed = false;
+  let retry: NodeJS.Timeout | null = null;
+
+  const bound = () => {
+    // the master's own timers decide when it exits, not this listener
+    server.unref();
+    log.info(`Stats listener at: ${parsed.kind === 'tcp' ? 'http://' : ''}${label} (/healthz /readyz /metrics)`);
+  };
+  const keepTrying = () => {
+    retry = setTimeout(() => {
+      retry = null;
+      if (closed) return;
+      listen(server, parsed, label).then(bound, (err: unknown) => {
+        if (closed) return;
+        if (err instanceof ConfigError && err.message.includes('(EADDRINUSE)')) keepTrying();
+        else log.error(`stats listener: ${(err as Error).message}`);
+      });
+    }, RETRY_MS);
+    retry.unref();
+  };
+
+  try {
+    await listen(server, parsed, label);
+    bound();
+  } catch (err) {
+    if (!(opts.waitIfBusy && err instanceof ConfigError && err.message.includes('(EADDRINUSE)'))) throw err;
+    log.warning(`${err.message}; trying again every ${RETRY_MS / 1000} s (the previous master holds it until it exits)`);
+    keepTrying();
+  }
+
+  return {
+    close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      if (!server.listening) return;
+      server.close(); // a unix socket path is unlinked by libuv as the server closes
+      server.closeAllConnections();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Builds the zombie reaper addon (run by tsgund's `install` script).
+//
+// Optional by design: when this cannot build (no compiler, no Node headers,
+// not Linux) tsgund still installs and runs; a master that finds itself PID 1
+// without the addon logs one warning and leaves orphans unreaped (run the
+// container with --init then). So this script never fails the install.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+
+const here = __dirname;
+const warn = (why) => {
+  process.stderr.write(`tsgund: zombie reaper addon not built (${why}); tsgund works without it, ` +
+    'but as a container\'s PID 1 it cannot reap orphaned processes (use `docker run --init`)\n');
+  process.exit(0);
+};
+
+if (process.platform !== 'linux') process.exit(0); // PID 1 reaping is a Linux-container matter
+if (process.env.TSGUND_SKIP_REAPER) process.exit(0);
+
+// npm sets npm_config_node_gyp to its bundled node-gyp while it runs scripts.
+const candidates = [
+  process.env.npm_config_node_gyp,
+  join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+].filter(Boolean);
+const gyp = candidates.find((p) => existsSync(p));
+if (!gyp) warn('node-gyp not found');
+
+// Use the headers installed beside this node (official tarballs, Docker images,
+// distro packages all ship <prefix>/include/node) instead of downloading them.
+const args = [gyp, 'rebuild'];
+const prefix = dirname(dirname(process.execPath));
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
+
+const r = spawnSync(process.execPath, args, { cwd: here, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+if (r.status !== 0) {
+  // the first lines that say what went wrong (a compiler error, "make: …", "gyp ERR! stack Error: …")
+  const why = (r.stderr || String(r.error || '')).split('\n')
+    .filter((l) => l.trim() && !/^gyp (info|ERR! (System|command|cwd|node -v|node-gyp -v|not ok|stack {4}))|^Warning: failed to get compiler|^(cmd|status):/.test(l))
+    .slice(0, 6).join('\n  ');
+  warn(`node-gyp rebuild failed:\n  ${why}\n`);
+}
