@@ -1,7 +1,8 @@
-import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { freeSocketPath } from '../listeners/unix-path.js';
 import type { ErrorLog } from '../log/error-log.js';
 import type { ControlReply } from './protocol.js';
 import type { StatusSnapshot } from './status.js';
@@ -23,33 +24,12 @@ function fileIdentity(path: string): string {
   return `${st.dev}:${st.ino}`;
 }
 
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    probe.on('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on('error', () => resolve(false));
-  });
-}
-
 /** Remove a socket file left by a master that died; refuse to touch anything else. */
 async function clearStale(path: string): Promise<void> {
-  let isSocket: boolean;
-  try {
-    isSocket = lstatSync(path).isSocket();
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return;
-    throw new ConfigError(`control socket ${path}: ${errno(err)}`);
-  }
-  if (!isSocket) throw new ConfigError(`control socket ${path} exists and is not a socket; remove it or set controlSocket`);
-  if (await answers(path)) throw new ConfigError(`control socket ${path} is in use by another running process`);
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    throw new ConfigError(`cannot remove the stale control socket ${path}: ${errno(err)}`);
-  }
+  const busy = await freeSocketPath(path);
+  if (busy === 'ENOTSOCK') throw new ConfigError(`control socket ${path} exists and is not a socket; remove it or set controlSocket`);
+  if (busy === 'EADDRINUSE') throw new ConfigError(`control socket ${path} is in use by another running process`);
+  if (busy) throw new ConfigError(`control socket ${path}: ${busy}`);
 }
 
 function listen(server: net.Server, path: string): Promise<void> {

@@ -9,11 +9,12 @@
 // Checked on Node 20, 22 and 24 by spec/listeners.
 
 import { lookup } from 'node:dns/promises';
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { ConfigError } from '../config/errors.js';
 import { formatBind, type BindAddress } from './address.js';
+import { freeSocketPath } from './unix-path.js';
 
 /** The libuv stream handle behind a net.Server (TCPWrap or PipeWrap). */
 export interface NativeHandle {
@@ -44,28 +45,26 @@ const errName = (code: number): string => {
   }
 };
 
-function bindError(label: string, code: number): ConfigError {
-  const why: Record<string, string> = {
-    EADDRINUSE: 'address already in use',
-    EACCES: 'permission denied',
-    EADDRNOTAVAIL: 'address not available on this machine',
-    EBADF: 'not an open file descriptor',
-    EINVAL: 'not a socket',
-    ENOTSOCK: 'not a socket',
-    ENOENT: 'directory does not exist',
-  };
-  const name = errName(code);
-  return new ConfigError(`cannot bind ${label}: ${why[name] ?? name} (${name})`);
+const WHY: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  EBADF: 'not an open file descriptor',
+  EINVAL: 'not a socket',
+  ENOTSOCK: 'not a socket',
+  ENOENT: 'directory does not exist',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'unknown host',
+};
+
+/** "address already in use (EADDRINUSE)" for an errno name or a negative libuv code. */
+export function describeBindError(code: string | number): string {
+  const name = typeof code === 'number' ? errName(code) : code;
+  return `${WHY[name] ?? name} (${name})`;
 }
 
-/** Is `path` a unix socket that nobody listens on any more? */
-async function isStaleSocket(path: string): Promise<boolean> {
-  if (!lstatSync(path).isSocket()) return false;
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(false); });
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
+function bindError(label: string, code: string | number): ConfigError {
+  return new ConfigError(`cannot bind ${label}: ${describeBindError(code)}`);
 }
 
 /** Create a bound, not yet listening socket for one address. */
@@ -75,10 +74,8 @@ export async function bindListener(address: BindAddress): Promise<Listener> {
     case 'fd':
       return adoptFd(address.fd, label);
     case 'unix': {
-      if (existsSync(address.path)) {
-        if (!(await isStaleSocket(address.path))) throw bindError(label, -98);
-        unlinkSync(address.path);
-      }
+      const busy = await freeSocketPath(address.path);
+      if (busy) throw bindError(label, busy);
       const handle = internals._createServerHandle(address.path, -1, -1);
       if (typeof handle === 'number') throw bindError(label, handle);
       return { label, address, handle, unixPath: address.path };

@@ -7,11 +7,11 @@
 // The arbiter loads this module only when statsBind is set, so prom-client
 // costs nothing otherwise.
 
-import { lstatSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { ConfigError } from '../config/errors.js';
 import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
+import { describeBindError } from '../listeners/handles.js';
+import { freeSocketPath } from '../listeners/unix-path.js';
 import type { StatusSnapshot } from '../control/status.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { healthy, ready, type Verdict } from './health.js';
@@ -49,53 +49,13 @@ export function statsSource(snapshot: () => StatusSnapshot, metrics: MasterMetri
 
 const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
-const WHY: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EACCES: 'permission denied',
-  EADDRNOTAVAIL: 'address not available on this machine',
-  ENOTFOUND: 'unknown host',
-  EAI_AGAIN: 'unknown host',
-  ENOENT: 'directory does not exist',
-  EBADF: 'not an open file descriptor',
-  ENOTSOCK: 'not a socket',
-  EINVAL: 'not a socket',
-};
-
 function bindError(label: string, code: string): ConfigError {
-  return new ConfigError(`cannot bind the stats listener ${label} (stats-bind): ${WHY[code] ?? code} (${code})`);
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect(path);
-    probe.on('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on('error', () => resolve(false));
-  });
-}
-
-/** A unix socket file left by a master that died is removed; one that answers means busy. */
-async function clearStaleSocket(path: string, label: string): Promise<void> {
-  let isSocket: boolean;
-  try {
-    isSocket = lstatSync(path).isSocket();
-  } catch (err) {
-    if (errno(err) === 'ENOENT') return;
-    throw bindError(label, errno(err));
-  }
-  if (!isSocket) throw new ConfigError(`cannot bind the stats listener ${label} (stats-bind): the path exists and is not a socket`);
-  if (await answers(path)) throw bindError(label, 'EADDRINUSE');
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    throw bindError(label, errno(err));
-  }
+  return new ConfigError(`cannot bind the stats listener ${label} (stats-bind): ${describeBindError(code)}`);
 }
 
 async function listen(server: http.Server, address: BindAddress, label: string): Promise<void> {
-  if (address.kind === 'unix') await clearStaleSocket(address.path, label);
+  const busy = address.kind === 'unix' ? await freeSocketPath(address.path) : null;
+  if (busy) throw bindError(label, busy);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: unknown) => reject(bindError(label, errno(err)));
     server.once('error', onError);

@@ -1,0 +1,37 @@
+import { lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+
+const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+
+/** Does a process accept connections on the unix socket at `path`? */
+export function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Make `path` free for a new unix socket: a socket file nobody answers on (left
+ * by a process that died) is removed. Returns null when the path is free, or
+ * why it is not: 'EADDRINUSE' (someone serves there), 'ENOTSOCK' (another kind
+ * of file) or the errno of a failed check or removal.
+ */
+export async function freeSocketPath(path: string): Promise<string | null> {
+  try {
+    if (!lstatSync(path).isSocket()) return 'ENOTSOCK';
+  } catch (err) {
+    return errno(err) === 'ENOENT' ? null : errno(err);
+  }
+  if (await socketAnswers(path)) return 'EADDRINUSE';
+  try {
+    unlinkSync(path);
+    return null;
+  } catch (err) {
+    return errno(err);
+  }
+}
