@@ -169,6 +169,16 @@ describe('signals to the master', () => {
     assert.ok(Date.now() - t0 < 5000, `exited after ${Date.now() - t0} ms`);
   });
 
+  it('Ctrl-C (INT to the whole process group) stops everything without respawning workers', async () => {
+    const { proc } = await startServer(['-w', '2'], { detached: true });
+    const workers = childrenOf(proc.pid);
+    process.kill(-proc.pid, 'SIGINT');
+    assert.deepEqual(await proc.exit, { code: 0, signal: null });
+    const after = proc.lines.slice(proc.lines.findIndex((l) => /Handling signal: INT/.test(l)));
+    assert.equal(after.filter((l) => /Booting worker/.test(l)).length, 0, proc.output);
+    await waitFor(() => workers.every((w) => !isRunning(w)), 'workers gone');
+  });
+
   it('USR1 never opens the inspector, in the master or a worker', async () => {
     const { proc, url } = await startServer(['-w', '1']);
     const worker = childrenOf(proc.pid)[0]!;
