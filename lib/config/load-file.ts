@@ -1,4 +1,4 @@
-import { cosmiconfig, defaultLoaders, type Loader } from 'cosmiconfig';
+import { cosmiconfig, defaultLoaders, type Loader, type PublicExplorer } from 'cosmiconfig';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -61,11 +61,14 @@ const loadTs: Loader = async (filepath, content) => {
   }
 };
 
-const explorer = cosmiconfig(MODULE, {
+// Created on first use: cosmiconfig reads the current directory's package.json
+// as it is created, which must not happen at import (workers import this module).
+let explorer: PublicExplorer | null = null;
+const getExplorer = (): PublicExplorer => (explorer ??= cosmiconfig(MODULE, {
   searchPlaces: SEARCH_PLACES,
   cache: false,
   loaders: { ...defaultLoaders, '.js': loadEsm, '.mjs': loadEsm, '.cjs': loadCjs, '.ts': loadTs, '.mts': loadTs, '.cts': loadTs },
-});
+}));
 
 export interface LoadedFile {
   filepath: string | null;
@@ -76,7 +79,7 @@ export interface LoadedFile {
 export async function loadConfigFile(explicit: string | null, cwd: string): Promise<LoadedFile> {
   let result;
   try {
-    result = explicit ? await explorer.load(explicit) : await explorer.search(cwd);
+    result = explicit ? await getExplorer().load(explicit) : await getExplorer().search(cwd);
   } catch (err) {
     throw new ConfigError(`cannot load config file ${explicit ?? '(search from ' + cwd + ')'}: ${oneLine(err)}`);
   }

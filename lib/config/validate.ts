@@ -1,4 +1,6 @@
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { ConfigError } from './errors.js';
+import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
@@ -123,7 +125,32 @@ export function validateMerged(settings: Record<string, unknown>): void {
   }
   const formatProblem = validateAccessLogFormat(settings.accessLogFormat as string);
   if (formatProblem) throw new ConfigError(`setting 'accessLogFormat': ${formatProblem}`);
+  if (settings.chdir) {
+    const dir = settings.chdir as string;
+    if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
+    if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
+  }
+  for (const key of ['certfile', 'keyfile']) {
+    const file = settings[key] as string | null;
+    if (file && !existsSync(file)) throw new ConfigError(`setting '${key}': ${show(file)} does not exist`);
+  }
   if (Boolean(settings.certfile) !== Boolean(settings.keyfile)) {
     throw new ConfigError(`settings 'certfile' and 'keyfile' go together: got certfile=${show(settings.certfile)}, keyfile=${show(settings.keyfile)}`);
+  }
+}
+
+/**
+ * The log files must be writable before anything starts: workers open them
+ * too, and a worker that cannot would only fail at boot. Creates missing files.
+ */
+export function checkLogFiles(settings: Settings): void {
+  for (const key of ['errorlog', 'accesslog'] as const) {
+    const path = settings[key];
+    if (!path || path === '-') continue;
+    try {
+      closeSync(openSync(path, 'a', 0o644));
+    } catch (err) {
+      throw new ConfigError(`setting '${key}': cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { writeFdSync } from './fd-write.js';
 import { LineBatcher, PIPE_BUF } from './line-batcher.js';
 
 /**
@@ -5,13 +6,13 @@ import { LineBatcher, PIPE_BUF } from './line-batcher.js';
  * of at most PIPE_BUF, so lines from workers sharing one pipe stay whole.
  */
 export class StdoutLines {
-  private readonly batch = new LineBatcher((chunk) => process.stdout.write(chunk), PIPE_BUF);
+  // one synchronous write per batch: no line is lost at exit, none reordered
+  private readonly batch = new LineBatcher((chunk) => writeFdSync(1, chunk), PIPE_BUF);
   private readonly flush = (): void => this.batch.flush();
   private closed = false;
 
   constructor() {
-    // stdout to a file or pipe is written synchronously on Linux, so this
-    // saves the lines of the last turn when the process exits abruptly.
+    // saves the lines of the last turn when the process exits abruptly
     process.on('exit', this.flush);
   }
 
@@ -28,6 +29,6 @@ export class StdoutLines {
     this.closed = true;
     this.flush();
     process.off('exit', this.flush);
-    return new Promise((resolve) => process.stdout.write('', () => resolve()));
+    return Promise.resolve();
   }
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { HookRunner } from '../config/hooks.js';
 import { oneLine } from '../config/load-file.js';
 import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
+import { checkLogFiles } from '../config/validate.js';
 import type { Settings } from '../config/types.js';
 import { handleSignal } from '../early-signals.js';
 import { FDS_ENV, bindAll } from '../listeners/inherited.js';
@@ -353,6 +354,7 @@ export class Arbiter {
       // a config module that never settles must not wedge the signal queue
       next = await settleWithin(resolveSettings(this.opts.cli, this.opts.envArgs, this.opts.cwd), this.settings.bootTimeout * 1000, signal, 'the config file to load');
       requireApp(next.settings);
+      checkLogFiles(next.settings);
       listeners = await bindAll(next.settings.bind, this.listeners, process.env);
     } catch (err) {
       this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);

@@ -7,15 +7,26 @@
 // Env knobs:
 //   WORKERS   workers per server (default 2)
 //   DURATION  seconds per wrk run (default 10)
-//   ONLY      comma list of workloads: keepalive,close,64k,slow (default all)
+//   ONLY      comma list of workloads: keepalive,close,1k,64k,slow (default all)
 //   WARMUP    seconds of wrk warm-up per server, 0 = none (default 1)
+//   IDLE      seconds over which idle CPU is sampled after start (default 5)
+//   SERVERS   comma list of servers to run: single,bare,tsgund,pm2 (default all)
 //   APP       app module (default examples/hello.js; needs its /size and /slow)
-//   PM2_BIN   pm2 executable (default node_modules/.bin/pm2; skipped if absent)
+//   PM2_BIN   pm2 executable (default node_modules/.bin/pm2, the devDependency;
+//             skipped if absent)
 //
 // Needs wrk (apt-get install wrk) and, for tsgund, a build (npx tsc). Servers
 // run one at a time on free loopback ports, each in its own process group;
 // each is stopped by the pid spawned (SIGTERM, SIGKILL after 5 s), also on
-// Ctrl-C or error. Prints Markdown tables to stdout, progress to stderr.
+// Ctrl-C or error. PM2 runs with PM2_HOME in the temp dir (never ~/.pm2) and
+// its daemon is always stopped with `pm2 kill` (see pm2.mjs). Prints Markdown
+// tables to stdout, progress to stderr.
+//
+// Besides throughput and latency, per server: start-to-ready time (spawn of
+// the start command until the first HTTP 200), the RSS of the supervising
+// process (the tsgund master, the PM2 God Daemon, the cluster primary) and of
+// its whole process tree, and their CPU use while idle (utime+stime from
+// /proc/<pid>/stat over IDLE seconds, right after ready, before any load).
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,11 +36,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Pm2 } from './pm2.mjs';
+import { CLK_TCK, cpuTicks, processAlive, processTree, rssMB } from './proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKERS = String(Number(process.env.WORKERS ?? 2));
 const DURATION = Number(process.env.DURATION ?? 10);
 const WARMUP = Number(process.env.WARMUP ?? 1);
+const IDLE = Number(process.env.IDLE ?? 5);
 const APP = process.env.APP ?? 'examples/hello.js';
 const PM2 = process.env.PM2_BIN ?? path.join(root, 'node_modules/.bin/pm2');
 const TSGUND = path.join(root, 'dist/lib/cli/main.js');
@@ -38,6 +52,7 @@ const BASELINE = 'bare cluster';
 const WORKLOADS = {
   keepalive: { path: '/', args: [] },
   close: { path: '/', args: ['-H', 'Connection: close'] },
+  '1k': { path: '/size?bytes=1024', args: [] },
   '64k': { path: '/size?bytes=65536', args: [] },
   slow: { path: '/slow?ms=10', args: [] },
 };
@@ -50,6 +65,7 @@ if (spawnSync('wrk', ['-v']).error) {
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsgund-bench-'));
+const pm2 = new Pm2(PM2, path.join(tmp, 'pm2-home'), root);
 const node = process.execPath;
 const log = (msg) => console.error(`[bench] ${msg}`);
 
@@ -63,8 +79,13 @@ const SERVERS = [
     skip: () => !fs.existsSync(TSGUND) && 'dist/lib/cli/main.js not built (run npx tsc)',
     start: (port) => spawnServer('tsgund', [node, TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`]),
   },
-  { name: 'pm2 cluster', skip: () => !fs.existsSync(PM2) && `${path.relative(root, PM2)} not found`, start: startPm2 },
+  { name: 'pm2 cluster', skip: () => !pm2.available && `${path.relative(root, PM2)} not found (npm install)`, start: startPm2 },
 ];
+
+const SERVER_KEYS = { single: 'single', bare: BASELINE, tsgund: 'tsgund', pm2: 'pm2 cluster' };
+const wanted = (process.env.SERVERS ?? Object.keys(SERVER_KEYS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+for (const k of wanted) if (!SERVER_KEYS[k]) throw new Error(`SERVERS: unknown server "${k}" (known: ${Object.keys(SERVER_KEYS)})`);
+const selected = SERVERS.filter((s) => wanted.some((k) => SERVER_KEYS[k] === s.name));
 
 const live = new Set(); // servers not yet stopped, for cleanup on any exit path
 let wrkChild = null;
@@ -89,39 +110,15 @@ function spawnServer(label, [cmd, ...args], env = {}) {
 // PM2 cluster mode: the CLI starts a detached daemon (own process group) in a
 // private PM2_HOME, then exits; we stop it with `pm2 kill`, then the daemon pid.
 async function startPm2(port) {
-  const home = path.join(tmp, 'pm2-home');
-  const env = { ...process.env, PM2_HOME: home, PORT: String(port) };
   const spawnedAt = performance.now();
-  const args = ['start', 'scripts/bench/single.mjs', '-i', WORKERS, '--name', 'bench', '--no-autorestart', '--', APP];
-  const r = spawnSync(PM2, args, { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
-  const pidFile = path.join(home, 'pm2.pid');
-  const daemonPid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : 0;
   const out = path.join(tmp, 'pm2.log');
-  fs.writeFileSync(out, `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ?? ''}`);
-  const alive = () => daemonPid > 0 && processAlive(daemonPid);
-  const server = {
-    pid: daemonPid,
-    out,
-    spawnedAt,
-    hasExited: () => !alive(),
-    stop: async () => {
-      spawnSync(PM2, ['kill'], { cwd: root, env, stdio: 'ignore', timeout: 15_000 });
-      if (daemonPid > 0) await stopGroup(daemonPid, () => !alive());
-      live.delete(server);
-    },
-  };
-  live.add(server);
-  if (r.status !== 0 || !alive()) throw new Error(`pm2 start failed (exit ${r.status}), see ${out}`);
+  const server = { pid: 0, out, spawnedAt, hasExited: () => !pm2.alive(), stop: async () => { await pm2.kill(); live.delete(server); } };
+  live.add(server); // before the daemon exists: a Ctrl-C during `pm2 start` must still kill it
+  const r = pm2.run(['start', 'scripts/bench/single.mjs', '-i', WORKERS, '--name', 'bench', '--no-autorestart', '--', APP], { PORT: String(port) });
+  fs.writeFileSync(out, r.output);
+  server.pid = pm2.daemonPid();
+  if (r.status !== 0 || !pm2.alive()) throw new Error(`pm2 start failed (exit ${r.status}), see ${out}`);
   return server;
-}
-
-function processAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e.code === 'EPERM';
-  }
 }
 
 async function waitUntil(pred, ms) {
@@ -151,11 +148,13 @@ async function stopGroup(pid, hasExited) {
 async function stopAll() {
   if (wrkChild && wrkChild.exitCode === null) wrkChild.kill('SIGKILL');
   await Promise.all([...live].map((s) => s.stop()));
+  await pm2.kill(); // a no-op unless a daemon was started in our PM2_HOME and is still there
 }
 
 // Last resort if we exit without stopAll (e.g. a synchronous throw).
 process.on('exit', () => {
-  for (const s of live) try { process.kill(-s.pid, 'SIGKILL'); } catch {}
+  for (const s of live) if (s.pid > 0) try { process.kill(-s.pid, 'SIGKILL'); } catch {}
+  pm2.killSync();
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {
@@ -201,15 +200,6 @@ const tail = (file, n = 15) => {
   try { return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).map((l) => `    ${l}`).join('\n'); } catch { return '    (no log)'; }
 };
 
-function rssMB(pid) {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
 function wrk(port, { path: urlPath, args }, seconds) {
   const argv = ['-t2', '-c64', `-d${seconds}s`, '--latency', ...args, `http://127.0.0.1:${port}${urlPath}`];
   return new Promise((resolve, reject) => {
@@ -250,6 +240,20 @@ const fmtInt = (n) => (Number.isNaN(n) ? '?' : Math.round(n).toLocaleString('en-
 
 // ---------------------------------------------------------------- main
 
+/** CPU time used by `pid` and by its whole process tree over `seconds` of idling, in ms. */
+async function idleCpu(pid, seconds) {
+  const tree0 = processTree(pid);
+  const before = new Map(tree0.map((p) => [p, cpuTicks(p)]));
+  await sleep(seconds * 1000);
+  const ms = (p) => ((cpuTicks(p) - (before.get(p) ?? 0)) * 1000) / CLK_TCK;
+  const tree1 = processTree(pid);
+  return {
+    idleMs: ms(pid),
+    treeIdleMs: tree1.reduce((sum, p) => sum + (Number.isNaN(ms(p)) ? 0 : ms(p)), 0),
+    treeChanged: tree0.join() !== tree1.join(),
+  };
+}
+
 async function benchServer(spec, results, notes, startup) {
   const why = spec.skip?.();
   if (why) {
@@ -262,14 +266,23 @@ async function benchServer(spec, results, notes, startup) {
   try {
     server = await spec.start(port);
     const readyMs = await waitReady(server, port);
-    const rssReady = rssMB(server.pid);
-    log(`${spec.name} ready in ${readyMs.toFixed(0)} ms (pid ${server.pid}, RSS ${rssReady.toFixed(1)} MB)`);
+    const tree = processTree(server.pid);
+    const entry = {
+      server: spec.name, pid: server.pid, readyMs, procs: tree.length,
+      rssReady: rssMB(server.pid), treeRssReady: tree.reduce((sum, p) => sum + rssMB(p), 0), rssAfter: NaN,
+    };
+    startup.push(entry);
+    log(`${spec.name} ready in ${readyMs.toFixed(0)} ms (pid ${server.pid}, RSS ${entry.rssReady.toFixed(1)} MB, ${tree.length} processes)`);
+    if (IDLE > 0) {
+      log(`${spec.name}: sampling idle CPU for ${IDLE} s`);
+      Object.assign(entry, await idleCpu(server.pid, IDLE));
+    }
     if (WARMUP > 0) await wrk(port, WORKLOADS.keepalive, WARMUP);
     for (const w of only) {
       log(`${spec.name} / ${w}: wrk ${DURATION} s`);
       results.push({ server: spec.name, workload: w, ...(await wrk(port, WORKLOADS[w], DURATION)) });
     }
-    startup.push({ server: spec.name, pid: server.pid, readyMs, rssReady, rssAfter: rssMB(server.pid) });
+    entry.rssAfter = rssMB(server.pid);
   } catch (e) {
     if (interrupted) return;
     notes.push(`${spec.name}: failed, ${e.message.split('\n')[0].replace(/, log:$/, '')}`);
@@ -293,9 +306,17 @@ function printTables(results, startup, notes) {
       lines.push(`| ${r.server} | ${w} | ${fmtInt(r.rps)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r.errors)} | ${ratio} |`);
     }
   }
-  lines.push('', '| server | start-to-ready | RSS of spawned pid at ready | after load |', '|---|---:|---:|---:|');
+  const role = { single: 'the server', [BASELINE]: 'primary', tsgund: 'master', 'pm2 cluster': 'God Daemon' };
+  const cpu = (ms) => (ms === undefined || Number.isNaN(ms) ? '?' : `${ms.toFixed(0)} ms (${(ms / (IDLE * 10)).toFixed(2)} %)`);
+  lines.push(
+    '',
+    `Supervisor = the process that owns the workers (tsgund master, PM2 God Daemon, cluster primary). Idle CPU: utime+stime over ${IDLE} s right after ready, before any load (1 tick = ${1000 / CLK_TCK} ms).`,
+    '',
+    '| server | supervisor | start-to-ready | supervisor RSS at ready | supervisor RSS after load | processes | tree RSS at ready | supervisor idle CPU | tree idle CPU |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  );
   for (const s of startup) {
-    lines.push(`| ${s.server} (pid ${s.pid}) | ${s.readyMs.toFixed(0)} ms | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB |`);
+    lines.push(`| ${s.server} | ${role[s.server] ?? '?'} (pid ${s.pid}) | ${s.readyMs.toFixed(0)} ms | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`);
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
   console.log(lines.join('\n'));
@@ -306,7 +327,7 @@ async function main() {
   const startup = [];
   const notes = [];
   try {
-    for (const spec of SERVERS) await benchServer(spec, results, notes, startup);
+    for (const spec of selected) await benchServer(spec, results, notes, startup);
     if (interrupted) return;
     printTables(results, startup, notes);
   } finally {
