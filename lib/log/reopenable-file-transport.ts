@@ -39,7 +39,7 @@ function endStream(stream: fs.WriteStream): Promise<void> {
 
 /**
  * An append-mode line file that can be reopened on the same path, for
- * logrotate's rename + create. Lines are batched per event-loop turn and
+ * logrotate's rename + create. Lines are batched (see LineBatcher) and
  * written by an fs.WriteStream (no per-line sync); chunks end on line
  * boundaries, so lines appended by several processes stay whole.
  */

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import http, { type ServerResponse } from 'node:http';
 
 const SENT = Symbol('tsgund.sentBodyBytes');
 type Counted = ServerResponse & { [SENT]?: number };
@@ -10,19 +10,27 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return ArrayBuffer.isView(chunk) ? chunk.byteLength : 0;
 }
 
-/** Counts the body bytes the app hands to res.write()/res.end() from now on. */
+let counting = false;
+
+/**
+ * Counts the body bytes the app hands to res.write()/res.end() from now on.
+ * ServerResponse's methods are wrapped once, on the prototype, and count only
+ * for responses marked here: no per-response closures on the hot path.
+ */
 export function countBodyBytes(res: ServerResponse): void {
-  const counted = res as Counted;
-  counted[SENT] = 0;
-  const { write, end } = res;
-  res.write = function (this: Counted, chunk: unknown, encoding?: unknown) {
-    this[SENT]! += byteLength(chunk, encoding);
+  (res as Counted)[SENT] = 0;
+  if (counting) return;
+  counting = true;
+  const proto = http.ServerResponse.prototype;
+  const { write, end } = proto;
+  proto.write = function (this: Counted, chunk: unknown, encoding?: unknown) {
+    if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
     return Reflect.apply(write, this, arguments);
-  } as typeof res.write;
-  res.end = function (this: Counted, chunk?: unknown, encoding?: unknown) {
-    this[SENT]! += byteLength(chunk, encoding);
+  } as typeof proto.write;
+  proto.end = function (this: Counted, chunk?: unknown, encoding?: unknown) {
+    if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
     return Reflect.apply(end, this, arguments);
-  } as typeof res.end;
+  } as typeof proto.end;
 }
 
 /** The Content-Length header if set, else the bytes counted, else undefined. */

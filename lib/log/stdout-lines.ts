@@ -2,7 +2,7 @@ import { writeFdSync } from './fd-write.js';
 import { LineBatcher, PIPE_BUF } from './line-batcher.js';
 
 /**
- * Access-log lines for process.stdout, batched per event-loop turn in chunks
+ * Access-log lines for process.stdout, batched (see LineBatcher) in chunks
  * of at most PIPE_BUF, so lines from workers sharing one pipe stay whole.
  */
 export class StdoutLines {
@@ -12,7 +12,7 @@ export class StdoutLines {
   private closed = false;
 
   constructor() {
-    // saves the lines of the last turn when the process exits abruptly
+    // saves the lines of the last batch when the process exits abruptly
     process.on('exit', this.flush);
   }
 

@@ -1,11 +1,13 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { stopAccepting } from '../listeners/handles.js';
 
-interface ConnState {
-  inflight: number;
-  idleSince: number;
-  bytesAtIdle: number;
+/** The response a socket is serving: node:http keeps it in `_httpMessage` (null when idle). */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
+
+interface Quiet {
+  since: number;
+  bytesRead: number;
 }
 
 // An idle keep-alive connection is closed during a drain only after it has
@@ -15,22 +17,24 @@ const IDLE_GRACE_MS = 250;
 const SWEEP_MS = 50;
 
 /**
- * Tracks connections and in-flight requests so that a worker can stop
- * gracefully: stop accepting, answer in-flight requests with Connection: close,
- * close idle keep-alive sockets, and report when the last connection is gone.
+ * Lets a worker stop gracefully: stop accepting, answer in-flight requests
+ * with Connection: close, close idle keep-alive sockets, and report when the
+ * last connection is gone. It watches connections, not requests, so serving
+ * costs nothing extra until a drain starts.
  */
 export class Drainer {
-  private readonly conns = new Map<Socket, ConnState>();
-  private readonly pending = new Set<ServerResponse>();
+  private readonly conns = new Set<HttpSocket>();
+  private readonly quiet = new Map<HttpSocket, Quiet>();
   private draining = false;
   private onIdle: (() => void) | null = null;
 
   constructor(private readonly servers: Server[]) {
     for (const server of servers) {
-      server.on('connection', (socket: Socket) => {
-        this.conns.set(socket, { inflight: 0, idleSince: Date.now(), bytesAtIdle: 0 });
+      server.on('connection', (socket: HttpSocket) => {
+        this.conns.add(socket);
         socket.once('close', () => {
           this.conns.delete(socket);
+          this.quiet.delete(socket);
           this.checkDone();
         });
       });
@@ -41,44 +45,35 @@ export class Drainer {
     return this.draining;
   }
 
-  /** Call at the start of every request; the response is watched until it ends. */
-  track(req: IncomingMessage, res: ServerResponse): void {
-    const state = this.conns.get(req.socket);
-    if (state) state.inflight++;
-    this.pending.add(res);
-    if (this.draining) res.shouldKeepAlive = false;
-    res.once('close', () => {
-      this.pending.delete(res);
-      if (state) {
-        state.inflight--;
-        state.idleSince = Date.now();
-        state.bytesAtIdle = req.socket.bytesRead;
-      }
-    });
-  }
-
   /** Begin a graceful stop; `done` runs once no connection is left. */
   start(done: () => void): void {
     if (this.draining) return;
     this.draining = true;
     this.onIdle = done;
     for (const server of this.servers) stopAccepting(server);
-    for (const res of this.pending) if (!res.headersSent) res.shouldKeepAlive = false;
+    for (const socket of this.conns) {
+      const res = socket._httpMessage;
+      if (res && !res.headersSent) res.shouldKeepAlive = false;
+    }
     const sweep = setInterval(() => this.closeIdle(), SWEEP_MS);
     sweep.unref();
     this.closeIdle();
   }
 
+  /** Requests that arrive during a drain are answered with Connection: close. */
+  onRequest(res: ServerResponse): void {
+    if (this.draining) res.shouldKeepAlive = false;
+  }
+
   private closeIdle(): void {
     const now = Date.now();
-    for (const [socket, state] of this.conns) {
-      const quiet = state.inflight === 0 && socket.bytesRead === state.bytesAtIdle;
-      if (quiet && now - state.idleSince >= IDLE_GRACE_MS) socket.end();
-      else if (state.inflight === 0 && !quiet) {
-        // bytes arrived but no request parsed yet: a request is on its way
-        state.idleSince = now;
-        state.bytesAtIdle = socket.bytesRead;
-      }
+    for (const socket of this.conns) {
+      const seen = this.quiet.get(socket);
+      if (socket._httpMessage) this.quiet.delete(socket);
+      else if (!seen || seen.bytesRead !== socket.bytesRead) {
+        // newly idle, or bytes of a next request arrived: start (again) to wait
+        this.quiet.set(socket, { since: now, bytesRead: socket.bytesRead });
+      } else if (now - seen.since >= IDLE_GRACE_MS) socket.end();
     }
     this.checkDone();
   }

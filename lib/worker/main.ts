@@ -70,7 +70,7 @@ function serve(app: RequestListener, servers: http.Server[]): void {
     server.keepAliveTimeout = keepAliveMs;
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       requests++;
-      d.track(req, res);
+      d.onRequest(res);
       if (requestMetrics) {
         const t0 = performance.now();
         res.once('close', () => requestMetrics.observe(res.writableFinished ? res.statusCode : CLIENT_CLOSED, (performance.now() - t0) / 1000));

@@ -10,7 +10,8 @@
 //   ONLY      comma list of workloads: keepalive,close,1k,64k,slow (default all)
 //   WARMUP    seconds of wrk warm-up per server, 0 = none (default 1)
 //   IDLE      seconds over which idle CPU is sampled after start (default 5)
-//   SERVERS   comma list of servers to run: single,bare,tsgund,pm2 (default all)
+//   SERVERS   comma list of servers to run: single,bare,tsgund,pm2 (the default),
+//             tsgund-alog, tsgund-alog-stdout (tsgund with an access log to a file / stdout)
 //   APP       app module (default examples/hello.js; needs its /size and /slow)
 //   PM2_BIN   pm2 executable (default node_modules/.bin/pm2, the devDependency;
 //             skipped if absent)
@@ -80,10 +81,19 @@ const SERVERS = [
     start: (port) => spawnServer('tsgund', [node, TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`]),
   },
   { name: 'pm2 cluster', skip: () => !pm2.available && `${path.relative(root, PM2)} not found (npm install)`, start: startPm2 },
+  // the cost of access logging (opt-in: SERVERS=tsgund,tsgund-alog,tsgund-alog-stdout)
+  ...[['file', path.join(tmp, 'access.log')], ['stdout', '-']].map(([where, target]) => ({
+    name: `tsgund + access log (${where})`,
+    skip: () => !fs.existsSync(TSGUND) && 'dist/lib/cli/main.js not built (run npx tsc)',
+    start: (port) => spawnServer(`tsgund-alog-${where}`, [node, TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`, '--access-logfile', target]),
+  })),
 ];
 
-const SERVER_KEYS = { single: 'single', bare: BASELINE, tsgund: 'tsgund', pm2: 'pm2 cluster' };
-const wanted = (process.env.SERVERS ?? Object.keys(SERVER_KEYS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+const SERVER_KEYS = {
+  single: 'single', bare: BASELINE, tsgund: 'tsgund', pm2: 'pm2 cluster',
+  'tsgund-alog': 'tsgund + access log (file)', 'tsgund-alog-stdout': 'tsgund + access log (stdout)',
+};
+const wanted = (process.env.SERVERS ?? 'single,bare,tsgund,pm2').split(',').map((s) => s.trim()).filter(Boolean);
 for (const k of wanted) if (!SERVER_KEYS[k]) throw new Error(`SERVERS: unknown server "${k}" (known: ${Object.keys(SERVER_KEYS)})`);
 const selected = SERVERS.filter((s) => wanted.some((k) => SERVER_KEYS[k] === s.name));
 
