@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 import '../early-signals.js';
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
+import { VERSION } from '../version.js';
 import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 
-const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
 
 function fail(err: unknown): never {
   if (err instanceof UserError) {
@@ -23,7 +21,7 @@ function fail(err: unknown): never {
 
 const program = new Command('tsgund')
   .description("A pre-fork HTTP server for Node.js apps, driven by gunicorn's signals")
-  .version(pkg.version)
+  .version(VERSION)
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`tsgund: ${text.replace(/^error: /, '')}`) });
 
