@@ -31,7 +31,6 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { Load } from './load.mjs';
 import { Pm2 } from './pm2.mjs';
 import { processAlive, processTree } from './proc.mjs';
+import { freePort } from './ports.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RELOADS = Number(process.env.RELOADS ?? 20);
@@ -83,15 +83,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().unref().on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitUntil(pred, ms, what) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (await pred()) return;
