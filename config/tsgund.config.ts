@@ -97,7 +97,7 @@ export default defineConfig({
   // ---- hooks ------------------------------------------------------------
   // Each gets a context ({ settings, pid, log }); a returned promise is
   // awaited. In the master: onStarting, onReload, whenReady, preFork(ctx,
-  // { id, generation }), postFork(ctx, worker), preExec (before USR2 starts a
+  // { generation }), postFork(ctx, worker), preExec (before USR2 starts a
   // new master), childExit and workerExit(ctx, worker & { code, signal }),
   // nworkersChanged(ctx, { from, to }), onExit. In each worker:
   // postWorkerInit, workerInt (INT or QUIT), workerAbort (heartbeat timeout).

@@ -56,7 +56,7 @@ export interface Hooks {
   onStarting(ctx: HookContext): unknown;
   onReload(ctx: HookContext): unknown;
   whenReady(ctx: HookContext): unknown;
-  preFork(ctx: HookContext, worker: { id: number; generation: number }): unknown;
+  preFork(ctx: HookContext, worker: { generation: number }): unknown;
   postFork(ctx: HookContext, worker: WorkerInfo): unknown;
   postWorkerInit(ctx: HookContext, worker: WorkerInfo): unknown;
   workerInt(ctx: HookContext, worker: WorkerInfo): unknown;

@@ -111,11 +111,6 @@ export function adoptFd(fd: number, label: string): Listener {
   return { label, address: { kind: 'fd', fd }, handle, unixPath: null };
 }
 
-/** The port the kernel gave a TCP listener (useful with port 0). */
-export function boundPort(listener: Listener): number | null {
-  return listener.address.kind === 'tcp' ? listener.address.port : null;
-}
-
 /** Worker side: start accepting on a handle received from the master. */
 export function listenOnHandle(server: net.Server, handle: unknown, backlog: number): Promise<void> {
   return new Promise((resolve, reject) => {

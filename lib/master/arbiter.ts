@@ -414,7 +414,7 @@ export class Arbiter {
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
       stats: this.metrics !== null,
     };
-    await this.hooks.call('preFork', { id: cluster.workers ? Object.keys(cluster.workers).length + 1 : 1, generation });
+    await this.hooks.call('preFork', { generation });
     const ids = workerIds(settings.user, settings.group);
     chownLogFiles([settings.errorlog, settings.accesslog], ids);
     cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });

@@ -48,24 +48,21 @@ export class WorkerHandle {
     return !this.retiring && (this.state === 'booting' || this.state === 'ready');
   }
 
-  /** Apply a message from the worker; returns true when it just became ready. */
-  onMessage(msg: WorkerToMaster): boolean {
+  /** Apply a message from the worker to its state. */
+  onMessage(msg: WorkerToMaster): void {
     this.lastCheckin = Date.now();
     switch (msg.type) {
       case 'ready':
         if (this.state === 'booting') this.state = 'ready';
         this.readyAt = Date.now();
         this.settle.resolve();
-        return true;
+        return;
       case 'boot-error':
         this.settle.reject(new BootFailure(msg.message, msg.exitCode));
-        return false;
+        return;
       case 'heartbeat':
         this.requests = msg.requests;
         this.rss = msg.rss;
-        return false;
-      default:
-        return false;
     }
   }
 
