@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
 import { createErrorLog } from '../../lib/log/error-log.js';
-import { lines, logScratch } from '../support/log-files.js';
+import { lines, logScratch, writeAcrossRotation } from '../support/log-files.js';
 
 const { freshPath } = logScratch('error');
 
@@ -105,22 +104,8 @@ describe('error log files', () => {
   it('logs 20,000 lines through winston across a rename + reopen: each exactly once, none torn', async () => {
     const file = freshPath();
     const log = createErrorLog({ errorlog: file, loglevel: 'info', logFormat: 'json' });
-    let reopening: Promise<void> | undefined;
-    for (let i = 0; i < 20_000; i++) {
-      if (i === 10_000) {
-        fs.renameSync(file, `${file}.1`);
-        reopening = log.reopen();
-      }
-      log.info(`message ${i}`);
-      if (i % 500 === 499) await tick();
-    }
-    await reopening;
-    await log.close();
-
-    const oldLines = lines(`${file}.1`);
-    const newLines = lines(file);
-    assert.ok(oldLines.length >= 10_000 && newLines.length > 0, `${oldLines.length} + ${newLines.length}`);
-    const all = [...oldLines, ...newLines].map((l) => (JSON.parse(l) as { msg: string }).msg);
+    const written = await writeAcrossRotation(file, log, (i) => log.info(`message ${i}`));
+    const all = written.map((l) => (JSON.parse(l) as { msg: string }).msg);
     assert.deepEqual(all, Array.from({ length: 20_000 }, (_, i) => `message ${i}`));
   });
 });

@@ -3,9 +3,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
 import { ReopenableFile } from '../../lib/log/reopenable-file-transport.js';
-import { lines, logScratch } from '../support/log-files.js';
+import { lines, logScratch, writeAcrossRotation } from '../support/log-files.js';
 
 const { dir, freshPath } = logScratch('file');
 
@@ -45,23 +44,7 @@ describe('ReopenableFile', () => {
     const file = freshPath();
     const log = new ReopenableFile(file);
     const pad = 'x'.repeat(100);
-    let reopening: Promise<void> | undefined;
-    for (let i = 0; i < 20_000; i++) {
-      if (i === 10_000) {
-        fs.renameSync(file, `${file}.1`);
-        reopening = log.reopen();
-      }
-      log.write(`line ${i} ${pad}\n`);
-      // Let the reopen's open() complete while lines are still being written.
-      if (i % 500 === 499) await tick();
-    }
-    await reopening;
-    await log.close();
-
-    const oldLines = lines(`${file}.1`);
-    const newLines = lines(file);
-    assert.ok(oldLines.length >= 10_000 && newLines.length > 0, `${oldLines.length} + ${newLines.length}`);
-    const all = [...oldLines, ...newLines];
+    const all = await writeAcrossRotation(file, log, (i) => log.write(`line ${i} ${pad}\n`));
     assert.equal(all.length, 20_000);
     all.forEach((line, i) => assert.equal(line, `line ${i} ${pad}`));
   });

@@ -18,3 +18,31 @@ export function lines(file: string): string[] {
   assert.ok(text === '' || text.endsWith('\n'), `${file} ends mid-line`);
   return text === '' ? [] : text.slice(0, -1).split('\n');
 }
+
+/**
+ * Write 20,000 lines through `write`, renaming `file` to `file.1` and calling
+ * `reopen` halfway (as logrotate does) while lines keep coming; returns the
+ * lines of both files in order, after checking each file got some.
+ */
+export async function writeAcrossRotation(
+  file: string,
+  log: { reopen(): Promise<void>; close(): Promise<void> },
+  write: (i: number) => void,
+): Promise<string[]> {
+  let reopening: Promise<void> | undefined;
+  for (let i = 0; i < 20_000; i++) {
+    if (i === 10_000) {
+      fs.renameSync(file, `${file}.1`);
+      reopening = log.reopen();
+    }
+    write(i);
+    // let the reopen's open() complete while lines are still being written
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  await reopening;
+  await log.close();
+  const oldLines = lines(`${file}.1`);
+  const newLines = lines(file);
+  assert.ok(oldLines.length >= 10_000 && newLines.length > 0, `${oldLines.length} + ${newLines.length}`);
+  return [...oldLines, ...newLines];
+}
