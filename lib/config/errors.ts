@@ -13,3 +13,6 @@ export class ConfigError extends UserError {
     super(message, EXIT.config);
   }
 }
+
+/** The errno name of a failed system call ('ENOENT'), or the error as text. */
+export const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);

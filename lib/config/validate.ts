@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { ConfigError } from './errors.js';
+import { ConfigError, errnoOf } from './errors.js';
 import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
@@ -150,7 +150,7 @@ export function checkLogFiles(settings: Settings): void {
     try {
       closeSync(openSync(path, 'a', 0o644));
     } catch (err) {
-      throw new ConfigError(`setting '${key}': cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new ConfigError(`setting '${key}': cannot open ${path}: ${errnoOf(err)}`);
     }
   }
 }

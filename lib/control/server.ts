@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, errnoOf as errno } from '../config/errors.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
 import type { ErrorLog } from '../log/error-log.js';
 import type { ControlReply } from './protocol.js';
@@ -17,7 +17,6 @@ export interface ControlServer {
   moveTo(path: string): void;
 }
 
-const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
 function fileIdentity(path: string): string {
   const st = statSync(path);

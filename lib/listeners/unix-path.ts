@@ -1,7 +1,7 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { errnoOf as errno } from '../config/errors.js';
 
-const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
 /** Does a process accept connections on the unix socket at `path`? */
 export function socketAnswers(path: string): Promise<boolean> {

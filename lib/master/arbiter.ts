@@ -134,7 +134,7 @@ export class Arbiter {
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
-    this.reaper = Reaper.forMaster(this.log, () => [...this.workers.values()].map((h) => h.pid)); // swept by tick()
+    this.reaper = Reaper.forMaster(this.log); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     try {

@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, errnoOf } from '../config/errors.js';
 
 export function readPid(path: string): number | null {
   try {
@@ -49,7 +49,7 @@ export class Pidfile {
       writeFileSync(tmp, `${process.pid}\n`, { mode: 0o644 });
       renameSync(tmp, this.path);
     } catch (err) {
-      throw new ConfigError(`cannot write pidfile ${this.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new ConfigError(`cannot write pidfile ${this.path}: ${errnoOf(err)}`);
     }
   }
 

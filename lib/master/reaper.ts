@@ -104,20 +104,18 @@ export class Reaper {
   private constructor(
     private readonly native: Native,
     private readonly log: ErrorLog,
-    private readonly tracked: () => Iterable<number>,
   ) {}
 
   /**
    * A reaper when this master must reap orphans (PID 1 or a subreaper), else
    * null. As PID 1 without the addon it logs one warning and returns null.
-   * `tracked` names children the master waits for itself (its workers).
    */
-  static forMaster(log: ErrorLog, tracked: () => Iterable<number> = () => []): Reaper | null {
+  static forMaster(log: ErrorLog): Reaper | null {
     const { native, error } = loadReaperAddon();
     if (process.pid === 1) {
       if (native) {
         log.debug('Running as PID 1: reaping orphaned processes');
-        return new Reaper(native, log, tracked);
+        return new Reaper(native, log);
       }
       log.warning(`Running as PID 1 but cannot reap orphaned processes: ${error}. ` +
         'Zombies of processes the app leaves behind will accumulate; run the container with an init (docker run --init, ' +
@@ -126,7 +124,7 @@ export class Reaper {
     }
     if (native?.isSubreaper()) {
       log.debug('Running as a child subreaper: reaping orphaned processes');
-      return new Reaper(native, log, tracked);
+      return new Reaper(native, log);
     }
     return null;
   }
@@ -147,7 +145,8 @@ export class Reaper {
     // Without our own /proc (a PID namespace whose /proc was not remounted),
     // the peeked pid is all we can see; the rest wait for later sweeps.
     const zombies = this.procOk ? zombieChildren() : new Map([[first, '']]);
-    const mine = new Set<number>(this.tracked());
+    // the workers: libuv waits for them itself (and the one-sweep delay below covers any other child of ours)
+    const mine = new Set<number>();
     for (const w of Object.values(cluster.workers ?? {})) if (w?.process.pid) mine.add(w.process.pid);
     const seen = new Map<number, string>();
     for (const [pid, start] of zombies) {

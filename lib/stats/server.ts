@@ -8,7 +8,7 @@
 // costs nothing otherwise.
 
 import http from 'node:http';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, errnoOf as errno } from '../config/errors.js';
 import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
 import { describeBindError } from '../listeners/handles.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
@@ -47,7 +47,6 @@ export function statsSource(snapshot: () => StatusSnapshot, metrics: MasterMetri
   return { snapshot, metrics, healthy: () => healthy(snapshot()), ready: () => ready(snapshot()) };
 }
 
-const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
 function bindError(label: string, code: string): ConfigError {
   return new ConfigError(`cannot bind the stats listener ${label} (stats-bind): ${describeBindError(code)}`);
