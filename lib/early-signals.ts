@@ -5,7 +5,9 @@
 // HUP that arrives while the master is still starting is held the same way.
 // A held signal is delivered, in order, once its real handler is installed.
 
-const EARLY = new Set<NodeJS.Signals>(process.pid === 1 ? ['SIGUSR1', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'] : ['SIGUSR1']);
+const EARLY = new Set<NodeJS.Signals>(
+  process.pid === 1 ? ['SIGUSR1', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'] : ['SIGUSR1'],
+);
 const handlers = new Map<NodeJS.Signals, () => void>();
 const held: NodeJS.Signals[] = [];
 

@@ -22,9 +22,16 @@ function optionOf(s: SettingSpec): Option {
   const value = s.kind === 'bool' ? '' : ' <value>';
   const opt = new Option(names + value, s.help);
   switch (s.kind) {
-    case 'int': case 'number': opt.argParser(toNumber); break;
-    case 'list': opt.argParser(append); break;
-    case 'enum': opt.choices(s.choices!); break;
+    case 'int':
+    case 'number':
+      opt.argParser(toNumber);
+      break;
+    case 'list':
+      opt.argParser(append);
+      break;
+    case 'enum':
+      opt.choices(s.choices!);
+      break;
   }
   return opt;
 }

@@ -27,7 +27,8 @@ export const helpOf = (cmd: ControlCommand): string => CONTROL_HELP[cmd];
 
 /** The pid of the live master named by `pidfile`, or a one-line error. */
 export function masterPid(pidfile: string): number {
-  if (!existsSync(pidfile)) throw new ConfigError(`pidfile ${pidfile} does not exist: is tsgund running with -p ${pidfile}?`);
+  if (!existsSync(pidfile))
+    throw new ConfigError(`pidfile ${pidfile} does not exist: is tsgund running with -p ${pidfile}?`);
   const pid = readPid(pidfile);
   if (pid === null) throw new ConfigError(`pidfile ${pidfile} does not hold a pid`);
   if (!isAlive(pid)) throw new ConfigError(`pidfile ${pidfile} names pid ${pid}, which is not running (stale pidfile)`);

@@ -9,7 +9,6 @@ import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from 
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 
-
 function fail(err: unknown): never {
   if (err instanceof UserError) {
     process.stderr.write(`tsgund: ${err.message}\n`);
@@ -26,13 +25,14 @@ const program = new Command('tsgund')
   .configureOutput({ outputError: (text, write) => write(`tsgund: ${text.replace(/^error: /, '')}`) });
 
 const start = (name: string, description: string, check: boolean) =>
-  addSettingOptions(program.command(name).description(description).argument('[app]', 'module[:export] to serve'))
-    .action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
-      const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
-      const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
-      // exit explicitly: an upgraded master or a file watcher may still hold the loop
-      process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
-    });
+  addSettingOptions(
+    program.command(name).description(description).argument('[app]', 'module[:export] to serve'),
+  ).action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
+    const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
+    const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
+    // exit explicitly: an upgraded master or a file watcher may still hold the loop
+    process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
+  });
 start('start', 'run APP under a master process and a pool of workers', false);
 start('check-config', 'validate the settings and load the app, then exit', true);
 

@@ -23,7 +23,9 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     if (flags.checkConfig) {
       requireApp(settings);
       await loadApp(settings.app!, settings.chdir ?? cwd);
-      process.stdout.write(`config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`);
+      process.stdout.write(
+        `config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`,
+      );
       return EXIT.ok;
     }
     const upgraded = Boolean(process.env[PARENT_ENV]);

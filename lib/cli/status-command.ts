@@ -26,7 +26,10 @@ export function registerStatus(program: Command): void {
       // with a pidfile, "not running" is reported from it, before the socket is tried
       if (opts.pid) {
         const pid = masterPid(opts.pid);
-        if (!existsSync(path)) throw new ConfigError(`master ${pid} has no control socket at ${path}: if it was started with --control-socket, pass the same path`);
+        if (!existsSync(path))
+          throw new ConfigError(
+            `master ${pid} has no control socket at ${path}: if it was started with --control-socket, pass the same path`,
+          );
       }
       const status = await requestStatus(path);
       process.stdout.write(opts.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));

@@ -1,6 +1,9 @@
 /** A problem the user can fix; printed as one line, never with a stack trace. */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }

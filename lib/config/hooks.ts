@@ -36,7 +36,11 @@ export class HookRunner {
 }
 
 /** A worker reads the hooks from the same config file the master loaded. */
-export async function loadWorkerHooks(configPath: string | null, settings: Settings, log: ErrorLog): Promise<HookRunner> {
+export async function loadWorkerHooks(
+  configPath: string | null,
+  settings: Settings,
+  log: ErrorLog,
+): Promise<HookRunner> {
   const { config } = configPath ? await loadConfigFile(configPath, process.cwd()) : { config: {} };
   return HookRunner.from(config, settings, log);
 }

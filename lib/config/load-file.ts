@@ -9,10 +9,21 @@ const MODULE = 'tsgund';
 
 const SEARCH_PLACES = [
   'package.json',
-  `.${MODULE}rc`, `.${MODULE}rc.json`, `.${MODULE}rc.yaml`, `.${MODULE}rc.yml`,
-  `.${MODULE}rc.js`, `.${MODULE}rc.ts`, `.${MODULE}rc.mjs`, `.${MODULE}rc.cjs`,
-  `${MODULE}.config.js`, `${MODULE}.config.ts`, `${MODULE}.config.mjs`, `${MODULE}.config.cjs`,
-  `${MODULE}.config.json`, `${MODULE}.config.yaml`, `${MODULE}.config.yml`,
+  `.${MODULE}rc`,
+  `.${MODULE}rc.json`,
+  `.${MODULE}rc.yaml`,
+  `.${MODULE}rc.yml`,
+  `.${MODULE}rc.js`,
+  `.${MODULE}rc.ts`,
+  `.${MODULE}rc.mjs`,
+  `.${MODULE}rc.cjs`,
+  `${MODULE}.config.js`,
+  `${MODULE}.config.ts`,
+  `${MODULE}.config.mjs`,
+  `${MODULE}.config.cjs`,
+  `${MODULE}.config.json`,
+  `${MODULE}.config.yaml`,
+  `${MODULE}.config.yml`,
 ];
 
 // cosmiconfig's own JS loaders return the module that was imported first, so an
@@ -25,7 +36,12 @@ const requireHere = createRequire(import.meta.url);
 // twice ({ default: { default: config } }); unwrap to the config itself.
 const pickDefault = (mod: Record<string, unknown>): unknown => {
   let value: unknown = 'default' in mod ? mod.default : mod;
-  while (value && typeof value === 'object' && 'default' in value && Object.keys(value).every((k) => k === 'default' || k === '__esModule')) {
+  while (
+    value &&
+    typeof value === 'object' &&
+    'default' in value &&
+    Object.keys(value).every((k) => k === 'default' || k === '__esModule')
+  ) {
     value = (value as Record<string, unknown>).default;
   }
   return value;
@@ -64,11 +80,20 @@ const loadTs: Loader = async (filepath, content) => {
 // Created on first use: cosmiconfig reads the current directory's package.json
 // as it is created, which must not happen at import (workers import this module).
 let explorer: PublicExplorer | null = null;
-const getExplorer = (): PublicExplorer => (explorer ??= cosmiconfig(MODULE, {
-  searchPlaces: SEARCH_PLACES,
-  cache: false,
-  loaders: { ...defaultLoaders, '.js': loadEsm, '.mjs': loadEsm, '.cjs': loadCjs, '.ts': loadTs, '.mts': loadTs, '.cts': loadTs },
-}));
+const getExplorer = (): PublicExplorer =>
+  (explorer ??= cosmiconfig(MODULE, {
+    searchPlaces: SEARCH_PLACES,
+    cache: false,
+    loaders: {
+      ...defaultLoaders,
+      '.js': loadEsm,
+      '.mjs': loadEsm,
+      '.cjs': loadCjs,
+      '.ts': loadTs,
+      '.mts': loadTs,
+      '.cts': loadTs,
+    },
+  }));
 
 export interface LoadedFile {
   filepath: string | null;
@@ -95,5 +120,9 @@ export async function loadConfigFile(explicit: string | null, cwd: string): Prom
 
 export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return msg
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
 }

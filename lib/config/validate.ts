@@ -10,13 +10,20 @@ const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
 function expectation(s: SettingSpec): string {
   const orNull = s.nullable ? ' or null' : '';
   switch (s.kind) {
-    case 'int': return `an integer >= ${s.min ?? 0}`;
-    case 'number': return `a number >= ${s.min ?? 0}`;
-    case 'bool': return 'true or false';
-    case 'enum': return `one of ${s.choices!.join(', ')}`;
-    case 'list': return 'a string or a list of strings';
-    case 'mode': return `an octal mode such as 022 or 0o027${orNull}`;
-    case 'string': return `a non-empty string${orNull}`;
+    case 'int':
+      return `an integer >= ${s.min ?? 0}`;
+    case 'number':
+      return `a number >= ${s.min ?? 0}`;
+    case 'bool':
+      return 'true or false';
+    case 'enum':
+      return `one of ${s.choices!.join(', ')}`;
+    case 'list':
+      return 'a string or a list of strings';
+    case 'mode':
+      return `an octal mode such as 022 or 0o027${orNull}`;
+    case 'string':
+      return `a non-empty string${orNull}`;
   }
 }
 
@@ -25,20 +32,32 @@ function expectation(s: SettingSpec): string {
 function accepts(s: SettingSpec, v: unknown): boolean {
   if (v === null) return Boolean(s.nullable);
   switch (s.kind) {
-    case 'int': return Number.isInteger(v) && (v as number) >= (s.min ?? 0);
-    case 'number': return typeof v === 'number' && Number.isFinite(v) && v >= (s.min ?? 0);
-    case 'bool': return typeof v === 'boolean';
-    case 'enum': return typeof v === 'string' && s.choices!.includes(v);
-    case 'list': return Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
-    case 'mode': return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0o777;
-    case 'string': return typeof v === 'string' && v !== '';
+    case 'int':
+      return Number.isInteger(v) && (v as number) >= (s.min ?? 0);
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v) && v >= (s.min ?? 0);
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'enum':
+      return typeof v === 'string' && s.choices!.includes(v);
+    case 'list':
+      return Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
+    case 'mode':
+      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0o777;
+    case 'string':
+      return typeof v === 'string' && v !== '';
   }
 }
 
 /** Shapes that are friendlier in a config file, turned into the canonical type. */
 function normalize(s: SettingSpec, value: unknown): unknown {
   if (s.kind === 'list' && typeof value === 'string') {
-    return s.key === 'forwardedAllowIps' ? value.split(',').map((v) => v.trim()).filter(Boolean) : [value];
+    return s.key === 'forwardedAllowIps'
+      ? value
+          .split(',')
+          .map((v) => v.trim())
+          .filter(Boolean)
+      : [value];
   }
   if (s.kind === 'mode' && typeof value === 'string' && /^(0o?)?[0-7]{1,4}$/.test(value)) {
     return parseInt(value.replace(/^0o/, ''), 8);
@@ -94,7 +113,9 @@ export function validateLayer(raw: Record<string, unknown>, origin: string, asFl
     }
     if (key === 'app') {
       if (typeof value !== 'string' || value === '') {
-        throw new ConfigError(`${origin}: setting 'app' is ${show(value)}, expected a module path such as app.js or app.js:handler`);
+        throw new ConfigError(
+          `${origin}: setting 'app' is ${show(value)}, expected a module path such as app.js or app.js:handler`,
+        );
       }
       out.app = value;
       continue;
@@ -135,7 +156,9 @@ export function validateMerged(settings: Record<string, unknown>): void {
     if (file && !existsSync(file)) throw new ConfigError(`setting '${key}': ${show(file)} does not exist`);
   }
   if (Boolean(settings.certfile) !== Boolean(settings.keyfile)) {
-    throw new ConfigError(`settings 'certfile' and 'keyfile' go together: got certfile=${show(settings.certfile)}, keyfile=${show(settings.keyfile)}`);
+    throw new ConfigError(
+      `settings 'certfile' and 'keyfile' go together: got certfile=${show(settings.certfile)}, keyfile=${show(settings.keyfile)}`,
+    );
   }
 }
 

@@ -6,7 +6,9 @@ import type { StatusSnapshot } from './status.js';
 function connectError(path: string, err: NodeJS.ErrnoException): ConfigError {
   switch (err.code) {
     case 'ENOENT':
-      return new ConfigError(`control socket ${path} does not exist: is the master running, with a pidfile or --control-socket?`);
+      return new ConfigError(
+        `control socket ${path} does not exist: is the master running, with a pidfile or --control-socket?`,
+      );
     case 'ECONNREFUSED':
       return new ConfigError(`nothing answers on control socket ${path}: the master is not running (stale socket)`);
     case 'EACCES':
@@ -30,7 +32,9 @@ export function requestStatus(path: string, timeoutMs = 5000): Promise<StatusSna
       fn();
     };
     sock.setTimeout(timeoutMs, () =>
-      settle(() => reject(new ConfigError(`the master did not answer on control socket ${path} within ${timeoutMs / 1000} s`))),
+      settle(() =>
+        reject(new ConfigError(`the master did not answer on control socket ${path} within ${timeoutMs / 1000} s`)),
+      ),
     );
     sock.on('connect', () => sock.write('{"cmd":"status"}\n'));
     sock.on('error', (err: NodeJS.ErrnoException) => settle(() => reject(connectError(path, err))));
@@ -49,6 +53,8 @@ export function requestStatus(path: string, timeoutMs = 5000): Promise<StatusSna
         }
       });
     });
-    sock.on('end', () => settle(() => reject(new ConfigError(`the master closed control socket ${path} without answering`))));
+    sock.on('end', () =>
+      settle(() => reject(new ConfigError(`the master closed control socket ${path} without answering`))),
+    );
   });
 }

@@ -3,10 +3,19 @@ import type { StatusSnapshot } from './status.js';
 /** 45s, 3m 12s, 2h 5m, 3d 4h: the two largest units, like ps and pm2. */
 export function formatUptime(ms: number): string {
   const s = Math.floor(ms / 1000);
-  const units: Array<[string, number]> = [['d', Math.floor(s / 86400)], ['h', Math.floor(s / 3600) % 24], ['m', Math.floor(s / 60) % 60], ['s', s % 60]];
+  const units: Array<[string, number]> = [
+    ['d', Math.floor(s / 86400)],
+    ['h', Math.floor(s / 3600) % 24],
+    ['m', Math.floor(s / 60) % 60],
+    ['s', s % 60],
+  ];
   const first = units.findIndex(([, n]) => n > 0);
   if (first === -1) return '0s';
-  return units.slice(first, first + 2).filter(([, n]) => n > 0).map(([u, n]) => `${n}${u}`).join(' ');
+  return units
+    .slice(first, first + 2)
+    .filter(([, n]) => n > 0)
+    .map(([u, n]) => `${n}${u}`)
+    .join(' ');
 }
 
 /** MiB with one decimal; '-' before a worker's first heartbeat. */
@@ -16,7 +25,10 @@ const mib = (bytes: number): string => (bytes > 0 ? (bytes / 1048576).toFixed(1)
 function table(header: string[], rows: string[][], right: boolean[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -25,7 +37,19 @@ export function formatStatus(s: StatusSnapshot): string {
   const serving = s.workers.filter((w) => w.state === 'ready').length;
   const master = table(
     ['MASTER', 'NAME', 'APP', 'GEN', 'STATE', 'UPTIME', 'RSS MiB', 'WORKERS', 'RESTARTS'],
-    [[String(s.pid), s.name, s.app, String(s.generation), s.state, formatUptime(s.uptimeMs), mib(s.rss), `${serving}/${s.targetWorkers}`, String(s.restarts)]],
+    [
+      [
+        String(s.pid),
+        s.name,
+        s.app,
+        String(s.generation),
+        s.state,
+        formatUptime(s.uptimeMs),
+        mib(s.rss),
+        `${serving}/${s.targetWorkers}`,
+        String(s.restarts),
+      ],
+    ],
     [false, false, false, true, false, true, true, true, true],
   );
   const workers = [...s.workers].sort((a, b) => a.generation - b.generation || a.id - b.id);
@@ -36,7 +60,14 @@ export function formatStatus(s: StatusSnapshot): string {
     ...(workers.length
       ? table(
           ['WORKER', 'GEN', 'STATE', 'UPTIME', 'REQUESTS', 'RSS MiB'],
-          workers.map((w) => [String(w.pid), String(w.generation), w.state, formatUptime(w.uptimeMs), String(w.requests), mib(w.rss)]),
+          workers.map((w) => [
+            String(w.pid),
+            String(w.generation),
+            w.state,
+            formatUptime(w.uptimeMs),
+            String(w.requests),
+            mib(w.rss),
+          ]),
           [false, true, false, true, true, true],
         )
       : ['no workers']),

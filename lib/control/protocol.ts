@@ -11,7 +11,11 @@ export type ControlReply = { ok: true; status: StatusSnapshot } | { ok: false; e
  * `<pidfile>.sock`. A master started by USR2 holds `<pidfile>.2` and so listens
  * on `<pidfile>.2.sock` (or `<controlSocket>.2`) until the old master exits.
  */
-export function controlSocketPath(controlSocket: string | null, pidfile: string | null, upgraded = false): string | null {
+export function controlSocketPath(
+  controlSocket: string | null,
+  pidfile: string | null,
+  upgraded = false,
+): string | null {
   const suffix = upgraded ? '.2' : '';
   if (controlSocket) return controlSocket + suffix;
   return pidfile ? `${pidfile}${suffix}.sock` : null;

@@ -17,7 +17,6 @@ export interface ControlServer {
   moveTo(path: string): void;
 }
 
-
 function fileIdentity(path: string): string {
   const st = statSync(path);
   return `${st.dev}:${st.ino}`;
@@ -26,7 +25,8 @@ function fileIdentity(path: string): string {
 /** Remove a socket file left by a master that died; refuse to touch anything else. */
 async function clearStale(path: string): Promise<void> {
   const busy = await freeSocketPath(path);
-  if (busy === 'ENOTSOCK') throw new ConfigError(`control socket ${path} exists and is not a socket; remove it or set controlSocket`);
+  if (busy === 'ENOTSOCK')
+    throw new ConfigError(`control socket ${path} exists and is not a socket; remove it or set controlSocket`);
   if (busy === 'EADDRINUSE') throw new ConfigError(`control socket ${path} is in use by another running process`);
   if (busy) throw new ConfigError(`control socket ${path}: ${busy}`);
 }
@@ -87,7 +87,11 @@ function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog):
  * Binding under a temporary name also means libuv's unlink-on-close hits that
  * name, not a socket another master may have put at `path` since.
  */
-export async function startControlServer(path: string, snapshot: () => StatusSnapshot, log: ErrorLog): Promise<ControlServer> {
+export async function startControlServer(
+  path: string,
+  snapshot: () => StatusSnapshot,
+  log: ErrorLog,
+): Promise<ControlServer> {
   await clearStale(path);
   const connections = new Set<net.Socket>();
   const server = net.createServer((sock) => {

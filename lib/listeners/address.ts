@@ -33,8 +33,11 @@ export function parseBind(value: string, setting = 'bind'): BindAddress {
 
 export function formatBind(a: BindAddress): string {
   switch (a.kind) {
-    case 'unix': return `unix:${a.path}`;
-    case 'fd': return `fd://${a.fd}`;
-    case 'tcp': return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+    case 'unix':
+      return `unix:${a.path}`;
+    case 'fd':
+      return `fd://${a.fd}`;
+    case 'tcp':
+      return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
   }
 }

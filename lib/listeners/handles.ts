@@ -33,7 +33,12 @@ export interface Listener {
 }
 
 interface NetInternals {
-  _createServerHandle(address: string | null, port: number | null, addressType: number | null, fd?: number): NativeHandle | number;
+  _createServerHandle(
+    address: string | null,
+    port: number | null,
+    addressType: number | null,
+    fd?: number,
+  ): NativeHandle | number;
 }
 const internals = net as unknown as NetInternals;
 
@@ -119,7 +124,10 @@ export function listenOnHandle(server: net.Server, handle: unknown, backlog: num
       server.off('error', reject);
       resolve();
     });
-    const s = server as net.Server & { _handle: unknown; _listen2(a: null, p: number, t: number, backlog: number): void };
+    const s = server as net.Server & {
+      _handle: unknown;
+      _listen2(a: null, p: number, t: number, backlog: number): void;
+    };
     // A TCP handle goes through the public listen(handle); listen() rejects a
     // pipe handle, so set it as the server's handle and take the inner path.
     if ((handle as object).constructor?.name === 'TCP') server.listen(handle as object, backlog);

@@ -23,7 +23,9 @@ export function systemdSockets(env: NodeJS.ProcessEnv): Listener[] {
   const count = Number(env.LISTEN_FDS);
   if (!count || Number(env.LISTEN_PID) !== process.pid) return [];
   const names = (env.LISTEN_FDNAMES ?? '').split(':');
-  return Array.from({ length: count }, (_, i) => adoptFd(3 + i, `${SYSTEMD}fd://${3 + i}` + (names[i] ? ` (${names[i]})` : '')));
+  return Array.from({ length: count }, (_, i) =>
+    adoptFd(3 + i, `${SYSTEMD}fd://${3 + i}` + (names[i] ? ` (${names[i]})` : '')),
+  );
 }
 
 /**
@@ -37,7 +39,9 @@ export async function bindAll(binds: string[], held: Listener[], env: NodeJS.Pro
   const fromParent = held.length === 0 ? inheritedFromParent(env) : new Map<string, number>();
   if (held.length === 0) {
     const activated = systemdSockets(env);
-    const handedOver = [...fromParent].filter(([label]) => label.startsWith(SYSTEMD)).map(([label, fd]) => adoptFd(fd, label));
+    const handedOver = [...fromParent]
+      .filter(([label]) => label.startsWith(SYSTEMD))
+      .map(([label, fd]) => adoptFd(fd, label));
     if (activated.length || handedOver.length) return [...activated, ...handedOver];
   }
   const result: Listener[] = [];

@@ -27,8 +27,27 @@ import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { BootFailure, WorkerHandle } from './worker-handle.js';
 
-export type MasterSignal = 'SIGHUP' | 'SIGINT' | 'SIGQUIT' | 'SIGTERM' | 'SIGTTIN' | 'SIGTTOU' | 'SIGUSR1' | 'SIGUSR2' | 'SIGWINCH';
-const SIGNALS: MasterSignal[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+export type MasterSignal =
+  | 'SIGHUP'
+  | 'SIGINT'
+  | 'SIGQUIT'
+  | 'SIGTERM'
+  | 'SIGTTIN'
+  | 'SIGTTOU'
+  | 'SIGUSR1'
+  | 'SIGUSR2'
+  | 'SIGWINCH';
+const SIGNALS: MasterSignal[] = [
+  'SIGHUP',
+  'SIGINT',
+  'SIGQUIT',
+  'SIGTERM',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGUSR1',
+  'SIGUSR2',
+  'SIGWINCH',
+];
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
 const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort'] as const;
@@ -162,20 +181,32 @@ export class Arbiter {
   private async startStats(address: string): Promise<void> {
     const { MasterMetrics, startStatsServer, statsSource } = await import('../stats/server.js');
     this.metrics = new MasterMetrics();
-    this.stats = await startStatsServer(address, statsSource(() => this.snapshot(), this.metrics), this.log, { waitIfBusy: this.upgrade.isChild });
+    this.stats = await startStatsServer(
+      address,
+      statsSource(() => this.snapshot(), this.metrics),
+      this.log,
+      { waitIfBusy: this.upgrade.isChild },
+    );
   }
 
   private async startWatching(): Promise<void> {
     const { watchForReload } = await import('./file-watcher.js'); // development only: load chokidar on demand
     const { module } = parseAppSpec(this.settings.app!);
-    this.watcher = watchForReload(module, this.settings.chdir ?? this.opts.cwd, this.settings.reloadExtraFiles, (file) => {
-      this.log.info(`${file} changed, reloading`);
-      this.enqueue('SIGHUP');
-    });
+    this.watcher = watchForReload(
+      module,
+      this.settings.chdir ?? this.opts.cwd,
+      this.settings.reloadExtraFiles,
+      (file) => {
+        this.log.info(`${file} changed, reloading`);
+        this.enqueue('SIGHUP');
+      },
+    );
   }
 
   private describe(l: Listener): string {
-    return l.address.kind === 'tcp' ? `http${this.settings.certfile ? 's' : ''}://${l.label.replace(/:\d+$/, ':' + l.address.port)}` : l.label;
+    return l.address.kind === 'tcp'
+      ? `http${this.settings.certfile ? 's' : ''}://${l.label.replace(/:\d+$/, ':' + l.address.port)}`
+      : l.label;
   }
 
   private async abortStart(): Promise<void> {
@@ -198,7 +229,13 @@ export class Arbiter {
       restarts: this.restarts,
       listeners: this.listeners.map((l) => this.describe(l)),
       workers: [...this.workers.values()].map((h) => ({
-        pid: h.pid, id: h.id, generation: h.generation, state: h.state, uptimeMs: h.uptimeMs, requests: h.requests, rss: h.rss,
+        pid: h.pid,
+        id: h.id,
+        generation: h.generation,
+        state: h.state,
+        uptimeMs: h.uptimeMs,
+        requests: h.requests,
+        rss: h.rss,
       })),
     };
   }
@@ -238,14 +275,23 @@ export class Arbiter {
     this.log.debug(`handling ${sig}`);
     try {
       switch (sig) {
-        case 'SIGHUP': return await this.onHup();
-        case 'SIGTERM': return this.onTerm();
-        case 'SIGINT': case 'SIGQUIT': return this.onQuit(sig);
-        case 'SIGTTIN': return this.onTtin();
-        case 'SIGTTOU': return this.onTtou();
-        case 'SIGUSR1': return await this.onUsr1();
-        case 'SIGUSR2': return await this.onUsr2();
-        case 'SIGWINCH': return this.onWinch();
+        case 'SIGHUP':
+          return await this.onHup();
+        case 'SIGTERM':
+          return this.onTerm();
+        case 'SIGINT':
+        case 'SIGQUIT':
+          return this.onQuit(sig);
+        case 'SIGTTIN':
+          return this.onTtin();
+        case 'SIGTTOU':
+          return this.onTtou();
+        case 'SIGUSR1':
+          return await this.onUsr1();
+        case 'SIGUSR2':
+          return await this.onUsr2();
+        case 'SIGWINCH':
+          return this.onWinch();
       }
     } catch (err) {
       this.log.error(`handling ${sig} failed`, err);
@@ -295,7 +341,8 @@ export class Arbiter {
 
   private async onUsr2(): Promise<void> {
     // PID 1's exit kills its whole PID namespace, the new master included: the upgrade could never finish
-    const refusal = process.pid === 1 ? 'running as PID 1 (a container): roll out a new container instead' : this.upgrade.refusal();
+    const refusal =
+      process.pid === 1 ? 'running as PID 1 (a container): roll out a new container instead' : this.upgrade.refusal();
     if (refusal) {
       this.log.warning(`USR2 refused: ${refusal}`);
       return;
@@ -325,7 +372,11 @@ export class Arbiter {
   }
 
   /** Spawn a full generation and wait until every worker of it is ready. */
-  private async bootGeneration(settings: Settings, configPath: string | null, signal: AbortSignal | null): Promise<WorkerHandle[]> {
+  private async bootGeneration(
+    settings: Settings,
+    configPath: string | null,
+    signal: AbortSignal | null,
+  ): Promise<WorkerHandle[]> {
     const generation = this.generation + 1;
     const fresh: WorkerHandle[] = [];
     for (let i = 0; i < settings.workers; i++) fresh.push(await this.spawnWorker(settings, configPath, generation));
@@ -353,7 +404,12 @@ export class Arbiter {
     let listeners: Listener[];
     try {
       // a config module that never settles must not wedge the signal queue
-      next = await settleWithin(resolveSettings(this.opts.cli, this.opts.envArgs, this.opts.cwd), this.settings.bootTimeout * 1000, signal, 'the config file to load');
+      next = await settleWithin(
+        resolveSettings(this.opts.cli, this.opts.envArgs, this.opts.cwd),
+        this.settings.bootTimeout * 1000,
+        signal,
+        'the config file to load',
+      );
       requireApp(next.settings);
       checkLogFiles(next.settings);
       listeners = await bindAll(next.settings.bind, this.listeners, process.env);
@@ -362,7 +418,8 @@ export class Arbiter {
       this.metrics?.reload(false);
       return;
     }
-    for (const l of listeners) if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
+    for (const l of listeners)
+      if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     const previous = { resolved: this.resolved, listeners: this.listeners, hooks: this.hooks };
     this.adopt(next, listeners);
     await this.hooks.call('onReload');
@@ -372,7 +429,9 @@ export class Arbiter {
       await this.bootGeneration(next.settings, next.configPath, signal);
     } catch (err) {
       const superseded = signal.reason === 'SIGHUP';
-      this.log[superseded ? 'info' : 'error'](`reload ${superseded ? 'abandoned' : 'failed'}, the running workers keep serving: ${oneLine(err)}`);
+      this.log[superseded ? 'info' : 'error'](
+        `reload ${superseded ? 'abandoned' : 'failed'}, the running workers keep serving: ${oneLine(err)}`,
+      );
       if (!superseded) this.metrics?.reload(false);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
@@ -442,8 +501,15 @@ export class Arbiter {
       this.manageWorkers();
     } else if (msg.type === 'boot-error') {
       this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`);
-    } else if (msg.type === 'heartbeat' && this.settings.maxMemory > 0 && msg.rss > this.settings.maxMemory * 1048576 && h.serving) {
-      this.log.warning(`Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`);
+    } else if (
+      msg.type === 'heartbeat' &&
+      this.settings.maxMemory > 0 &&
+      msg.rss > this.settings.maxMemory * 1048576 &&
+      h.serving
+    ) {
+      this.log.warning(
+        `Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`,
+      );
       h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
       this.metrics?.restart('max_memory');
       this.manageWorkers();
@@ -453,7 +519,13 @@ export class Arbiter {
   /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
   private sendSockets(h: WorkerHandle): void {
     this.listeners.forEach((l, index) => {
-      const msg: MasterToWorker = { type: 'socket', index, total: this.listeners.length, label: l.label, backlog: this.settings.backlog };
+      const msg: MasterToWorker = {
+        type: 'socket',
+        index,
+        total: this.listeners.length,
+        label: l.label,
+        backlog: this.settings.backlog,
+      };
       h.worker.send(msg, l.handle as never);
     });
   }
@@ -473,7 +545,10 @@ export class Arbiter {
     this.restarts++;
     this.metrics?.restart(h.abortedAt ? 'timeout' : 'crash');
     const delay = this.backoff.recordExit(h.servingMs);
-    if (delay > 0) this.log.warning(`Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`);
+    if (delay > 0)
+      this.log.warning(
+        `Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`,
+      );
     this.manageWorkers();
   }
 
@@ -578,14 +653,25 @@ export class Arbiter {
 
 /** Resolve when every worker is ready; reject on the first failure, timeout or abort. */
 function waitAll(handles: WorkerHandle[], timeoutMs: number, signal: AbortSignal | null): Promise<void> {
-  return settleWithin(Promise.all(handles.map((h) => h.ready)).then(() => {}), timeoutMs, signal, 'workers to report ready');
+  return settleWithin(
+    Promise.all(handles.map((h) => h.ready)).then(() => {}),
+    timeoutMs,
+    signal,
+    'workers to report ready',
+  );
 }
 
 /** `work`, unless `signal` aborts or `timeoutMs` passes first (then a BootFailure). */
 function settleWithin<T>(work: Promise<T>, timeoutMs: number, signal: AbortSignal | null, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new BootFailure(`gave up waiting for ${what} after ${timeoutMs / 1000} s (boot-timeout)`, 3)), timeoutMs);
-    const onAbort = () => reject(new BootFailure(signal?.reason === 'SIGHUP' ? 'superseded by a newer HUP' : 'interrupted by a stop signal', 3));
+    const timer = setTimeout(
+      () => reject(new BootFailure(`gave up waiting for ${what} after ${timeoutMs / 1000} s (boot-timeout)`, 3)),
+      timeoutMs,
+    );
+    const onAbort = () =>
+      reject(
+        new BootFailure(signal?.reason === 'SIGHUP' ? 'superseded by a newer HUP' : 'interrupted by a stop signal', 3),
+      );
     signal?.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => {
       clearTimeout(timer);

@@ -9,7 +9,12 @@ const IGNORED = /(^|[/\\])(node_modules|\.git|dist|coverage)([/\\]|$)|(^|[/\\])\
  * `--reload`: watch the app's directory (and reload-extra-file paths) and call
  * `onChange` once per burst of edits. Development only.
  */
-export function watchForReload(appModule: string, cwd: string, extra: string[], onChange: (file: string) => void): FSWatcher {
+export function watchForReload(
+  appModule: string,
+  cwd: string,
+  extra: string[],
+  onChange: (file: string) => void,
+): FSWatcher {
   const roots = [dirname(resolve(cwd, appModule)), ...extra.map((f) => resolve(cwd, f))];
   const watcher = watch(roots, { ignored: (path) => IGNORED.test(path), ignoreInitial: true });
   let timer: NodeJS.Timeout | null = null;

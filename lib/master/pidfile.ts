@@ -38,7 +38,9 @@ export class Pidfile {
   claim(): void {
     const pid = readPid(this.path);
     if (pid !== null && pid !== process.pid && isMaster(pid)) {
-      throw new ConfigError(`pidfile ${this.path} names a running master (pid ${pid}); stop it first or use another --pid`);
+      throw new ConfigError(
+        `pidfile ${this.path} names a running master (pid ${pid}); stop it first or use another --pid`,
+      );
     }
     this.write();
   }

@@ -8,15 +8,21 @@ export interface WorkerIds {
 
 /** Look a name or number up in /etc/passwd or /etc/group (Node has no getpwnam). */
 function lookup(file: string, nameOrId: string): string[] | undefined {
-  const rows = readFileSync(file, 'utf8').split('\n').map((l) => l.split(':'));
-  return /^\d+$/.test(nameOrId) ? rows.find((r) => r[2] === nameOrId) ?? [nameOrId, '', nameOrId, nameOrId] : rows.find((r) => r[0] === nameOrId);
+  const rows = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.split(':'));
+  return /^\d+$/.test(nameOrId)
+    ? (rows.find((r) => r[2] === nameOrId) ?? [nameOrId, '', nameOrId, nameOrId])
+    : rows.find((r) => r[0] === nameOrId);
 }
 
 /** The uid/gid workers run as (`user`, `group`); empty when no drop is asked for. */
 export function workerIds(user: string | null, group: string | null): WorkerIds {
   if (!user && !group) return {};
   if (process.getuid?.() !== 0) {
-    throw new ConfigError(`settings 'user'/'group' (${user ?? ''}${group ? ':' + group : ''}) need the master to run as root`);
+    throw new ConfigError(
+      `settings 'user'/'group' (${user ?? ''}${group ? ':' + group : ''}) need the master to run as root`,
+    );
   }
   const ids: WorkerIds = {};
   if (user) {

@@ -117,9 +117,11 @@ export class Reaper {
         log.debug('Running as PID 1: reaping orphaned processes');
         return new Reaper(native, log);
       }
-      log.warning(`Running as PID 1 but cannot reap orphaned processes: ${error}. ` +
-        'Zombies of processes the app leaves behind will accumulate; run the container with an init (docker run --init, ' +
-        'Kubernetes: shareProcessNamespace or tini) or reinstall tsgund where a C compiler is available');
+      log.warning(
+        `Running as PID 1 but cannot reap orphaned processes: ${error}. ` +
+          'Zombies of processes the app leaves behind will accumulate; run the container with an init (docker run --init, ' +
+          'Kubernetes: shareProcessNamespace or tini) or reinstall tsgund where a C compiler is available',
+      );
       return null;
     }
     if (native?.isSubreaper()) {

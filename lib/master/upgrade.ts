@@ -14,7 +14,10 @@ export class Upgrade {
   private parentPid: number | null;
   private childPid: number | null = null;
 
-  constructor(private readonly log: ErrorLog, private readonly cwd: string) {
+  constructor(
+    private readonly log: ErrorLog,
+    private readonly cwd: string,
+  ) {
     const parent = Number(process.env[PARENT_ENV]);
     this.parentPid = parent > 0 ? parent : null;
     // workers and later masters must not see these
@@ -28,7 +31,8 @@ export class Upgrade {
 
   /** Why a USR2 cannot start an upgrade now, or null when it can. */
   refusal(): string | null {
-    if (this.childPid !== null && isAlive(this.childPid)) return `an upgraded master (pid ${this.childPid}) is already running`;
+    if (this.childPid !== null && isAlive(this.childPid))
+      return `an upgraded master (pid ${this.childPid}) is already running`;
     if (this.parentPid !== null) return `the old master (pid ${this.parentPid}) has not exited yet`;
     return null;
   }
@@ -66,5 +70,3 @@ export class Upgrade {
     return [this.parentPid, this.childPid].some((pid) => pid !== null && isAlive(pid));
   }
 }
-
-

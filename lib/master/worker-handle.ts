@@ -22,7 +22,10 @@ export class WorkerHandle {
   private settle!: { resolve: () => void; reject: (e: BootFailure) => void };
   private killTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly worker: Worker, readonly generation: number) {
+  constructor(
+    readonly worker: Worker,
+    readonly generation: number,
+  ) {
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => {}); // a failure is read by whoever waits, if anyone
   }

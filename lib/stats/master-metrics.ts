@@ -26,18 +26,31 @@ class BucketedHistogram {
   private readonly counts = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
   private sum = 0;
 
-  constructor(readonly name: string, readonly help: string) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
 
   add(buckets: readonly number[], sum: number): void {
     for (let i = 0; i < this.counts.length; i++) this.counts[i]! += buckets[i] ?? 0;
     this.sum += sum;
   }
 
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> }> {
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }>;
+  }> {
     let cumulative = 0;
     const values = DURATION_BUCKETS.map((le, i) => {
       cumulative += this.counts[i]!;
-      return { metricName: `${this.name}_bucket`, labels: { le } as Record<string, string | number>, value: cumulative };
+      return {
+        metricName: `${this.name}_bucket`,
+        labels: { le } as Record<string, string | number>,
+        value: cumulative,
+      };
     });
     const count = cumulative + this.counts[DURATION_BUCKETS.length]!;
     values.push(
@@ -63,7 +76,10 @@ export class MasterMetrics {
     labelNames: ['status_class'] as const,
     registers: [this.registry],
   });
-  private readonly duration = new BucketedHistogram('tsgund_http_request_duration_seconds', 'Time from the request to the end of its response, in seconds');
+  private readonly duration = new BucketedHistogram(
+    'tsgund_http_request_duration_seconds',
+    'Time from the request to the end of its response, in seconds',
+  );
   private readonly workers = new Gauge({
     name: 'tsgund_workers',
     help: 'Worker processes by state',
@@ -128,7 +144,8 @@ export class MasterMetrics {
   /** The Prometheus text exposition, with the gauges taken from `snapshot`. */
   async render(snapshot: StatusSnapshot): Promise<string> {
     this.generation.set(snapshot.generation);
-    for (const state of WORKER_STATES) this.workers.set({ state }, snapshot.workers.filter((w) => w.state === state).length);
+    for (const state of WORKER_STATES)
+      this.workers.set({ state }, snapshot.workers.filter((w) => w.state === state).length);
     this.workerRss.reset(); // workers that exited drop out
     for (const w of snapshot.workers) if (w.rss > 0) this.workerRss.set({ pid: String(w.pid) }, w.rss);
     return this.registry.metrics();

@@ -8,7 +8,9 @@
  * and the master. Finer than prom-client's defaults at the low end, where a
  * pre-fork server on a local network answers most requests.
  */
-export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+export const DURATION_BUCKETS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
 
 /** Label values of `status_class`, indexed by `Math.floor(status / 100) - 1`. */
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -43,8 +45,16 @@ export function statusClassIndex(status: number): number {
 /** Is `value` a delta this version of tsgund can add (the master checks what arrives over IPC)? */
 export function isRequestDelta(value: unknown): value is RequestDelta {
   const d = value as RequestDelta | null;
-  const counts = (a: unknown, n: number) => Array.isArray(a) && a.length === n && a.every((x) => Number.isInteger(x) && x >= 0);
-  return typeof d === 'object' && d !== null && counts(d.classes, STATUS_CLASSES.length) && counts(d.buckets, DURATION_BUCKETS.length + 1) && Number.isFinite(d.sum) && d.sum >= 0;
+  const counts = (a: unknown, n: number) =>
+    Array.isArray(a) && a.length === n && a.every((x) => Number.isInteger(x) && x >= 0);
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    counts(d.classes, STATUS_CLASSES.length) &&
+    counts(d.buckets, DURATION_BUCKETS.length + 1) &&
+    Number.isFinite(d.sum) &&
+    d.sum >= 0
+  );
 }
 
 /** Counts requests in plain arrays; `takeDelta` hands them over and starts again from zero. */

@@ -47,7 +47,6 @@ export function statsSource(snapshot: () => StatusSnapshot, metrics: MasterMetri
   return { snapshot, metrics, healthy: () => healthy(snapshot()), ready: () => ready(snapshot()) };
 }
 
-
 function bindError(label: string, code: string): ConfigError {
   return new ConfigError(`cannot bind the stats listener ${label} (stats-bind): ${describeBindError(code)}`);
 }
@@ -69,13 +68,23 @@ async function listen(server: http.Server, address: BindAddress, label: string):
 }
 
 function send(res: http.ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
-async function answer(req: http.IncomingMessage, res: http.ServerResponse, source: StatsSource, log: ErrorLog): Promise<void> {
+async function answer(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  source: StatsSource,
+  log: ErrorLog,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics') return send(res, 404, 'not found: try /healthz, /readyz or /metrics\n');
+  if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics')
+    return send(res, 404, 'not found: try /healthz, /readyz or /metrics\n');
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('allow', 'GET, HEAD');
     return send(res, 405, 'method not allowed\n');
@@ -98,7 +107,12 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, sourc
  * unix:PATH or fd://N). Rejects with a one-line ConfigError when the address
  * cannot be bound (unless `waitIfBusy` and it is only in use).
  */
-export async function startStatsServer(address: string, source: StatsSource, log: ErrorLog, opts: StatsServerOptions = {}): Promise<StatsServer> {
+export async function startStatsServer(
+  address: string,
+  source: StatsSource,
+  log: ErrorLog,
+  opts: StatsServerOptions = {},
+): Promise<StatsServer> {
   const parsed = parseBind(address, 'stats-bind');
   const label = formatBind(parsed);
   const server = http.createServer((req, res) => {
@@ -136,7 +150,9 @@ export async function startStatsServer(address: string, source: StatsSource, log
     bound();
   } catch (err) {
     if (!(opts.waitIfBusy && err instanceof ConfigError && err.message.includes('(EADDRINUSE)'))) throw err;
-    log.warning(`${err.message}; trying again every ${RETRY_MS / 1000} s (the previous master holds it until it exits)`);
+    log.warning(
+      `${err.message}; trying again every ${RETRY_MS / 1000} s (the previous master holds it until it exits)`,
+    );
     keepTrying();
   }
 

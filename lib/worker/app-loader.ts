@@ -32,7 +32,8 @@ function resolveModule(module: string, cwd: string): string {
   }
 }
 
-const AS_ALLOWED = 'a request listener (req, res), an object with callback() (Koa), routing() (Fastify), handler or fetch, or an async factory returning one';
+const AS_ALLOWED =
+  'a request listener (req, res), an object with callback() (Koa), routing() (Fastify), handler or fetch, or an async factory returning one';
 
 type AnyRecord = Record<string, unknown>;
 const isFn = (v: unknown): v is (...a: unknown[]) => unknown => typeof v === 'function';

@@ -7,7 +7,9 @@ const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 
  * is and which scheme it used. From any other peer these headers are removed
  * before the app sees them, so they cannot be spoofed.
  */
-export function forwardedFilter(allowed: string[]): ((remote: string | undefined, headers: IncomingHttpHeaders) => void) | null {
+export function forwardedFilter(
+  allowed: string[],
+): ((remote: string | undefined, headers: IncomingHttpHeaders) => void) | null {
   if (allowed.includes('*')) return null;
   const trusted = new Set(allowed);
   return (remote, headers) => {

@@ -18,7 +18,9 @@ import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
 const log = createErrorLog(settings);
-const accessLog: AccessLog | null = settings.accesslog ? createAccessLog({ accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat }) : null;
+const accessLog: AccessLog | null = settings.accesslog
+  ? createAccessLog({ accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat })
+  : null;
 const send = (msg: WorkerToMaster): void => {
   if (process.connected) process.send!(msg);
 };
@@ -34,11 +36,13 @@ handleSignal('SIGUSR1', () => {
 });
 
 if (settings.captureOutput) {
-  const capture = (level: 'info' | 'error') => (chunk: string | Uint8Array): boolean => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    for (const line of text.split('\n')) if (line) log[level](line);
-    return true;
-  };
+  const capture =
+    (level: 'info' | 'error') =>
+    (chunk: string | Uint8Array): boolean => {
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      for (const line of text.split('\n')) if (line) log[level](line);
+      return true;
+    };
   process.stdout.write = capture('info') as typeof process.stdout.write;
   process.stderr.write = capture('error') as typeof process.stderr.write;
 }
@@ -73,7 +77,12 @@ function serve(app: RequestListener, servers: http.Server[]): void {
       d.onRequest(res);
       if (requestMetrics) {
         const t0 = performance.now();
-        res.once('close', () => requestMetrics.observe(res.writableFinished ? res.statusCode : CLIENT_CLOSED, (performance.now() - t0) / 1000));
+        res.once('close', () =>
+          requestMetrics.observe(
+            res.writableFinished ? res.statusCode : CLIENT_CLOSED,
+            (performance.now() - t0) / 1000,
+          ),
+        );
       }
       filterForwarded?.(req.socket.remoteAddress, req.headers);
       if (keepAliveMs === 0) res.shouldKeepAlive = false;
@@ -127,7 +136,12 @@ function sendLastStats(then: () => void): void {
       then();
     };
     setTimeout(once, 500);
-    process.send!({ type: 'heartbeat', requests, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster, undefined, {}, once);
+    process.send!(
+      { type: 'heartbeat', requests, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster,
+      undefined,
+      {},
+      once,
+    );
   });
 }
 
@@ -158,13 +172,24 @@ async function boot(): Promise<void> {
 
   const app = await loadApp(settings.app!, process.cwd());
   await allSockets;
-  const tls = settings.certfile ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) } : null;
+  const tls = settings.certfile
+    ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+    : null;
   const servers = handles.map(() => (tls ? https.createServer(tls) : http.createServer()));
   serve(app, servers);
   await Promise.all(servers.map((server, i) => listenOnHandle(server, handles[i], settings.backlog)));
   await hooks.call('postWorkerInit', info);
 
-  const heartbeat = setInterval(() => send({ type: 'heartbeat', requests, rss: process.memoryUsage.rss(), stats: requestMetrics?.takeDelta() ?? undefined }), spec.heartbeatMs);
+  const heartbeat = setInterval(
+    () =>
+      send({
+        type: 'heartbeat',
+        requests,
+        rss: process.memoryUsage.rss(),
+        stats: requestMetrics?.takeDelta() ?? undefined,
+      }),
+    spec.heartbeatMs,
+  );
   heartbeat.unref();
   send({ type: 'ready' });
 }

@@ -12,8 +12,10 @@ const { dirname, join } = require('node:path');
 
 const here = __dirname;
 const warn = (why) => {
-  process.stderr.write(`tsgund: zombie reaper addon not built (${why}); tsgund works without it, ` +
-    'but as a container\'s PID 1 it cannot reap orphaned processes (use `docker run --init`)\n');
+  process.stderr.write(
+    `tsgund: zombie reaper addon not built (${why}); tsgund works without it, ` +
+      "but as a container's PID 1 it cannot reap orphaned processes (use `docker run --init`)\n",
+  );
   process.exit(0);
 };
 
@@ -32,13 +34,22 @@ if (!gyp) warn('node-gyp not found');
 // distro packages all ship <prefix>/include/node) instead of downloading them.
 const args = [gyp, 'rebuild'];
 const prefix = dirname(dirname(process.execPath));
-if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include/node/node_api.h')))
+  args.push(`--nodedir=${prefix}`);
 
 const r = spawnSync(process.execPath, args, { cwd: here, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
 if (r.status !== 0) {
   // the first lines that say what went wrong (a compiler error, "make: …", "gyp ERR! stack Error: …")
-  const why = (r.stderr || String(r.error || '')).split('\n')
-    .filter((l) => l.trim() && !/^gyp (info|ERR! (System|command|cwd|node -v|node-gyp -v|not ok|stack {4}))|^Warning: failed to get compiler|^(cmd|status):/.test(l))
-    .slice(0, 6).join('\n  ');
+  const why = (r.stderr || String(r.error || ''))
+    .split('\n')
+    .filter(
+      (l) =>
+        l.trim() &&
+        !/^gyp (info|ERR! (System|command|cwd|node -v|node-gyp -v|not ok|stack {4}))|^Warning: failed to get compiler|^(cmd|status):/.test(
+          l,
+        ),
+    )
+    .slice(0, 6)
+    .join('\n  ');
   warn(`node-gyp rebuild failed:\n  ${why}\n`);
 }

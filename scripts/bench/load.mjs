@@ -19,7 +19,8 @@ export class Load {
     const target = url + path;
     this.loops = [];
     for (let i = 0; i < keepAlive; i++) this.loops.push(this.loop(target, { agent: this.agent }));
-    for (let i = 0; i < fresh; i++) this.loops.push(this.loop(target, { agent: false, headers: { connection: 'close' } }));
+    for (let i = 0; i < fresh; i++)
+      this.loops.push(this.loop(target, { agent: false, headers: { connection: 'close' } }));
   }
 
   async loop(target, opts) {
@@ -60,7 +61,8 @@ export class Load {
   async flowing(n = 50, timeoutMs = 10_000) {
     const target = this.ok + n;
     for (const end = Date.now() + timeoutMs; this.ok < target; await new Promise((r) => setTimeout(r, 10))) {
-      if (Date.now() > end) throw new Error(`load not flowing: ${this.ok} ok, ${this.failed} failed (${this.describeErrors()})`);
+      if (Date.now() > end)
+        throw new Error(`load not flowing: ${this.ok} ok, ${this.failed} failed (${this.describeErrors()})`);
     }
   }
 

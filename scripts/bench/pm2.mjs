@@ -39,16 +39,29 @@ export class Pm2 {
   /** Run a pm2 command to completion (blocking). */
   run(args, extraEnv = {}, timeoutMs = 60_000) {
     if (this.closed) return { status: null, output: `$ pm2 ${args.join(' ')}\nnot run: pm2 was killed already\n` };
-    const r = spawnSync(this.bin, args, { cwd: this.cwd, env: this.env(extraEnv), encoding: 'utf8', timeout: timeoutMs });
+    const r = spawnSync(this.bin, args, {
+      cwd: this.cwd,
+      env: this.env(extraEnv),
+      encoding: 'utf8',
+      timeout: timeoutMs,
+    });
     this.daemonPid();
-    return { status: r.status, output: `$ pm2 ${args.join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error}\n` : ''}` };
+    return {
+      status: r.status,
+      output: `$ pm2 ${args.join(' ')}\n${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error}\n` : ''}`,
+    };
   }
 
   /** Run a pm2 command without blocking the event loop (a load generator may share it). */
   runAsync(args, extraEnv = {}, timeoutMs = 60_000, { evenIfClosed = false } = {}) {
-    if (this.closed && !evenIfClosed) return Promise.resolve({ status: null, output: `$ pm2 ${args.join(' ')}\nnot run: pm2 was killed already\n` });
+    if (this.closed && !evenIfClosed)
+      return Promise.resolve({ status: null, output: `$ pm2 ${args.join(' ')}\nnot run: pm2 was killed already\n` });
     return new Promise((resolve) => {
-      const child = spawn(this.bin, args, { cwd: this.cwd, env: this.env(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(this.bin, args, {
+        cwd: this.cwd,
+        env: this.env(extraEnv),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       this.running.add(child);
       child.on('close', () => this.running.delete(child));
       let output = `$ pm2 ${args.join(' ')}\n`;
@@ -91,10 +104,15 @@ export class Pm2 {
     this.closed = true;
     // a pm2 command still running (say a reload cut short by Ctrl-C) would start a
     // new daemon once the old one is gone: end those first
-    await Promise.all([...this.running].map((child) => new Promise((resolve) => {
-      child.once('close', resolve);
-      child.kill('SIGKILL');
-    })));
+    await Promise.all(
+      [...this.running].map(
+        (child) =>
+          new Promise((resolve) => {
+            child.once('close', resolve);
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
     for (let round = 0; round < 3; round++) {
       const pid = this.daemonPid();
       if (pid === 0 || !processAlive(-pid)) break;
@@ -102,7 +120,9 @@ export class Pm2 {
       for (const end = Date.now() + 3000; processAlive(-pid) && Date.now() < end; ) await sleep(50);
       if (processAlive(-pid)) {
         console.error(`[pm2] process group ${pid} still there after pm2 kill: SIGKILL`);
-        try { process.kill(-pid, 'SIGKILL'); } catch {}
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {}
       }
       this.lastDaemonPid = 0; // daemonPid() re-reads pm2.pid: did anything start another one meanwhile?
     }
@@ -114,8 +134,11 @@ export class Pm2 {
     for (const child of this.running) child.kill('SIGKILL');
     const pid = this.daemonPid();
     if (pid === 0) return;
-    if (processAlive(pid)) spawnSync(this.bin, ['kill'], { cwd: this.cwd, env: this.env(), stdio: 'ignore', timeout: 15_000 });
-    try { process.kill(-pid, 'SIGKILL'); } catch {}
+    if (processAlive(pid))
+      spawnSync(this.bin, ['kill'], { cwd: this.cwd, env: this.env(), stdio: 'ignore', timeout: 15_000 });
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {}
     this.lastDaemonPid = 0;
   }
 }

@@ -49,7 +49,8 @@ const APP = process.env.APP ?? 'examples/hello.js';
 const PM2_BIN = process.env.PM2_BIN ?? path.join(root, 'node_modules/.bin/pm2');
 const PM2_SHUTDOWN = process.env.PM2_APP_SHUTDOWN ?? 'graceful';
 const TSGUND = path.join(root, 'dist/lib/cli/main.js');
-if (!['graceful', 'abrupt'].includes(PM2_SHUTDOWN)) throw new Error(`PM2_APP_SHUTDOWN: graceful or abrupt, not "${PM2_SHUTDOWN}"`);
+if (!['graceful', 'abrupt'].includes(PM2_SHUTDOWN))
+  throw new Error(`PM2_APP_SHUTDOWN: graceful or abrupt, not "${PM2_SHUTDOWN}"`);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsgund-reload-bench-'));
 const pm2 = new Pm2(PM2_BIN, path.join(tmp, 'pm2-home'), root);
@@ -83,7 +84,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-
 async function waitUntil(pred, ms, what) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (await pred()) return;
   if (await pred()) return;
@@ -112,7 +112,9 @@ async function underLoad(name, url, reloadOnce) {
     const t0 = performance.now();
     await reloadOnce(i);
     times.push(performance.now() - t0);
-    log(`${name}: reload ${i}/${RELOADS} in ${times.at(-1).toFixed(0)} ms (so far ${load.ok - before.ok} ok, ${load.failed - before.failed} failed)`);
+    log(
+      `${name}: reload ${i}/${RELOADS} in ${times.at(-1).toFixed(0)} ms (so far ${load.ok - before.ok} ok, ${load.failed - before.failed} failed)`,
+    );
   }
   await sleep(1000);
   const after = load.snapshot();
@@ -121,7 +123,15 @@ async function underLoad(name, url, reloadOnce) {
   const pids = load.bodies.size - pidsBefore;
   await load.stop();
   load = null;
-  return { name, ok: after.ok - before.ok, failed: after.failed - before.failed, errors, pids, seconds, ...stats(times) };
+  return {
+    name,
+    ok: after.ok - before.ok,
+    failed: after.failed - before.failed,
+    errors,
+    pids,
+    seconds,
+    ...stats(times),
+  };
 }
 
 // ---------------------------------------------------------------- tsgund
@@ -143,10 +153,16 @@ async function benchTsgund() {
     }
     if (processAlive(-child.pid)) {
       log(`tsgund process group ${child.pid} has stragglers: SIGKILL`);
-      try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
     }
   };
-  stop.sync = () => { try { process.kill(-child.pid, 'SIGKILL'); } catch {} };
+  stop.sync = () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+  };
   cleanups.add(stop);
   const lines = [];
   let partial = '';
@@ -169,7 +185,9 @@ async function benchTsgund() {
       await waitUntil(() => failure() || lines.some((l) => done.test(l)), 60_000, `tsgund reload ${i}`);
       if (failure()) throw new Error(`tsgund: ${failure()}`);
     });
-    row.check = firstWorkers.every((p) => !processTree(child.pid).includes(p)) ? 'first workers replaced' : 'FIRST WORKERS STILL THERE';
+    row.check = firstWorkers.every((p) => !processTree(child.pid).includes(p))
+      ? 'first workers replaced'
+      : 'FIRST WORKERS STILL THERE';
     return row;
   } finally {
     cleanups.delete(stop);
@@ -188,20 +206,28 @@ async function benchPm2() {
   const outFile = path.join(tmp, 'pm2.log');
   try {
     const env = { PORT: String(port), GRACEFUL: PM2_SHUTDOWN === 'graceful' ? '1' : '0' };
-    const started = await pm2.runAsync(['start', 'scripts/bench/single.mjs', '-i', WORKERS, '--name', 'reload-bench', '--', APP], env);
+    const started = await pm2.runAsync(
+      ['start', 'scripts/bench/single.mjs', '-i', WORKERS, '--name', 'reload-bench', '--', APP],
+      env,
+    );
     fs.appendFileSync(outFile, started.output);
-    if (started.status !== 0 || !pm2.alive()) throw new Error(`pm2 start failed (exit ${started.status}), see ${outFile}`);
+    if (started.status !== 0 || !pm2.alive())
+      throw new Error(`pm2 start failed (exit ${started.status}), see ${outFile}`);
     const appPids = async () => {
       const r = await pm2.runAsync(['jlist']);
       const list = JSON.parse(r.output.slice(r.output.indexOf('[')));
       return list.map((p) => p.pid).sort();
     };
     const firstWorkers = await appPids();
-    const row = await underLoad(`pm2 reload (app: ${PM2_SHUTDOWN} close on SIGINT)`, `http://127.0.0.1:${port}`, async () => {
-      const r = await pm2.runAsync(['reload', 'reload-bench'], env);
-      fs.appendFileSync(outFile, r.output);
-      if (r.status !== 0) throw new Error(`pm2 reload exited ${r.status}, see ${outFile}`);
-    });
+    const row = await underLoad(
+      `pm2 reload (app: ${PM2_SHUTDOWN} close on SIGINT)`,
+      `http://127.0.0.1:${port}`,
+      async () => {
+        const r = await pm2.runAsync(['reload', 'reload-bench'], env);
+        fs.appendFileSync(outFile, r.output);
+        if (r.status !== 0) throw new Error(`pm2 reload exited ${r.status}, see ${outFile}`);
+      },
+    );
     const now = await appPids();
     row.check = firstWorkers.every((p) => !now.includes(p)) ? 'first workers replaced' : 'FIRST WORKERS STILL THERE';
     return row;
@@ -224,12 +250,14 @@ function printTable(rows, notes) {
   ];
   for (const r of rows) {
     const rate = Math.round(r.ok / r.seconds).toLocaleString('en-US');
-    lines.push(`| ${r.name} | ${r.ok.toLocaleString('en-US')} | ${r.failed} | ${r.failed ? r.errors : '—'} | ${r.seconds.toFixed(1)} s | ${rate} | ${fmt(r.avg)} | ${fmt(r.min)} | ${fmt(r.max)} | ${r.pids} | ${r.check} |`);
+    lines.push(
+      `| ${r.name} | ${r.ok.toLocaleString('en-US')} | ${r.failed} | ${r.failed ? r.errors : '—'} | ${r.seconds.toFixed(1)} s | ${rate} | ${fmt(r.avg)} | ${fmt(r.min)} | ${fmt(r.max)} | ${r.pids} | ${r.check} |`,
+    );
   }
   lines.push(
     '',
-    '- tsgund: time from SIGHUP to the master\'s `Reloaded: generation N` log line (the new generation is ready; the old one drains afterwards, while the next reload may already run).',
-    '- pm2: time for the `pm2 reload` command to return, which includes starting the pm2 CLI (a Node process) and PM2\'s rolling restart of each worker.',
+    "- tsgund: time from SIGHUP to the master's `Reloaded: generation N` log line (the new generation is ready; the old one drains afterwards, while the next reload may already run).",
+    "- pm2: time for the `pm2 reload` command to return, which includes starting the pm2 CLI (a Node process) and PM2's rolling restart of each worker.",
     ...notes.map((n) => `- ${n}`),
   );
   console.log(lines.join('\n'));

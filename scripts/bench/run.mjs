@@ -57,8 +57,12 @@ const WORKLOADS = {
   '64k': { path: '/size?bytes=65536', args: [] },
   slow: { path: '/slow?ms=10', args: [] },
 };
-const only = (process.env.ONLY ?? Object.keys(WORKLOADS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
-for (const w of only) if (!WORKLOADS[w]) throw new Error(`ONLY: unknown workload "${w}" (known: ${Object.keys(WORKLOADS)})`);
+const only = (process.env.ONLY ?? Object.keys(WORKLOADS).join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const w of only)
+  if (!WORKLOADS[w]) throw new Error(`ONLY: unknown workload "${w}" (known: ${Object.keys(WORKLOADS)})`);
 
 if (spawnSync('wrk', ['-v']).error) {
   console.error('wrk not found: apt-get install wrk');
@@ -74,27 +78,58 @@ const log = (msg) => console.error(`[bench] ${msg}`);
 
 const SERVERS = [
   { name: 'single', start: (port) => spawnServer('single', [node, 'scripts/bench/single.mjs', APP], { PORT: port }) },
-  { name: BASELINE, start: (port) => spawnServer('bare-cluster', [node, 'scripts/bench/bare-cluster.mjs', APP], { PORT: port, WORKERS }) },
+  {
+    name: BASELINE,
+    start: (port) =>
+      spawnServer('bare-cluster', [node, 'scripts/bench/bare-cluster.mjs', APP], { PORT: port, WORKERS }),
+  },
   {
     name: 'tsgund',
     skip: () => !fs.existsSync(TSGUND) && 'dist/lib/cli/main.js not built (run npx tsc)',
     start: (port) => spawnServer('tsgund', [node, TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`]),
   },
-  { name: 'pm2 cluster', skip: () => !pm2.available && `${path.relative(root, PM2)} not found (npm install)`, start: startPm2 },
+  {
+    name: 'pm2 cluster',
+    skip: () => !pm2.available && `${path.relative(root, PM2)} not found (npm install)`,
+    start: startPm2,
+  },
   // the cost of access logging (opt-in: SERVERS=tsgund,tsgund-alog,tsgund-alog-stdout)
-  ...[['file', path.join(tmp, 'access.log')], ['stdout', '-']].map(([where, target]) => ({
+  ...[
+    ['file', path.join(tmp, 'access.log')],
+    ['stdout', '-'],
+  ].map(([where, target]) => ({
     name: `tsgund + access log (${where})`,
     skip: () => !fs.existsSync(TSGUND) && 'dist/lib/cli/main.js not built (run npx tsc)',
-    start: (port) => spawnServer(`tsgund-alog-${where}`, [node, TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`, '--access-logfile', target]),
+    start: (port) =>
+      spawnServer(`tsgund-alog-${where}`, [
+        node,
+        TSGUND,
+        'start',
+        APP,
+        '-w',
+        WORKERS,
+        '-b',
+        `127.0.0.1:${port}`,
+        '--access-logfile',
+        target,
+      ]),
   })),
 ];
 
 const SERVER_KEYS = {
-  single: 'single', bare: BASELINE, tsgund: 'tsgund', pm2: 'pm2 cluster',
-  'tsgund-alog': 'tsgund + access log (file)', 'tsgund-alog-stdout': 'tsgund + access log (stdout)',
+  single: 'single',
+  bare: BASELINE,
+  tsgund: 'tsgund',
+  pm2: 'pm2 cluster',
+  'tsgund-alog': 'tsgund + access log (file)',
+  'tsgund-alog-stdout': 'tsgund + access log (stdout)',
 };
-const wanted = (process.env.SERVERS ?? 'single,bare,tsgund,pm2').split(',').map((s) => s.trim()).filter(Boolean);
-for (const k of wanted) if (!SERVER_KEYS[k]) throw new Error(`SERVERS: unknown server "${k}" (known: ${Object.keys(SERVER_KEYS)})`);
+const wanted = (process.env.SERVERS ?? 'single,bare,tsgund,pm2')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const k of wanted)
+  if (!SERVER_KEYS[k]) throw new Error(`SERVERS: unknown server "${k}" (known: ${Object.keys(SERVER_KEYS)})`);
 const selected = SERVERS.filter((s) => wanted.some((k) => SERVER_KEYS[k] === s.name));
 
 const live = new Set(); // servers not yet stopped, for cleanup on any exit path
@@ -112,7 +147,13 @@ function spawnServer(label, [cmd, ...args], env = {}) {
   });
   fs.closeSync(fd);
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
-  const server = { pid: child.pid, out, spawnedAt: performance.now(), hasExited, stop: () => stopGroup(child.pid, hasExited) };
+  const server = {
+    pid: child.pid,
+    out,
+    spawnedAt: performance.now(),
+    hasExited,
+    stop: () => stopGroup(child.pid, hasExited),
+  };
   live.add(server);
   return server;
 }
@@ -122,9 +163,21 @@ function spawnServer(label, [cmd, ...args], env = {}) {
 async function startPm2(port) {
   const spawnedAt = performance.now();
   const out = path.join(tmp, 'pm2.log');
-  const server = { pid: 0, out, spawnedAt, hasExited: () => !pm2.alive(), stop: async () => { await pm2.kill(); live.delete(server); } };
+  const server = {
+    pid: 0,
+    out,
+    spawnedAt,
+    hasExited: () => !pm2.alive(),
+    stop: async () => {
+      await pm2.kill();
+      live.delete(server);
+    },
+  };
   live.add(server); // before the daemon exists: a Ctrl-C during `pm2 start` must still kill it
-  const r = pm2.run(['start', 'scripts/bench/single.mjs', '-i', WORKERS, '--name', 'bench', '--no-autorestart', '--', APP], { PORT: String(port) });
+  const r = pm2.run(
+    ['start', 'scripts/bench/single.mjs', '-i', WORKERS, '--name', 'bench', '--no-autorestart', '--', APP],
+    { PORT: String(port) },
+  );
   fs.writeFileSync(out, r.output);
   server.pid = pm2.daemonPid();
   if (r.status !== 0 || !pm2.alive()) throw new Error(`pm2 start failed (exit ${r.status}), see ${out}`);
@@ -140,16 +193,22 @@ async function waitUntil(pred, ms) {
 // there after 5 s, or if anything else in the group outlives it by 2 s.
 async function stopGroup(pid, hasExited) {
   if (!hasExited()) {
-    try { process.kill(pid, 'SIGTERM'); } catch {}
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {}
     if (!(await waitUntil(hasExited, 5000))) {
       log(`pid ${pid} still running 5 s after SIGTERM: SIGKILL`);
-      try { process.kill(-pid, 'SIGKILL'); } catch {}
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {}
       await waitUntil(hasExited, 2000);
     }
   }
   if (!(await waitUntil(() => !processAlive(-pid), 2000))) {
     log(`process group ${pid} has stragglers: SIGKILL`);
-    try { process.kill(-pid, 'SIGKILL'); } catch {}
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {}
     await waitUntil(() => !processAlive(-pid), 2000);
   }
   for (const s of live) if (s.pid === pid) live.delete(s);
@@ -163,7 +222,11 @@ async function stopAll() {
 
 // Last resort if we exit without stopAll (e.g. a synchronous throw).
 process.on('exit', () => {
-  for (const s of live) if (s.pid > 0) try { process.kill(-s.pid, 'SIGKILL'); } catch {}
+  for (const s of live)
+    if (s.pid > 0)
+      try {
+        process.kill(-s.pid, 'SIGKILL');
+      } catch {}
   pm2.killSync();
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -177,7 +240,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 // ---------------------------------------------------------------- helpers
-
 
 function get200(port) {
   return new Promise((resolve) => {
@@ -198,7 +260,17 @@ async function waitReady(server, port, timeoutMs = 30_000) {
 }
 
 const tail = (file, n = 15) => {
-  try { return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).map((l) => `    ${l}`).join('\n'); } catch { return '    (no log)'; }
+  try {
+    return fs
+      .readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-n)
+      .map((l) => `    ${l}`)
+      .join('\n');
+  } catch {
+    return '    (no log)';
+  }
 };
 
 function wrk(port, { path: urlPath, args }, seconds) {
@@ -208,7 +280,9 @@ function wrk(port, { path: urlPath, args }, seconds) {
     wrkChild = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'inherit'] });
     wrkChild.stdout.on('data', (d) => (out += d));
     wrkChild.on('error', reject);
-    wrkChild.on('close', (code) => (code === 0 ? resolve(parseWrk(out)) : reject(new Error(`wrk exited ${code}:\n${out}`))));
+    wrkChild.on('close', (code) =>
+      code === 0 ? resolve(parseWrk(out)) : reject(new Error(`wrk exited ${code}:\n${out}`)),
+    );
   });
 }
 
@@ -219,7 +293,10 @@ function toMs(s) {
 }
 
 function parseWrk(out) {
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).map(Number) ?? [0, 0, 0, 0];
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
+    .exec(out)
+    ?.slice(1)
+    .map(Number) ?? [0, 0, 0, 0];
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const [connect, read, write, timeout] = sock;
   return {
@@ -233,7 +310,9 @@ function parseWrk(out) {
 
 function fmtErrors(e) {
   const total = Object.values(e).reduce((a, b) => a + b, 0);
-  const parts = Object.entries(e).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`);
+  const parts = Object.entries(e)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v}`);
   return total === 0 ? '0' : `${total} (${parts.join(', ')})`;
 }
 const fmtMs = (ms) => (Number.isNaN(ms) ? '?' : ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : `${ms.toFixed(2)} ms`);
@@ -269,11 +348,18 @@ async function benchServer(spec, results, notes, startup) {
     const readyMs = await waitReady(server, port);
     const tree = processTree(server.pid);
     const entry = {
-      server: spec.name, pid: server.pid, readyMs, procs: tree.length,
-      rssReady: rssMB(server.pid), treeRssReady: tree.reduce((sum, p) => sum + rssMB(p), 0), rssAfter: NaN,
+      server: spec.name,
+      pid: server.pid,
+      readyMs,
+      procs: tree.length,
+      rssReady: rssMB(server.pid),
+      treeRssReady: tree.reduce((sum, p) => sum + rssMB(p), 0),
+      rssAfter: NaN,
     };
     startup.push(entry);
-    log(`${spec.name} ready in ${readyMs.toFixed(0)} ms (pid ${server.pid}, RSS ${entry.rssReady.toFixed(1)} MB, ${tree.length} processes)`);
+    log(
+      `${spec.name} ready in ${readyMs.toFixed(0)} ms (pid ${server.pid}, RSS ${entry.rssReady.toFixed(1)} MB, ${tree.length} processes)`,
+    );
     if (IDLE > 0) {
       log(`${spec.name}: sampling idle CPU for ${IDLE} s`);
       Object.assign(entry, await idleCpu(server.pid, IDLE));
@@ -304,11 +390,14 @@ function printTables(results, startup, notes) {
   for (const w of only) {
     for (const r of results.filter((x) => x.workload === w)) {
       const ratio = base[w] ? `${(r.rps / base[w]).toFixed(2)}×` : '—';
-      lines.push(`| ${r.server} | ${w} | ${fmtInt(r.rps)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r.errors)} | ${ratio} |`);
+      lines.push(
+        `| ${r.server} | ${w} | ${fmtInt(r.rps)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r.errors)} | ${ratio} |`,
+      );
     }
   }
   const role = { single: 'the server', [BASELINE]: 'primary', tsgund: 'master', 'pm2 cluster': 'God Daemon' };
-  const cpu = (ms) => (ms === undefined || Number.isNaN(ms) ? '?' : `${ms.toFixed(0)} ms (${(ms / (IDLE * 10)).toFixed(2)} %)`);
+  const cpu = (ms) =>
+    ms === undefined || Number.isNaN(ms) ? '?' : `${ms.toFixed(0)} ms (${(ms / (IDLE * 10)).toFixed(2)} %)`;
   lines.push(
     '',
     `Supervisor = the process that owns the workers (tsgund master, PM2 God Daemon, cluster primary). Idle CPU: utime+stime over ${IDLE} s right after ready, before any load (1 tick = ${1000 / CLK_TCK} ms).`,
@@ -317,7 +406,9 @@ function printTables(results, startup, notes) {
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const s of startup) {
-    lines.push(`| ${s.server} | ${role[s.server] ?? '?'} (pid ${s.pid}) | ${s.readyMs.toFixed(0)} ms | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`);
+    lines.push(
+      `| ${s.server} | ${role[s.server] ?? '?'} (pid ${s.pid}) | ${s.readyMs.toFixed(0)} ms | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`,
+    );
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
   console.log(lines.join('\n'));

@@ -15,13 +15,26 @@ const dir = mkdtempSync(join(tmpdir(), 'tsgund-control-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const quiet: ErrorLog = {
-  debug() {}, info() {}, warning() {}, error() {}, critical() {},
-  reopen: async () => {}, close: async () => {},
+  debug() {},
+  info() {},
+  warning() {},
+  error() {},
+  critical() {},
+  reopen: async () => {},
+  close: async () => {},
 };
 
 const SNAPSHOT: StatusSnapshot = {
-  name: 'tsgund', pid: 100, app: 'app.js', generation: 3, targetWorkers: 2, state: 'running',
-  uptimeMs: 3_725_000, rss: 50 * 1048576, restarts: 1, listeners: ['http://127.0.0.1:8000', 'unix:/run/app.sock'],
+  name: 'tsgund',
+  pid: 100,
+  app: 'app.js',
+  generation: 3,
+  targetWorkers: 2,
+  state: 'running',
+  uptimeMs: 3_725_000,
+  rss: 50 * 1048576,
+  restarts: 1,
+  listeners: ['http://127.0.0.1:8000', 'unix:/run/app.sock'],
   workers: [
     { pid: 102, id: 5, generation: 3, state: 'ready', uptimeMs: 61_000, requests: 12345, rss: 40 * 1048576 },
     { pid: 101, id: 4, generation: 3, state: 'booting', uptimeMs: 500, requests: 0, rss: 0 },
@@ -53,8 +66,13 @@ describe('control socket', () => {
     const server = await startControlServer(path, () => SNAPSHOT, quiet);
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.deepEqual(await requestStatus(path), SNAPSHOT);
-    const replies = (await talk(path, '{"cmd":"status"}\nnope\n{"cmd":"stop"}\n\n{"cmd":"status"}\n', 4)).map((l) => JSON.parse(l));
-    assert.deepEqual(replies.map((r) => r.ok), [true, false, false, true]);
+    const replies = (await talk(path, '{"cmd":"status"}\nnope\n{"cmd":"stop"}\n\n{"cmd":"status"}\n', 4)).map((l) =>
+      JSON.parse(l),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.ok),
+      [true, false, false, true],
+    );
     assert.match(replies[1].error, /one JSON object per line/);
     assert.match(replies[2].error, /unknown command "stop"/);
     const [tooLong] = await talk(path, 'x'.repeat(10_000), 1);
@@ -71,7 +89,10 @@ describe('control socket', () => {
     server.moveTo(final);
     assert.equal(existsSync(first), false);
     assert.equal((await requestStatus(final)).pid, 100);
-    await assert.rejects(startControlServer(final, () => SNAPSHOT, quiet), /is in use by another running process/);
+    await assert.rejects(
+      startControlServer(final, () => SNAPSHOT, quiet),
+      /is in use by another running process/,
+    );
     rmSync(final);
     const other = await startControlServer(final, () => ({ ...SNAPSHOT, pid: 200 }), quiet);
     server.close();
@@ -89,19 +110,29 @@ describe('control socket', () => {
 
 describe('status table', () => {
   it('formats uptimes with the two largest units', () => {
-    assert.deepEqual([0, 999, 45_000, 192_000, 3_725_000, 3 * 86_400_000 + 4 * 3_600_000].map(formatUptime), ['0s', '0s', '45s', '3m 12s', '1h 2m', '3d 4h']);
+    assert.deepEqual([0, 999, 45_000, 192_000, 3_725_000, 3 * 86_400_000 + 4 * 3_600_000].map(formatUptime), [
+      '0s',
+      '0s',
+      '45s',
+      '3m 12s',
+      '1h 2m',
+      '3d 4h',
+    ]);
   });
 
   it('prints the master row, the listeners and one aligned row per worker', () => {
-    assert.equal(formatStatus(SNAPSHOT), [
-      'MASTER  NAME    APP     GEN  STATE    UPTIME  RSS MiB  WORKERS  RESTARTS',
-      '100     tsgund  app.js    3  running   1h 2m     50.0      1/2         1',
-      'listening on http://127.0.0.1:8000, unix:/run/app.sock',
-      '',
-      'WORKER  GEN  STATE    UPTIME  REQUESTS  RSS MiB',
-      '101       3  booting      0s         0        -',
-      '102       3  ready     1m 1s     12345     40.0',
-      '',
-    ].join('\n'));
+    assert.equal(
+      formatStatus(SNAPSHOT),
+      [
+        'MASTER  NAME    APP     GEN  STATE    UPTIME  RSS MiB  WORKERS  RESTARTS',
+        '100     tsgund  app.js    3  running   1h 2m     50.0      1/2         1',
+        'listening on http://127.0.0.1:8000, unix:/run/app.sock',
+        '',
+        'WORKER  GEN  STATE    UPTIME  REQUESTS  RSS MiB',
+        '101       3  booting      0s         0        -',
+        '102       3  ready     1m 1s     12345     40.0',
+        '',
+      ].join('\n'),
+    );
   });
 });

@@ -53,7 +53,12 @@ const WEIGHTS: Record<Kind, number> = { HUP: 3, TTIN: 2, TTOU: 2, USR1: 2, KILL:
  * asked for is still booting). Not sent together: pending signals are delivered
  * lowest number first, whatever the order they were sent in.
  */
-const OVERLAPS = [['HUP', 'TTIN'], ['HUP', 'TTOU'], ['TTIN', 'HUP'], ['TTOU', 'HUP']] as const;
+const OVERLAPS = [
+  ['HUP', 'TTIN'],
+  ['HUP', 'TTOU'],
+  ['TTIN', 'HUP'],
+  ['TTOU', 'HUP'],
+] as const;
 
 /** Every kind once (when there are enough steps), the rest weighted at random, shuffled. */
 function plan(rng: Rng, steps: number): Kind[] {
@@ -65,7 +70,11 @@ function plan(rng: Rng, steps: number): Kind[] {
 /** Broken config files for BADHUP, each with what the master must log about it. */
 const BAD_CONFIGS: Array<{ name: string; text: (good: object) => string; expect: RegExp }> = [
   { name: 'JSON syntax error', text: (g) => JSON.stringify(g).replace(/}$/, ',,}'), expect: /cannot load config file/ },
-  { name: 'workers: "many"', text: (g) => JSON.stringify({ ...g, workers: 'many' }), expect: /setting 'workers' is "many"/ },
+  {
+    name: 'workers: "many"',
+    text: (g) => JSON.stringify({ ...g, workers: 'many' }),
+    expect: /setting 'workers' is "many"/,
+  },
   { name: 'workers: 0', text: (g) => JSON.stringify({ ...g, workers: 0 }), expect: /setting 'workers' is 0/ },
   { name: 'unknown key', text: (g) => JSON.stringify({ ...g, wokers: 3 }), expect: /unknown setting 'wokers'/ },
   { name: 'bad bind', text: (g) => JSON.stringify({ ...g, bind: '127.0.0.1:99999' }), expect: /port above 65535/ },
@@ -94,12 +103,20 @@ let mine: [string, string] | null = null;
 after(async () => {
   await load?.stop();
   // whatever a failed run left (an upgraded master not tracked yet, its workers): all started by this file
-  if (mine) for (const p of processesOf(...mine)) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+  if (mine)
+    for (const p of processesOf(...mine))
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   await cleanup(dirs);
 });
 
 describe('chaos', () => {
-  it(`survives ${STEPS} seeded random operator actions under load (seed ${SEED})`, { timeout: 90_000 + STEPS * 30_000 }, async () => {
+  it(`survives ${STEPS} seeded random operator actions under load (seed ${SEED})`, {
+    timeout: 90_000 + STEPS * 30_000,
+  }, async () => {
     console.log(`# chaos seed ${SEED}, ${STEPS} steps (replay: CHAOS_SEED=${SEED} CHAOS_STEPS=${STEPS})`);
     const rng = new Rng(SEED);
     const dir = tempDir('tsgund-chaos-');
@@ -128,11 +145,18 @@ describe('chaos', () => {
     writeGood();
 
     const logLines = (): string[] => (existsSync(errorLog) ? readFileSync(errorLog, 'utf8').split('\n') : []);
-    const countLog = (pid: number, re: RegExp): number => logLines().filter((l) => l.includes(`] [${pid}] [`) && re.test(l)).length;
-    const lastLog = (pid: number, re: RegExp): string => logLines().filter((l) => l.includes(`] [${pid}] [`) && re.test(l)).at(-1) ?? '';
+    const countLog = (pid: number, re: RegExp): number =>
+      logLines().filter((l) => l.includes(`] [${pid}] [`) && re.test(l)).length;
+    const lastLog = (pid: number, re: RegExp): string =>
+      logLines()
+        .filter((l) => l.includes(`] [${pid}] [`) && re.test(l))
+        .at(-1) ?? '';
     const tail = (n = 40) => logLines().slice(-n).join('\n');
 
-    const start = run(['start', app, '-D', '-p', pidfile, '-c', configFile], { cwd: dir, env: { [markerName]: basename(dir) } });
+    const start = run(['start', app, '-D', '-p', pidfile, '-c', configFile], {
+      cwd: dir,
+      env: { [markerName]: basename(dir) },
+    });
     assert.equal((await start.exit).code, 0, start.output);
     let master = readPid(pidfile);
     track(master);
@@ -158,7 +182,8 @@ describe('chaos', () => {
       if (f.headerPid !== null || f.socketPid !== null || !CONNECTION_ERRORS.has(f.why)) return null;
       // Nothing is known about the worker (a new connection, or the first request
       // on one): attribute it only if it was in flight when a worker was killed.
-      for (const k of kills) if (f.start <= k.t + 100 && f.end >= k.t && f.end <= k.t + 5000) return { kill: k, precise: false };
+      for (const k of kills)
+        if (f.start <= k.t + 100 && f.end >= k.t && f.end <= k.t + 5000) return { kill: k, precise: false };
       return null;
     };
 
@@ -168,7 +193,10 @@ describe('chaos', () => {
       const unexplained: string[] = [];
       for (const f of fresh) {
         const why = explain(f);
-        if (!why) unexplained.push(`request ${f.id} (${f.kind}, ${f.why}, header pid ${f.headerPid}, connection pid ${f.socketPid}, ${Math.round(f.end - f.start)} ms)`);
+        if (!why)
+          unexplained.push(
+            `request ${f.id} (${f.kind}, ${f.why}, header pid ${f.headerPid}, connection pid ${f.socketPid}, ${Math.round(f.end - f.start)} ms)`,
+          );
         else if (why.precise) why.kill.precise++;
         else why.kill.inFlight++;
       }
@@ -185,7 +213,11 @@ describe('chaos', () => {
       assert.ok(isRunning(master), `master ${master} is running`);
       assert.equal(existsSync(pidfile + '.2'), false, 'no <pidfile>.2 outside an upgrade');
       assert.match(cmdline(master), /^tsgund: master \[/, 'the master is named tsgund (no .2)');
-      await waitFor(() => workersOf(master).length === expected, `${expected} workers (have ${workersOf(master).join(', ')})`, SETTLE_MS);
+      await waitFor(
+        () => workersOf(master).length === expected,
+        `${expected} workers (have ${workersOf(master).join(', ')})`,
+        SETTLE_MS,
+      );
       await waitFor(() => orphans().length === 0, `no stray processes: ${JSON.stringify(orphans())}`, SETTLE_MS);
       await load!.flowing(20);
       checkFailures();
@@ -204,7 +236,12 @@ describe('chaos', () => {
         const before = countLog(master, /Reloaded: generation/);
         const failed = countLog(master, /reload (failed|abandoned)/);
         process.kill(master, 'SIGHUP');
-        await waitFor(() => countLog(master, /Reloaded: generation/) > before || countLog(master, /reload (failed|abandoned)/) > failed, 'Reloaded: generation N', SETTLE_MS);
+        await waitFor(
+          () =>
+            countLog(master, /Reloaded: generation/) > before || countLog(master, /reload (failed|abandoned)/) > failed,
+          'Reloaded: generation N',
+          SETTLE_MS,
+        );
         assert.equal(countLog(master, /reload (failed|abandoned)/), failed, lastLog(master, /reload/));
         expected = good.workers;
         return `HUP${note} -> ${expected} workers`;
@@ -236,11 +273,16 @@ describe('chaos', () => {
         await waitFor(() => countLog(master, /Handling signal: USR1/) > before, 'the master handles USR1', SETTLE_MS);
         await waitFor(() => size(accessLog) > 0, 'lines in the new access.log', SETTLE_MS);
         // every worker has reopened when the rotated file stops growing while the new one grows
-        await waitFor(async () => {
-          const [old, now] = [size(`${accessLog}.1`), size(accessLog)];
-          await sleep(300);
-          return size(`${accessLog}.1`) === old && size(accessLog) > now;
-        }, 'access.log.1 to stop growing', SETTLE_MS, 0);
+        await waitFor(
+          async () => {
+            const [old, now] = [size(`${accessLog}.1`), size(accessLog)];
+            await sleep(300);
+            return size(`${accessLog}.1`) === old && size(accessLog) > now;
+          },
+          'access.log.1 to stop growing',
+          SETTLE_MS,
+          0,
+        );
         return `USR1 after rotation ${rotations}`;
       },
       KILL: async () => {
@@ -256,7 +298,11 @@ describe('chaos', () => {
         process.kill(old, 'SIGUSR2');
         const child = await waitFor(() => readPid(pidfile + '.2'), '<pidfile>.2 of the new master', SETTLE_MS);
         track(child);
-        await waitFor(() => workersOf(child).length === good.workers, `the new master's ${good.workers} workers`, SETTLE_MS);
+        await waitFor(
+          () => workersOf(child).length === good.workers,
+          `the new master's ${good.workers} workers`,
+          SETTLE_MS,
+        );
         assert.match(cmdline(child), /^tsgund\.2: master \[/);
         await load!.flowing(20);
         process.kill(old, 'SIGWINCH');
@@ -264,7 +310,11 @@ describe('chaos', () => {
         await load!.flowing(20);
         process.kill(old, 'SIGTERM');
         await waitFor(() => !isRunning(old), 'the old master to exit after TERM', SETTLE_MS);
-        await waitFor(() => readPid(pidfile) === child && !existsSync(pidfile + '.2'), 'the pidfile promoted', SETTLE_MS);
+        await waitFor(
+          () => readPid(pidfile) === child && !existsSync(pidfile + '.2'),
+          'the pidfile promoted',
+          SETTLE_MS,
+        );
         await waitFor(() => /^tsgund: master \[/.test(cmdline(child)), 'the new master to drop .2', SETTLE_MS);
         master = child;
         expected = good.workers;
@@ -293,9 +343,21 @@ describe('chaos', () => {
           if (sig === 'HUP') expected = good.workers;
           else if (sig === 'TTIN') expected++;
           else expected = Math.max(1, expected - 1);
-          if (i === 0) await waitFor(() => countLog(master, handled(sig)) > before, `the master to start handling ${sig}`, SETTLE_MS, 5);
+          if (i === 0)
+            await waitFor(
+              () => countLog(master, handled(sig)) > before,
+              `the master to start handling ${sig}`,
+              SETTLE_MS,
+              5,
+            );
         }
-        await waitFor(() => countLog(master, /Reloaded: generation/) > reloads || countLog(master, /reload (failed|abandoned)/) > failed, 'Reloaded: generation N', SETTLE_MS);
+        await waitFor(
+          () =>
+            countLog(master, /Reloaded: generation/) > reloads ||
+            countLog(master, /reload (failed|abandoned)/) > failed,
+          'Reloaded: generation N',
+          SETTLE_MS,
+        );
         assert.equal(countLog(master, /reload (failed|abandoned)/), failed, lastLog(master, /reload/));
         return `${pair.join(' then ')} while the first is handled -> ${expected} workers`;
       },
@@ -320,7 +382,11 @@ describe('chaos', () => {
       process.kill(master, 'SIGTERM');
       await waitFor(() => !isRunning(master), 'the master to exit after TERM', SETTLE_MS);
       assert.equal(existsSync(pidfile), false, 'pidfile removed at exit');
-      await waitFor(() => processesOf(marker, dir).length === 0, `nothing left running: ${JSON.stringify(processesOf(marker, dir))}`, SETTLE_MS);
+      await waitFor(
+        () => processesOf(marker, dir).length === 0,
+        `nothing left running: ${JSON.stringify(processesOf(marker, dir))}`,
+        SETTLE_MS,
+      );
 
       stepName = 'access log check';
       const { entries, junk, files } = readAccessLogs(dir);
@@ -331,8 +397,10 @@ describe('chaos', () => {
       for (const e of entries) {
         seen.set(e.id, (seen.get(e.id) ?? 0) + 1);
         const outcome = load.outcome[e.id];
-        if (outcome === undefined || outcome === 0) problems.push(`logged request ${e.id} was never sent or never finished`);
-        else if (outcome === -1) loggedFailures++; // the worker finished it, the client saw a failure (a SIGKILL race, checked above)
+        if (outcome === undefined || outcome === 0)
+          problems.push(`logged request ${e.id} was never sent or never finished`);
+        else if (outcome === -1)
+          loggedFailures++; // the worker finished it, the client saw a failure (a SIGKILL race, checked above)
         else if (outcome !== e.pid) problems.push(`request ${e.id} answered by ${outcome} but logged by <${e.pid}>`);
         if (e.status !== '200') problems.push(`request ${e.id} logged with status ${e.status}`);
       }
@@ -342,7 +410,8 @@ describe('chaos', () => {
       load.outcome.forEach((pid, id) => {
         if (pid <= 0 || seen.has(id)) return;
         const k = killed.get(pid);
-        if (k) k.lostLogLines++; // answered, but the line was still in the SIGKILLed worker's buffer
+        if (k)
+          k.lostLogLines++; // answered, but the line was still in the SIGKILLed worker's buffer
         else missing++;
         if (!k && missing <= 10) problems.push(`request ${id} (answered by ${pid}) is not in ${files.join(', ')}`);
       });
@@ -350,12 +419,21 @@ describe('chaos', () => {
       assert.deepEqual(problems, []);
 
       const sum = (key: 'precise' | 'inFlight' | 'lostLogLines') => kills.reduce((s, k) => s + k[key], 0);
-      console.log(`# ${load.requests} requests, ${load.ok} ok, ${load.failures.length} failed; steps: ${JSON.stringify(counts)}`);
-      console.log(`# ${kills.length} SIGKILLs: ${sum('precise')} failures on the killed workers' connections (known by pid), ` +
-        `${sum('inFlight')} more in flight at a kill on a connection of unknown worker; ${sum('lostLogLines')} answered requests ` +
-        `not logged (the killed worker's unwritten log buffer); ${loggedFailures} logged requests the client saw fail`);
-      console.log(`# access logs: ${files.length} files, ${entries.length} lines, every other successful request exactly once`);
-      for (const k of kills) console.log(`#   step ${k.step}: SIGKILL ${k.pid}: ${k.precise} + ${k.inFlight} failed, ${k.lostLogLines} unlogged`);
+      console.log(
+        `# ${load.requests} requests, ${load.ok} ok, ${load.failures.length} failed; steps: ${JSON.stringify(counts)}`,
+      );
+      console.log(
+        `# ${kills.length} SIGKILLs: ${sum('precise')} failures on the killed workers' connections (known by pid), ` +
+          `${sum('inFlight')} more in flight at a kill on a connection of unknown worker; ${sum('lostLogLines')} answered requests ` +
+          `not logged (the killed worker's unwritten log buffer); ${loggedFailures} logged requests the client saw fail`,
+      );
+      console.log(
+        `# access logs: ${files.length} files, ${entries.length} lines, every other successful request exactly once`,
+      );
+      for (const k of kills)
+        console.log(
+          `#   step ${k.step}: SIGKILL ${k.pid}: ${k.precise} + ${k.inFlight} failed, ${k.lostLogLines} unlogged`,
+        );
     } catch (err) {
       console.log(`# error log tail:\n${tail().replace(/^/gm, '#   ')}`);
       const e = err as Error;

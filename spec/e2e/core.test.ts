@@ -4,14 +4,26 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
-  FIXTURES, HELLO, childrenOf, cleanup, cmdline, freePort, isRunning, request, run, startServer, tempDir, waitFor,
+  FIXTURES,
+  HELLO,
+  childrenOf,
+  cleanup,
+  cmdline,
+  freePort,
+  isRunning,
+  request,
+  run,
+  startServer,
+  tempDir,
+  waitFor,
 } from '../support/harness.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
 
 const pidOf = async (url: string): Promise<number> => Number((await request(url + '/pid')).body);
-const workerCount = (master: number, n: number) => waitFor(() => childrenOf(master).length === n, `${n} workers of ${master}`);
+const workerCount = (master: number, n: number) =>
+  waitFor(() => childrenOf(master).length === n, `${n} workers of ${master}`);
 
 describe('serving', () => {
   it('serves HTTP from workers that are children of the master named by the pidfile', async () => {
@@ -42,14 +54,16 @@ describe('serving', () => {
       [join(FIXTURES, 'commonjs-app.cjs:other'), /^commonjs other/],
       ['examples/factory.js', /./],
     ];
-    await Promise.all(cases.map(async ([app, expected]) => {
-      const { proc, url } = await startServer(['-w', '1'], { app });
-      const reply = await request(url + '/');
-      assert.equal(reply.status, 200, app);
-      assert.match(reply.body, expected, app);
-      proc.kill('SIGQUIT');
-      await proc.exit;
-    }));
+    await Promise.all(
+      cases.map(async ([app, expected]) => {
+        const { proc, url } = await startServer(['-w', '1'], { app });
+        const reply = await request(url + '/');
+        assert.equal(reply.status, 200, app);
+        assert.match(reply.body, expected, app);
+        proc.kill('SIGQUIT');
+        await proc.exit;
+      }),
+    );
   });
 
   it('binds unix sockets, IPv6 and several addresses at once', async () => {
@@ -70,7 +84,9 @@ describe('serving', () => {
     const { bindListener } = await import('../../lib/listeners/handles.js');
     const port = await freePort();
     const listener = await bindListener({ kind: 'tcp', host: '127.0.0.1', port });
-    const proc = run(['start', HELLO, '-w', '1', '-b', 'fd://3'], { stdio: ['ignore', 'pipe', 'pipe', listener.handle.fd] });
+    const proc = run(['start', HELLO, '-w', '1', '-b', 'fd://3'], {
+      stdio: ['ignore', 'pipe', 'pipe', listener.handle.fd],
+    });
     listener.handle.close();
     await proc.line(/Booted 1 worker/);
     assert.equal((await request(`http://127.0.0.1:${port}/`)).status, 200);
@@ -134,11 +150,15 @@ describe('signals to the master', () => {
     proc.kill('SIGTERM');
     await proc.line(/TERM/);
     await waitFor(
-      () => new Promise<boolean>((res) => {
-        const c = net.connect(port, '127.0.0.1');
-        c.on('connect', () => { c.destroy(); res(false); });
-        c.on('error', (e: NodeJS.ErrnoException) => res(e.code === 'ECONNREFUSED'));
-      }),
+      () =>
+        new Promise<boolean>((res) => {
+          const c = net.connect(port, '127.0.0.1');
+          c.on('connect', () => {
+            c.destroy();
+            res(false);
+          });
+          c.on('error', (e: NodeJS.ErrnoException) => res(e.code === 'ECONNREFUSED'));
+        }),
       'new connections refused',
     );
     const reply = await slow;
@@ -208,7 +228,10 @@ describe('workers', () => {
     for (const sig of ['SIGTERM', 'SIGQUIT'] as const) {
       const [victim] = childrenOf(proc.pid);
       process.kill(victim!, sig);
-      await waitFor(() => !childrenOf(proc.pid).includes(victim!) && childrenOf(proc.pid).length === 2, `replacement after ${sig}`);
+      await waitFor(
+        () => !childrenOf(proc.pid).includes(victim!) && childrenOf(proc.pid).length === 2,
+        `replacement after ${sig}`,
+      );
     }
     proc.kill('SIGQUIT');
     await proc.exit;
@@ -241,8 +264,15 @@ describe('workers', () => {
     await proc.line(/next start in 800 ms/, 20_000);
     const spawns = proc.count(/Booting worker/);
     assert.ok(spawns <= 5, `${spawns} workers started before the 800 ms delay`);
-    assert.deepEqual(proc.lines.filter((l) => /next start in/.test(l)).map((l) => /in (\d+) ms/.exec(l)![1]), ['100', '200', '400', '800']);
-    const [utime, stime] = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).map(Number);
+    assert.deepEqual(
+      proc.lines.filter((l) => /next start in/.test(l)).map((l) => /in (\d+) ms/.exec(l)![1]),
+      ['100', '200', '400', '800'],
+    );
+    const [utime, stime] = readFileSync(`/proc/${proc.pid}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ')
+      .slice(11, 13)
+      .map(Number);
     assert.ok(utime! + stime! < 150, `master used ${utime! + stime!} clock ticks of CPU`);
     proc.kill('SIGQUIT');
     await proc.exit;
@@ -253,7 +283,10 @@ describe('configuration', () => {
   it('merges defaults < config file < TSGUND_CMD_ARGS < command line', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    writeFileSync(join(dir, 'tsgund.config.json'), JSON.stringify({ workers: 3, timeout: 11, keepAlive: 7, backlog: 100 }));
+    writeFileSync(
+      join(dir, 'tsgund.config.json'),
+      JSON.stringify({ workers: 3, timeout: 11, keepAlive: 7, backlog: 100 }),
+    );
     const proc = run(['start', 'app.js', '--print-config', '-w', '5'], {
       cwd: dir,
       env: { TSGUND_CMD_ARGS: '--timeout 12 -w 4 --keep-alive 8', WEB_CONCURRENCY: '9' },
@@ -279,11 +312,14 @@ describe('configuration', () => {
     dirs.push(dir);
     const port = await freePort();
     const lib = join(process.cwd(), 'dist/lib/index.js');
-    writeFileSync(join(dir, 'tsgund.config.ts'), [
-      `import { defineConfig } from ${JSON.stringify(lib)};`,
-      `const workers: number = 1;`,
-      `export default defineConfig({ workers, bind: '127.0.0.1:${port}', app: ${JSON.stringify(join(FIXTURES, 'env-app.js'))}, rawEnv: ['FROM_FILE=file'] });`,
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'tsgund.config.ts'),
+      [
+        `import { defineConfig } from ${JSON.stringify(lib)};`,
+        `const workers: number = 1;`,
+        `export default defineConfig({ workers, bind: '127.0.0.1:${port}', app: ${JSON.stringify(join(FIXTURES, 'env-app.js'))}, rawEnv: ['FROM_FILE=file'] });`,
+      ].join('\n'),
+    );
     const proc = run(['start', '-e', 'FROM_CLI=cli'], { cwd: dir });
     await proc.line(/Booted 1 worker/);
     assert.equal((await request(`http://127.0.0.1:${port}/FROM_CLI`)).body, 'cli');
@@ -291,14 +327,29 @@ describe('configuration', () => {
     await proc.exit;
   });
 
-  it('--user/--group: workers drop privileges, the master keeps root and the log files are theirs', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  it('--user/--group: workers drop privileges, the master keeps root and the log files are theirs', {
+    skip: process.getuid?.() !== 0 && 'needs root',
+  }, async () => {
     const dir = tempDir();
     dirs.push(dir);
     chmodSync(dir, 0o755);
     const errorLog = join(dir, 'error.log');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const proc = run(['start', HELLO, '-w', '1', '-b', `127.0.0.1:${port}`, '-u', 'nobody', '-g', 'nogroup', '--error-logfile', errorLog]);
+    const proc = run([
+      'start',
+      HELLO,
+      '-w',
+      '1',
+      '-b',
+      `127.0.0.1:${port}`,
+      '-u',
+      'nobody',
+      '-g',
+      'nogroup',
+      '--error-logfile',
+      errorLog,
+    ]);
     await waitFor(async () => (await request(url + '/')).status === 200, 'serving');
     const uidOf = (pid: number) => /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
     const gidOf = (pid: number) => /^Gid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
@@ -324,19 +375,75 @@ describe('configuration', () => {
 });
 
 describe('bad input: one line naming the culprit, the documented exit code, no stack trace', () => {
-  const cases: Array<{ name: string; args: string[]; code: number; message: RegExp; setup?: () => Promise<() => void> }> = [
+  const cases: Array<{
+    name: string;
+    args: string[];
+    code: number;
+    message: RegExp;
+    setup?: () => Promise<() => void>;
+  }> = [
     { name: 'unknown flag', args: ['start', HELLO, '--wrokers', '2'], code: 1, message: /unknown option '--wrokers'/ },
-    { name: '-w abc', args: ['start', HELLO, '-w', 'abc'], code: 1, message: /--workers is "abc", expected an integer >= 1/ },
+    {
+      name: '-w abc',
+      args: ['start', HELLO, '-w', 'abc'],
+      code: 1,
+      message: /--workers is "abc", expected an integer >= 1/,
+    },
     { name: '-w 0', args: ['start', HELLO, '-w', '0'], code: 1, message: /--workers is 0, expected an integer >= 1/ },
-    { name: 'bad bind', args: ['start', HELLO, '-b', 'localhost:99999'], code: 1, message: /'localhost:99999' has a port above 65535/ },
-    { name: 'missing app module', args: ['start', 'nope/missing.js', '-b', '127.0.0.1:0'], code: 4, message: /app module 'nope\/missing.js' not found/ },
-    { name: 'app throws on load', args: ['start', join(FIXTURES, 'throws-on-load.js'), '-b', '127.0.0.1:0'], code: 4, message: /failed to load: database unreachable/ },
-    { name: 'export not a handler', args: ['start', join(FIXTURES, 'not-a-handler.js'), '-b', '127.0.0.1:0'], code: 4, message: /is number, expected a request listener/ },
-    { name: 'missing export', args: ['start', join(FIXTURES, 'named-export.js') + ':nope', '-b', '127.0.0.1:0'], code: 4, message: /has no export 'nope' \(exports: api\)/ },
-    { name: 'unwritable pidfile', args: ['start', HELLO, '-b', '127.0.0.1:0', '-p', '/nonexistent/dir/app.pid'], code: 1, message: /cannot write pidfile \/nonexistent\/dir\/app.pid: ENOENT/ },
-    { name: 'unknown config key', args: ['start', HELLO, '-c', join(FIXTURES, 'unknown-key.config.json')], code: 1, message: /unknown setting 'wokers' \(did you mean 'workers'\?\)/ },
-    { name: 'config syntax error', args: ['start', HELLO, '-c', join(FIXTURES, 'bad-syntax.config.js')], code: 1, message: /cannot load config file .*bad-syntax.config.js: .*Unexpected token/ },
-    { name: 'missing config file', args: ['start', HELLO, '-c', 'nope.json'], code: 1, message: /cannot load config file .*nope.json: ENOENT/ },
+    {
+      name: 'bad bind',
+      args: ['start', HELLO, '-b', 'localhost:99999'],
+      code: 1,
+      message: /'localhost:99999' has a port above 65535/,
+    },
+    {
+      name: 'missing app module',
+      args: ['start', 'nope/missing.js', '-b', '127.0.0.1:0'],
+      code: 4,
+      message: /app module 'nope\/missing.js' not found/,
+    },
+    {
+      name: 'app throws on load',
+      args: ['start', join(FIXTURES, 'throws-on-load.js'), '-b', '127.0.0.1:0'],
+      code: 4,
+      message: /failed to load: database unreachable/,
+    },
+    {
+      name: 'export not a handler',
+      args: ['start', join(FIXTURES, 'not-a-handler.js'), '-b', '127.0.0.1:0'],
+      code: 4,
+      message: /is number, expected a request listener/,
+    },
+    {
+      name: 'missing export',
+      args: ['start', join(FIXTURES, 'named-export.js') + ':nope', '-b', '127.0.0.1:0'],
+      code: 4,
+      message: /has no export 'nope' \(exports: api\)/,
+    },
+    {
+      name: 'unwritable pidfile',
+      args: ['start', HELLO, '-b', '127.0.0.1:0', '-p', '/nonexistent/dir/app.pid'],
+      code: 1,
+      message: /cannot write pidfile \/nonexistent\/dir\/app.pid: ENOENT/,
+    },
+    {
+      name: 'unknown config key',
+      args: ['start', HELLO, '-c', join(FIXTURES, 'unknown-key.config.json')],
+      code: 1,
+      message: /unknown setting 'wokers' \(did you mean 'workers'\?\)/,
+    },
+    {
+      name: 'config syntax error',
+      args: ['start', HELLO, '-c', join(FIXTURES, 'bad-syntax.config.js')],
+      code: 1,
+      message: /cannot load config file .*bad-syntax.config.js: .*Unexpected token/,
+    },
+    {
+      name: 'missing config file',
+      args: ['start', HELLO, '-c', 'nope.json'],
+      code: 1,
+      message: /cannot load config file .*nope.json: ENOENT/,
+    },
     {
       name: 'port in use',
       args: [],
@@ -345,7 +452,12 @@ describe('bad input: one line naming the culprit, the documented exit code, no s
       setup: async () => {
         const busy = net.createServer().listen(0, '127.0.0.1');
         await new Promise((r) => busy.once('listening', r));
-        cases.find((c) => c.name === 'port in use')!.args = ['start', HELLO, '-b', `127.0.0.1:${(busy.address() as net.AddressInfo).port}`];
+        cases.find((c) => c.name === 'port in use')!.args = [
+          'start',
+          HELLO,
+          '-b',
+          `127.0.0.1:${(busy.address() as net.AddressInfo).port}`,
+        ];
         return () => busy.close();
       },
     },

@@ -3,7 +3,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FIXTURES, HELLO, childrenOf, cleanup, freePort, isRunning, request, run, tempDir, track, waitFor } from '../support/harness.js';
+import {
+  FIXTURES,
+  HELLO,
+  childrenOf,
+  cleanup,
+  freePort,
+  isRunning,
+  request,
+  run,
+  tempDir,
+  track,
+  waitFor,
+} from '../support/harness.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -19,7 +31,18 @@ async function startDaemon(extra: string[] = [], app = HELLO) {
   dirs.push(dir);
   const pidfile = join(dir, 'app.pid');
   const port = await freePort();
-  const proc = run(['start', app, '-D', '-p', pidfile, '-b', `127.0.0.1:${port}`, '--error-logfile', join(dir, 'error.log'), ...extra]);
+  const proc = run([
+    'start',
+    app,
+    '-D',
+    '-p',
+    pidfile,
+    '-b',
+    `127.0.0.1:${port}`,
+    '--error-logfile',
+    join(dir, 'error.log'),
+    ...extra,
+  ]);
   const { code } = await proc.exit;
   const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
   if (pid) track(pid);

@@ -14,15 +14,45 @@ describe('serving options', () => {
     const dir = tempDir();
     dirs.push(dir);
     const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const { proc, port } = await startServer(['-w', '1', '--certfile', cert, '--keyfile', key]);
     assert.match(proc.output, /Listening at: https:\/\/127.0.0.1:/);
     const body = await new Promise<string>((res, rej) => {
-      https.get({ host: '127.0.0.1', port, path: '/', ca: readFileSync(cert), servername: 'localhost', rejectUnauthorized: false }, (r) => {
-        let b = '';
-        r.on('data', (d: Buffer) => (b += d));
-        r.on('end', () => res(b));
-      }).on('error', rej);
+      https
+        .get(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/',
+            ca: readFileSync(cert),
+            servername: 'localhost',
+            rejectUnauthorized: false,
+          },
+          (r) => {
+            let b = '';
+            r.on('data', (d: Buffer) => (b += d));
+            r.on('end', () => res(b));
+          },
+        )
+        .on('error', rej);
     });
     assert.match(body, /^hello from \d+/);
     proc.kill('SIGQUIT');
@@ -69,12 +99,30 @@ describe('serving options', () => {
     const dir = tempDir();
     dirs.push(dir);
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-    writeFileSync(join(dir, 'noisy.js'), "console.log('printed by the app'); export default (req, res) => res.end('ok');\n");
+    writeFileSync(
+      join(dir, 'noisy.js'),
+      "console.log('printed by the app'); export default (req, res) => res.end('ok');\n",
+    );
     const errorLog = join(dir, 'error.log');
     const port = await freePort();
-    const proc = run(['start', join(dir, 'noisy.js'), '-w', '1', '-b', `127.0.0.1:${port}`, '--capture-output', '--log-format', 'json', '--error-logfile', errorLog]);
+    const proc = run([
+      'start',
+      join(dir, 'noisy.js'),
+      '-w',
+      '1',
+      '-b',
+      `127.0.0.1:${port}`,
+      '--capture-output',
+      '--log-format',
+      'json',
+      '--error-logfile',
+      errorLog,
+    ]);
     await waitFor(() => readFileSync(errorLog, 'utf8').includes('printed by the app'), 'captured line', 10_000);
-    const lines = readFileSync(errorLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string; pid: number });
+    const lines = readFileSync(errorLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; msg: string; pid: number });
     const captured = lines.find((l) => l.msg === 'printed by the app')!;
     assert.equal(captured.level, 'info');
     assert.notEqual(captured.pid, proc.pid, 'logged by the worker');

@@ -23,7 +23,19 @@ import http from 'node:http';
 import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from '../../lib/config/settings.js';
-import { CLI, FIXTURES, HELLO, cleanup, cmdline, freePort, isRunning, request, tempDir, track, waitFor } from '../support/harness.js';
+import {
+  CLI,
+  FIXTURES,
+  HELLO,
+  cleanup,
+  cmdline,
+  freePort,
+  isRunning,
+  request,
+  tempDir,
+  track,
+  waitFor,
+} from '../support/harness.js';
 import { Rng, intFrom, processesOf, seedFrom } from '../support/chaos.js';
 
 const SEED = seedFrom('FUZZ_SEED');
@@ -54,13 +66,45 @@ function sweep(marker: string, dir: string, prefix = false): void {
 // spec/fixtures/crash-after-start.js it leaves the master alone when --preload
 // imports it there: an app calling process.exit() in the master is not a tsgund error.
 const CRASHING_APP = join(root, 'crashing-worker.mjs');
-writeFileSync(CRASHING_APP, "import cluster from 'node:cluster';\nif (cluster.isWorker) setTimeout(() => process.exit(1), 50);\nexport default (req, res) => res.end('short-lived\\n');\n");
+writeFileSync(
+  CRASHING_APP,
+  "import cluster from 'node:cluster';\nif (cluster.isWorker) setTimeout(() => process.exit(1), 50);\nexport default (req, res) => res.end('short-lived\\n');\n",
+);
 
 // ------------------------------------------------------------ value generators
 
 /** Junk values (a few happen to be valid for some settings); never a path outside the case dir that could be created. */
-const JUNK = ['', ' ', 'abc', '-1', '1.5', '1e309', 'NaN', 'Infinity', '0x1F', ' 7 ', 'true', 'null', '%(', '%(x)s', 'unix:', 'fd://', 'fd://x',
-  '[::1', 'a=b=c', '=x', '🙂', 'x'.repeat(3000), '/nonexistent-tsgund-fuzz/dir/file', 'no/such/dir/file', '--', '-w', '\\', '"quoted"', "'q'"];
+const JUNK = [
+  '',
+  ' ',
+  'abc',
+  '-1',
+  '1.5',
+  '1e309',
+  'NaN',
+  'Infinity',
+  '0x1F',
+  ' 7 ',
+  'true',
+  'null',
+  '%(',
+  '%(x)s',
+  'unix:',
+  'fd://',
+  'fd://x',
+  '[::1',
+  'a=b=c',
+  '=x',
+  '🙂',
+  'x'.repeat(3000),
+  '/nonexistent-tsgund-fuzz/dir/file',
+  'no/such/dir/file',
+  '--',
+  '-w',
+  '\\',
+  '"quoted"',
+  "'q'",
+];
 
 interface Case {
   dir: string;
@@ -88,53 +132,103 @@ async function validValue(rng: Rng, s: SettingSpec, dir: string, probes: string[
       probes.push(addr);
       return addr;
     }
-    case 'statsBind': return `127.0.0.1:${await freePort()}`;
-    case 'workers': return rng.int(1, 2);
-    case 'backlog': return rng.pick([1, 16, 2048]);
-    case 'timeout': return rng.pick([0, 0.5, 5, 30]);
-    case 'gracefulTimeout': return rng.pick([0, 1, 30]);
-    case 'bootTimeout': return rng.pick([0.1, 1, 10, 30]);
-    case 'keepAlive': return rng.pick([0, 1, 5]);
-    case 'maxRequests': return rng.pick([0, 1, 100]);
-    case 'maxRequestsJitter': return rng.pick([0, 5]);
-    case 'maxMemory': return rng.pick([0, 1, 512]);
-    case 'pidfile': return join(dir, 'app.pid');
-    case 'name': return rng.pick(['tsgund', 'api', 'my-app.1', 'x']);
-    case 'chdir': return dir;
-    case 'user': return rng.pick(['nobody', 'root', '0', '65534']);
-    case 'group': return rng.pick(['nogroup', 'root', '0']);
-    case 'umask': return rng.pick(['022', '027', '0', '0o077']);
-    case 'rawEnv': return rng.pick(['FOO=bar', 'EMPTY=', 'A_1=x=y']);
-    case 'accesslog': return rng.pick([join(dir, 'access.log'), '-']);
-    case 'accessLogFormat': return rng.pick(['%(h)s "%(r)s" %(s)s', '%(U)s?%(q)s %(p)s %(L)s', '%({user-agent}i)s %%', 'plain']);
-    case 'errorlog': return rng.pick([join(dir, 'error.log'), '-']);
-    case 'controlSocket': return join(dir, 'ctl.sock');
-    case 'reloadExtraFiles': return dir;
-    case 'forwardedAllowIps': return rng.pick(['*', '127.0.0.1', '10.0.0.1,::1']);
-    case 'certfile': return join(dir, 'missing-cert.pem'); // no cert here: always an error
-    case 'keyfile': return join(dir, 'missing-key.pem');
+    case 'statsBind':
+      return `127.0.0.1:${await freePort()}`;
+    case 'workers':
+      return rng.int(1, 2);
+    case 'backlog':
+      return rng.pick([1, 16, 2048]);
+    case 'timeout':
+      return rng.pick([0, 0.5, 5, 30]);
+    case 'gracefulTimeout':
+      return rng.pick([0, 1, 30]);
+    case 'bootTimeout':
+      return rng.pick([0.1, 1, 10, 30]);
+    case 'keepAlive':
+      return rng.pick([0, 1, 5]);
+    case 'maxRequests':
+      return rng.pick([0, 1, 100]);
+    case 'maxRequestsJitter':
+      return rng.pick([0, 5]);
+    case 'maxMemory':
+      return rng.pick([0, 1, 512]);
+    case 'pidfile':
+      return join(dir, 'app.pid');
+    case 'name':
+      return rng.pick(['tsgund', 'api', 'my-app.1', 'x']);
+    case 'chdir':
+      return dir;
+    case 'user':
+      return rng.pick(['nobody', 'root', '0', '65534']);
+    case 'group':
+      return rng.pick(['nogroup', 'root', '0']);
+    case 'umask':
+      return rng.pick(['022', '027', '0', '0o077']);
+    case 'rawEnv':
+      return rng.pick(['FOO=bar', 'EMPTY=', 'A_1=x=y']);
+    case 'accesslog':
+      return rng.pick([join(dir, 'access.log'), '-']);
+    case 'accessLogFormat':
+      return rng.pick(['%(h)s "%(r)s" %(s)s', '%(U)s?%(q)s %(p)s %(L)s', '%({user-agent}i)s %%', 'plain']);
+    case 'errorlog':
+      return rng.pick([join(dir, 'error.log'), '-']);
+    case 'controlSocket':
+      return join(dir, 'ctl.sock');
+    case 'reloadExtraFiles':
+      return dir;
+    case 'forwardedAllowIps':
+      return rng.pick(['*', '127.0.0.1', '10.0.0.1,::1']);
+    case 'certfile':
+      return join(dir, 'missing-cert.pem'); // no cert here: always an error
+    case 'keyfile':
+      return join(dir, 'missing-key.pem');
   }
   switch (s.kind) {
-    case 'bool': return rng.chance(0.5);
-    case 'enum': return rng.pick(s.choices!);
-    default: return 'x';
+    case 'bool':
+      return rng.chance(0.5);
+    case 'enum':
+      return rng.pick(s.choices!);
+    default:
+      return 'x';
   }
 }
 
 /** A random value of a random JSON type. */
 function randomJson(rng: Rng, depth = 0): unknown {
   switch (rng.int(0, depth > 1 ? 4 : 6)) {
-    case 0: return rng.pick([0, 1, -1, 2.5, 1e21, 65536, 0o22]);
-    case 1: return rng.pick(JUNK);
-    case 2: return rng.chance(0.5);
-    case 3: return null;
-    case 4: return rng.pick(['workers', 'tsgund', '127.0.0.1:1', 'unix:/nonexistent-tsgund-fuzz/s.sock', 'debug', 'json']);
-    case 5: return Array.from({ length: rng.int(0, 3) }, () => randomJson(rng, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: rng.int(0, 3) }, () => [rng.pick(['a', 'workers', '', 'default']), randomJson(rng, depth + 1)]));
+    case 0:
+      return rng.pick([0, 1, -1, 2.5, 1e21, 65536, 0o22]);
+    case 1:
+      return rng.pick(JUNK);
+    case 2:
+      return rng.chance(0.5);
+    case 3:
+      return null;
+    case 4:
+      return rng.pick(['workers', 'tsgund', '127.0.0.1:1', 'unix:/nonexistent-tsgund-fuzz/s.sock', 'debug', 'json']);
+    case 5:
+      return Array.from({ length: rng.int(0, 3) }, () => randomJson(rng, depth + 1));
+    default:
+      return Object.fromEntries(
+        Array.from({ length: rng.int(0, 3) }, () => [
+          rng.pick(['a', 'workers', '', 'default']),
+          randomJson(rng, depth + 1),
+        ]),
+      );
   }
 }
 
-const JSON_TYPO_KEYS = ['wokers', 'Workers', 'bind ', 'graceful_timeout', 'max-requests', '__proto__', 'constructor', 'toString', ''];
+const JSON_TYPO_KEYS = [
+  'wokers',
+  'Workers',
+  'bind ',
+  'graceful_timeout',
+  'max-requests',
+  '__proto__',
+  'constructor',
+  'toString',
+  '',
+];
 
 /** Random command-line flags for some settings; valid values most of the time. */
 async function randomFlags(rng: Rng, dir: string, probes: string[], n: number): Promise<string[]> {
@@ -154,7 +248,8 @@ async function randomFlags(rng: Rng, dir: string, probes: string[], n: number): 
       continue;
     }
     const value = rng.chance(0.7) ? String(await validValue(rng, s, dir, probes)) : rng.pick(JUNK);
-    if (rng.chance(0.03)) out.push(name); // value missing (or taken from the next flag)
+    if (rng.chance(0.03))
+      out.push(name); // value missing (or taken from the next flag)
     else if (name === long && rng.chance(0.3)) out.push(`${long}=${value}`);
     else out.push(name, value);
   }
@@ -173,7 +268,8 @@ async function randomConfig(rng: Rng, dir: string, probes: string[]): Promise<Re
     else {
       const s = rng.pick(SETTINGS);
       let value = allValid || rng.chance(0.5) ? await validValue(rng, s, dir, probes) : randomJson(rng);
-      if (s.kind === 'int' || s.kind === 'number') value = typeof value === 'string' && /^\d/.test(value) ? Number(value) : value;
+      if (s.kind === 'int' || s.kind === 'number')
+        value = typeof value === 'string' && /^\d/.test(value) ? Number(value) : value;
       if (s.key === 'umask' && typeof value === 'string' && allValid) value = parseInt(value.replace(/^0o/, ''), 8);
       config[s.key] = value;
     }
@@ -188,11 +284,25 @@ async function makeCase(rng: Rng, index: number): Promise<Case> {
   const env: Record<string, string> = {};
   let config: Case['config'] = null;
   const args = ['start'];
-  const app = rng.weighted({ hello: 12, none: 2, missing: 1, throws: 1, notHandler: 1, named: 1, namedMissing: 1, crash: 1 });
+  const app = rng.weighted({
+    hello: 12,
+    none: 2,
+    missing: 1,
+    throws: 1,
+    notHandler: 1,
+    named: 1,
+    namedMissing: 1,
+    crash: 1,
+  });
   const apps: Record<typeof app, string | null> = {
-    hello: HELLO, none: null, missing: 'nope/missing.js', throws: join(FIXTURES, 'throws-on-load.js'),
-    notHandler: join(FIXTURES, 'not-a-handler.js'), named: join(FIXTURES, 'named-export.js:api'),
-    namedMissing: join(FIXTURES, 'named-export.js:nope'), crash: CRASHING_APP,
+    hello: HELLO,
+    none: null,
+    missing: 'nope/missing.js',
+    throws: join(FIXTURES, 'throws-on-load.js'),
+    notHandler: join(FIXTURES, 'not-a-handler.js'),
+    named: join(FIXTURES, 'named-export.js:api'),
+    namedMissing: join(FIXTURES, 'named-export.js:nope'),
+    crash: CRASHING_APP,
   };
   if (apps[app]) args.push(apps[app]!);
   args.push(...(await randomFlags(rng, dir, probes, rng.int(0, 5))));
@@ -211,18 +321,25 @@ async function makeCase(rng: Rng, index: number): Promise<Case> {
     }
     writeFileSync(config.file, config.text);
   }
-  if (rng.chance(0.15)) env.TSGUND_CMD_ARGS = (await randomFlags(rng, dir, probes, rng.int(1, 3))).map((a) => (/\s|^$/.test(a) ? JSON.stringify(a) : a)).join(' ');
+  if (rng.chance(0.15))
+    env.TSGUND_CMD_ARGS = (await randomFlags(rng, dir, probes, rng.int(1, 3)))
+      .map((a) => (/\s|^$/.test(a) ? JSON.stringify(a) : a))
+      .join(' ');
 
   // never the default 127.0.0.1:8000: give it a free port unless some layer binds already
   const binds = (text: string) => /(^|\s)(-b|--bind)(\s|=)/.test(text);
-  if (!binds(args.join(' ')) && !binds(env.TSGUND_CMD_ARGS ?? '') && !(config?.text.includes('"bind"'))) {
+  if (!binds(args.join(' ')) && !binds(env.TSGUND_CMD_ARGS ?? '') && !config?.text.includes('"bind"')) {
     const addr = `127.0.0.1:${await freePort()}`;
     probes.push(addr);
     args.splice(1, 0, '-b', addr); // first: a trailing flag with its value missing must not swallow it
   }
   const all = `${args.join(' ')} ${env.TSGUND_CMD_ARGS ?? ''}`;
   return {
-    dir, args, env, config, probes,
+    dir,
+    args,
+    env,
+    config,
+    probes,
     oneShot: /--(check|print)-config/.test(all),
     stdout: '',
     stderr: '',
@@ -261,8 +378,16 @@ function bootedSomewhere(dir: string, output: string): boolean {
 
 function describeCase(c: Case): string {
   const env = c.env.TSGUND_CMD_ARGS !== undefined ? `TSGUND_CMD_ARGS=${JSON.stringify(c.env.TSGUND_CMD_ARGS)} ` : '';
-  const args = c.args.map((a) => (a.length > 60 ? `${JSON.stringify(a.slice(0, 40))}…(${a.length} chars)` : /[\s"'$]|^$/.test(a) ? JSON.stringify(a) : a));
-  const cfg = c.config ? `\n  ${basename(c.config.file)}: ${c.config.text.replace(/x{60,}/g, (m) => `x…(${m.length})`).slice(0, 600)}` : '';
+  const args = c.args.map((a) =>
+    a.length > 60
+      ? `${JSON.stringify(a.slice(0, 40))}…(${a.length} chars)`
+      : /[\s"'$]|^$/.test(a)
+        ? JSON.stringify(a)
+        : a,
+  );
+  const cfg = c.config
+    ? `\n  ${basename(c.config.file)}: ${c.config.text.replace(/x{60,}/g, (m) => `x…(${m.length})`).slice(0, 600)}`
+    : '';
   return `  (cd ${c.dir} && ${env}tsgund ${args.join(' ')})${cfg}`;
 }
 
@@ -279,7 +404,12 @@ async function runCase(c: Case): Promise<string> {
   child.stdout.setEncoding('utf8').on('data', (d: string) => (c.stdout = stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (c.stderr = stderr += d));
   let exit: { code: number | null; signal: string | null } | null = null;
-  const exited = new Promise<void>((resolve) => child.on('close', (code, signal) => { exit = { code, signal }; resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    child.on('close', (code, signal) => {
+      exit = { code, signal };
+      resolve();
+    }),
+  );
   const t0 = Date.now();
   const ours = () => processesOf(marker, c.dir);
 
@@ -304,7 +434,9 @@ async function runCase(c: Case): Promise<string> {
   }
   const took = Date.now() - t0;
   if (!exit && !serving) {
-    assert.fail(`neither exited nor serving after ${DEADLINE_MS} ms\n--- stderr:\n${stderr.slice(-2000)}\n--- stdout:\n${stdout.slice(-1000)}`);
+    assert.fail(
+      `neither exited nor serving after ${DEADLINE_MS} ms\n--- stderr:\n${stderr.slice(-2000)}\n--- stdout:\n${stdout.slice(-1000)}`,
+    );
   }
   const ex = exit as { code: number | null; signal: string | null } | null;
   const daemonPid = ex?.code === 0 ? Number(/daemon started \(master pid (\d+)\)/.exec(stdout)?.[1] ?? 0) : 0;
@@ -312,13 +444,27 @@ async function runCase(c: Case): Promise<string> {
     // it exited by itself: a one-shot command, or an error
     const lines = stderr.split('\n').filter((l) => l.startsWith('tsgund:'));
     if (ex.code === 0) {
-      assert.ok(c.oneShot, `exit 0 without --check-config/--print-config or a daemon\n--- stderr:\n${stderr}\n--- stdout:\n${stdout.slice(0, 1000)}`);
+      assert.ok(
+        c.oneShot,
+        `exit 0 without --check-config/--print-config or a daemon\n--- stderr:\n${stderr}\n--- stdout:\n${stdout.slice(0, 1000)}`,
+      );
     } else {
-      assert.ok([1, 3, 4].includes(ex.code!), `exit ${JSON.stringify(ex)}, expected 1, 3 or 4\n--- stderr:\n${stderr.slice(-3000)}`);
-      assert.equal(lines.length, 1, `exactly one 'tsgund:' line on stderr, got ${lines.length}:\n--- stderr:\n${stderr.slice(-3000)}`);
+      assert.ok(
+        [1, 3, 4].includes(ex.code!),
+        `exit ${JSON.stringify(ex)}, expected 1, 3 or 4\n--- stderr:\n${stderr.slice(-3000)}`,
+      );
+      assert.equal(
+        lines.length,
+        1,
+        `exactly one 'tsgund:' line on stderr, got ${lines.length}:\n--- stderr:\n${stderr.slice(-3000)}`,
+      );
     }
     assert.doesNotMatch(stderr + stdout, /\n\s+at /, `no stack trace:\n--- stderr:\n${stderr.slice(-3000)}`);
-    await waitFor(() => ours().length === 0, `no process left behind after exit ${ex.code}: ${JSON.stringify(ours())}`, 5000);
+    await waitFor(
+      () => ours().length === 0,
+      `no process left behind after exit ${ex.code}: ${JSON.stringify(ours())}`,
+      5000,
+    );
     return `exit ${ex.code} in ${took} ms: ${(lines[0] ?? stdout.split('\n')[0] ?? '').slice(0, 160)}`;
   }
 
@@ -330,10 +476,16 @@ async function runCase(c: Case): Promise<string> {
   await waitFor(() => !isRunning(master), `master ${master} to exit after QUIT`, 10_000);
   if (master === child.pid) {
     await exited;
-    const quitDuringBoot = !booted && (exit as { code: number | null } | null)?.code === 3 &&
-      stderr.split('\n').filter((l) => l.startsWith('tsgund:')).join('\n') === 'tsgund: interrupted by a stop signal';
+    const quitDuringBoot =
+      !booted &&
+      (exit as { code: number | null } | null)?.code === 3 &&
+      stderr
+        .split('\n')
+        .filter((l) => l.startsWith('tsgund:'))
+        .join('\n') === 'tsgund: interrupted by a stop signal';
     // without the Booted line we may have sent QUIT during the boot, which aborts it (exit 3, by design)
-    if (!quitDuringBoot) assert.deepEqual(exit, { code: 0, signal: null }, `exit after QUIT\n--- stderr:\n${stderr.slice(-3000)}`);
+    if (!quitDuringBoot)
+      assert.deepEqual(exit, { code: 0, signal: null }, `exit after QUIT\n--- stderr:\n${stderr.slice(-3000)}`);
   }
   await waitFor(() => ours().length === 0, `no process left after QUIT: ${JSON.stringify(ours())}`, 5000);
   return `served after ${took} ms${daemonPid ? ' (daemon)' : ''}${booted ? '' : ' (no Booted line seen)'}, QUIT ok`;
@@ -345,7 +497,9 @@ async function runCase(c: Case): Promise<string> {
 const caseSeed = (i: number) => (Math.imul(SEED ^ 0x9e3779b9, 31) + Math.imul(i + 1, 0x85ebca6b)) >>> 0;
 
 describe(`fuzz: ${CASES} random command lines and config files (seed ${SEED})`, { concurrency: 4 }, () => {
-  console.log(`# fuzz seed ${SEED}, ${CASES} cases (replay: FUZZ_SEED=${SEED} FUZZ_CASES=${CASES}; one case: FUZZ_SEED=${SEED} FUZZ_ONLY=<i>)`);
+  console.log(
+    `# fuzz seed ${SEED}, ${CASES} cases (replay: FUZZ_SEED=${SEED} FUZZ_CASES=${CASES}; one case: FUZZ_SEED=${SEED} FUZZ_ONLY=<i>)`,
+  );
   for (let i = 0; i < CASES; i++) {
     if (ONLY !== null && i !== ONLY) continue;
     it(`case ${i}`, { timeout: 60_000 }, async () => {
@@ -404,7 +558,9 @@ describe('bugs found by fuzzing', { concurrency: 3 }, () => {
     oneLineError(await runIn(cwd, ['check-config', HELLO, '-c', join(cwd, 'cfg.json')]), 1, /package\.json/);
   });
 
-  it('workers run as a user who cannot reach the working directory still boot (config is not searched at import)', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+  it('workers run as a user who cannot reach the working directory still boot (config is not searched at import)', {
+    skip: process.getuid?.() !== 0 && 'needs root',
+  }, async () => {
     const locked = join(dir, 'locked');
     mkdirSync(join(locked, 'app'), { recursive: true });
     chmodSync(locked, 0o700); // nobody cannot reach locked/app
@@ -425,14 +581,28 @@ describe('bugs found by fuzzing', { concurrency: 3 }, () => {
   it('an access log that cannot be opened is a one-line error at start (exit 1), not a stack trace from each worker', async () => {
     const cwd = join(dir, 'accesslog');
     mkdirSync(cwd);
-    const r = await runIn(cwd, ['start', HELLO, '--access-logfile', join(cwd, 'no-such-dir', 'access.log'), '-b', `127.0.0.1:${await freePort()}`]);
+    const r = await runIn(cwd, [
+      'start',
+      HELLO,
+      '--access-logfile',
+      join(cwd, 'no-such-dir', 'access.log'),
+      '-b',
+      `127.0.0.1:${await freePort()}`,
+    ]);
     oneLineError(r, 1, /access/);
   });
 
   it('an error log that cannot be opened is reported as such, naming the setting (not "unexpected error")', async () => {
     const cwd = join(dir, 'errorlog');
     mkdirSync(cwd);
-    const r = await runIn(cwd, ['start', HELLO, '--error-logfile', join(cwd, 'no-such-dir', 'error.log'), '-b', `127.0.0.1:${await freePort()}`]);
+    const r = await runIn(cwd, [
+      'start',
+      HELLO,
+      '--error-logfile',
+      join(cwd, 'no-such-dir', 'error.log'),
+      '-b',
+      `127.0.0.1:${await freePort()}`,
+    ]);
     oneLineError(r, 1, /error.?log/i);
     assert.doesNotMatch(r.stderr, /unexpected error/);
   });
@@ -440,7 +610,14 @@ describe('bugs found by fuzzing', { concurrency: 3 }, () => {
   it('a --chdir that does not exist fails at once (exit 1), not after the boot timeout', async () => {
     const cwd = join(dir, 'chdir');
     mkdirSync(cwd);
-    const r = await runIn(cwd, ['start', HELLO, '--chdir', join(cwd, 'no-such-dir'), '-b', `127.0.0.1:${await freePort()}`]);
+    const r = await runIn(cwd, [
+      'start',
+      HELLO,
+      '--chdir',
+      join(cwd, 'no-such-dir'),
+      '-b',
+      `127.0.0.1:${await freePort()}`,
+    ]);
     assert.ok(r.ms < 5000, `took ${r.ms} ms`);
     oneLineError(r, 1, /chdir/);
   });

@@ -13,24 +13,48 @@ describe('server hooks', () => {
     dirs.push(dir);
     const trace = join(dir, 'trace.txt');
     const port = await freePort();
-    const names = ['onStarting', 'onReload', 'whenReady', 'preFork', 'postFork', 'postWorkerInit', 'workerInt',
-      'childExit', 'workerExit', 'nworkersChanged', 'onExit'];
-    const hooks = names.map((n) => `  ${n}: (ctx, arg) => { appendFileSync(${JSON.stringify(trace)}, ${JSON.stringify(n)} + ' ' + ctx.pid + '\\n'); },`);
-    writeFileSync(join(dir, 'tsgund.config.mjs'), [
-      "import { appendFileSync } from 'node:fs';",
-      'export default {',
-      `  app: ${JSON.stringify(HELLO)}, bind: '127.0.0.1:${port}', workers: 1,`,
-      ...hooks,
-      "  preExec: () => { throw new Error('hook trouble'); },",
-      '};',
-    ].join('\n'));
+    const names = [
+      'onStarting',
+      'onReload',
+      'whenReady',
+      'preFork',
+      'postFork',
+      'postWorkerInit',
+      'workerInt',
+      'childExit',
+      'workerExit',
+      'nworkersChanged',
+      'onExit',
+    ];
+    const hooks = names.map(
+      (n) =>
+        `  ${n}: (ctx, arg) => { appendFileSync(${JSON.stringify(trace)}, ${JSON.stringify(n)} + ' ' + ctx.pid + '\\n'); },`,
+    );
+    writeFileSync(
+      join(dir, 'tsgund.config.mjs'),
+      [
+        "import { appendFileSync } from 'node:fs';",
+        'export default {',
+        `  app: ${JSON.stringify(HELLO)}, bind: '127.0.0.1:${port}', workers: 1,`,
+        ...hooks,
+        "  preExec: () => { throw new Error('hook trouble'); },",
+        '};',
+      ].join('\n'),
+    );
     const proc = run(['start'], { cwd: dir });
     await proc.line(/Booted 1 worker/);
-    const lines = () => readFileSync(trace, 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
+    const lines = () =>
+      readFileSync(trace, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')[0]);
     await waitFor(() => lines().includes('whenReady'), 'whenReady');
     assert.deepEqual(lines(), ['onStarting', 'preFork', 'postFork', 'postWorkerInit', 'whenReady']);
     const masterLines = readFileSync(trace, 'utf8').trim().split('\n');
-    assert.ok(masterLines.find((l) => l.startsWith('postWorkerInit'))!.split(' ')[1] !== String(proc.pid), 'postWorkerInit runs in the worker');
+    assert.ok(
+      masterLines.find((l) => l.startsWith('postWorkerInit'))!.split(' ')[1] !== String(proc.pid),
+      'postWorkerInit runs in the worker',
+    );
     proc.kill('SIGTTIN');
     await waitFor(() => lines().includes('nworkersChanged'), 'nworkersChanged');
     proc.kill('SIGHUP');

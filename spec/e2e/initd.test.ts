@@ -3,7 +3,20 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, FIXTURES, HELLO, ROOT, childrenOf, cleanup, freePort, isRunning, request, tempDir, track, waitFor } from '../support/harness.js';
+import {
+  CLI,
+  FIXTURES,
+  HELLO,
+  ROOT,
+  childrenOf,
+  cleanup,
+  freePort,
+  isRunning,
+  request,
+  tempDir,
+  track,
+  waitFor,
+} from '../support/harness.js';
 import { exec, type Done } from '../support/exec.js';
 
 const SCRIPT = join(ROOT, 'scripts/init.d/tsgund');
@@ -22,7 +35,9 @@ interface Service {
 }
 
 /** A temp defaults file for the init script, serving `app` on a fresh port. */
-async function service(opts: { app?: string; user?: string; tsgund?: string; workers?: number } = {}): Promise<Service> {
+async function service(
+  opts: { app?: string; user?: string; tsgund?: string; workers?: number } = {},
+): Promise<Service> {
   const dir = tempDir();
   dirs.push(dir);
   const port = await freePort();
@@ -32,17 +47,23 @@ async function service(opts: { app?: string; user?: string; tsgund?: string; wor
   const wrapper = join(dir, 'tsgund');
   writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
   const defaults = join(dir, 'defaults');
-  writeFileSync(defaults, [
-    `APP_DIR='${ROOT}'`,
-    `APP='${opts.app ?? HELLO}'`,
-    `PIDFILE='${pidfile}'`,
-    `TSGUND='${opts.tsgund ?? wrapper}'`,
-    opts.user ? `USER=${opts.user}` : '',
-    `EXTRA_ARGS="-w ${opts.workers ?? 2} -b 127.0.0.1:${port} --error-logfile ${errorLog} --graceful-timeout 5"`,
-    'STOP_TIMEOUT=15',
-  ].join('\n') + '\n');
+  writeFileSync(
+    defaults,
+    [
+      `APP_DIR='${ROOT}'`,
+      `APP='${opts.app ?? HELLO}'`,
+      `PIDFILE='${pidfile}'`,
+      `TSGUND='${opts.tsgund ?? wrapper}'`,
+      opts.user ? `USER=${opts.user}` : '',
+      `EXTRA_ARGS="-w ${opts.workers ?? 2} -b 127.0.0.1:${port} --error-logfile ${errorLog} --graceful-timeout 5"`,
+      'STOP_TIMEOUT=15',
+    ].join('\n') + '\n',
+  );
   const action = async (name: string) => {
-    const done = await exec('bash', [SCRIPT, name], { env: { ...process.env, TSGUND_DEFAULTS: defaults }, timeoutMs: 90_000 });
+    const done = await exec('bash', [SCRIPT, name], {
+      env: { ...process.env, TSGUND_DEFAULTS: defaults },
+      timeoutMs: 90_000,
+    });
     const pid = readPid(pidfile);
     if (pid) track(pid);
     return done;
@@ -66,7 +87,10 @@ function assertExit(done: Done, code: number, out?: RegExp): void {
 const refused = (port: number) =>
   new Promise<boolean>((res) => {
     const c = net.connect(port, '127.0.0.1');
-    c.on('connect', () => { c.destroy(); res(false); });
+    c.on('connect', () => {
+      c.destroy();
+      res(false);
+    });
     c.on('error', (e: NodeJS.ErrnoException) => res(e.code === 'ECONNREFUSED'));
   });
 
@@ -79,7 +103,11 @@ describe('scripts/init.d/tsgund', () => {
     assertExit(await svc.action('start'), 0, /started/);
     const master = svc.pid();
     assert.ok(isRunning(master));
-    assert.notEqual(readFileSync(`/proc/${master}/stat`, 'utf8').split(') ')[1]!.split(' ')[1], String(process.pid), 'daemonized');
+    assert.notEqual(
+      readFileSync(`/proc/${master}/stat`, 'utf8').split(') ')[1]!.split(' ')[1],
+      String(process.pid),
+      'daemonized',
+    );
     assert.equal((await request(svc.url + '/')).status, 200);
     assert.ok(childrenOf(master).includes(await workerPid(svc.url)), 'answered by a worker of the master');
     assertExit(await svc.action('status'), 0, new RegExp(`running \\(pid ${master}\\)`));
@@ -88,10 +116,17 @@ describe('scripts/init.d/tsgund', () => {
 
     const before = childrenOf(master);
     assertExit(await svc.action('reload'), 0);
-    await waitFor(() => childrenOf(master).length === 2 && childrenOf(master).every((w) => !before.includes(w)), 'a new generation after reload', 20_000);
+    await waitFor(
+      () => childrenOf(master).length === 2 && childrenOf(master).every((w) => !before.includes(w)),
+      'a new generation after reload',
+      20_000,
+    );
 
     assertExit(await svc.action('rotate'), 0);
-    await waitFor(() => readFileSync(svc.errorLog, 'utf8').includes(`[${master}] [INFO] Handling signal: USR1`), 'USR1 in the error log');
+    await waitFor(
+      () => readFileSync(svc.errorLog, 'utf8').includes(`[${master}] [INFO] Handling signal: USR1`),
+      'USR1 in the error log',
+    );
 
     assertExit(await svc.action('upgrade'), 0, /upgraded/);
     const upgraded = svc.pid();
@@ -140,7 +175,9 @@ describe('scripts/init.d/tsgund', () => {
     assertExit(await missing.action('frobnicate'), 2, /Usage:/);
   });
 
-  it('runs the master as USER when started as root', { skip: process.getuid?.() === 0 ? false : 'needs root' }, async () => {
+  it('runs the master as USER when started as root', {
+    skip: process.getuid?.() === 0 ? false : 'needs root',
+  }, async () => {
     const svc = await service({ user: 'nobody', workers: 1 });
     chmodSync(svc.dir, 0o755);
     assertExit(await svc.action('start'), 0);

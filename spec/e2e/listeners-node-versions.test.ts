@@ -6,7 +6,18 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HELLO, cleanup, freePort, isRunning, request, run, tempDir, track, waitFor, workersOf } from '../support/harness.js';
+import {
+  HELLO,
+  cleanup,
+  freePort,
+  isRunning,
+  request,
+  run,
+  tempDir,
+  track,
+  waitFor,
+  workersOf,
+} from '../support/harness.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -25,7 +36,22 @@ for (const node of nodes) {
       const pidfile = join(dir, 'm.pid');
       const inherited = await bindListener({ kind: 'tcp', host: '127.0.0.1', port: pfd });
       const proc = run(
-        ['start', HELLO, '-w', '2', '-p', pidfile, '-b', `127.0.0.1:${p4}`, '-b', `[::1]:${p6}`, '-b', `unix:${sock}`, '-b', 'fd://3'],
+        [
+          'start',
+          HELLO,
+          '-w',
+          '2',
+          '-p',
+          pidfile,
+          '-b',
+          `127.0.0.1:${p4}`,
+          '-b',
+          `[::1]:${p6}`,
+          '-b',
+          `unix:${sock}`,
+          '-b',
+          'fd://3',
+        ],
         { node, stdio: ['ignore', 'pipe', 'pipe', inherited.handle.fd] },
       );
       inherited.handle.close();
@@ -36,14 +62,19 @@ for (const node of nodes) {
           await request(`http://[::1]:${p6}/`),
           await request('http://localhost/', { socketPath: sock }),
           await request(`http://127.0.0.1:${pfd}/`),
-        ]) assert.equal(r.status, 200);
+        ])
+          assert.equal(r.status, 200);
       };
       await all();
       proc.kill('SIGHUP');
       await proc.line(/Reloaded: generation 2/, 15_000);
       await all();
       proc.kill('SIGUSR2');
-      const child = await waitFor(() => (existsSync(pidfile + '.2') ? Number(readFileSync(pidfile + '.2', 'utf8')) : 0), 'new master', 15_000);
+      const child = await waitFor(
+        () => (existsSync(pidfile + '.2') ? Number(readFileSync(pidfile + '.2', 'utf8')) : 0),
+        'new master',
+        15_000,
+      );
       track(child);
       await waitFor(() => workersOf(child).length === 2, 'new master workers', 15_000);
       proc.kill('SIGTERM');

@@ -10,8 +10,10 @@ const LOGROTATE = which('logrotate');
 const dirs: string[] = [];
 after(() => cleanup(dirs));
 
-const ACCESS_LINE = /^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET \/\?n=(\d+) HTTP\/1\.1" 200 \d+ "-" "-"$/;
-const ERROR_LINE = /^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}\] \[(\d+)\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] /;
+const ACCESS_LINE =
+  /^127\.0\.0\.1 - - \[\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET \/\?n=(\d+) HTTP\/1\.1" 200 \d+ "-" "-"$/;
+const ERROR_LINE =
+  /^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}\] \[(\d+)\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] /;
 
 const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
 
@@ -85,12 +87,27 @@ describe('logrotate', { skip: LOGROTATE ? false : 'logrotate is not installed' }
     const pidfile = join(dir, 'app.pid');
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const proc = run(['start', HELLO, '-w', '2', '-b', `127.0.0.1:${port}`, '-p', pidfile, '--access-logfile', access, '--error-logfile', errors]);
+    const proc = run([
+      'start',
+      HELLO,
+      '-w',
+      '2',
+      '-b',
+      `127.0.0.1:${port}`,
+      '-p',
+      pidfile,
+      '--access-logfile',
+      access,
+      '--error-logfile',
+      errors,
+    ]);
     await waitFor(() => /Booted 2 worker/.test(read(errors)), 'the master to boot', 15_000);
     const workers = childrenOf(proc.pid);
 
     const config = join(dir, 'logrotate.conf');
-    writeFileSync(config, `${access} ${errors} {
+    writeFileSync(
+      config,
+      `${access} ${errors} {
     rotate 5
     missingok
     notifempty
@@ -100,7 +117,8 @@ describe('logrotate', { skip: LOGROTATE ? false : 'logrotate is not installed' }
         kill -USR1 "$(cat ${pidfile})"
     endscript
 }
-`);
+`,
+    );
     const load = new NumberedRequests(url);
     await load.flowing(300);
     const rotations = 3;
@@ -109,7 +127,13 @@ describe('logrotate', { skip: LOGROTATE ? false : 'logrotate is not installed' }
       assert.equal(done.code, 0, `logrotate: ${done.stdout}${done.stderr}`);
       // each worker says so before it reopens, so its line may land in either file
       await waitFor(
-        () => [errors, ...[1, 2, 3].map((k) => `${errors}.${k}`)].map(read).join('').split('\n').filter((l) => / \[INFO\] reopening log files$/.test(l)).length === 2 * i,
+        () =>
+          [errors, ...[1, 2, 3].map((k) => `${errors}.${k}`)]
+            .map(read)
+            .join('')
+            .split('\n')
+            .filter((l) => / \[INFO\] reopening log files$/.test(l)).length ===
+          2 * i,
         `both workers to reopen (rotation ${i})`,
       );
       await load.flowing(300);
@@ -139,10 +163,16 @@ describe('logrotate', { skip: LOGROTATE ? false : 'logrotate is not installed' }
 
     const errorLines = [errors, ...[1, 2, 3].map((k) => `${errors}.${k}`)].flatMap(linesOf);
     for (const line of errorLines) assert.match(line, ERROR_LINE);
-    const masterReopens = errorLines.filter((l) => l.includes(`[${proc.pid}] [INFO] Handling signal: USR1, reopening log files`));
+    const masterReopens = errorLines.filter((l) =>
+      l.includes(`[${proc.pid}] [INFO] Handling signal: USR1, reopening log files`),
+    );
     assert.equal(masterReopens.length, rotations);
     for (const w of workers) {
-      assert.equal(errorLines.filter((l) => l.includes(`[${w}] [INFO] reopening log files`)).length, rotations, `worker ${w} reopened`);
+      assert.equal(
+        errorLines.filter((l) => l.includes(`[${w}] [INFO] reopening log files`)).length,
+        rotations,
+        `worker ${w} reopened`,
+      );
     }
     assert.match(read(errors), /Shutting down: tsgund master/, 'the master writes into the newest error.log');
   });

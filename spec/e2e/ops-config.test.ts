@@ -34,7 +34,20 @@ describe('config examples', () => {
 
   it('config/tsgund.config.ts type-checks against the package types', async () => {
     const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-    const done = await exec(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', TS_EXAMPLE]);
+    const done = await exec(process.execPath, [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      TS_EXAMPLE,
+    ]);
     assert.equal(done.code, 0, done.stdout + done.stderr);
   });
 

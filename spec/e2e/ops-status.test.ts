@@ -3,7 +3,19 @@ import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { StatusSnapshot } from '../../lib/control/status.js';
-import { HELLO, childrenOf, cleanup, freePort, isRunning, request, run, startServer, tempDir, track, waitFor } from '../support/harness.js';
+import {
+  HELLO,
+  childrenOf,
+  cleanup,
+  freePort,
+  isRunning,
+  request,
+  run,
+  startServer,
+  tempDir,
+  track,
+  waitFor,
+} from '../support/harness.js';
 import { cli } from '../support/exec.js';
 
 const dirs: string[] = [];
@@ -55,13 +67,23 @@ describe('tsgund status', () => {
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, /^MASTER\s+NAME\s+APP\s+GEN\s+STATE\s+UPTIME\s+RSS MiB\s+WORKERS\s+RESTARTS$/);
-    assert.match(lines[1]!, new RegExp(`^${proc.pid}\\s+shop\\s+\\S+hello\\.js\\s+1\\s+running\\s+\\d+s\\s+[\\d.]+\\s+2/2\\s+0$`));
+    assert.match(
+      lines[1]!,
+      new RegExp(`^${proc.pid}\\s+shop\\s+\\S+hello\\.js\\s+1\\s+running\\s+\\d+s\\s+[\\d.]+\\s+2/2\\s+0$`),
+    );
     assert.equal(lines[2], `listening on ${url}`);
     assert.match(lines[4]!, /^WORKER\s+GEN\s+STATE\s+UPTIME\s+REQUESTS\s+RSS MiB$/);
-    for (const w of s.workers) assert.ok(lines.some((l) => new RegExp(`^${w.pid}\\s+1\\s+ready\\s+\\d+s\\s+\\d+\\s+[\\d.]+$`).test(l)), `row for ${w.pid}`);
+    for (const w of s.workers)
+      assert.ok(
+        lines.some((l) => new RegExp(`^${w.pid}\\s+1\\s+ready\\s+\\d+s\\s+\\d+\\s+[\\d.]+$`).test(l)),
+        `row for ${w.pid}`,
+      );
 
     proc.kill('SIGTTIN');
-    await waitFor(async () => (await status(['-p', pidfile])).workers.filter((w) => w.state === 'ready').length === 3, '3 ready workers');
+    await waitFor(
+      async () => (await status(['-p', pidfile])).workers.filter((w) => w.state === 'ready').length === 3,
+      '3 ready workers',
+    );
     proc.kill('SIGHUP');
     await proc.line(/Reloaded: generation 2/, 20_000);
     s = await waitFor(async () => {
@@ -86,7 +108,10 @@ describe('tsgund status', () => {
     assert.ok(statSync(sock).isSocket());
     assert.equal(statSync(sock).mode & 0o777, 0o600);
     if (process.getuid?.() === 0) {
-      await failsWith(['status', '-p', pidfile], /^tsgund: permission denied on control socket /, { uid: 65534, gid: 65534 });
+      await failsWith(['status', '-p', pidfile], /^tsgund: permission denied on control socket /, {
+        uid: 65534,
+        gid: 65534,
+      });
     }
     proc.kill('SIGTERM');
     await proc.exit;
@@ -103,7 +128,10 @@ describe('tsgund status', () => {
     await waitFor(() => workers.every((w) => !isRunning(w)), 'orphaned workers gone');
     assert.ok(existsSync(`${pidfile}.sock`), 'a killed master leaves its socket');
     await failsWith(['status', '-p', pidfile], /^tsgund: pidfile .* names pid \d+, which is not running/);
-    await failsWith(['status', '--control-socket', `${pidfile}.sock`], /^tsgund: nothing answers on control socket .*: the master is not running/);
+    await failsWith(
+      ['status', '--control-socket', `${pidfile}.sock`],
+      /^tsgund: nothing answers on control socket .*: the master is not running/,
+    );
 
     const second = await startServer(['-w', '1', '-p', pidfile]);
     assert.equal((await status(['-p', pidfile])).pid, second.proc.pid);
@@ -124,7 +152,12 @@ describe('tsgund status', () => {
     const { proc } = await startServer(['-w', '1', '-p', pidfile, '--control-socket', sock]);
     assert.equal((await status(['--control-socket', sock])).pid, proc.pid);
     assert.equal((await status(['-p', pidfile, '--control-socket', sock])).pid, proc.pid);
-    await failsWith(['status', '-p', pidfile], new RegExp(`^tsgund: master ${proc.pid} has no control socket at .*app\\.pid\\.sock: if it was started with --control-socket`));
+    await failsWith(
+      ['status', '-p', pidfile],
+      new RegExp(
+        `^tsgund: master ${proc.pid} has no control socket at .*app\\.pid\\.sock: if it was started with --control-socket`,
+      ),
+    );
     await failsWith(['status'], /^tsgund: status needs -p PIDFILE or --control-socket PATH\n$/);
     await failsWith(['status', '-p', join(d, 'none.pid')], /^tsgund: pidfile .*none\.pid does not exist/);
     await failsWith(['status', '--control-socket', join(d, 'none')], /^tsgund: control socket .*none does not exist/);
@@ -139,10 +172,14 @@ describe('tsgund status', () => {
     proc.kill('SIGUSR2');
     const child = Number((await proc.line(/started new master \(pid (\d+)\)/))[1]);
     track(child);
-    const upgraded = await waitFor(async () => {
-      const s = await status(['-p', `${pidfile}.2`]);
-      return s.workers.some((w) => w.state === 'ready') ? s : null;
-    }, 'the new master answering on <pidfile>.2.sock', 15_000);
+    const upgraded = await waitFor(
+      async () => {
+        const s = await status(['-p', `${pidfile}.2`]);
+        return s.workers.some((w) => w.state === 'ready') ? s : null;
+      },
+      'the new master answering on <pidfile>.2.sock',
+      15_000,
+    );
     assert.equal(upgraded.pid, child);
     assert.equal(upgraded.name, 'tsgund.2');
     assert.equal((await status(['-p', pidfile])).pid, proc.pid, 'the old master keeps its socket');

@@ -8,7 +8,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, FIXTURES, HELLO, Proc, ROOT, childrenOf, cleanup, freePort, request, waitFor, workersOf } from '../support/harness.js';
+import {
+  CLI,
+  FIXTURES,
+  HELLO,
+  Proc,
+  ROOT,
+  childrenOf,
+  cleanup,
+  freePort,
+  request,
+  waitFor,
+  workersOf,
+} from '../support/harness.js';
 
 after(() => cleanup());
 
@@ -40,7 +52,12 @@ function allProcs(): ProcInfo[] {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const close = stat.lastIndexOf(')');
       const [state, ppid] = stat.slice(close + 2).split(' ');
-      out.push({ pid: Number(entry), ppid: Number(ppid), state: state!, comm: stat.slice(stat.indexOf('(') + 1, close) });
+      out.push({
+        pid: Number(entry),
+        ppid: Number(ppid),
+        state: state!,
+        comm: stat.slice(stat.indexOf('(') + 1, close),
+      });
     } catch {
       // raced with an exit
     }
@@ -68,18 +85,37 @@ const zombiesIn = (init: number) => insideNamespace(init).filter((p) => p.state 
 
 /** A process's pid inside its own PID namespace (last NSpid field). */
 function nsPid(hostPid: number): number {
-  const line = readFileSync(`/proc/${hostPid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'))!;
+  const line = readFileSync(`/proc/${hostPid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('NSpid:'))!;
   return Number(line.trim().split(/\s+/).at(-1));
 }
 
 /** Start `tsgund start APP -w 1` as PID 1 of a new PID namespace and wait until it is ready. */
 async function startAsPid1(app: string, extra: string[] = []) {
   const port = await freePort();
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, CLI, 'start', app, '-w', '1', '-b', `127.0.0.1:${port}`, ...extra], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
-  });
+  const child = spawn(
+    'unshare',
+    [
+      '--pid',
+      '--fork',
+      '--mount-proc',
+      process.execPath,
+      CLI,
+      'start',
+      app,
+      '-w',
+      '1',
+      '-b',
+      `127.0.0.1:${port}`,
+      ...extra,
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
+    },
+  );
   const proc = new Proc(child); // killed by pid in cleanup(), with everything under it
   await proc.line(/Booted \d+ worker/, 15_000);
   const master = childrenOf(proc.pid)[0]!;
@@ -98,12 +134,19 @@ describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason(
 
     // an orphan is re-parented to the master, as in a container
     await request(url + '/orphan?keep=1');
-    await waitFor(() => insideNamespace(master).some((p) => p.comm === 'sleep' && p.ppid === master && p.state !== 'Z'), 'a live orphan re-parented to PID 1');
+    await waitFor(
+      () => insideNamespace(master).some((p) => p.comm === 'sleep' && p.ppid === master && p.state !== 'Z'),
+      'a live orphan re-parented to PID 1',
+    );
 
     // orphans that exit 0.2 s after they are orphaned
     await orphans(url, 20);
     await sleep(1000);
-    await waitFor(() => zombiesIn(master).length === 0, `no zombie in the namespace; left: ${JSON.stringify(zombiesIn(master))}`, 4000);
+    await waitFor(
+      () => zombiesIn(master).length === 0,
+      `no zombie in the namespace; left: ${JSON.stringify(zombiesIn(master))}`,
+      4000,
+    );
     assert.ok(proc.count(/Reaped orphaned process \d+ \(exit code 0\)/) >= 20, proc.output);
 
     // libuv keeps getting its workers' exits while orphans are being reaped
@@ -118,9 +161,13 @@ describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason(
       await waitFor(() => workersOf(master).some((p) => p !== worker), 'a replacement worker', 15_000);
       await proc.line(new RegExp(`Booting worker with pid: (?!${inner}\\b)\\d+`));
     }
-    await waitFor(() => (request(url + '/orphan').then((r) => r.status === 200)), 'the replacement serves', 15_000);
+    await waitFor(() => request(url + '/orphan').then((r) => r.status === 200), 'the replacement serves', 15_000);
     await sleep(1000);
-    await waitFor(() => zombiesIn(master).length === 0, `no zombie in the namespace; left: ${JSON.stringify(zombiesIn(master))}`, 4000);
+    await waitFor(
+      () => zombiesIn(master).length === 0,
+      `no zombie in the namespace; left: ${JSON.stringify(zombiesIn(master))}`,
+      4000,
+    );
 
     process.kill(master, 'SIGQUIT');
     assert.deepEqual(await proc.exit, { code: 0, signal: null });
@@ -131,7 +178,10 @@ describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason(
     // keep the reaper busy while the whenReady hook runs 40 children one after another
     const done = proc.line(/master children done: 40 exits, codes 3$/, 30_000);
     let finished = false;
-    void done.then(() => (finished = true), () => (finished = true));
+    void done.then(
+      () => (finished = true),
+      () => (finished = true),
+    );
     while (!finished) await orphans(url, 3);
     await done;
     await sleep(1000);

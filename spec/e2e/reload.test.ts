@@ -2,19 +2,35 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { childrenOf, cleanup, freePort, isRunning, request, run, tempDir, waitFor, type Proc } from '../support/harness.js';
+import {
+  childrenOf,
+  cleanup,
+  freePort,
+  isRunning,
+  request,
+  run,
+  tempDir,
+  waitFor,
+  type Proc,
+} from '../support/harness.js';
 import { Load } from '../support/load.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
 
 /** An app in a temp dir answering "<version> <pid>", rewritten by the test. */
-function appDir(version = 'v1'): { dir: string; app: string; setVersion: (v: string) => void; breakApp: (code: string) => void } {
+function appDir(version = 'v1'): {
+  dir: string;
+  app: string;
+  setVersion: (v: string) => void;
+  breakApp: (code: string) => void;
+} {
   const dir = tempDir();
   dirs.push(dir);
   const app = join(dir, 'app.js');
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-  const setVersion = (v: string) => writeFileSync(app, `export default (req, res) => res.end('${v} ' + process.pid);\n`);
+  const setVersion = (v: string) =>
+    writeFileSync(app, `export default (req, res) => res.end('${v} ' + process.pid);\n`);
   setVersion(version);
   return { dir, app, setVersion, breakApp: (code) => writeFileSync(app, code) };
 }
@@ -26,7 +42,8 @@ async function startIn(dir: string, args: string[], port?: number): Promise<{ pr
   return { proc, url: `http://127.0.0.1:${port}`, port };
 }
 
-const reloadsDone = (proc: Proc, n: number) => waitFor(() => proc.count(/Reloaded: generation/) >= n, `${n} reload(s)`, 20_000);
+const reloadsDone = (proc: Proc, n: number) =>
+  waitFor(() => proc.count(/Reloaded: generation/) >= n, `${n} reload(s)`, 20_000);
 
 describe('HUP', () => {
   it('rolls a new generation under load with zero failed requests and new code', async () => {
@@ -48,7 +65,10 @@ describe('HUP', () => {
     console.log(`# under load: ${result.ok} requests, ${result.failed} failed`);
     assert.equal(result.failed, 0, result.errors.join(', '));
     await waitFor(() => childrenOf(proc.pid).length === 2, 'two workers after the reloads');
-    assert.ok(before.every((p) => !isRunning(p)), 'the first generation is gone');
+    assert.ok(
+      before.every((p) => !isRunning(p)),
+      'the first generation is gone',
+    );
     proc.kill('SIGQUIT');
     await proc.exit;
   });
@@ -62,20 +82,22 @@ describe('HUP', () => {
       'tsgund.config.js': (n) => `export default { workers: ${n} };\n`,
       'tsgund.config.ts': (n) => `const workers: number = ${n};\nexport default { workers };\n`,
     };
-    await Promise.all(Object.entries(formats).map(async ([file, body]) => {
-      const { dir, app } = appDir();
-      writeFileSync(join(dir, file), body(1));
-      const { proc } = await startIn(dir, [app]);
-      assert.equal(childrenOf(proc.pid).length, 1, file);
-      for (const n of [2, 3]) {
-        writeFileSync(join(dir, file), body(n));
-        proc.kill('SIGHUP');
-        await reloadsDone(proc, n - 1);
-        await waitFor(() => childrenOf(proc.pid).length === n, `${file}: ${n} workers`);
-      }
-      proc.kill('SIGQUIT');
-      await proc.exit;
-    }));
+    await Promise.all(
+      Object.entries(formats).map(async ([file, body]) => {
+        const { dir, app } = appDir();
+        writeFileSync(join(dir, file), body(1));
+        const { proc } = await startIn(dir, [app]);
+        assert.equal(childrenOf(proc.pid).length, 1, file);
+        for (const n of [2, 3]) {
+          writeFileSync(join(dir, file), body(n));
+          proc.kill('SIGHUP');
+          await reloadsDone(proc, n - 1);
+          await waitFor(() => childrenOf(proc.pid).length === n, `${file}: ${n} workers`);
+        }
+        proc.kill('SIGQUIT');
+        await proc.exit;
+      }),
+    );
   });
 
   it('keeps serving on the old config when the new one is invalid, and a later good HUP works', async () => {
@@ -115,11 +137,17 @@ describe('HUP', () => {
     await proc.line(/reload failed, the running workers keep serving: .*syntax of doom/);
     breakApp('await new Promise(() => setTimeout(() => {}, 60000));\nexport default () => {};\n');
     proc.kill('SIGHUP');
-    await proc.line(/reload failed, the running workers keep serving: gave up waiting for workers to report ready after 2 s \(boot-timeout\)/, 10_000);
+    await proc.line(
+      /reload failed, the running workers keep serving: gave up waiting for workers to report ready after 2 s \(boot-timeout\)/,
+      10_000,
+    );
     const hanging = join(dir, 'tsgund.config.mjs');
     writeFileSync(hanging, 'await new Promise(() => setTimeout(() => {}, 60000));\nexport default {};\n');
     proc.kill('SIGHUP');
-    await proc.line(/reload failed, keeping the running workers and configuration: gave up waiting for the config file to load after 2 s/, 10_000);
+    await proc.line(
+      /reload failed, keeping the running workers and configuration: gave up waiting for the config file to load after 2 s/,
+      10_000,
+    );
     rmSync(hanging);
     await load.flowing(100);
     await waitFor(() => childrenOf(proc.pid).join() === workers.join(), 'only the old workers left');

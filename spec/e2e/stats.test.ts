@@ -6,7 +6,20 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FIXTURES, HELLO, cleanup, freePort, isRunning, request, run, tempDir, track, waitFor, workersOf, type Proc } from '../support/harness.js';
+import {
+  FIXTURES,
+  HELLO,
+  cleanup,
+  freePort,
+  isRunning,
+  request,
+  run,
+  tempDir,
+  track,
+  waitFor,
+  workersOf,
+  type Proc,
+} from '../support/harness.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -46,7 +59,10 @@ interface Server {
 
 async function start(args: string[], cwd?: string): Promise<Server> {
   const [port, statsPort] = [await freePort(), await freePort()];
-  const proc = run(['start', ...args, '-b', `127.0.0.1:${port}`, '--stats-bind', `127.0.0.1:${statsPort}`], cwd ? { cwd } : {});
+  const proc = run(
+    ['start', ...args, '-b', `127.0.0.1:${port}`, '--stats-bind', `127.0.0.1:${statsPort}`],
+    cwd ? { cwd } : {},
+  );
   await proc.line(/Booted \d+ worker/, 15_000);
   return { proc, url: `http://127.0.0.1:${port}`, stats: `http://127.0.0.1:${statsPort}` };
 }
@@ -68,7 +84,12 @@ const status = async (url: string): Promise<number> => (await request(url)).stat
 
 /** Wait until series `name` reaches `value` (and return the whole scrape). */
 const metricIs = (stats: string, name: string, value: number, timeoutMs = 10_000) =>
-  waitFor(async () => ((await metrics(stats)).get(name) === value ? metrics(stats) : null), `${name} == ${value}`, timeoutMs, 100);
+  waitFor(
+    async () => ((await metrics(stats)).get(name) === value ? metrics(stats) : null),
+    `${name} == ${value}`,
+    timeoutMs,
+    100,
+  );
 
 const REQ = (c: string) => `tsgund_http_requests_total{status_class="${c}"}`;
 const RESTARTS = (c: string) => `tsgund_worker_restarts_total{cause="${c}"}`;
@@ -79,16 +100,26 @@ describe('--stats-bind /metrics', () => {
   it('counts exactly the requests sent, by status class, across two workers', async () => {
     const { dir, app } = appDir();
     const s = await start([app, '-w', '2'], dir);
-    const plan = [...Array<string>(200).fill('/'), ...Array<string>(80).fill('/status/404'), ...Array<string>(20).fill('/status/503')];
+    const plan = [
+      ...Array<string>(200).fill('/'),
+      ...Array<string>(80).fill('/status/404'),
+      ...Array<string>(20).fill('/status/503'),
+    ];
     // a mix of fresh and keep-alive connections, 20 at a time
     const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
     const seen = new Map<number, number>();
     for (let i = 0; i < plan.length; i += 20) {
-      const replies = await Promise.all(plan.slice(i, i + 20).map((path, j) => request(s.url + path, j % 2 ? { agent } : {})));
+      const replies = await Promise.all(
+        plan.slice(i, i + 20).map((path, j) => request(s.url + path, j % 2 ? { agent } : {})),
+      );
       for (const r of replies) seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
     }
     agent.destroy();
-    assert.deepEqual([...seen].sort(), [[200, 200], [404, 80], [503, 20]]);
+    assert.deepEqual([...seen].sort(), [
+      [200, 200],
+      [404, 80],
+      [503, 20],
+    ]);
     // deltas arrive with the heartbeats (every second at most)
     await metricIs(s.stats, REQ('2xx'), 200);
     await metricIs(s.stats, REQ('4xx'), 80);
@@ -112,7 +143,10 @@ describe('--stats-bind /metrics', () => {
     const rss = [...m].filter(([k]) => k.startsWith('tsgund_worker_resident_memory_bytes{pid='));
     assert.deepEqual(rss.map(([k]) => Number(/pid="(\d+)"/.exec(k)![1])).sort(), workersOf(s.proc.pid));
     assert.ok(rss.every(([, v]) => v > 1e6));
-    assert.ok(m.get('tsgund_master_process_resident_memory_bytes')! > 1e6, 'default process metrics of the master, prefixed');
+    assert.ok(
+      m.get('tsgund_master_process_resident_memory_bytes')! > 1e6,
+      'default process metrics of the master, prefixed',
+    );
     assert.ok(m.has('tsgund_master_nodejs_eventloop_lag_seconds'));
     const reply = await request(s.stats + '/metrics');
     assert.match(String(reply.headers['content-type']), /^text\/plain; version=0\.0\.4/);
@@ -170,7 +204,10 @@ describe('--stats-bind /metrics', () => {
     await waitFor(() => workersOf(s.proc.pid).length === 2, 'the old generation gone');
     process.kill(workersOf(s.proc.pid)[0]!, 'SIGKILL');
     await metricIs(s.stats, RESTARTS('crash'), 1);
-    await waitFor(async () => (await metrics(s.stats)).get('tsgund_workers{state="ready"}') === 2, 'the replacement ready');
+    await waitFor(
+      async () => (await metrics(s.stats)).get('tsgund_workers{state="ready"}') === 2,
+      'the replacement ready',
+    );
     m = await metrics(s.stats);
     assert.equal(m.get(RESTARTS('timeout')), 0);
     s.proc.kill('SIGQUIT');
@@ -203,7 +240,12 @@ describe('--stats-bind /metrics', () => {
     const { code } = await proc.exit;
     busy.close();
     assert.equal(code, 1, proc.output);
-    assert.match(proc.output, new RegExp(`tsgund: cannot bind the stats listener 127\\.0\\.0\\.1:${taken} \\(stats-bind\\): address already in use \\(EADDRINUSE\\)`));
+    assert.match(
+      proc.output,
+      new RegExp(
+        `tsgund: cannot bind the stats listener 127\\.0\\.0\\.1:${taken} \\(stats-bind\\): address already in use \\(EADDRINUSE\\)`,
+      ),
+    );
     assert.doesNotMatch(proc.output, /Booting worker/, 'no worker started');
   });
 
@@ -211,7 +253,16 @@ describe('--stats-bind /metrics', () => {
     const dir = tempDir('tsgund-stats-');
     dirs.push(dir);
     const sock = join(dir, 'stats.sock');
-    const proc = run(['start', HELLO, '-w', '1', '-b', `127.0.0.1:${await freePort()}`, '--stats-bind', `unix:${sock}`]);
+    const proc = run([
+      'start',
+      HELLO,
+      '-w',
+      '1',
+      '-b',
+      `127.0.0.1:${await freePort()}`,
+      '--stats-bind',
+      `unix:${sock}`,
+    ]);
     await proc.line(/Booted 1 worker/, 15_000);
     assert.equal((await request('http://localhost/healthz', { socketPath: sock })).body, 'ok\n');
     assert.equal((await request('http://localhost/nothing', { socketPath: sock })).status, 404);
@@ -252,13 +303,33 @@ describe('--stats-bind /healthz and /readyz', () => {
     const errorLog = join(dir, 'error.log');
     const [port, statsPort] = [await freePort(), await freePort()];
     const stats = `http://127.0.0.1:${statsPort}`;
-    const daemon = run(['start', app, '-D', '-p', pidfile, '-w', '2', '-b', `127.0.0.1:${port}`, '--stats-bind', `127.0.0.1:${statsPort}`, '--error-logfile', errorLog], { cwd: dir });
+    const daemon = run(
+      [
+        'start',
+        app,
+        '-D',
+        '-p',
+        pidfile,
+        '-w',
+        '2',
+        '-b',
+        `127.0.0.1:${port}`,
+        '--stats-bind',
+        `127.0.0.1:${statsPort}`,
+        '--error-logfile',
+        errorLog,
+      ],
+      { cwd: dir },
+    );
     const { code } = await daemon.exit;
     const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
     if (pid) track(pid);
     assert.equal(code, 0, daemon.output);
     const logged = (re: RegExp) => re.test(readFileSync(errorLog, 'utf8'));
-    const countLogged = (re: RegExp) => readFileSync(errorLog, 'utf8').split('\n').filter((l) => re.test(l)).length;
+    const countLogged = (re: RegExp) =>
+      readFileSync(errorLog, 'utf8')
+        .split('\n')
+        .filter((l) => re.test(l)).length;
     assert.equal(await status(stats + '/readyz'), 200);
 
     // a HUP with a broken app keeps the old generation serving: /readyz stays 200 throughout

@@ -3,7 +3,21 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, HELLO, ROOT, Proc, childrenOf, cleanup, cmdline, freePort, isRunning, request, tempDir, track, waitFor } from '../support/harness.js';
+import {
+  CLI,
+  HELLO,
+  ROOT,
+  Proc,
+  childrenOf,
+  cleanup,
+  cmdline,
+  freePort,
+  isRunning,
+  request,
+  tempDir,
+  track,
+  waitFor,
+} from '../support/harness.js';
 import { exec, which } from '../support/exec.js';
 import { NotifySocket } from '../support/notify-socket.js';
 
@@ -13,18 +27,39 @@ const dirs: string[] = [];
 after(() => cleanup(dirs));
 
 describe('systemd', () => {
-  it('socket activation: workers serve the passed socket across a HUP; READY, RELOADING, STOPPING are notified', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  it('socket activation: workers serve the passed socket across a HUP; READY, RELOADING, STOPPING are notified', {
+    skip: missing.length ? `missing ${missing.join(', ')}` : false,
+  }, async () => {
     const dir = tempDir();
     dirs.push(dir);
     const notify = await NotifySocket.listen(join(dir, 'notify'));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     // systemd-socket-activate passes on only the variables named with -E
-    const proc = new Proc(spawn(ACTIVATE!, ['-l', `127.0.0.1:${port}`, '--fdname=http', '-E', 'NOTIFY_SOCKET', '--', process.execPath, CLI, 'start', HELLO, '-w', '2'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NOTIFY_SOCKET: join(dir, 'notify'), WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
-    }));
+    const proc = new Proc(
+      spawn(
+        ACTIVATE!,
+        [
+          '-l',
+          `127.0.0.1:${port}`,
+          '--fdname=http',
+          '-E',
+          'NOTIFY_SOCKET',
+          '--',
+          process.execPath,
+          CLI,
+          'start',
+          HELLO,
+          '-w',
+          '2',
+        ],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, NOTIFY_SOCKET: join(dir, 'notify'), WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
+        },
+      ),
+    );
     await proc.line(/Listening on 127\.0\.0\.1:\d+ as 3/);
     // without --accept, the first connection starts the service; it waits in the backlog meanwhile
     const first = await request(url + '/pid');
@@ -40,45 +75,77 @@ describe('systemd', () => {
     await proc.line(/Reloaded: generation 2/, 20_000);
     await waitFor(() => notify.messages.length >= 3, 'READY=1 after the reload');
     const answered = Number((await request(url + '/pid')).body);
-    assert.ok(!before.includes(answered) && childrenOf(proc.pid).includes(answered), 'a new-generation worker answers on the same socket');
+    assert.ok(
+      !before.includes(answered) && childrenOf(proc.pid).includes(answered),
+      'a new-generation worker answers on the same socket',
+    );
     assert.doesNotMatch(proc.output, /Listening at: http|Closing listener/, 'HUP keeps the socket systemd passed');
 
     proc.kill('SIGTERM');
     assert.deepEqual(await proc.exit, { code: 0, signal: null });
     await waitFor(() => notify.messages.length >= 4, 'STOPPING=1');
     notify.close();
-    assert.deepEqual(notify.messages.map((m) => m.replace(/ STATUS=.*/, '')), [`${main} READY=1`, `${main} RELOADING=1`, `${main} READY=1`, `${main} STOPPING=1`]);
+    assert.deepEqual(
+      notify.messages.map((m) => m.replace(/ STATUS=.*/, '')),
+      [`${main} READY=1`, `${main} RELOADING=1`, `${main} READY=1`, `${main} STOPPING=1`],
+    );
   });
 
-  it('socket activation: a USR2 upgrade hands the passed socket to the new master, which keeps it', { skip: missing.length ? `missing ${missing.join(', ')}` : false }, async () => {
+  it('socket activation: a USR2 upgrade hands the passed socket to the new master, which keeps it', {
+    skip: missing.length ? `missing ${missing.join(', ')}` : false,
+  }, async () => {
     const dir = tempDir();
     dirs.push(dir);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const pidfile = join(dir, 'app.pid');
-    const proc = new Proc(spawn(ACTIVATE!, ['-l', `127.0.0.1:${port}`, '--fdname=http', '--', process.execPath, CLI, 'start', HELLO, '-w', '1', '-p', pidfile], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
-    }));
+    const proc = new Proc(
+      spawn(
+        ACTIVATE!,
+        [
+          '-l',
+          `127.0.0.1:${port}`,
+          '--fdname=http',
+          '--',
+          process.execPath,
+          CLI,
+          'start',
+          HELLO,
+          '-w',
+          '1',
+          '-p',
+          pidfile,
+        ],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
+        },
+      ),
+    );
     await proc.line(/Listening on 127\.0\.0\.1:\d+ as 3/);
     assert.equal((await request(url + '/pid')).status, 200);
     proc.kill('SIGUSR2');
     const child = Number((await proc.line(/started new master \(pid (\d+)\)/))[1]);
     track(child);
-    await waitFor(() => proc.count(/Listening at: systemd:fd:\/\/3 \(http\)/) === 2, 'the new master serves the systemd socket');
+    await waitFor(
+      () => proc.count(/Listening at: systemd:fd:\/\/3 \(http\)/) === 2,
+      'the new master serves the systemd socket',
+    );
     await waitFor(() => proc.count(/Booted 1 worker/) === 2, 'the new master booted');
     proc.kill('SIGTERM');
     await proc.exit;
     await waitFor(() => readFileSync(pidfile, 'utf8').trim() === String(child), 'promotion');
     const reply = await request(url + '/pid');
-    assert.ok(childrenOf(child).includes(Number(reply.body)), 'the new master\'s worker answers');
+    assert.ok(childrenOf(child).includes(Number(reply.body)), "the new master's worker answers");
     assert.doesNotMatch(proc.output, /Listening at: http/, 'bind was not used');
     process.kill(child, 'SIGTERM');
     await waitFor(() => !isRunning(child), 'new master exits');
   });
 
-  it('config/systemd units pass systemd-analyze verify', { skip: which('systemd-analyze') ? false : 'no systemd-analyze' }, async () => {
+  it('config/systemd units pass systemd-analyze verify', {
+    skip: which('systemd-analyze') ? false : 'no systemd-analyze',
+  }, async () => {
     const dir = tempDir();
     dirs.push(dir);
     // the unit's paths are examples: point them at things that exist here
@@ -87,7 +154,12 @@ describe('systemd', () => {
       .replace(/\/srv\/app/g, dir);
     writeFileSync(join(dir, 'tsgund.service'), service);
     copyFileSync(join(ROOT, 'config/systemd/tsgund.socket'), join(dir, 'tsgund.socket'));
-    const done = await exec(which('systemd-analyze')!, ['verify', '--man=no', join(dir, 'tsgund.socket'), join(dir, 'tsgund.service')]);
+    const done = await exec(which('systemd-analyze')!, [
+      'verify',
+      '--man=no',
+      join(dir, 'tsgund.socket'),
+      join(dir, 'tsgund.service'),
+    ]);
     assert.equal(done.code, 0, done.stderr);
     assert.equal(done.stdout + done.stderr, '');
   });

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { workersOf, cleanup, cmdline, freePort, isRunning, request, run, tempDir, track, waitFor } from '../support/harness.js';
+import {
+  workersOf,
+  cleanup,
+  cmdline,
+  freePort,
+  isRunning,
+  request,
+  run,
+  tempDir,
+  track,
+  waitFor,
+} from '../support/harness.js';
 import { Load } from '../support/load.js';
 
 const dirs: string[] = [];
@@ -16,16 +27,40 @@ async function daemon() {
   dirs.push(dir);
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
   const app = join(dir, 'app.js');
-  writeFileSync(app, "export default (req, res) => res.end(String(process.pid));\n");
+  writeFileSync(app, 'export default (req, res) => res.end(String(process.pid));\n');
   const pidfile = join(dir, 'app.pid');
   const sock = join(dir, 'app.sock');
   const port = await freePort();
-  const start = run(['start', app, '-D', '-w', '2', '-p', pidfile, '-b', `127.0.0.1:${port}`, '-b', `unix:${sock}`,
-    '--error-logfile', join(dir, 'error.log')], { cwd: dir });
+  const start = run(
+    [
+      'start',
+      app,
+      '-D',
+      '-w',
+      '2',
+      '-p',
+      pidfile,
+      '-b',
+      `127.0.0.1:${port}`,
+      '-b',
+      `unix:${sock}`,
+      '--error-logfile',
+      join(dir, 'error.log'),
+    ],
+    { cwd: dir },
+  );
   assert.equal((await start.exit).code, 0, start.output);
   const pid = readPid(pidfile);
   track(pid);
-  return { dir, app, pidfile, sock, url: `http://127.0.0.1:${port}`, pid, log: () => readFileSync(join(dir, 'error.log'), 'utf8') };
+  return {
+    dir,
+    app,
+    pidfile,
+    sock,
+    url: `http://127.0.0.1:${port}`,
+    pid,
+    log: () => readFileSync(join(dir, 'error.log'), 'utf8'),
+  };
 }
 
 /** USR2 the master and wait until the new one has written <pidfile>.2 and booted. */
@@ -33,7 +68,7 @@ async function upgrade(d: Awaited<ReturnType<typeof daemon>>): Promise<number> {
   process.kill(d.pid, 'SIGUSR2');
   const child = await waitFor(() => readPid(d.pidfile + '.2'), 'pidfile.2', 15_000);
   track(child);
-  await waitFor(() => workersOf(child).length === 2, 'the new master\'s workers', 15_000);
+  await waitFor(() => workersOf(child).length === 2, "the new master's workers", 15_000);
   return child;
 }
 

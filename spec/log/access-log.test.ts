@@ -223,7 +223,10 @@ describe("access log on stdout ('-')", () => {
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
     assert.equal(child.status, 0, child.stderr);
     const out = child.stdout.slice(0, -1).split('\n');
-    assert.deepEqual(out, Array.from({ length: 6000 }, (_, i) => `line ${i} ${'x'.repeat(90)}`));
+    assert.deepEqual(
+      out,
+      Array.from({ length: 6000 }, (_, i) => `line ${i} ${'x'.repeat(90)}`),
+    );
     const chunks = JSON.parse(child.stderr) as [number, boolean][];
     assert.ok(chunks.length > 0 && chunks.length < 200, `${chunks.length} writes`);
     for (const [bytes, whole] of chunks) assert.ok(bytes <= 4096 && whole, `${bytes} ${whole}`);

@@ -7,7 +7,8 @@ import { lines, logScratch, writeAcrossRotation } from '../support/log-files.js'
 
 const { freshPath } = logScratch('error');
 
-const TEXT_HEAD = /^\[(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] \[(\d+)\] \[([A-Z]+)\] (.*)$/;
+const TEXT_HEAD =
+  /^\[(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] \[(\d+)\] \[([A-Z]+)\] (.*)$/;
 
 describe('error log, text format', () => {
   it('writes gunicorn-shaped lines at and above the level, with stacks', async () => {
@@ -82,9 +83,15 @@ describe('error log, JSON format', () => {
     const [warn, crit] = out.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(Object.keys(warn), ['time', 'pid', 'level', 'msg']);
     assert.equal(new Date(warn.time as string).toISOString(), warn.time);
-    assert.deepEqual({ ...warn, time: 0 }, { time: 0, pid: process.pid, level: 'warning', msg: 'careful "quoted"\nsecond line' });
+    assert.deepEqual(
+      { ...warn, time: 0 },
+      { time: 0, pid: process.pid, level: 'warning', msg: 'careful "quoted"\nsecond line' },
+    );
     assert.deepEqual(Object.keys(crit), ['time', 'pid', 'level', 'msg', 'stack']);
-    assert.deepEqual({ ...crit, time: 0 }, { time: 0, pid: process.pid, level: 'critical', msg: 'down', stack: err.stack });
+    assert.deepEqual(
+      { ...crit, time: 0 },
+      { time: 0, pid: process.pid, level: 'critical', msg: 'down', stack: err.stack },
+    );
   });
 });
 
@@ -97,8 +104,14 @@ describe('error log files', () => {
     await log.reopen();
     for (let i = 0; i < 7; i++) log.info(`new ${i}`);
     await log.close();
-    assert.deepEqual(lines(`${file}.1`).map((l) => TEXT_HEAD.exec(l)![12]), Array.from({ length: 10 }, (_, i) => `old ${i}`));
-    assert.deepEqual(lines(file).map((l) => TEXT_HEAD.exec(l)![12]), Array.from({ length: 7 }, (_, i) => `new ${i}`));
+    assert.deepEqual(
+      lines(`${file}.1`).map((l) => TEXT_HEAD.exec(l)![12]),
+      Array.from({ length: 10 }, (_, i) => `old ${i}`),
+    );
+    assert.deepEqual(
+      lines(file).map((l) => TEXT_HEAD.exec(l)![12]),
+      Array.from({ length: 7 }, (_, i) => `new ${i}`),
+    );
   });
 
   it('logs 20,000 lines through winston across a rename + reopen: each exactly once, none torn', async () => {
@@ -106,7 +119,10 @@ describe('error log files', () => {
     const log = createErrorLog({ errorlog: file, loglevel: 'info', logFormat: 'json' });
     const written = await writeAcrossRotation(file, log, (i) => log.info(`message ${i}`));
     const all = written.map((l) => (JSON.parse(l) as { msg: string }).msg);
-    assert.deepEqual(all, Array.from({ length: 20_000 }, (_, i) => `message ${i}`));
+    assert.deepEqual(
+      all,
+      Array.from({ length: 20_000 }, (_, i) => `message ${i}`),
+    );
   });
 });
 

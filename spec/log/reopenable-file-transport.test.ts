@@ -36,8 +36,14 @@ describe('ReopenableFile', () => {
     for (let i = 0; i < 50; i++) log.write(`new ${i}\n`);
     await log.close();
 
-    assert.deepEqual(lines(`${file}.1`), Array.from({ length: 100 }, (_, i) => `old ${i}`));
-    assert.deepEqual(lines(file), Array.from({ length: 50 }, (_, i) => `new ${i}`));
+    assert.deepEqual(
+      lines(`${file}.1`),
+      Array.from({ length: 100 }, (_, i) => `old ${i}`),
+    );
+    assert.deepEqual(
+      lines(file),
+      Array.from({ length: 50 }, (_, i) => `new ${i}`),
+    );
   });
 
   it('writes 20,000 lines across a rename + reopen: each exactly once, none torn', async () => {
@@ -90,7 +96,9 @@ describe('ReopenableFile', () => {
   function runWriters(target: string, writers: number): Promise<(number | null)[]> {
     return Promise.all(
       Array.from({ length: writers }, () => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER_SCRIPT, target], { stdio: 'inherit' });
+        const child = spawn(process.execPath, ['--input-type=module', '-e', WRITER_SCRIPT, target], {
+          stdio: 'inherit',
+        });
         return new Promise<number | null>((resolve) => child.on('exit', resolve));
       }),
     );

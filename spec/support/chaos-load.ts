@@ -56,7 +56,10 @@ export class TrackedLoad {
   private readonly agent: http.Agent;
   private readonly lastPidOn = new WeakMap<Socket, number>();
 
-  constructor(private readonly url: string, opts: TrackedLoadOptions = {}) {
+  constructor(
+    private readonly url: string,
+    opts: TrackedLoadOptions = {},
+  ) {
     const keepAlive = opts.keepAlive ?? 6;
     const slowMs = opts.slowMs ?? 40;
     this.agent = new http.Agent({ keepAlive: true, maxSockets: keepAlive });
@@ -128,7 +131,10 @@ export class TrackedLoad {
     const until = Date.now() + timeoutMs;
     while (this.ok < target) {
       if (Date.now() > until) {
-        const recent = this.failures.slice(-5).map((f) => f.why).join(', ');
+        const recent = this.failures
+          .slice(-5)
+          .map((f) => f.why)
+          .join(', ');
         throw new Error(`load not flowing: ${this.ok} ok, ${this.failures.length} failed (last: ${recent || 'none'})`);
       }
       await new Promise((r) => setTimeout(r, 10));

@@ -123,8 +123,13 @@ export interface AccessEntry {
  * `%(U)s?%(q)s %(s)s %(p)s` for requests to /r?id=N&ms=M. Other lines are
  * returned in `junk`.
  */
-export function readAccessLogs(dir: string, base = 'access.log'): { entries: AccessEntry[]; junk: string[]; files: string[] } {
-  const files = readdirSync(dir).filter((f) => f === base || f.startsWith(base + '.')).sort();
+export function readAccessLogs(
+  dir: string,
+  base = 'access.log',
+): { entries: AccessEntry[]; junk: string[]; files: string[] } {
+  const files = readdirSync(dir)
+    .filter((f) => f === base || f.startsWith(base + '.'))
+    .sort();
   const entries: AccessEntry[] = [];
   const junk: string[] = [];
   for (const file of files) {

@@ -30,7 +30,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 25): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 10_000,
+  everyMs = 25,
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     let value: T | undefined;
@@ -85,7 +90,8 @@ export function childrenOf(pid: number): number[] {
 }
 
 /** The worker processes of a master (its children that are not a new master). */
-export const workersOf = (master: number): number[] => childrenOf(master).filter((p) => cmdline(p).includes(': worker ['));
+export const workersOf = (master: number): number[] =>
+  childrenOf(master).filter((p) => cmdline(p).includes(': worker ['));
 
 export function cmdline(pid: number): string {
   try {
@@ -129,13 +135,17 @@ export class Proc {
 
   /** Wait for an output line matching `re` (counting from line `from`). */
   async line(re: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpExecArray> {
-    return waitFor(() => {
-      for (const l of this.lines.slice(from)) {
-        const m = re.exec(l);
-        if (m) return m;
-      }
-      return null;
-    }, `a line matching ${re} in:\n${this.output}`, timeoutMs);
+    return waitFor(
+      () => {
+        for (const l of this.lines.slice(from)) {
+          const m = re.exec(l);
+          if (m) return m;
+        }
+        return null;
+      },
+      `a line matching ${re} in:\n${this.output}`,
+      timeoutMs,
+    );
   }
 
   count(re: RegExp): number {
@@ -158,7 +168,10 @@ export function run(args: string[], opts: SpawnOptions & { node?: string } = {})
 }
 
 /** Start a master serving `app` on a fresh port and wait until it is ready. */
-export async function startServer(extra: string[] = [], opts: SpawnOptions & { app?: string; readyLine?: RegExp } = {}) {
+export async function startServer(
+  extra: string[] = [],
+  opts: SpawnOptions & { app?: string; readyLine?: RegExp } = {},
+) {
   const port = await freePort();
   const proc = run(['start', opts.app ?? HELLO, '-b', `127.0.0.1:${port}`, ...extra], opts);
   await proc.line(opts.readyLine ?? /Booted \d+ worker/, 15_000);
@@ -208,4 +221,3 @@ export function request(url: string, opts: http.RequestOptions = {}): Promise<Re
     req.end();
   });
 }
-

@@ -30,7 +30,8 @@ export class Load {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: opts.keepAlive ?? 1 });
     const target = url + (opts.path ?? '/pid');
     for (let i = 0; i < (opts.keepAlive ?? 4); i++) this.loops.push(this.loop(target, { agent: this.agent }));
-    for (let i = 0; i < (opts.fresh ?? 2); i++) this.loops.push(this.loop(target, { agent: false, headers: { connection: 'close' } }));
+    for (let i = 0; i < (opts.fresh ?? 2); i++)
+      this.loops.push(this.loop(target, { agent: false, headers: { connection: 'close' } }));
   }
 
   get ok(): number {
@@ -56,10 +57,16 @@ export class Load {
             } else this.fail(`status ${res.statusCode}`);
             done();
           });
-          res.on('error', (e) => { this.fail(e.message); done(); });
+          res.on('error', (e) => {
+            this.fail(e.message);
+            done();
+          });
         });
         // pause after an error so a dead server does not make this loop spin
-        req.on('error', (e: NodeJS.ErrnoException) => { this.fail(e.code ?? e.message); setTimeout(done, 10); });
+        req.on('error', (e: NodeJS.ErrnoException) => {
+          this.fail(e.code ?? e.message);
+          setTimeout(done, 10);
+        });
       });
     }
   }
@@ -74,7 +81,8 @@ export class Load {
     const target = this.result.ok + n;
     const until = Date.now() + timeoutMs;
     while (this.result.ok < target) {
-      if (Date.now() > until) throw new Error(`load not flowing: ${JSON.stringify({ ...this.result, pids: [...this.result.pids] })}`);
+      if (Date.now() > until)
+        throw new Error(`load not flowing: ${JSON.stringify({ ...this.result, pids: [...this.result.pids] })}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
