@@ -12,7 +12,7 @@ export default async function createApp() {
   await sleep(100); // pretend to connect to something
   const config = { greeting: 'hello from factory', initMs: Date.now() - startedAt };
 
-  return function handler(req, res) {
+  return function handler(_req, res) {
     const body = `${config.greeting} in ${process.pid} (init took ${config.initMs} ms)\n`;
     res.writeHead(200, {
       'content-type': 'text/plain; charset=utf-8',

@@ -8,11 +8,11 @@ import express from 'express';
 
 const app = express();
 
-app.get('/', (req, res) => {
+app.get('/', (_req, res) => {
   res.type('text/plain').send(`hello from express in ${process.pid}\n`);
 });
 
-app.get('/pid', (req, res) => {
+app.get('/pid', (_req, res) => {
   res.type('text/plain').send(`${process.pid}\n`);
 });
 

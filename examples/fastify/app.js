@@ -11,12 +11,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const app = Fastify({ logger: false });
 
-app.get('/', async (request, reply) => {
+app.get('/', async (_request, reply) => {
   reply.type('text/plain');
   return `hello from fastify in ${process.pid}\n`;
 });
 
-app.get('/pid', async (request, reply) => {
+app.get('/pid', async (_request, reply) => {
   reply.type('text/plain');
   return `${process.pid}\n`;
 });

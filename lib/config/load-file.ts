@@ -102,7 +102,7 @@ export interface LoadedFile {
 
 /** Read the config file named by -c, or the one cosmiconfig finds from `cwd`. */
 export async function loadConfigFile(explicit: string | null, cwd: string): Promise<LoadedFile> {
-  let result;
+  let result: Awaited<ReturnType<ReturnType<typeof getExplorer>['search']>>;
   try {
     result = explicit ? await getExplorer().load(explicit) : await getExplorer().search(cwd);
   } catch (err) {

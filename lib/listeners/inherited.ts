@@ -61,6 +61,8 @@ export async function bindAll(binds: string[], held: Listener[], env: NodeJS.Pro
 /** spawn() stdio and env that pass `listeners` to a new master as fds 3, 4, … */
 export function handOver(listeners: Listener[]): { stdio: number[]; env: Record<string, string> } {
   const map: Record<string, string> = {};
-  listeners.forEach((l, i) => (map[String(3 + i)] = l.label));
+  listeners.forEach((l, i) => {
+    map[String(3 + i)] = l.label;
+  });
   return { stdio: listeners.map((l) => l.handle.fd), env: { [FDS_ENV]: JSON.stringify(map) } };
 }

@@ -13,7 +13,9 @@ export interface AccessLineFormat {
   readonly readsResponseHeaders: boolean;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
 const UNSAFE = /["\\\x00-\x1f\x7f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
 const UNSAFE_ALL = /["\\\x00-\x1f\x7f]/g;
 
 /**

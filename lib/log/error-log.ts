@@ -64,7 +64,7 @@ export function createErrorLog(opts: ErrorLogOptions): ErrorLog {
   let closing: Promise<void> | null = null;
 
   const write = (level: LogLevel, message: string, err?: unknown): void => {
-    if (closing) return;
+    if (closing !== null) return;
     const entry: Entry = { level, message, stack: detailOf(err) };
     logger.log(entry);
   };

@@ -56,7 +56,7 @@ export class ReopenableFile {
 
   /** line must be one complete line ending in '\n'. */
   write(line: string): void {
-    if (!this.closing) this.batch.add(line);
+    if (this.closing === null) this.batch.add(line);
   }
 
   /**
@@ -67,7 +67,7 @@ export class ReopenableFile {
    */
   reopen(): Promise<void> {
     return this.serialize(async () => {
-      if (this.closing) return;
+      if (this.closing !== null) return;
       const fd = await openAppend(this.path);
       const old = this.stream;
       this.batch.flush();

@@ -25,10 +25,12 @@ export function countBodyBytes(res: ServerResponse): void {
   const { write, end } = proto;
   proto.write = function (this: Counted, chunk: unknown, encoding?: unknown) {
     if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
+    // biome-ignore lint/complexity/noArguments: forwards the caller's exact arity without allocating a rest array
     return Reflect.apply(write, this, arguments);
   } as typeof proto.write;
   proto.end = function (this: Counted, chunk?: unknown, encoding?: unknown) {
     if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
+    // biome-ignore lint/complexity/noArguments: forwards the caller's exact arity without allocating a rest array
     return Reflect.apply(end, this, arguments);
   } as typeof proto.end;
 }

@@ -391,7 +391,8 @@ export class Arbiter {
   }
 
   private async reload(): Promise<void> {
-    const abort = (this.reloadAbort = new AbortController());
+    const abort = new AbortController();
+    this.reloadAbort = abort;
     try {
       await this.reloadWith(abort.signal);
     } finally {

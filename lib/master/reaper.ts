@@ -44,7 +44,10 @@ let loaded: { native: Native | null; error: string | null } | null = null;
 /** The addon, or why it is unavailable. Loaded once. */
 export function loadReaperAddon(): { native: Native | null; error: string | null } {
   if (loaded) return loaded;
-  if (process.platform !== 'linux') return (loaded = { native: null, error: `not supported on ${process.platform}` });
+  if (process.platform !== 'linux') {
+    loaded = { native: null, error: `not supported on ${process.platform}` };
+    return loaded;
+  }
   try {
     const native = createRequire(import.meta.url)(ADDON) as Native;
     loaded = { native, error: null };

@@ -39,7 +39,7 @@ export interface RequestDelta {
 /** The index in STATUS_CLASSES of an HTTP status (out-of-range codes are clamped). */
 export function statusClassIndex(status: number): number {
   const i = Math.floor(status / 100) - 1;
-  return i < 0 ? 0 : i > 4 ? 4 : i;
+  return Math.min(Math.max(i, 0), 4);
 }
 
 /** Is `value` a delta this version of tsgund can add (the master checks what arrives over IPC)? */
@@ -69,7 +69,7 @@ export class RequestMetrics {
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
     this.buckets[i]!++;
-    this.sum += seconds > 0 ? seconds : 0;
+    this.sum += Math.max(seconds, 0);
     this.count++;
   }
 

@@ -15,7 +15,7 @@ import { freeSocketPath } from '../listeners/unix-path.js';
 import type { StatusSnapshot } from '../control/status.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { healthy, ready, type Verdict } from './health.js';
-import { MasterMetrics } from './master-metrics.js';
+import type { MasterMetrics } from './master-metrics.js';
 
 export { MasterMetrics } from './master-metrics.js';
 

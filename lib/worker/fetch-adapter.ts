@@ -10,7 +10,7 @@ export function fetchToListener(fetch: FetchHandler) {
     const host = req.headers.host ?? 'localhost';
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) {
-      if (Array.isArray(v)) v.forEach((x) => headers.append(k, x));
+      if (Array.isArray(v)) for (const x of v) headers.append(k, x);
       else if (v !== undefined) headers.set(k, v);
     }
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
@@ -22,7 +22,9 @@ export function fetchToListener(fetch: FetchHandler) {
     } as RequestInit);
     const response = await fetch(request);
     res.statusCode = response.status;
-    response.headers.forEach((value, key) => res.appendHeader(key, value));
+    response.headers.forEach((value, key) => {
+      res.appendHeader(key, value);
+    });
     if (!response.body) {
       res.end();
       return;

@@ -119,7 +119,10 @@ function exitNow(code: number): void {
 }
 
 function drainAndExit(): void {
-  if (!drainer) return exitNow(0);
+  if (!drainer) {
+    exitNow(0);
+    return;
+  }
   drainer.start(() => sendLastStats(() => exitNow(0)));
 }
 
@@ -165,7 +168,8 @@ async function boot(): Promise<void> {
   }
   if (hooks.has('workerAbort')) {
     process.on('SIGABRT', () => {
-      hooks.call('workerAbort', info);
+      // SIGABRT means the heartbeat was missed: the hook gets this turn only, as in gunicorn
+      void hooks.call('workerAbort', info);
       exitNow(1);
     });
   }

@@ -275,6 +275,7 @@ async function main() {
     for (const [name, skip, bench] of servers) {
       if (interrupted) return;
       const why = skip();
+      // biome-ignore lint/nursery/noMisusedPromises: skip() returns a string or null; the tuple's inferred union misleads the rule
       if (why) {
         notes.push(`${name}: skipped, ${why}`);
         continue;

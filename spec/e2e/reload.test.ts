@@ -36,7 +36,11 @@ function appDir(version = 'v1'): {
 }
 
 async function startIn(dir: string, args: string[], port?: number): Promise<{ proc: Proc; url: string; port: number }> {
-  const bindFlag = port ? [] : ['-b', `127.0.0.1:${(port = await freePort())}`];
+  const bindFlag: string[] = [];
+  if (!port) {
+    port = await freePort();
+    bindFlag.push('-b', `127.0.0.1:${port}`);
+  }
   const proc = run(['start', ...bindFlag, ...args], { cwd: dir });
   await proc.line(/Booted \d+ worker/, 15_000);
   return { proc, url: `http://127.0.0.1:${port}`, port };

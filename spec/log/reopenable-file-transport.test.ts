@@ -52,7 +52,7 @@ describe('ReopenableFile', () => {
     const pad = 'x'.repeat(100);
     const all = await writeAcrossRotation(file, log, (i) => log.write(`line ${i} ${pad}\n`));
     assert.equal(all.length, 20_000);
-    all.forEach((line, i) => assert.equal(line, `line ${i} ${pad}`));
+    for (const [i, line] of all.entries()) assert.equal(line, `line ${i} ${pad}`);
   });
 
   it('keeps writing to the old file when reopen() fails', async () => {

@@ -14,7 +14,8 @@ export class Rng {
 
   /** A float in [0, 1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -36,7 +37,10 @@ export class Rng {
   weighted<T extends string>(weights: Record<T, number>): T {
     const entries = Object.entries(weights) as Array<[T, number]>;
     let r = this.next() * entries.reduce((sum, [, w]) => sum + w, 0);
-    for (const [item, w] of entries) if ((r -= w) < 0) return item;
+    for (const [item, w] of entries) {
+      r -= w;
+      if (r < 0) return item;
+    }
     return entries.at(-1)![0];
   }
 

@@ -105,7 +105,6 @@ export function cmdline(pid: number): string {
 export class Proc {
   readonly lines: string[] = [];
   readonly exit: Promise<{ code: number | null; signal: string | null }>;
-  private waiters: Array<() => void> = [];
 
   constructor(readonly child: ChildProcess) {
     started.add(child.pid!);
@@ -117,7 +116,6 @@ export class Proc {
         const parts = buf.split('\n');
         buf = parts.pop()!;
         this.lines.push(...parts);
-        this.waiters.forEach((w) => w());
       });
     };
     collect(child.stdout);
