@@ -34,6 +34,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   { key: 'backlog', kind: 'int', min: 1, help: 'listen backlog (pending connections)', default: () => 2048 },
   {
+    key: 'reusePort',
+    kind: 'bool',
+    help: 'give each worker its own SO_REUSEPORT socket per TCP bind (the kernel spreads connections evenly)',
+    default: () => false,
+  },
+  {
     key: 'workers',
     kind: 'int',
     short: 'w',

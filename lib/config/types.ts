@@ -7,6 +7,7 @@ export interface Settings {
   app: string | null;
   bind: string[];
   backlog: number;
+  reusePort: boolean;
   workers: number;
   timeout: number;
   gracefulTimeout: number;

@@ -6,6 +6,10 @@ export interface WorkerStatus {
   state: 'booting' | 'ready' | 'draining' | 'stopping';
   uptimeMs: number;
   requests: number;
+  /** Connections this worker accepted (keep-alive connections count once). */
+  accepted: number;
+  /** Its worker slot: with reusePort, the socket it accepts on. */
+  slot: number;
   rss: number;
 }
 

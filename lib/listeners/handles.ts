@@ -3,6 +3,8 @@
 // but not listening, nor for listening on a handle received over IPC when it is
 // a pipe, so this module, and only this module, uses Node internals:
 //   net._createServerHandle(ip, port, 4|6)      bound TCP handle or -errno
+//   net._createServerHandle(ip, port, 4|6, undefined, UV_TCP_REUSEPORT)
+//                                               the same with SO_REUSEPORT set before bind
 //   net._createServerHandle(path, -1, -1)       bound unix socket handle
 //   net._createServerHandle(null, null, null, fd)  handle for an inherited fd
 //   server._listen2(...)                        listen on a handle already set
@@ -30,6 +32,8 @@ export interface Listener {
   handle: NativeHandle;
   /** A unix socket path this listener created and must unlink at final shutdown. */
   unixPath: string | null;
+  /** A TCP socket bound with SO_REUSEPORT: sibling sockets can bind its address (one per worker slot). */
+  reusePort?: boolean;
 }
 
 interface NetInternals {
@@ -38,9 +42,13 @@ interface NetInternals {
     port: number | null,
     addressType: number | null,
     fd?: number,
+    flags?: number,
   ): NativeHandle | number;
 }
 const internals = net as unknown as NetInternals;
+
+// libuv's flag for uv_tcp_bind (1.49+, Node 22.12+): set SO_REUSEPORT before bind.
+const UV_TCP_REUSEPORT = 2;
 
 const errName = (code: number): string => {
   try {
@@ -72,8 +80,8 @@ function bindError(label: string, code: string | number): ConfigError {
   return new ConfigError(`cannot bind ${label}: ${describeBindError(code)}`);
 }
 
-/** Create a bound, not yet listening socket for one address. */
-export async function bindListener(address: BindAddress): Promise<Listener> {
+/** Create a bound, not yet listening socket for one address (TCP with SO_REUSEPORT if `reusePort`). */
+export async function bindListener(address: BindAddress, reusePort = false): Promise<Listener> {
   const label = formatBind(address);
   switch (address.kind) {
     case 'fd':
@@ -95,25 +103,54 @@ export async function bindListener(address: BindAddress): Promise<Listener> {
           throw new ConfigError(`cannot bind ${label}: host '${address.host}' does not resolve`);
         }
       }
-      const handle = internals._createServerHandle(ip, address.port, family);
-      if (typeof handle === 'number') throw bindError(label, handle);
-      // libuv defers EADDRINUSE from bind() to listen(); getsockname reports it now
-      const out: Record<string, unknown> = {};
-      const err = handle.getsockname?.(out) ?? 0;
-      if (err !== 0) {
-        handle.close();
-        throw bindError(label, err);
-      }
-      return { label, address: { ...address, port: Number(out.port) }, handle, unixPath: null };
+      const { handle, port } = bindTcp(label, ip, address.port, family, reusePort);
+      return { label, address: { ...address, port }, handle, unixPath: null, reusePort };
     }
   }
 }
 
+function bindTcp(
+  label: string,
+  ip: string,
+  port: number,
+  family: number,
+  reusePort: boolean,
+): { handle: NativeHandle; port: number } {
+  const handle = internals._createServerHandle(ip, port, family, undefined, reusePort ? UV_TCP_REUSEPORT : 0);
+  if (typeof handle === 'number') throw bindError(label, handle);
+  // libuv defers EADDRINUSE from bind() to listen(); getsockname reports it now
+  const out: Record<string, unknown> = {};
+  const err = handle.getsockname?.(out) ?? 0;
+  if (err !== 0) {
+    handle.close();
+    throw bindError(label, err);
+  }
+  return { handle, port: Number(out.port) };
+}
+
+/**
+ * Another socket on the address of a listener bound with SO_REUSEPORT: the
+ * kernel joins it to the listener's group when a worker listens on it, and
+ * then spreads new connections over the group's sockets by a hash of the
+ * connection's addresses.
+ */
+export function bindSibling(listener: Listener): NativeHandle {
+  const out: Record<string, unknown> = {};
+  const err = listener.handle.getsockname?.(out) ?? 0;
+  if (err !== 0) throw bindError(listener.label, err);
+  const family = out.family === 'IPv6' ? 6 : 4;
+  return bindTcp(listener.label, String(out.address), Number(out.port), family, true).handle;
+}
+
 /** Wrap a socket inherited from a parent process (USR2, systemd, fd://). */
 export function adoptFd(fd: number, label: string): Listener {
+  return { label, address: { kind: 'fd', fd }, handle: adoptHandle(fd, label), unixPath: null };
+}
+
+export function adoptHandle(fd: number, label: string): NativeHandle {
   const handle = internals._createServerHandle(null, null, null, fd);
   if (typeof handle === 'number') throw bindError(label, handle);
-  return { label, address: { kind: 'fd', fd }, handle, unixPath: null };
+  return handle;
 }
 
 /** Worker side: start accepting on a handle received from the master. */

@@ -4,9 +4,11 @@ import { adoptFd, bindListener, type Listener } from './handles.js';
 /** Environment that hands sockets from an old master to the new one (USR2). */
 export const FDS_ENV = 'TSGUND_FDS';
 export const PARENT_ENV = 'TSGUND_PARENT_PID';
+/** Labels of the handed-over listeners that were bound with SO_REUSEPORT. */
+export const REUSEPORT_ENV = 'TSGUND_REUSEPORT';
 
-/** fd → bind label, as the old master wrote it into TSGUND_FDS. */
-function inheritedFromParent(env: NodeJS.ProcessEnv): Map<string, number> {
+/** bind label → fd, as the old master wrote it into TSGUND_FDS (slot sockets as `LABEL#N`). */
+export function inheritedFromParent(env: NodeJS.ProcessEnv): Map<string, number> {
   const raw = env[FDS_ENV];
   const byLabel = new Map<string, number>();
   if (!raw) return byLabel;
@@ -34,7 +36,12 @@ export function systemdSockets(env: NodeJS.ProcessEnv): Listener[] {
  * Sockets systemd passed in replace `bind` altogether, as in gunicorn, and for
  * good: HUPs and the masters a USR2 starts keep them whatever `bind` says.
  */
-export async function bindAll(binds: string[], held: Listener[], env: NodeJS.ProcessEnv): Promise<Listener[]> {
+export async function bindAll(
+  binds: string[],
+  held: Listener[],
+  env: NodeJS.ProcessEnv,
+  reusePort = false,
+): Promise<Listener[]> {
   if (held.some(fromSystemd)) return held;
   const fromParent = held.length === 0 ? inheritedFromParent(env) : new Map<string, number>();
   if (held.length === 0) {
@@ -44,6 +51,7 @@ export async function bindAll(binds: string[], held: Listener[], env: NodeJS.Pro
       .map(([label, fd]) => adoptFd(fd, label));
     if (activated.length || handedOver.length) return [...activated, ...handedOver];
   }
+  const reused = new Set<string>(JSON.parse(env[REUSEPORT_ENV] ?? '[]') as string[]);
   const result: Listener[] = [];
   for (const bind of binds) {
     const address = parseBind(bind);
@@ -52,17 +60,30 @@ export async function bindAll(binds: string[], held: Listener[], env: NodeJS.Pro
     const fd = fromParent.get(label);
     if (kept) result.push(kept);
     else if (fd !== undefined) {
-      result.push({ ...adoptFd(fd, label), address, unixPath: address.kind === 'unix' ? address.path : null });
-    } else result.push(await bindListener(address));
+      result.push({
+        ...adoptFd(fd, label),
+        address,
+        unixPath: address.kind === 'unix' ? address.path : null,
+        reusePort: reused.has(label),
+      });
+    } else result.push(await bindListener(address, reusePort && address.kind === 'tcp'));
   }
   return result;
 }
 
-/** spawn() stdio and env that pass `listeners` to a new master as fds 3, 4, … */
-export function handOver(listeners: Listener[]): { stdio: number[]; env: Record<string, string> } {
+/** spawn() stdio and env that pass `listeners` and the slot sockets to a new master as fds 3, 4, … */
+export function handOver(
+  listeners: Listener[],
+  slotSockets: { label: string; fd: number }[] = [],
+): { stdio: number[]; env: Record<string, string> } {
+  const all = [...listeners.map((l) => ({ label: l.label, fd: l.handle.fd })), ...slotSockets];
   const map: Record<string, string> = {};
-  listeners.forEach((l, i) => {
-    map[String(3 + i)] = l.label;
+  all.forEach((s, i) => {
+    map[String(3 + i)] = s.label;
   });
-  return { stdio: listeners.map((l) => l.handle.fd), env: { [FDS_ENV]: JSON.stringify(map) } };
+  const reused = listeners.filter((l) => l.reusePort).map((l) => l.label);
+  return {
+    stdio: all.map((s) => s.fd),
+    env: { [FDS_ENV]: JSON.stringify(map), [REUSEPORT_ENV]: JSON.stringify(reused) },
+  };
 }

@@ -11,8 +11,8 @@ import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { StatusSnapshot } from '../control/status.js';
 import { handleSignal } from '../early-signals.js';
-import { unlinkUnixSocket, type Listener } from '../listeners/handles.js';
-import { FDS_ENV, bindAll } from '../listeners/inherited.js';
+import { adoptHandle, unlinkUnixSocket, type Listener } from '../listeners/handles.js';
+import { FDS_ENV, REUSEPORT_ENV, bindAll, inheritedFromParent } from '../listeners/inherited.js';
 import { createErrorLog, type ErrorLog } from '../log/error-log.js';
 import type { MasterMetrics } from '../stats/master-metrics.js';
 import type { StatsServer } from '../stats/server.js';
@@ -23,6 +23,7 @@ import { CrashBackoff } from './crash-backoff.js';
 import { Pidfile } from './pidfile.js';
 import { chownLogFiles, workerIds } from './privileges.js';
 import { Reaper } from './reaper.js';
+import { planGuests, Slots } from './slots.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { BootFailure, WorkerHandle } from './worker-handle.js';
@@ -87,6 +88,9 @@ export class Arbiter {
   private hooks: HookRunner;
   private log: ErrorLog;
   private listeners: Listener[] = [];
+  /** With reusePort: one socket per worker slot for each TCP bind, and the workers adopting slots as guests. */
+  private slots = new Slots(new Map(), adoptHandle);
+  private readonly guests = new Map<number, WorkerHandle>();
   private readonly workers = new Map<number, WorkerHandle>();
   private generation = 0;
   private target: number;
@@ -98,8 +102,8 @@ export class Arbiter {
   private reloadAbort: AbortController | null = null;
   private readonly backoff = new CrashBackoff();
   private restarts = 0;
-  /** Replacement workers whose spawn is under way (preFork hooks are async). */
-  private replacing = 0;
+  /** Slots of the replacement workers whose spawn is under way (preFork hooks are async). */
+  private readonly replacing = new Set<number>();
   private spawnTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
@@ -145,8 +149,11 @@ export class Arbiter {
     process.title = `${this.name}: master [${this.settings.app}]`;
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.hooks.call('onStarting');
-    this.listeners = await bindAll(this.settings.bind, [], process.env);
+    const inherited = inheritedFromParent(process.env);
+    this.listeners = await bindAll(this.settings.bind, [], process.env, this.settings.reusePort);
+    this.slots = new Slots(inherited, adoptHandle);
     delete process.env[FDS_ENV];
+    delete process.env[REUSEPORT_ENV];
     if (this.settings.pidfile) {
       this.pidfile = new Pidfile(this.settings.pidfile + (this.upgrade.isChild ? '.2' : ''));
       this.pidfile.claim();
@@ -235,6 +242,8 @@ export class Arbiter {
         state: h.state,
         uptimeMs: h.uptimeMs,
         requests: h.requests,
+        accepted: h.accepted,
+        slot: h.slot,
         rss: h.rss,
       })),
     };
@@ -348,7 +357,7 @@ export class Arbiter {
       return;
     }
     await this.hooks.call('preExec');
-    this.upgrade.start(this.listeners);
+    this.upgrade.start(this.listeners, this.slots.forHandOver());
   }
 
   private onWinch(): void {
@@ -379,7 +388,7 @@ export class Arbiter {
   ): Promise<WorkerHandle[]> {
     const generation = this.generation + 1;
     const fresh: WorkerHandle[] = [];
-    for (let i = 0; i < settings.workers; i++) fresh.push(await this.spawnWorker(settings, configPath, generation));
+    for (let i = 0; i < settings.workers; i++) fresh.push(await this.spawnWorker(settings, configPath, generation, i));
     try {
       await waitAll(fresh, settings.bootTimeout * 1000, signal);
     } catch (err) {
@@ -442,6 +451,8 @@ export class Arbiter {
     this.paused = false;
     this.target = next.settings.workers;
     for (const h of old) if (!h.retiring) h.stop('SIGTERM', next.settings.gracefulTimeout * 1000);
+    this.guests.clear(); // the old generation, guests included, stops accepting
+    this.placeGuests();
     this.log.info(`Reloaded: generation ${this.generation} serving with ${this.target} worker(s)`);
     this.metrics?.reload(true);
   }
@@ -459,11 +470,18 @@ export class Arbiter {
     for (const l of from) {
       if (keep.includes(l)) continue;
       this.log.info(`Closing listener ${l.label}`);
+      this.slots.drop(l);
       l.handle.close();
     }
   }
 
-  private async spawnWorker(settings: Settings, configPath: string | null, generation: number): Promise<WorkerHandle> {
+  private async spawnWorker(
+    settings: Settings,
+    configPath: string | null,
+    generation: number,
+    slot: number,
+  ): Promise<WorkerHandle> {
+    this.slots.ensure(this.listeners, slot + 1);
     const jitter = settings.maxRequestsJitter ? Math.floor(Math.random() * (settings.maxRequestsJitter + 1)) : 0;
     const spec: WorkerSpec = {
       settings,
@@ -479,8 +497,9 @@ export class Arbiter {
     chownLogFiles([settings.errorlog, settings.accesslog], ids);
     cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });
     const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
-    const h = new WorkerHandle(worker, generation);
+    const h = new WorkerHandle(worker, generation, slot);
     this.workers.set(worker.id, h);
+    void h.ready.then(() => this.placeGuests());
     worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
@@ -519,6 +538,7 @@ export class Arbiter {
 
   /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
   private sendSockets(h: WorkerHandle): void {
+    const handles = this.slots.handlesFor(this.listeners, h.slot);
     this.listeners.forEach((l, index) => {
       const msg: MasterToWorker = {
         type: 'socket',
@@ -527,12 +547,36 @@ export class Arbiter {
         label: l.label,
         backlog: this.settings.backlog,
       };
-      h.worker.send(msg, l.handle as never);
+      h.worker.send(msg, handles[index] as never);
     });
+  }
+
+  /**
+   * With reusePort, every slot socket needs a worker accepting on it: a slot
+   * whose own worker is not ready (crashed, recycled, booting, removed by TTOU)
+   * is served by a ready worker as a guest (see slots.ts). Runs on every
+   * readiness, exit and tick, so it converges like manageWorkers.
+   */
+  private placeGuests(): void {
+    if (this.stopping || this.reloadAbort || !this.listeners.some((l) => l.reusePort)) return;
+    const plan = planGuests(this.slots.size, [...this.workers.values()], this.guests);
+    for (const [slot, h] of plan.release) {
+      this.guests.delete(slot);
+      h.worker.send({ type: 'release', slot } satisfies MasterToWorker);
+    }
+    for (const [slot, h] of plan.adopt) {
+      this.guests.set(slot, h);
+      this.listeners.forEach((l, index) => {
+        const handle = this.slots.handle(l, slot);
+        const msg: MasterToWorker = { type: 'adopt', slot, index, label: l.label, backlog: this.settings.backlog };
+        if (handle) h.worker.send(msg, handle as never);
+      });
+    }
   }
 
   private onWorkerExit(h: WorkerHandle, code: number | null, signal: string | null): void {
     this.workers.delete(h.id);
+    this.placeGuests();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     h.onExit(how);
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
@@ -557,7 +601,7 @@ export class Arbiter {
   private manageWorkers(): void {
     if (this.stopping || this.paused || this.generation === 0) return;
     const current = [...this.workers.values()].filter((h) => h.generation === this.generation && h.serving);
-    const count = current.length + this.replacing;
+    const count = current.length + this.replacing.size;
     if (count > this.target) {
       const oldest = current.sort((a, b) => a.startedAt - b.startedAt).slice(0, current.length - this.target);
       for (const h of oldest) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
@@ -572,18 +616,22 @@ export class Arbiter {
       }, wait);
       return;
     }
-    for (let i = count; i < this.target; i++) {
+    const taken = new Set([...current.map((h) => h.slot), ...this.replacing]);
+    for (let i = count, slot = 0; i < this.target; i++, slot++) {
+      while (taken.has(slot)) slot++; // a replacement takes over a free slot, and its socket's queue
       // counted until forked, so a second call meanwhile does not spawn it again
-      this.replacing++;
-      void this.spawnWorker(this.settings, this.resolved.configPath, this.generation)
+      const mine = slot;
+      this.replacing.add(mine);
+      void this.spawnWorker(this.settings, this.resolved.configPath, this.generation, mine)
         .catch((err: unknown) => this.log.error('cannot start a worker', err))
-        .finally(() => this.replacing--);
+        .finally(() => this.replacing.delete(mine));
     }
   }
 
   /** Housekeeping: silent workers, a parent master that went away. */
   private tick(): void {
     this.reaper?.sweep();
+    this.placeGuests();
     const now = Date.now();
     for (const h of this.workers.values()) {
       const limit = h.state === 'booting' ? this.settings.bootTimeout : this.settings.timeout;
@@ -637,7 +685,11 @@ export class Arbiter {
    */
   private closeListeners(): void {
     const shared = this.upgrade.otherMasterAlive();
-    for (const l of this.listeners) if (!(shared && l.unixPath)) l.handle.close();
+    for (const l of this.listeners) {
+      if (shared && l.unixPath) continue;
+      this.slots.drop(l);
+      l.handle.close();
+    }
   }
 
   private finalCleanup(): void {

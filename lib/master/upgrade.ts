@@ -37,8 +37,8 @@ export class Upgrade {
     return null;
   }
 
-  start(listeners: Listener[]): void {
-    const { stdio, env } = handOver(listeners);
+  start(listeners: Listener[], slotSockets: { label: string; fd: number }[]): void {
+    const { stdio, env } = handOver(listeners, slotSockets);
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [PARENT_ENV]: String(process.pid) };
     for (const name of [READY_FD_ENV, 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES']) delete childEnv[name];
     const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {

@@ -14,6 +14,7 @@ export class WorkerHandle {
   lastCheckin = Date.now();
   readyAt = 0;
   requests = 0;
+  accepted = 0;
   rss = 0;
   abortedAt = 0;
   /** Set when the worker stopped on purpose (drain, recycle, shutdown). */
@@ -25,6 +26,8 @@ export class WorkerHandle {
   constructor(
     readonly worker: Worker,
     readonly generation: number,
+    /** Its worker slot: with reusePort, the socket it accepts on; a replacement takes over a free one. */
+    readonly slot = 0,
   ) {
     this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
     this.ready.catch(() => {}); // a failure is read by whoever waits, if anyone
@@ -47,6 +50,11 @@ export class WorkerHandle {
     return this.readyAt ? Date.now() - this.readyAt : 0;
   }
 
+  /** Ready and not retiring: accepting on its sockets. */
+  get accepting(): boolean {
+    return this.state === 'ready' && !this.retiring;
+  }
+
   get serving(): boolean {
     return !this.retiring && (this.state === 'booting' || this.state === 'ready');
   }
@@ -65,6 +73,7 @@ export class WorkerHandle {
         return;
       case 'heartbeat':
         this.requests = msg.requests;
+        this.accepted = msg.accepted;
         this.rss = msg.rss;
     }
   }

@@ -29,16 +29,24 @@ export class Drainer {
   private onIdle: (() => void) | null = null;
 
   constructor(private readonly servers: Server[]) {
-    for (const server of servers) {
-      server.on('connection', (socket: HttpSocket) => {
-        this.conns.add(socket);
-        socket.once('close', () => {
-          this.conns.delete(socket);
-          this.quiet.delete(socket);
-          this.checkDone();
-        });
+    for (const server of servers) this.watch(server);
+  }
+
+  /** A server that starts accepting later (a socket adopted as a guest, with reusePort). */
+  add(server: Server): void {
+    this.servers.push(server);
+    this.watch(server);
+  }
+
+  private watch(server: Server): void {
+    server.on('connection', (socket: HttpSocket) => {
+      this.conns.add(socket);
+      socket.once('close', () => {
+        this.conns.delete(socket);
+        this.quiet.delete(socket);
+        this.checkDone();
       });
-    }
+    });
   }
 
   get isDraining(): boolean {

@@ -7,7 +7,7 @@ import { EXIT, UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
 import { createAccessLog, type AccessLog } from '../log/access-log.js';
 import { createErrorLog } from '../log/error-log.js';
-import { listenOnHandle } from '../listeners/handles.js';
+import { listenOnHandle, stopAccepting, type NativeHandle } from '../listeners/handles.js';
 import { loadApp, type RequestListener } from './app-loader.js';
 import { Drainer } from './drain.js';
 import { forwardedFilter } from './forwarded.js';
@@ -53,6 +53,8 @@ let expected = -1;
 let socketsArrived: () => void = () => {};
 const allSockets = new Promise<void>((resolve) => (socketsArrived = resolve));
 process.on('message', (msg: MasterToWorker, handle: unknown) => {
+  if (msg?.type === 'adopt') adopt(msg.slot, msg.index, handle as NativeHandle);
+  else if (msg?.type === 'release') release(msg.slot);
   if (msg?.type !== 'socket') return;
   handles[msg.index] = handle;
   expected = msg.total;
@@ -61,17 +63,53 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
 send({ type: 'want-sockets' });
 
 let requests = 0;
+let accepted = 0;
 let drainer: Drainer | null = null;
+/** Set once the app is loaded: makes a server answer with it. */
+let attach: ((server: http.Server) => void) | null = null;
+let createServer: () => http.Server = () => http.createServer();
+/** Other slots' sockets this worker accepts on as a guest (reusePort), by `slot:listener`. */
+const guests = new Map<string, http.Server>();
 // counts for the master's statsBind /metrics, sent as deltas in heartbeats (no prom-client here)
 const requestMetrics = spec.stats ? new RequestMetrics() : null;
+
+/** Accept on another slot's socket until released (the slot has no ready worker of its own). */
+function adopt(slot: number, index: number, handle: NativeHandle): void {
+  const key = `${slot}:${index}`;
+  if (!attach || !drainer || drainer.isDraining || guests.has(key)) {
+    handle.close(); // only this process's descriptor: the master keeps the socket
+    return;
+  }
+  const server = createServer();
+  attach(server);
+  drainer.add(server);
+  guests.set(key, server);
+  listenOnHandle(server, handle, settings.backlog).catch((err: unknown) => {
+    log.error(`cannot accept on slot ${slot} as a guest`, err);
+    guests.delete(key);
+  });
+}
+
+function release(slot: number): void {
+  for (const [key, server] of guests) {
+    if (!key.startsWith(`${slot}:`)) continue;
+    guests.delete(key);
+    // closes this process's descriptor only; the socket stays open and listening in the master
+    stopAccepting(server);
+  }
+}
 
 function serve(app: RequestListener, servers: http.Server[]): void {
   const d = new Drainer(servers);
   drainer = d;
   const keepAliveMs = settings.keepAlive * 1000;
   const filterForwarded = forwardedFilter(settings.forwardedAllowIps);
-  for (const server of servers) {
+  const onConnection = () => {
+    accepted++;
+  };
+  attach = (server) => {
     server.keepAliveTimeout = keepAliveMs;
+    server.on('connection', onConnection);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       requests++;
       d.onRequest(res);
@@ -99,7 +137,8 @@ function serve(app: RequestListener, servers: http.Server[]): void {
       }
       if (spec.maxRequests > 0 && requests === spec.maxRequests) retire(`max requests (${spec.maxRequests}) reached`);
     });
-  }
+  };
+  for (const server of servers) attach(server);
 }
 
 function failRequest(res: http.ServerResponse, err: unknown): void {
@@ -140,7 +179,7 @@ function sendLastStats(then: () => void): void {
     };
     setTimeout(once, 500);
     process.send!(
-      { type: 'heartbeat', requests, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster,
+      { type: 'heartbeat', requests, accepted, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster,
       undefined,
       {},
       once,
@@ -179,7 +218,8 @@ async function boot(): Promise<void> {
   const tls = settings.certfile
     ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
     : null;
-  const servers = handles.map(() => (tls ? https.createServer(tls) : http.createServer()));
+  if (tls) createServer = () => https.createServer(tls);
+  const servers = handles.map(() => createServer());
   serve(app, servers);
   await Promise.all(servers.map((server, i) => listenOnHandle(server, handles[i], settings.backlog)));
   await hooks.call('postWorkerInit', info);
@@ -189,6 +229,7 @@ async function boot(): Promise<void> {
       send({
         type: 'heartbeat',
         requests,
+        accepted,
         rss: process.memoryUsage.rss(),
         stats: requestMetrics?.takeDelta() ?? undefined,
       }),

@@ -36,8 +36,18 @@ const SNAPSHOT: StatusSnapshot = {
   restarts: 1,
   listeners: ['http://127.0.0.1:8000', 'unix:/run/app.sock'],
   workers: [
-    { pid: 102, id: 5, generation: 3, state: 'ready', uptimeMs: 61_000, requests: 12345, rss: 40 * 1048576 },
-    { pid: 101, id: 4, generation: 3, state: 'booting', uptimeMs: 500, requests: 0, rss: 0 },
+    {
+      pid: 102,
+      id: 5,
+      generation: 3,
+      state: 'ready',
+      uptimeMs: 61_000,
+      requests: 12345,
+      accepted: 300,
+      slot: 1,
+      rss: 40 * 1048576,
+    },
+    { pid: 101, id: 4, generation: 3, state: 'booting', uptimeMs: 500, requests: 0, accepted: 0, slot: 0, rss: 0 },
   ],
 };
 
