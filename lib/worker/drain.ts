@@ -27,26 +27,39 @@ export class Drainer {
   private readonly quiet = new Map<HttpSocket, Quiet>();
   private draining = false;
   private onIdle: (() => void) | null = null;
+  /** Connections accepted so far (for the heartbeat: how the kernel spread them over workers). */
+  accepted = 0;
+
+  // The connection path at the cost of a bare server: one 'connection'
+  // listener per server and one 'close' listener per socket, both functions
+  // made once (socket.once() with a closure would allocate a wrapper and a
+  // closure for every connection).
+  private readonly onConnection: (socket: HttpSocket) => void;
+  private readonly onClose: (this: HttpSocket) => void;
 
   constructor(private readonly servers: Server[]) {
-    for (const server of servers) this.watch(server);
+    const forget = (socket: HttpSocket): void => {
+      this.conns.delete(socket);
+      if (this.draining) {
+        this.quiet.delete(socket);
+        this.checkDone();
+      }
+    };
+    this.onClose = function (this: HttpSocket) {
+      forget(this);
+    };
+    this.onConnection = (socket) => {
+      this.accepted++;
+      this.conns.add(socket);
+      socket.on('close', this.onClose);
+    };
+    for (const server of servers) server.on('connection', this.onConnection);
   }
 
   /** A server that starts accepting later (a socket adopted as a guest, with reusePort). */
   add(server: Server): void {
     this.servers.push(server);
-    this.watch(server);
-  }
-
-  private watch(server: Server): void {
-    server.on('connection', (socket: HttpSocket) => {
-      this.conns.add(socket);
-      socket.once('close', () => {
-        this.conns.delete(socket);
-        this.quiet.delete(socket);
-        this.checkDone();
-      });
-    });
+    server.on('connection', this.onConnection);
   }
 
   get isDraining(): boolean {

@@ -9,11 +9,15 @@ const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 
  */
 export function forwardedFilter(
   allowed: string[],
-): ((remote: string | undefined, headers: IncomingHttpHeaders) => void) | null {
+): ((peerOf: { readonly remoteAddress?: string | undefined }, headers: IncomingHttpHeaders) => void) | null {
   if (allowed.includes('*')) return null;
   const trusted = new Set(allowed);
-  return (remote, headers) => {
-    const peer = remote?.startsWith('::ffff:') ? remote.slice(7) : remote;
+  // The peer's address is asked for only when such a header is present: socket.remoteAddress
+  // is a getpeername() system call, measurable on every new connection.
+  return (peerOf, headers) => {
+    if (!FORWARDED_HEADERS.some((name) => name in headers)) return;
+    const address = peerOf.remoteAddress;
+    const peer = address?.startsWith('::ffff:') ? address.slice(7) : address;
     if (peer !== undefined && trusted.has(peer)) return;
     for (const name of FORWARDED_HEADERS) if (name in headers) delete headers[name];
   };

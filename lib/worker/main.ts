@@ -63,7 +63,6 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
 send({ type: 'want-sockets' });
 
 let requests = 0;
-let accepted = 0;
 let drainer: Drainer | null = null;
 /** Set once the app is loaded: makes a server answer with it. */
 let attach: ((server: http.Server) => void) | null = null;
@@ -104,12 +103,8 @@ function serve(app: RequestListener, servers: http.Server[]): void {
   drainer = d;
   const keepAliveMs = settings.keepAlive * 1000;
   const filterForwarded = forwardedFilter(settings.forwardedAllowIps);
-  const onConnection = () => {
-    accepted++;
-  };
   attach = (server) => {
     server.keepAliveTimeout = keepAliveMs;
-    server.on('connection', onConnection);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       requests++;
       d.onRequest(res);
@@ -122,7 +117,7 @@ function serve(app: RequestListener, servers: http.Server[]): void {
           ),
         );
       }
-      filterForwarded?.(req.socket.remoteAddress, req.headers);
+      filterForwarded?.(req.socket, req.headers);
       if (keepAliveMs === 0) res.shouldKeepAlive = false;
       if (accessLog) {
         const start = process.hrtime.bigint();
@@ -179,7 +174,7 @@ function sendLastStats(then: () => void): void {
     };
     setTimeout(once, 500);
     process.send!(
-      { type: 'heartbeat', requests, accepted, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster,
+      { type: 'heartbeat', requests, accepted: drainer?.accepted ?? 0, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster,
       undefined,
       {},
       once,
@@ -229,7 +224,7 @@ async function boot(): Promise<void> {
       send({
         type: 'heartbeat',
         requests,
-        accepted,
+        accepted: drainer?.accepted ?? 0,
         rss: process.memoryUsage.rss(),
         stats: requestMetrics?.takeDelta() ?? undefined,
       }),

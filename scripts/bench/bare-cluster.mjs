@@ -1,9 +1,13 @@
-// Bare node:cluster server (Node's default round-robin scheduling on Linux:
-// the primary accepts and hands connections to workers) for comparison.
+// Bare node:cluster server for comparison, in either scheduling mode:
+//   SCHED=rr    Node's default on Linux: the primary accepts and hands each
+//               connection to a worker over IPC
+//   SCHED=none  every worker accepts on the one shared socket, no master hop
+//               (the physical limit for a supervisor that shares one socket)
 //
-//   WORKERS=2 PORT=8000 node scripts/bench/bare-cluster.mjs examples/hello.js
+//   WORKERS=2 PORT=8000 SCHED=none node scripts/bench/bare-cluster.mjs examples/hello.js
 //
-// Env: WORKERS (default 2), PORT (default 8000), HOST (default 127.0.0.1).
+// Env: WORKERS (default 2), PORT (default 8000), HOST (default 127.0.0.1),
+// SCHED (rr or none, default rr).
 
 import cluster from 'node:cluster';
 import http from 'node:http';
@@ -16,6 +20,9 @@ const host = process.env.HOST ?? '127.0.0.1';
 const workers = Number(process.env.WORKERS ?? 2);
 
 if (cluster.isPrimary) {
+  const sched = process.env.SCHED ?? 'rr';
+  if (sched !== 'rr' && sched !== 'none') throw new Error(`SCHED: '${sched}' is not rr or none`);
+  cluster.schedulingPolicy = sched === 'none' ? cluster.SCHED_NONE : cluster.SCHED_RR;
   let stopping = false;
   for (let i = 0; i < workers; i++) cluster.fork();
   const listening = new Set();
@@ -39,7 +46,7 @@ if (cluster.isPrimary) {
       setTimeout(() => process.exit(0), 3000).unref();
     });
   }
-  console.error(`[${process.pid}] bare-cluster: ${workers} workers, ${file} on http://${host}:${port}`);
+  console.error(`[${process.pid}] bare-cluster (${sched}): ${workers} workers, ${file} on http://${host}:${port}`);
 } else {
   const { default: app } = await import(pathToFileURL(path.resolve(file)).href);
   if (typeof app !== 'function') throw new TypeError(`${file}: default export is not a request listener`);

@@ -1,27 +1,48 @@
-// Throughput benchmark: single process vs bare node:cluster (round-robin) vs
-// tsgund vs PM2 cluster mode, all serving examples/hello.js, measured with wrk.
+// Throughput benchmark: bare node:cluster (round-robin and SCHED_NONE) vs
+// tsgund (shared accept and reusePort) vs PM2 cluster mode, all serving
+// examples/mixed-latency.js, measured with wrk, in one run.
 //
+//   npm run bench            (this, then scripts/bench/reload.mjs)
 //   node scripts/bench/run.mjs
-//   WORKERS=2 DURATION=5 ONLY=keepalive,close node scripts/bench/run.mjs
+//   ROUNDS=3 DURATION=3 ONLY=keepalive,close node scripts/bench/run.mjs
+//
+// Every server is started once and stays up; then each round runs every
+// workload against every server, one after another (the server order rotates
+// each round), so that a noisy neighbour hits all of them alike. Tables give
+// min / median / max over the rounds, and each ratio is taken within a round
+// (tsgund and the baseline measured seconds apart), reported as its worst and
+// median round.
 //
 // Env knobs:
 //   WORKERS   workers per server (default 2)
-//   DURATION  seconds per wrk run (default 10)
-//   ONLY      comma list of workloads: keepalive,close,1k,64k,slow (default all)
+//   ROUNDS    rounds (default 5)
+//   DURATION  seconds per wrk run (default 4)
+//   ONLY      comma list of workloads (default keepalive,keepalive-c8,close,mixed):
+//               keepalive     wrk -c64, keep-alive connections
+//               keepalive-c8  wrk -c8, keep-alive connections (how evenly 8 connections split)
+//               close         wrk -c64, a new connection per request
+//               mixed         wrk -c64 keep-alive on /mixed: 10% of requests spend 20 ms of CPU
+//               1k, 64k, slow (response sizes, a 10 ms wait)
 //   WARMUP    seconds of wrk warm-up per server, 0 = none (default 1)
-//   IDLE      seconds over which idle CPU is sampled after start (default 5)
-//   SERVERS   comma list of servers to run: single,bare,tsgund,pm2 (the default),
-//             tsgund-alog, tsgund-alog-stdout (tsgund with an access log to a file / stdout)
-//   APP       app module (default examples/hello.js; needs its /size and /slow)
+//   IDLE      seconds over which idle CPU is sampled after start (default 2)
+//   SERVERS   comma list of servers (default rr,none,tsgund,tsgund-reuseport,pm2):
+//               single, rr (bare cluster, round-robin), none (bare cluster, SCHED_NONE),
+//               tsgund (shared accept), tsgund-reuseport, pm2,
+//               tsgund-alog, tsgund-alog-stdout (tsgund with an access log to a file / stdout)
+//   APP       app module (default examples/mixed-latency.js; needs /, /mixed, /size and /slow)
 //   PM2_BIN   pm2 executable (default node_modules/.bin/pm2, the devDependency;
 //             skipped if absent)
 //
+// The connection split of a tsgund run is read from each worker's count of
+// accepted connections (`tsgund status --json`, sent by heartbeat), before and
+// after the run: "55/45" means the busiest worker accepted 55 %.
+//
 // Needs wrk (apt-get install wrk) and, for tsgund, a build (npx tsc). Servers
-// run one at a time on free loopback ports, each in its own process group;
-// each is stopped by the pid spawned (SIGTERM, SIGKILL after 5 s), also on
-// Ctrl-C or error. PM2 runs with PM2_HOME in the temp dir (never ~/.pm2) and
-// its daemon is always stopped with `pm2 kill` (see pm2.mjs). Prints Markdown
-// tables to stdout, progress to stderr.
+// run on free loopback ports, each in its own process group; each is stopped
+// by the pid spawned (SIGTERM, SIGKILL after 5 s), also on Ctrl-C or error.
+// PM2 runs with PM2_HOME in the temp dir (never ~/.pm2) and its daemon is
+// always stopped with `pm2 kill` (see pm2.mjs). Prints Markdown tables to
+// stdout, progress to stderr.
 //
 // Besides throughput and latency, per server: start-to-ready time (spawn of
 // the start command until the first HTTP 200), the RSS of the supervising
@@ -29,35 +50,42 @@
 // its whole process tree, and their CPU use while idle (utime+stime from
 // /proc/<pid>/stat over IDLE seconds, right after ready, before any load).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Pm2 } from './pm2.mjs';
 import { CLK_TCK, cpuTicks, processAlive, processTree, rssMB } from './proc.mjs';
 import { freePort } from './ports.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKERS = String(Number(process.env.WORKERS ?? 2));
-const DURATION = Number(process.env.DURATION ?? 10);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const DURATION = Number(process.env.DURATION ?? 4);
 const WARMUP = Number(process.env.WARMUP ?? 1);
-const IDLE = Number(process.env.IDLE ?? 5);
-const APP = process.env.APP ?? 'examples/hello.js';
+const IDLE = Number(process.env.IDLE ?? 2);
+const APP = process.env.APP ?? 'examples/mixed-latency.js';
 const PM2 = process.env.PM2_BIN ?? path.join(root, 'node_modules/.bin/pm2');
-const TSGUND = path.join(root, 'dist/lib/cli/main.js');
-const BASELINE = 'bare cluster';
+const CLI = path.join(root, 'dist/lib/cli/main.js');
+const RR = 'bare cluster, round-robin';
+const NONE = 'bare cluster, SCHED_NONE';
+const TSGUND = 'tsgund';
+const REUSEPORT = 'tsgund --reuse-port';
 
 const WORKLOADS = {
-  keepalive: { path: '/', args: [] },
-  close: { path: '/', args: ['-H', 'Connection: close'] },
-  '1k': { path: '/size?bytes=1024', args: [] },
-  '64k': { path: '/size?bytes=65536', args: [] },
-  slow: { path: '/slow?ms=10', args: [] },
+  keepalive: { path: '/', conns: 64, args: [] },
+  'keepalive-c8': { path: '/', conns: 8, args: [] },
+  close: { path: '/', conns: 64, args: ['-H', 'Connection: close'] },
+  mixed: { path: '/mixed', conns: 64, args: [] },
+  '1k': { path: '/size?bytes=1024', conns: 64, args: [] },
+  '64k': { path: '/size?bytes=65536', conns: 64, args: [] },
+  slow: { path: '/slow?ms=10', conns: 64, args: [] },
 };
-const only = (process.env.ONLY ?? Object.keys(WORKLOADS).join(','))
+const only = (process.env.ONLY ?? 'keepalive,keepalive-c8,close,mixed')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
@@ -76,61 +104,67 @@ const log = (msg) => console.error(`[bench] ${msg}`);
 
 // ---------------------------------------------------------------- servers
 
+const built = () => !fs.existsSync(CLI) && 'dist/lib/cli/main.js not built (run npx tsc)';
+const bare = (sched) => (port) =>
+  spawnServer(`bare-${sched}`, [node, 'scripts/bench/bare-cluster.mjs', APP], { PORT: port, WORKERS, SCHED: sched });
+const tsgund = (label, extra) => (port) => {
+  const pidfile = path.join(tmp, `${label}.pid`);
+  const server = spawnServer(label, [
+    node,
+    CLI,
+    'start',
+    APP,
+    '-w',
+    WORKERS,
+    '-b',
+    `127.0.0.1:${port}`,
+    '-p',
+    pidfile,
+    ...extra,
+  ]);
+  server.pidfile = pidfile;
+  return server;
+};
+
 const SERVERS = [
-  { name: 'single', start: (port) => spawnServer('single', [node, 'scripts/bench/single.mjs', APP], { PORT: port }) },
   {
-    name: BASELINE,
-    start: (port) =>
-      spawnServer('bare-cluster', [node, 'scripts/bench/bare-cluster.mjs', APP], { PORT: port, WORKERS }),
+    key: 'single',
+    name: 'single process',
+    start: (port) => spawnServer('single', [node, 'scripts/bench/single.mjs', APP], { PORT: port }),
   },
+  { key: 'rr', name: RR, start: bare('rr') },
+  { key: 'none', name: NONE, start: bare('none') },
+  { key: 'tsgund', name: TSGUND, skip: built, start: tsgund('tsgund', []) },
+  { key: 'tsgund-reuseport', name: REUSEPORT, skip: built, start: tsgund('tsgund-reuseport', ['--reuse-port']) },
   {
-    name: 'tsgund',
-    skip: () => !fs.existsSync(TSGUND) && 'dist/lib/cli/main.js not built (run npx tsc)',
-    start: (port) => spawnServer('tsgund', [node, TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`]),
-  },
-  {
+    key: 'pm2',
     name: 'pm2 cluster',
     skip: () => !pm2.available && `${path.relative(root, PM2)} not found (npm install)`,
     start: startPm2,
   },
   // the cost of access logging (opt-in: SERVERS=tsgund,tsgund-alog,tsgund-alog-stdout)
-  ...[
-    ['file', path.join(tmp, 'access.log')],
-    ['stdout', '-'],
-  ].map(([where, target]) => ({
-    name: `tsgund + access log (${where})`,
-    skip: () => !fs.existsSync(TSGUND) && 'dist/lib/cli/main.js not built (run npx tsc)',
-    start: (port) =>
-      spawnServer(`tsgund-alog-${where}`, [
-        node,
-        TSGUND,
-        'start',
-        APP,
-        '-w',
-        WORKERS,
-        '-b',
-        `127.0.0.1:${port}`,
-        '--access-logfile',
-        target,
-      ]),
-  })),
+  {
+    key: 'tsgund-alog',
+    name: 'tsgund + access log (file)',
+    skip: built,
+    start: tsgund('tsgund-alog-file', ['--access-logfile', path.join(tmp, 'access.log')]),
+  },
+  {
+    key: 'tsgund-alog-stdout',
+    name: 'tsgund + access log (stdout)',
+    skip: built,
+    start: tsgund('tsgund-alog-stdout', ['--access-logfile', '-']),
+  },
 ];
 
-const SERVER_KEYS = {
-  single: 'single',
-  bare: BASELINE,
-  tsgund: 'tsgund',
-  pm2: 'pm2 cluster',
-  'tsgund-alog': 'tsgund + access log (file)',
-  'tsgund-alog-stdout': 'tsgund + access log (stdout)',
-};
-const wanted = (process.env.SERVERS ?? 'single,bare,tsgund,pm2')
+const wanted = (process.env.SERVERS ?? 'rr,none,tsgund,tsgund-reuseport,pm2')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
 for (const k of wanted)
-  if (!SERVER_KEYS[k]) throw new Error(`SERVERS: unknown server "${k}" (known: ${Object.keys(SERVER_KEYS)})`);
-const selected = SERVERS.filter((s) => wanted.some((k) => SERVER_KEYS[k] === s.name));
+  if (!SERVERS.some((s) => s.key === k))
+    throw new Error(`SERVERS: unknown server "${k}" (known: ${SERVERS.map((s) => s.key)})`);
+const selected = SERVERS.filter((s) => wanted.includes(s.key));
 
 const live = new Set(); // servers not yet stopped, for cleanup on any exit path
 let wrkChild = null;
@@ -273,8 +307,8 @@ const tail = (file, n = 15) => {
   }
 };
 
-function wrk(port, { path: urlPath, args }, seconds) {
-  const argv = ['-t2', '-c64', `-d${seconds}s`, '--latency', ...args, `http://127.0.0.1:${port}${urlPath}`];
+function wrk(port, { path: urlPath, conns, args }, seconds) {
+  const argv = ['-t2', `-c${conns}`, `-d${seconds}s`, '--latency', ...args, `http://127.0.0.1:${port}${urlPath}`];
   return new Promise((resolve, reject) => {
     let out = '';
     wrkChild = spawn('wrk', argv, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -334,11 +368,13 @@ async function idleCpu(pid, seconds) {
   };
 }
 
-async function benchServer(spec, results, notes, startup) {
+/** Start a server, measure its start-up, warm it up; null (with a note) when skipped or failed. */
+async function startServer(spec, startup, notes) {
   const why = spec.skip?.();
   if (why) {
     notes.push(`${spec.name}: skipped, ${why}`);
-    return log(`skip ${spec.name}: ${why}`);
+    log(`skip ${spec.name}: ${why}`);
+    return null;
   }
   const port = await freePort();
   log(`start ${spec.name} on 127.0.0.1:${port}`);
@@ -365,37 +401,98 @@ async function benchServer(spec, results, notes, startup) {
       Object.assign(entry, await idleCpu(server.pid, IDLE));
     }
     if (WARMUP > 0) await wrk(port, WORKLOADS.keepalive, WARMUP);
-    for (const w of only) {
-      log(`${spec.name} / ${w}: wrk ${DURATION} s`);
-      results.push({ server: spec.name, workload: w, ...(await wrk(port, WORKLOADS[w], DURATION)) });
-    }
-    entry.rssAfter = rssMB(server.pid);
+    return { spec, server, port, entry };
   } catch (e) {
-    if (interrupted) return;
-    notes.push(`${spec.name}: failed, ${e.message.split('\n')[0].replace(/, log:$/, '')}`);
-    log(`${spec.name} failed: ${e.message}`);
-  } finally {
     if (server) await server.stop();
+    if (!interrupted) {
+      notes.push(`${spec.name}: failed, ${e.message.split('\n')[0].replace(/, log:$/, '')}`);
+      log(`${spec.name} failed: ${e.message}`);
+    }
+    return null;
   }
 }
 
-function printTables(results, startup, notes) {
-  const base = Object.fromEntries(results.filter((r) => r.server === BASELINE).map((r) => [r.workload, r.rps]));
+/** Connections each tsgund worker accepted so far, by pid (from its heartbeats). */
+async function acceptedBy(pidfile) {
+  const { stdout } = await promisify(execFile)(node, [CLI, 'status', '-p', pidfile, '--json']);
+  return new Map(JSON.parse(stdout).workers.map((w) => [w.pid, w.accepted]));
+}
+
+// the heartbeat that carries the counts comes once a second (timeout / 4, at most 1 s)
+const HEARTBEAT_MS = 1100;
+
+/** One wrk run, with the connection split when the server is tsgund. */
+async function measure(live, workload) {
+  const before = live.server.pidfile ? await acceptedBy(live.server.pidfile) : null;
+  const result = await wrk(live.port, WORKLOADS[workload], DURATION);
+  if (before) {
+    await sleep(HEARTBEAT_MS);
+    const after = await acceptedBy(live.server.pidfile);
+    const counts = [...after].map(([pid, n]) => n - (before.get(pid) ?? 0)).filter((n) => n > 0);
+    const total = counts.reduce((a, b) => a + b, 0);
+    result.maxShare = total > 0 ? Math.max(...counts) / total : NaN;
+  }
+  return { server: live.spec.name, workload, ...result };
+}
+
+const median = (xs) => {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const minOf = (xs) => Math.min(...xs.filter((x) => !Number.isNaN(x)));
+const maxOf = (xs) => Math.max(...xs.filter((x) => !Number.isNaN(x)));
+const fmtK = (n) => (Number.isFinite(n) ? (n >= 10000 ? `${(n / 1000).toFixed(1)}k` : fmtInt(n)) : '?');
+const fmtRatio = (xs) => (xs.length ? `${minOf(xs).toFixed(2)}× / ${median(xs).toFixed(2)}×` : '—');
+const fmtSplit = (share) =>
+  Number.isFinite(share) ? `${Math.round(share * 100)}/${100 - Math.round(share * 100)}` : '—';
+
+function loadavg() {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
+function printTables(results, startup, notes, env) {
+  const names = [...new Set(results.map((r) => r.server))];
   const lines = [
-    `wrk -t2 -c64 -d${DURATION}s --latency; WORKERS=${WORKERS}; ${os.cpus().length} CPUs; node ${process.version}; app ${APP}`,
+    `Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), ${WORKERS} workers per server, ${ROUNDS} rounds of wrk -t2 -d${DURATION}s --latency per workload and server; app ${APP}; load average ${env.loadStart} at the start, ${env.loadEnd} at the end.`,
     '',
-    '| server | workload | req/s | p50 | p99 | errors | vs bare cluster |',
-    '|---|---|---:|---:|---:|---|---:|',
+    `Ratios are per round (the server against the baseline in the same round): worst round / median round. Split: the busiest worker's share of the accepted connections (tsgund only), worst round.`,
   ];
   for (const w of only) {
-    for (const r of results.filter((x) => x.workload === w)) {
-      const ratio = base[w] ? `${(r.rps / base[w]).toFixed(2)}×` : '—';
+    const conns = WORKLOADS[w].conns;
+    lines.push(
+      '',
+      `#### ${w} (wrk -c${conns}${WORKLOADS[w].args.length ? ` ${WORKLOADS[w].args.join(' ')}` : ''}, ${WORKLOADS[w].path})`,
+      '',
+      '| server | req/s min | median | max | p99 median | p99 max | errors | vs SCHED_NONE | vs round-robin | split |',
+      '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|',
+    );
+    const of = (name, round) => results.find((r) => r.server === name && r.workload === w && r.round === round);
+    for (const name of names) {
+      const runs = results.filter((r) => r.server === name && r.workload === w);
+      if (!runs.length) continue;
+      const rps = runs.map((r) => r.rps);
+      const ratio = (base) =>
+        runs.map((r) => r.rps / (of(base, r.round)?.rps ?? NaN)).filter((x) => Number.isFinite(x));
+      const errors = runs.reduce((acc, r) => {
+        for (const [k, v] of Object.entries(r.errors)) acc[k] = (acc[k] ?? 0) + v;
+        return acc;
+      }, {});
       lines.push(
-        `| ${r.server} | ${w} | ${fmtInt(r.rps)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r.errors)} | ${ratio} |`,
+        `| ${name} | ${fmtK(minOf(rps))} | ${fmtK(median(rps))} | ${fmtK(maxOf(rps))} | ${fmtMs(median(runs.map((r) => r.p99)))} | ${fmtMs(maxOf(runs.map((r) => r.p99)))} | ${fmtErrors(errors)} | ${name === NONE ? '—' : fmtRatio(ratio(NONE))} | ${name === RR ? '—' : fmtRatio(ratio(RR))} | ${fmtSplit(maxOf(runs.map((r) => r.maxShare ?? NaN)))} |`,
       );
     }
   }
-  const role = { single: 'the server', [BASELINE]: 'primary', tsgund: 'master', 'pm2 cluster': 'God Daemon' };
+  const role = {
+    'single process': 'the server',
+    [RR]: 'primary',
+    [NONE]: 'primary',
+    'pm2 cluster': 'God Daemon',
+  };
   const cpu = (ms) =>
     ms === undefined || Number.isNaN(ms) ? '?' : `${ms.toFixed(0)} ms (${(ms / (IDLE * 10)).toFixed(2)} %)`;
   lines.push(
@@ -407,7 +504,7 @@ function printTables(results, startup, notes) {
   );
   for (const s of startup) {
     lines.push(
-      `| ${s.server} | ${role[s.server] ?? '?'} (pid ${s.pid}) | ${s.readyMs.toFixed(0)} ms | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`,
+      `| ${s.server} | ${role[s.server] ?? 'master'} (pid ${s.pid}) | ${s.readyMs.toFixed(0)} ms | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`,
     );
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
@@ -418,10 +515,35 @@ async function main() {
   const results = [];
   const startup = [];
   const notes = [];
+  const env = { loadStart: loadavg(), loadEnd: '' };
   try {
-    for (const spec of selected) await benchServer(spec, results, notes, startup);
-    if (interrupted) return;
-    printTables(results, startup, notes);
+    const running = [];
+    for (const spec of selected) {
+      const live = await startServer(spec, startup, notes);
+      if (interrupted) return;
+      if (live) running.push(live);
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      log(`round ${round + 1}/${ROUNDS} (load average ${loadavg()})`);
+      for (const w of only) {
+        // rotate the order each round: no server always runs right after another
+        for (let i = 0; i < running.length; i++) {
+          const live = running[(i + round) % running.length];
+          if (live.failed) continue;
+          try {
+            results.push({ round, ...(await measure(live, w)) });
+          } catch (e) {
+            if (interrupted) return;
+            live.failed = true;
+            notes.push(`${live.spec.name}: failed during ${w}, ${e.message.split('\n')[0]}`);
+            log(`${live.spec.name} failed: ${e.message}`);
+          }
+        }
+      }
+    }
+    env.loadEnd = loadavg();
+    for (const live of running) live.entry.rssAfter = rssMB(live.server.pid);
+    printTables(results, startup, notes, env);
   } finally {
     await stopAll();
   }
