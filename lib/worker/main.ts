@@ -174,7 +174,13 @@ function sendLastStats(then: () => void): void {
     };
     setTimeout(once, 500);
     process.send!(
-      { type: 'heartbeat', requests, accepted: drainer?.accepted ?? 0, rss: process.memoryUsage.rss(), stats } satisfies WorkerToMaster,
+      {
+        type: 'heartbeat',
+        requests,
+        accepted: drainer?.accepted ?? 0,
+        rss: process.memoryUsage.rss(),
+        stats,
+      } satisfies WorkerToMaster,
       undefined,
       {},
       once,
