@@ -3,10 +3,8 @@ import { oneLine } from '../config/load-file.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
 import { checkLogFiles } from '../config/validate.js';
 import { isDaemonChild, reportToStarter } from '../daemon/ready-pipe.js';
-import { startDaemon } from '../daemon/start-daemon.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
-import { loadApp } from '../worker/app-loader.js';
 import type { StartFlags } from './args.js';
 
 /** `tsgund start` (and check-config): returns the process exit code. */
@@ -22,6 +20,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     }
     if (flags.checkConfig) {
       requireApp(settings);
+      const { loadApp } = await import('../worker/app-loader.js');
       await loadApp(settings.app!, settings.chdir ?? cwd);
       process.stdout.write(
         `config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`,
@@ -30,11 +29,15 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     }
     const upgraded = Boolean(process.env[PARENT_ENV]);
     if (settings.daemon && !isDaemonChild() && !upgraded) {
+      const { startDaemon } = await import('../daemon/start-daemon.js'); // daemonize-process, for -D only
       const { code, message } = await startDaemon(process.argv.slice(2));
       (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
       return code;
     }
-    if (settings.preload) await loadApp(requireApp(settings), settings.chdir ?? cwd);
+    if (settings.preload) {
+      const { loadApp } = await import('../worker/app-loader.js');
+      await loadApp(requireApp(settings), settings.chdir ?? cwd);
+    }
     checkLogFiles(settings);
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();

@@ -17,5 +17,15 @@ export class ConfigError extends UserError {
   }
 }
 
+/** An error's message on one line (config loaders and apps throw multi-line ones). */
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
 /** The errno name of a failed system call ('ENOENT'), or the error as text. */
 export const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);

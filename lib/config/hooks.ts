@@ -1,5 +1,4 @@
 import type { ErrorLog } from '../log/error-log.js';
-import { loadConfigFile } from './load-file.js';
 import { HOOKS, type HookName } from './settings.js';
 import type { HookContext, Hooks, Settings } from './types.js';
 
@@ -41,6 +40,8 @@ export async function loadWorkerHooks(
   settings: Settings,
   log: ErrorLog,
 ): Promise<HookRunner> {
-  const { config } = configPath ? await loadConfigFile(configPath, process.cwd()) : { config: {} };
+  if (!configPath) return HookRunner.from({}, settings, log);
+  const { loadConfigFile } = await import('./load-file.js'); // cosmiconfig only for a worker that runs hooks
+  const { config } = await loadConfigFile(configPath, process.cwd());
   return HookRunner.from(config, settings, log);
 }

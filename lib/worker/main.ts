@@ -1,11 +1,9 @@
 import '../early-signals.js';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import { handleSignal } from '../early-signals.js';
-import { EXIT, UserError } from '../config/errors.js';
-import { oneLine } from '../config/load-file.js';
-import { createAccessLog, type AccessLog } from '../log/access-log.js';
+import { EXIT, oneLine, UserError } from '../config/errors.js';
+import type { AccessLog } from '../log/access-log.js';
 import { createErrorLog } from '../log/error-log.js';
 import { listenOnHandle, stopAccepting, type NativeHandle } from '../listeners/handles.js';
 import { loadApp, type RequestListener } from './app-loader.js';
@@ -18,9 +16,9 @@ import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
 const log = createErrorLog(settings);
-const accessLog: AccessLog | null = settings.accesslog
-  ? createAccessLog({ accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat })
-  : null;
+// Loaded in boot() only when configured: a worker imports what its settings use
+// (the access log, TLS, the config file's hooks), each a measurable part of its boot.
+let accessLog: AccessLog | null = null;
 const send = (msg: WorkerToMaster): void => {
   if (process.connected) process.send!(msg);
 };
@@ -121,8 +119,9 @@ function serve(app: RequestListener, servers: http.Server[]): void {
       if (keepAliveMs === 0) res.shouldKeepAlive = false;
       if (accessLog) {
         const start = process.hrtime.bigint();
-        accessLog.track(res);
-        res.once('finish', () => accessLog.log(req, res, start));
+        const access = accessLog;
+        access.track(res);
+        res.once('finish', () => access.log(req, res, start));
       }
       try {
         const result = app(req, res);
@@ -196,6 +195,10 @@ function retire(reason: string): void {
 }
 
 async function boot(): Promise<void> {
+  if (settings.accesslog) {
+    const { createAccessLog } = await import('../log/access-log.js');
+    accessLog = createAccessLog({ accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat });
+  }
   const hooks = await loadWorkerHooks(spec.configPath, settings, log);
   const info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
   process.on('SIGTERM', () => {
@@ -219,7 +222,10 @@ async function boot(): Promise<void> {
   const tls = settings.certfile
     ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
     : null;
-  if (tls) createServer = () => https.createServer(tls);
+  if (tls) {
+    const https = await import('node:https');
+    createServer = () => https.createServer(tls);
+  }
   const servers = handles.map(() => createServer());
   serve(app, servers);
   await Promise.all(servers.map((server, i) => listenOnHandle(server, handles[i], settings.backlog)));
