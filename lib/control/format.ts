@@ -59,16 +59,17 @@ export function formatStatus(s: StatusSnapshot): string {
     '',
     ...(workers.length
       ? table(
-          ['WORKER', 'GEN', 'STATE', 'UPTIME', 'REQUESTS', 'RSS MiB'],
+          ['WORKER', 'GEN', 'STATE', 'UPTIME', 'REQUESTS', 'ACCEPTED', 'RSS MiB'],
           workers.map((w) => [
             String(w.pid),
             String(w.generation),
             w.state,
             formatUptime(w.uptimeMs),
             String(w.requests),
+            String(w.accepted),
             mib(w.rss),
           ]),
-          [false, true, false, true, true, true],
+          [false, true, false, true, true, true, true],
         )
       : ['no workers']),
   ];

@@ -499,7 +499,10 @@ export class Arbiter {
     const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
     const h = new WorkerHandle(worker, generation, slot);
     this.workers.set(worker.id, h);
-    void h.ready.then(() => this.placeGuests());
+    h.ready.then(
+      () => this.placeGuests(),
+      () => {}, // a boot failure is reported by whoever waits for the generation
+    );
     worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled

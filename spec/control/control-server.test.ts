@@ -138,9 +138,9 @@ describe('status table', () => {
         '100     tsgund  app.js    3  running   1h 2m     50.0      1/2         1',
         'listening on http://127.0.0.1:8000, unix:/run/app.sock',
         '',
-        'WORKER  GEN  STATE    UPTIME  REQUESTS  RSS MiB',
-        '101       3  booting      0s         0        -',
-        '102       3  ready     1m 1s     12345     40.0',
+        'WORKER  GEN  STATE    UPTIME  REQUESTS  ACCEPTED  RSS MiB',
+        '101       3  booting      0s         0         0        -',
+        '102       3  ready     1m 1s     12345       300     40.0',
         '',
       ].join('\n'),
     );

@@ -60,8 +60,10 @@ describe('tsgund status', () => {
     // counts arrive with the workers' heartbeats
     s = await waitFor(async () => {
       const now = await status(['-p', pidfile]);
-      return now.workers.reduce((n, w) => n + w.requests, 0) >= 6 && now.workers.every((w) => w.rss > 0) ? now : null;
-    }, 'request counts and RSS in the status');
+      const requests = now.workers.reduce((n, w) => n + w.requests, 0);
+      const accepted = now.workers.reduce((n, w) => n + w.accepted, 0);
+      return requests >= 6 && accepted >= 6 && now.workers.every((w) => w.rss > 0) ? now : null;
+    }, 'request and connection counts and RSS in the status');
 
     const table = await cli(['status', '-p', pidfile]);
     assert.equal(table.code, 0, table.stderr);
@@ -72,10 +74,10 @@ describe('tsgund status', () => {
       new RegExp(`^${proc.pid}\\s+shop\\s+\\S+hello\\.js\\s+1\\s+running\\s+\\d+s\\s+[\\d.]+\\s+2/2\\s+0$`),
     );
     assert.equal(lines[2], `listening on ${url}`);
-    assert.match(lines[4]!, /^WORKER\s+GEN\s+STATE\s+UPTIME\s+REQUESTS\s+RSS MiB$/);
+    assert.match(lines[4]!, /^WORKER\s+GEN\s+STATE\s+UPTIME\s+REQUESTS\s+ACCEPTED\s+RSS MiB$/);
     for (const w of s.workers)
       assert.ok(
-        lines.some((l) => new RegExp(`^${w.pid}\\s+1\\s+ready\\s+\\d+s\\s+\\d+\\s+[\\d.]+$`).test(l)),
+        lines.some((l) => new RegExp(`^${w.pid}\\s+1\\s+ready\\s+\\d+s\\s+\\d+\\s+\\d+\\s+[\\d.]+$`).test(l)),
         `row for ${w.pid}`,
       );
 
