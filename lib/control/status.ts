@@ -10,6 +10,8 @@ export interface WorkerStatus {
   accepted: number;
   /** Its worker slot: with reusePort, the socket it accepts on. */
   slot: number;
+  /** Milliseconds from its fork to its ready message (null while booting). */
+  bootMs: number | null;
   rss: number;
 }
 

@@ -244,6 +244,7 @@ export class Arbiter {
         requests: h.requests,
         accepted: h.accepted,
         slot: h.slot,
+        bootMs: h.bootMs,
         rss: h.rss,
       })),
     };

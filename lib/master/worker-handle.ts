@@ -45,6 +45,11 @@ export class WorkerHandle {
     return Date.now() - this.startedAt;
   }
 
+  /** How long it took from fork to ready (null until it is ready). */
+  get bootMs(): number | null {
+    return this.readyAt ? this.readyAt - this.startedAt : null;
+  }
+
   /** How long it has served since it reported ready (0 if it never did). */
   get servingMs(): number {
     return this.readyAt ? Date.now() - this.readyAt : 0;

@@ -29,12 +29,13 @@
 // also on Ctrl-C or error. tsgund runs in the foreground in its own process
 // group and is stopped by pid (QUIT, then SIGKILL to the group).
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Load } from './load.mjs';
 import { Pm2 } from './pm2.mjs';
 import { processAlive, processTree } from './proc.mjs';
@@ -139,12 +140,17 @@ async function underLoad(name, url, reloadOnce) {
 async function benchTsgund() {
   const port = await freePort();
   const out = fs.createWriteStream(path.join(tmp, 'tsgund.log'));
-  const child = spawn(process.execPath, [TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`], {
-    cwd: root,
-    env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // own process group: a terminal Ctrl-C reaches only us
-  });
+  const pidfile = path.join(tmp, 'tsgund.pid');
+  const child = spawn(
+    process.execPath,
+    [TSGUND, 'start', APP, '-w', WORKERS, '-b', `127.0.0.1:${port}`, '-p', pidfile],
+    {
+      cwd: root,
+      env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group: a terminal Ctrl-C reaches only us
+    },
+  );
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   const stop = async () => {
     if (!exited()) {
@@ -179,12 +185,18 @@ async function benchTsgund() {
     await waitUntil(() => exited() || lines.some((l) => /Booted \d+ worker/.test(l)), 30_000, 'tsgund to boot');
     if (exited()) throw new Error(`tsgund exited at start:\n${lines.join('\n')}`);
     const firstWorkers = processTree(child.pid).slice(1);
+    const boots = [];
     const row = await underLoad('tsgund (SIGHUP)', `http://127.0.0.1:${port}`, async (i) => {
       process.kill(child.pid, 'SIGHUP');
       const done = new RegExp(`Reloaded: generation ${i + 1}\\b`);
       await waitUntil(() => failure() || lines.some((l) => done.test(l)), 60_000, `tsgund reload ${i}`);
       if (failure()) throw new Error(`tsgund: ${failure()}`);
+      // the reload waits for its slowest worker: compare with that worker's own boot (fork to ready)
+      const { stdout } = await promisify(execFile)(process.execPath, [TSGUND, 'status', '-p', pidfile, '--json']);
+      const fresh = JSON.parse(stdout).workers.filter((w) => w.generation === i + 1 && w.bootMs !== null);
+      if (fresh.length) boots.push(Math.max(...fresh.map((w) => w.bootMs)));
     });
+    row.boot = boots.length ? boots.reduce((a, b) => a + b, 0) / boots.length : NaN;
     row.check = firstWorkers.every((p) => !processTree(child.pid).includes(p))
       ? 'first workers replaced'
       : 'FIRST WORKERS STILL THERE';
@@ -245,18 +257,18 @@ function printTable(rows, notes) {
     `${RELOADS} reloads back to back under load (${KEEPALIVE} keep-alive loops + ${FRESH} connection-per-request loops on /pid); WORKERS=${WORKERS}; ${os.cpus().length} CPUs; node ${process.version}; app ${APP}`,
     'Requests counted from 1 s before the first reload to 1 s after the last one (the window); TIMEOUT = no answer within 10 s.',
     '',
-    '| server | requests ok | failed | failure kinds | window | ok req/s | avg per reload | min | max | worker pids seen | check |',
-    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|',
+    "| server | requests ok | failed | failure kinds | window | ok req/s | avg per reload | min | max | slowest new worker's own boot, avg | worker pids seen | check |",
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of rows) {
     const rate = Math.round(r.ok / r.seconds).toLocaleString('en-US');
     lines.push(
-      `| ${r.name} | ${r.ok.toLocaleString('en-US')} | ${r.failed} | ${r.failed ? r.errors : '—'} | ${r.seconds.toFixed(1)} s | ${rate} | ${fmt(r.avg)} | ${fmt(r.min)} | ${fmt(r.max)} | ${r.pids} | ${r.check} |`,
+      `| ${r.name} | ${r.ok.toLocaleString('en-US')} | ${r.failed} | ${r.failed ? r.errors : '—'} | ${r.seconds.toFixed(1)} s | ${rate} | ${fmt(r.avg)} | ${fmt(r.min)} | ${fmt(r.max)} | ${Number.isFinite(r.boot) ? fmt(r.boot) : '—'} | ${r.pids} | ${r.check} |`,
     );
   }
   lines.push(
     '',
-    "- tsgund: time from SIGHUP to the master's `Reloaded: generation N` log line (the new generation is ready; the old one drains afterwards, while the next reload may already run).",
+    "- tsgund: time from SIGHUP to the master's `Reloaded: generation N` log line (the new generation is ready; the old one drains afterwards, while the next reload may already run). A worker's own boot is its fork-to-ready time (`bootMs` in `tsgund status --json`); the reload waits for the slowest of its generation.",
     "- pm2: time for the `pm2 reload` command to return, which includes starting the pm2 CLI (a Node process) and PM2's rolling restart of each worker.",
     ...notes.map((n) => `- ${n}`),
   );

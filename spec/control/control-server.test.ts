@@ -45,9 +45,21 @@ const SNAPSHOT: StatusSnapshot = {
       requests: 12345,
       accepted: 300,
       slot: 1,
+      bootMs: 180,
       rss: 40 * 1048576,
     },
-    { pid: 101, id: 4, generation: 3, state: 'booting', uptimeMs: 500, requests: 0, accepted: 0, slot: 0, rss: 0 },
+    {
+      pid: 101,
+      id: 4,
+      generation: 3,
+      state: 'booting',
+      uptimeMs: 500,
+      requests: 0,
+      accepted: 0,
+      slot: 0,
+      bootMs: null,
+      rss: 0,
+    },
   ],
 };
 
