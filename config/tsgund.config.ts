@@ -17,6 +17,10 @@ export default defineConfig({
   bind: '127.0.0.1:8000',
   // Pending connections the kernel queues per socket. Default: 2048.
   backlog: 2048,
+  // One SO_REUSEPORT socket per worker for each TCP bind: the kernel spreads
+  // connections evenly over the workers, but one busy worker's queue is not
+  // taken over by an idle one (see the README). Default: false.
+  reusePort: false,
 
   // ---- workers ----------------------------------------------------------
   // Worker processes. Default: $WEB_CONCURRENCY, else 1.
