@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { adoptHandle, bindListener, type Listener } from '../../lib/listeners/handles.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adoptHandle, bindListener, type Listener, unlinkUnixSocket } from '../../lib/listeners/handles.js';
+import { bindAll, handOver, REUSEPORT_ENV } from '../../lib/listeners/inherited.js';
 import { planGuests, type SlotHolder, Slots, slotLabel } from '../../lib/master/slots.js';
 
 interface W extends SlotHolder {
@@ -100,5 +104,23 @@ describe('Slots', () => {
     assert.deepEqual(slots.handlesFor([shared] as Listener[], 1), [shared.handle]);
     assert.deepEqual(slots.forHandOver(), []);
     shared.handle.close();
+  });
+});
+
+describe('bindAll with reusePort', () => {
+  it('binds TCP addresses with SO_REUSEPORT and keeps unix sockets shared, and says so to a new master', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgund-slots-'));
+    const listeners = await bindAll([`unix:${join(dir, 'app.sock')}`, '127.0.0.1:0'], [], {}, true);
+    assert.deepEqual(
+      listeners.map((l) => Boolean(l.reusePort)),
+      [false, true],
+    );
+    const { env } = handOver(listeners);
+    assert.deepEqual(JSON.parse(env[REUSEPORT_ENV]!), [listeners[1]!.label]);
+    for (const l of listeners) {
+      l.handle.close();
+      unlinkUnixSocket(l);
+    }
+    rmSync(dir, { recursive: true, force: true });
   });
 });
