@@ -20,7 +20,7 @@ function fail(err: unknown): never {
 
 const program = new Command('tsgund')
   .description("A pre-fork HTTP server for Node.js apps, driven by gunicorn's signals")
-  .version(VERSION)
+  .version(VERSION, '-v, --version', 'print the version')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`tsgund: ${text.replace(/^error: /, '')}`) });
 
@@ -49,7 +49,20 @@ for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
 
 registerStatus(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+/**
+ * `tsgund app.js` and `tsgund -w 4 app.js` mean `tsgund start …`, as with
+ * gunicorn; -V is kept as another spelling of -v.
+ */
+function withDefaultCommand(argv: string[]): string[] {
+  const [first] = argv.slice(2);
+  if (first === '-V') return [...argv.slice(0, 2), '-v'];
+  const commands = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  const own = new Set(['-h', '--help', '-v', '--version', 'help']);
+  if (first === undefined || commands.has(first) || own.has(first)) return argv;
+  return [...argv.slice(0, 2), 'start', ...argv.slice(2)];
+}
+
+program.parseAsync(withDefaultCommand(process.argv)).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 1);
   fail(err);
 });

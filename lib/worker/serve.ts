@@ -23,6 +23,8 @@ export function createServer(settings: Limits, tls: https.ServerOptions | null):
     // Node refuses a headersTimeout above a non-zero requestTimeout
     requestTimeout: settings.requestTimeout ? Math.max(settings.requestTimeout, settings.headersTimeout) * 1000 : 0,
     keepAliveTimeout: settings.keepAlive * 1000,
+    // Node checks these timeouts on this interval (30 s by default): check often enough to honour them
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, (settings.headersTimeout * 1000) / 4)),
   };
   const server = tls ? https.createServer({ ...tls, ...options }) : http.createServer(options);
   // one more than the limit, so that a request over it can be told apart and refused
