@@ -6,6 +6,8 @@ import { oneLine } from '../config/load-file.js';
 import { VERSION } from '../version.js';
 import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
+import { isEcosystemFile, readEcosystem } from './ecosystem.js';
+import { validateLayer } from '../config/validate.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 
@@ -29,6 +31,13 @@ const start = (name: string, description: string, check: boolean) =>
     program.command(name).description(description).argument('[app]', 'module[:export] to serve'),
   ).action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
     const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
+    if (app && isEcosystemFile(app)) {
+      // a PM2 ecosystem file: its first app, as if given on the command line (real flags win)
+      const eco = await readEcosystem(app, process.cwd());
+      for (const w of eco.warnings) process.stderr.write(`tsgund: warning: ${w}\n`);
+      cli.app = eco.app;
+      cli.values = { ...validateLayer(eco.values, app, false), ...cli.values };
+    }
     const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
     // exit explicitly: an upgraded master or a file watcher may still hold the loop
     process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
