@@ -66,6 +66,8 @@ send({ type: 'want-sockets' });
 
 const info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
 let hooks: HookRunner | null = null;
+/** The hooks, only when preRequest or postRequest is set: one null check per request otherwise. */
+let requestHooks: HookRunner | null = null;
 let binds: Bind[] = [];
 let requests = 0;
 let drainer: Drainer | null = null;
@@ -98,8 +100,11 @@ function onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerRespon
     accessLog.track(res);
     res.once('finish', () => accessLog.log(req, res, start));
   }
-  if (hooks?.has('preRequest')) void hooks.call('preRequest', info, req);
-  if (hooks?.has('postRequest')) res.once('close', () => void hooks?.call('postRequest', info, req, res));
+  if (requestHooks) {
+    if (requestHooks.has('preRequest')) void requestHooks.call('preRequest', info, req);
+    if (requestHooks.has('postRequest'))
+      res.once('close', () => void requestHooks?.call('postRequest', info, req, res));
+  }
   if (spec.maxRequests > 0 && requests === spec.maxRequests) retire(`max requests (${spec.maxRequests}) reached`);
 }
 
@@ -246,6 +251,7 @@ function retire(reason: string): void {
 async function boot(): Promise<void> {
   const h = await loadWorkerHooks(spec.configPath, settings, log);
   hooks = h;
+  if (h.has('preRequest') || h.has('postRequest')) requestHooks = h;
   process.on('SIGTERM', () => {
     log.info('worker received TERM, finishing in-flight requests');
     drainAndExit();

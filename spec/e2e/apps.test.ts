@@ -3,7 +3,10 @@
 // call listen() themselves. Each test also proves that nothing listens beyond
 // the configured bind (no node:cluster listener in the master).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { io } from 'socket.io-client';
@@ -130,6 +133,53 @@ describe('apps of every shape', () => {
     assert.match((await request(url)).body, new RegExp(`^hono ${worker}`));
     assert.deepEqual(workersOf(proc.pid), [worker]);
     assertOnlyBind(proc, port);
+  });
+
+  it('an http2 secure server and a net.Server are listened on the bind as exported', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1'].concat([
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ]),
+      { stdio: 'ignore' },
+    );
+    const h2 = await startServer([], {
+      app: join(APPS, 'http2-server.js'),
+      env: { ...process.env, CERT: cert, KEY: key },
+    });
+    const session = http2.connect(`https://127.0.0.1:${h2.port}`, { rejectUnauthorized: false });
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':path': '/two' });
+      let text = '';
+      req.setEncoding('utf8').on('data', (d: string) => (text += d));
+      req.on('end', () => resolve(text));
+      req.on('error', reject);
+    });
+    assert.match(body, /^h2 \/two \d+/);
+    assertOnlyBind(h2.proc, h2.port);
+    // an open HTTP/2 session is closed by the app on drain, so TERM finishes at once
+    const goaway = new Promise((resolve) => session.once('goaway', resolve));
+    h2.proc.kill('SIGTERM');
+    await goaway;
+    session.close();
+    assert.equal((await h2.proc.exit).code, 0);
+
+    const tcp = await startServer([], { app: join(APPS, 'net-echo.js') });
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(tcp.port, '127.0.0.1', () => socket.end('raw bytes\n'));
+      let text = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.equal(echoed, 'raw bytes\n');
+    assertOnlyBind(tcp.proc, tcp.port);
   });
 
   it('an Express app that only calls app.listen(process.env.PORT || 3000) runs unchanged in every worker', async () => {
