@@ -189,6 +189,14 @@ describe('apps of every shape', () => {
     assertOnlyBind(proc, port);
   });
 
+  it('--preload: the listen() of an app loaded in the master is ignored there', async () => {
+    const { proc, port, url } = await startServer(['--preload'], { app: join(EXAMPLES, 'listen/app.js') });
+    assert.match((await request(url)).body, /^hello from \d+/);
+    assertOnlyBind(proc, port);
+    const r = await cli(['check-config', join(EXAMPLES, 'listen/app.js'), '-b', `127.0.0.1:${port}`]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
   it('an app that exports and listens is served once; a late listen() is waited for', async () => {
     for (const app of ['export-and-listen.js', 'late-listen.cjs']) {
       const { proc, port, url } = await startServer([], { app: join(APPS, app) });
