@@ -56,7 +56,7 @@ async function fetchListener(fetch: AnyRecord['fetch']): Promise<RequestListener
 }
 
 /** Turn whatever the module exported into something tsgund can serve. */
-export async function toServable(value: unknown, label: string, depth = 0): Promise<LoadedApp> {
+async function toServable(value: unknown, label: string, depth = 0): Promise<LoadedApp> {
   if (value instanceof net.Server) return { kind: 'server', server: value, close: null };
   if (isFn(value)) {
     // a function that takes no arguments is a factory; (req, res[, next]) is a listener
