@@ -7,6 +7,21 @@ import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
 import type { StartFlags } from './args.js';
 
+/**
+ * App code that runs in the master (check-config, preload) must never listen
+ * there: node:cluster's primary would open the port itself. Its listen() is
+ * ignored; the workers serve the app.
+ * Loaded on demand: a plain start needs neither module in the master.
+ */
+async function loadAppInMaster(app: string, cwd: string) {
+  const [{ loadApp }, { interceptListen }] = await Promise.all([
+    import('../worker/app-loader.js'),
+    import('../worker/listen-hook.js'),
+  ]);
+  interceptListen(() => {}, { passOwnCalls: true });
+  return loadApp(app, cwd);
+}
+
 /** `tsgund start` (and check-config): returns the process exit code. */
 export async function runStart(cli: CommandLine, envArgs: CommandLine | null, flags: StartFlags): Promise<number> {
   const cwd = process.cwd();
@@ -20,8 +35,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     }
     if (flags.checkConfig) {
       requireApp(settings);
-      const { loadApp } = await import('../worker/app-loader.js');
-      await loadApp(settings.app!, settings.chdir ?? cwd);
+      await loadAppInMaster(settings.app!, settings.chdir ?? cwd);
       process.stdout.write(
         `config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`,
       );
@@ -34,10 +48,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
       return code;
     }
-    if (settings.preload) {
-      const { loadApp } = await import('../worker/app-loader.js');
-      await loadApp(requireApp(settings), settings.chdir ?? cwd);
-    }
+    if (settings.preload) await loadAppInMaster(requireApp(settings), settings.chdir ?? cwd);
     checkLogFiles(settings);
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();

@@ -1,9 +1,13 @@
-import type { Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { Server, Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { stopAccepting } from '../listeners/handles.js';
 
-/** The response a socket is serving: node:http keeps it in `_httpMessage` (null when idle). */
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
+/**
+ * The response a socket is serving: node:http keeps it in `_httpMessage` (null
+ * when idle), and its parser in `parser` until the socket closes or is upgraded.
+ */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: unknown };
 
 interface Quiet {
   since: number;
@@ -20,7 +24,9 @@ const SWEEP_MS = 50;
  * Lets a worker stop gracefully: stop accepting, answer in-flight requests
  * with Connection: close, close idle keep-alive sockets, and report when the
  * last connection is gone. It watches connections, not requests, so serving
- * costs nothing extra until a drain starts.
+ * costs nothing extra until a drain starts. Connections that are not idle
+ * HTTP (upgraded WebSockets, raw net.Server sockets, streams) are left to the
+ * app, which is told to close them; the master's gracefulTimeout bounds them.
  */
 export class Drainer {
   private readonly conns = new Set<HttpSocket>();
@@ -30,14 +36,18 @@ export class Drainer {
   /** Connections accepted so far (for the heartbeat: how the kernel spread them over workers). */
   accepted = 0;
 
-  // The connection path at the cost of a bare server: one 'connection'
-  // listener per server and one 'close' listener per socket, both functions
-  // made once (socket.once() with a closure would allocate a wrapper and a
-  // closure for every connection).
+  // The connection path at the cost of a bare server: one listener per server
+  // and one 'close' listener per socket, both functions made once
+  // (socket.once() with a closure would allocate a wrapper and a closure for
+  // every connection).
   private readonly onConnection: (socket: HttpSocket) => void;
   private readonly onClose: (this: HttpSocket) => void;
 
-  constructor(private readonly servers: Server[]) {
+  /** `servers` are watched for connections; `accepting` are closed when the drain starts. */
+  constructor(
+    servers: Server[],
+    private readonly accepting: Server[] = servers,
+  ) {
     const forget = (socket: HttpSocket): void => {
       this.conns.delete(socket);
       if (this.draining) {
@@ -53,13 +63,15 @@ export class Drainer {
       this.conns.add(socket);
       socket.on('close', this.onClose);
     };
-    for (const server of servers) server.on('connection', this.onConnection);
+    for (const server of servers) {
+      // a TLS server's HTTP parser lives on the TLS socket, not the TCP one
+      server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', this.onConnection);
+    }
   }
 
-  /** A server that starts accepting later (a socket adopted as a guest, with reusePort). */
-  add(server: Server): void {
-    this.servers.push(server);
-    server.on('connection', this.onConnection);
+  /** A server that accepts for a watched one from now on (with reusePort, a slot adopted as a guest). */
+  addAcceptor(server: Server): void {
+    this.accepting.push(server);
   }
 
   get isDraining(): boolean {
@@ -71,7 +83,7 @@ export class Drainer {
     if (this.draining) return;
     this.draining = true;
     this.onIdle = done;
-    for (const server of this.servers) stopAccepting(server);
+    for (const server of this.accepting) stopAccepting(server);
     for (const socket of this.conns) {
       const res = socket._httpMessage;
       if (res && !res.headersSent) res.shouldKeepAlive = false;
@@ -90,7 +102,7 @@ export class Drainer {
     const now = Date.now();
     for (const socket of this.conns) {
       const seen = this.quiet.get(socket);
-      if (socket._httpMessage) this.quiet.delete(socket);
+      if (socket._httpMessage || !socket.parser) this.quiet.delete(socket);
       else if (!seen || seen.bytesRead !== socket.bytesRead) {
         // newly idle, or bytes of a next request arrived: start (again) to wait
         this.quiet.set(socket, { since: now, bytesRead: socket.bytesRead });
