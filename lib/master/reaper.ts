@@ -98,8 +98,6 @@ function procIsOurs(): boolean {
 }
 
 export class Reaper {
-  /** Orphans reaped so far. */
-  reaped = 0;
   /** Zombies seen by the last sweep: pid -> start time. */
   private seen = new Map<number, string>();
   private readonly procOk = procIsOurs();
@@ -171,7 +169,6 @@ export class Reaper {
       return;
     }
     if (!r) return;
-    this.reaped++;
     this.log.debug(`Reaped orphaned process ${pid} (${r[2] >= 0 ? `killed by signal ${r[2]}` : `exit code ${r[1]}`})`);
   }
 }
