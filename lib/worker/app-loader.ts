@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { EXIT, UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
 import { fetchToListener, type FetchHandler } from './fetch-adapter.js';
+import { typeStrippingHint } from '../type-stripping.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
@@ -66,7 +67,7 @@ export async function loadApp(spec: string, cwd: string): Promise<RequestListene
   try {
     mod = (await import(url)) as AnyRecord;
   } catch (err) {
-    throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}`);
+    throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}${typeStrippingHint(err)}`);
   }
   const name = exportName ?? 'default';
   // a CommonJS module imported from ESM puts module.exports on `default`
