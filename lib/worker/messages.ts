@@ -15,7 +15,7 @@ export interface WorkerSpec {
 
 export const WORKER_ENV = 'TSGUND_WORKER';
 
-export type MasterToWorker = { type: 'socket'; index: number; total: number };
+export type MasterToWorker = { type: 'socket'; index: number; total: number; label: string };
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }
