@@ -544,13 +544,7 @@ export class Arbiter {
   private sendSockets(h: WorkerHandle): void {
     const handles = this.slots.handlesFor(this.listeners, h.slot);
     this.listeners.forEach((l, index) => {
-      const msg: MasterToWorker = {
-        type: 'socket',
-        index,
-        total: this.listeners.length,
-        label: l.label,
-        backlog: this.settings.backlog,
-      };
+      const msg: MasterToWorker = { type: 'socket', index, total: this.listeners.length, label: l.label };
       h.worker.send(msg, handles[index] as never);
     });
   }
@@ -572,7 +566,7 @@ export class Arbiter {
       this.guests.set(slot, h);
       this.listeners.forEach((l, index) => {
         const handle = this.slots.handle(l, slot);
-        const msg: MasterToWorker = { type: 'adopt', slot, index, label: l.label, backlog: this.settings.backlog };
+        const msg: MasterToWorker = { type: 'adopt', slot, index };
         if (handle) h.worker.send(msg, handle as never);
       });
     }

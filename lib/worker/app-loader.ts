@@ -5,6 +5,7 @@ import net from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EXIT, oneLine, UserError } from '../config/errors.js';
+import { typeStrippingHint } from '../type-stripping.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 type Close = () => unknown;
@@ -97,7 +98,7 @@ export async function loadApp(spec: string, cwd: string): Promise<LoadedApp & { 
   try {
     mod = (await import(url)) as AnyRecord;
   } catch (err) {
-    throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}`);
+    throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}${typeStrippingHint(err)}`);
   }
   // a CommonJS module imported from ESM puts module.exports on `default`
   let value = mod[exportName ?? 'default'];

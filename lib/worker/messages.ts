@@ -16,9 +16,9 @@ export interface WorkerSpec {
 export const WORKER_ENV = 'TSGUND_WORKER';
 
 export type MasterToWorker =
-  | { type: 'socket'; index: number; total: number; label: string; backlog: number }
+  | { type: 'socket'; index: number; total: number; label: string }
   /** With reusePort: accept on slot `slot`'s socket of listener `index` too, until released. */
-  | { type: 'adopt'; slot: number; index: number; label: string; backlog: number }
+  | { type: 'adopt'; slot: number; index: number }
   | { type: 'release'; slot: number };
 
 export type WorkerToMaster =
@@ -26,5 +26,4 @@ export type WorkerToMaster =
   | { type: 'ready' }
   | { type: 'boot-error'; exitCode: number; message: string }
   | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
-  | { type: 'retiring'; reason: string }
-  | { type: 'log'; level: 'info' | 'warning' | 'error'; message: string };
+  | { type: 'retiring'; reason: string };
