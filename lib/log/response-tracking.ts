@@ -1,4 +1,5 @@
-import http, { type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { http } from '../node-http.js';
 
 const SENT = Symbol('tsgund.sentBodyBytes');
 type Counted = ServerResponse & { [SENT]?: number };

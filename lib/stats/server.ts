@@ -7,7 +7,8 @@
 // The arbiter loads this module only when statsBind is set, so prom-client
 // costs nothing otherwise.
 
-import http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../node-http.js';
 import { ConfigError, errnoOf as errno } from '../config/errors.js';
 import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
 import { describeBindError } from '../listeners/handles.js';
@@ -51,7 +52,7 @@ function bindError(label: string, code: string): ConfigError {
   return new ConfigError(`cannot bind the stats listener ${label} (stats-bind): ${describeBindError(code)}`);
 }
 
-async function listen(server: http.Server, address: BindAddress, label: string): Promise<void> {
+async function listen(server: Server, address: BindAddress, label: string): Promise<void> {
   const busy = address.kind === 'unix' ? await freeSocketPath(address.path) : null;
   if (busy) throw bindError(label, busy);
   await new Promise<void>((resolve, reject) => {
@@ -67,7 +68,7 @@ async function listen(server: http.Server, address: BindAddress, label: string):
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+function send(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, {
     'content-type': contentType,
     'content-length': Buffer.byteLength(body),
@@ -76,12 +77,7 @@ function send(res: http.ServerResponse, status: number, body: string, contentTyp
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
-async function answer(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  source: StatsSource,
-  log: ErrorLog,
-): Promise<void> {
+async function answer(req: IncomingMessage, res: ServerResponse, source: StatsSource, log: ErrorLog): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (path !== '/healthz' && path !== '/readyz' && path !== '/metrics')
     return send(res, 404, 'not found: try /healthz, /readyz or /metrics\n');

@@ -1,5 +1,6 @@
-import http from 'node:http';
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type https from 'node:https';
+import { http } from '../node-http.js';
 import net from 'node:net';
 import type { Settings } from '../config/types.js';
 import { listenOnHandle } from '../listeners/handles.js';
@@ -19,8 +20,8 @@ type Limits = Pick<
  * The server tsgund creates around a request listener, with the limits and
  * timeouts of the settings. node:https (and TLS) is loaded only for HTTPS.
  */
-export async function createServer(settings: Limits, tls: https.ServerOptions | null): Promise<http.Server> {
-  const options: http.ServerOptions = {
+export async function createServer(settings: Limits, tls: https.ServerOptions | null): Promise<Server> {
+  const options: ServerOptions = {
     maxHeaderSize: settings.limitRequestFieldSize,
     headersTimeout: settings.headersTimeout * 1000,
     // Node refuses a headersTimeout above a non-zero requestTimeout
@@ -39,7 +40,7 @@ export async function createServer(settings: Limits, tls: https.ServerOptions | 
  * Refuses a request over limitRequestLine (414) or limitRequestFields (431);
  * Node itself answers 431 past maxHeaderSize. Returns true if it answered.
  */
-export function refuseOverLimits(settings: Limits, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+export function refuseOverLimits(settings: Limits, req: IncomingMessage, res: ServerResponse): boolean {
   let status = 0;
   // "GET /path HTTP/1.1": method, two spaces, target, and 8 bytes of version
   if (settings.limitRequestLine && req.method!.length + req.url!.length + 10 > settings.limitRequestLine) status = 414;

@@ -25,6 +25,8 @@
 //               1k, 64k, slow (response sizes, a 10 ms wait)
 //   WARMUP    seconds of wrk warm-up per server, 0 = none (default 1)
 //   IDLE      seconds over which idle CPU is sampled after start (default 2)
+//   STARTS    extra cold starts per server before the run, for start-to-ready
+//             (default 3; with the start that serves the run: 4 samples)
 //   SERVERS   comma list of servers (default rr,none,tsgund,tsgund-reuseport,pm2):
 //               single, rr (bare cluster, round-robin), none (bare cluster, SCHED_NONE),
 //               tsgund (shared accept), tsgund-reuseport, pm2,
@@ -68,6 +70,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number(process.env.DURATION ?? 4);
 const WARMUP = Number(process.env.WARMUP ?? 1);
 const IDLE = Number(process.env.IDLE ?? 2);
+const STARTS = Number(process.env.STARTS ?? 3);
 const APP = process.env.APP ?? 'examples/mixed-latency.js';
 const PM2 = process.env.PM2_BIN ?? path.join(root, 'node_modules/.bin/pm2');
 const CLI = path.join(root, 'dist/lib/cli/main.js');
@@ -368,6 +371,24 @@ async function idleCpu(pid, seconds) {
   };
 }
 
+/** Start-to-ready of `spec` over STARTS cold starts (each server in turn, so that noise hits all alike). */
+async function coldStarts(specs, samples) {
+  for (let round = 0; round < STARTS; round++) {
+    for (const spec of specs) {
+      if (spec.skip?.() || interrupted) continue;
+      const port = await freePort();
+      const server = await spec.start(port);
+      try {
+        const ms = await waitReady(server, port);
+        (samples[spec.name] ??= []).push(ms);
+        log(`${spec.name}: cold start ${round + 1}/${STARTS} ready in ${ms.toFixed(0)} ms`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+}
+
 /** Start a server, measure its start-up, warm it up; null (with a note) when skipped or failed. */
 async function startServer(spec, startup, notes) {
   const why = spec.skip?.();
@@ -455,7 +476,7 @@ function loadavg() {
     .join(' ');
 }
 
-function printTables(results, startup, notes, env) {
+function printTables(results, startup, notes, env, starts) {
   const names = [...new Set(results.map((r) => r.server))];
   const lines = [
     `Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), ${WORKERS} workers per server, ${ROUNDS} rounds of wrk -t2 -d${DURATION}s --latency per workload and server; app ${APP}; load average ${env.loadStart} at the start, ${env.loadEnd} at the end.`,
@@ -499,12 +520,22 @@ function printTables(results, startup, notes, env) {
     '',
     `Supervisor = the process that owns the workers (tsgund master, PM2 God Daemon, cluster primary). Idle CPU: utime+stime over ${IDLE} s right after ready, before any load (1 tick = ${1000 / CLK_TCK} ms).`,
     '',
-    '| server | supervisor | start-to-ready | supervisor RSS at ready | supervisor RSS after load | processes | tree RSS at ready | supervisor idle CPU | tree idle CPU |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    `Start-to-ready: spawn of the start command until the first HTTP 200, median (min–max) of ${STARTS + 1} cold starts, the servers in turn.`,
+    '',
+    '| server | supervisor | start-to-ready | vs SCHED_NONE | supervisor RSS at ready | supervisor RSS after load | processes | tree RSS at ready | supervisor idle CPU | tree idle CPU |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
+  const startOf = (name) => [
+    ...(starts[name] ?? []),
+    ...startup.filter((s) => s.server === name).map((s) => s.readyMs),
+  ];
+  const noneStart = median(startOf(NONE));
   for (const s of startup) {
+    const all = startOf(s.server);
+    const ready = `${median(all).toFixed(0)} ms (${minOf(all).toFixed(0)}–${maxOf(all).toFixed(0)})`;
+    const vs = Number.isFinite(noneStart) && s.server !== NONE ? `+${(median(all) - noneStart).toFixed(0)} ms` : '—';
     lines.push(
-      `| ${s.server} | ${role[s.server] ?? 'master'} (pid ${s.pid}) | ${s.readyMs.toFixed(0)} ms | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`,
+      `| ${s.server} | ${role[s.server] ?? 'master'} (pid ${s.pid}) | ${ready} | ${vs} | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`,
     );
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
@@ -516,7 +547,9 @@ async function main() {
   const startup = [];
   const notes = [];
   const env = { loadStart: loadavg(), loadEnd: '' };
+  const starts = {};
   try {
+    await coldStarts(selected, starts);
     const running = [];
     for (const spec of selected) {
       const live = await startServer(spec, startup, notes);
@@ -543,7 +576,7 @@ async function main() {
     }
     env.loadEnd = loadavg();
     for (const live of running) live.entry.rssAfter = rssMB(live.server.pid);
-    printTables(results, startup, notes, env);
+    printTables(results, startup, notes, env, starts);
   } finally {
     await stopAll();
   }
