@@ -148,8 +148,11 @@ export class Arbiter {
     this.listeners = await bindAll(this.settings.bind, [], process.env);
     delete process.env[FDS_ENV];
     if (this.settings.pidfile) {
-      this.pidfile = new Pidfile(this.settings.pidfile + (this.upgrade.isChild ? '.2' : ''));
-      this.pidfile.claim();
+      this.pidfile = new Pidfile(
+        this.settings.pidfile + (this.upgrade.isChild ? '.2' : ''),
+        this.settings.controlSocket,
+      );
+      await this.pidfile.claim();
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
