@@ -4,6 +4,7 @@ import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
+import { allowListProblem } from '../worker/forwarded.js';
 
 const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
 
@@ -51,14 +52,14 @@ function accepts(s: SettingSpec, v: unknown): boolean {
 
 /** Shapes that are friendlier in a config file, turned into the canonical type. */
 function normalize(s: SettingSpec, value: unknown): unknown {
-  if (s.kind === 'list' && typeof value === 'string') {
-    return s.key === 'forwardedAllowIps'
-      ? value
-          .split(',')
-          .map((v) => v.trim())
-          .filter(Boolean)
-      : [value];
+  // a comma list, as in gunicorn, in a string or in each flag given
+  if (s.key === 'forwardedAllowIps' && (typeof value === 'string' || Array.isArray(value))) {
+    return [value]
+      .flat()
+      .flatMap((v: unknown) => (typeof v === 'string' ? v.split(',').map((p) => p.trim()) : [v]))
+      .filter((v) => v !== '');
   }
+  if (s.kind === 'list' && typeof value === 'string') return [value];
   if (s.kind === 'mode' && typeof value === 'string' && /^(0o?)?[0-7]{1,4}$/.test(value)) {
     return parseInt(value.replace(/^0o/, ''), 8);
   }
@@ -144,6 +145,8 @@ export function validateMerged(settings: Record<string, unknown>): void {
       throw new ConfigError(`setting 'rawEnv' has ${show(pair)}, expected KEY=VALUE`);
     }
   }
+  const proxies = allowListProblem(settings.forwardedAllowIps as string[]);
+  if (proxies) throw new ConfigError(`setting 'forwardedAllowIps' ${proxies}`);
   const formatProblem = validateAccessLogFormat(settings.accessLogFormat as string);
   if (formatProblem) throw new ConfigError(`setting 'accessLogFormat': ${formatProblem}`);
   if (settings.chdir) {

@@ -1,20 +1,103 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import type { Socket } from 'node:net';
 
-const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
+/** Headers through which a proxy tells the app who the client is and how it connected. */
+const FORWARDED_HEADERS = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+]);
+// their name lengths: most headers are ruled out without lowercasing them
+const MIN_NAME = 9;
+const MAX_NAME = 17;
+
+/** One `forwardedAllowIps` entry: '*', an IPv4 or IPv6 address, or a CIDR like 10.0.0.0/8 or fd00::/8. */
+function parseEntry(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = net.isIP(address);
+  if (version === 0) return null;
+  const bits = version === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(bits) : entry.slice(slash + 1);
+  if (!/^[0-9]{1,3}$/.test(prefixText) || Number(prefixText) > bits) return null;
+  return { address, prefix: Number(prefixText), family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** Why a `forwardedAllowIps` list is invalid, or null when it is fine. */
+export function allowListProblem(entries: string[]): string | null {
+  const bad = entries.find((e) => e !== '*' && parseEntry(e) === null);
+  return bad === undefined
+    ? null
+    : `has ${JSON.stringify(bad)}, expected '*', an IP address or a CIDR such as 10.0.0.0/8 or fd00::/8`;
+}
+
+/**
+ * Does the list trust `remote`? IPv4 entries also match IPv4-mapped IPv6
+ * peers (::ffff:10.1.2.3), as a dual-stack listener reports them. A peer with
+ * no address (a unix socket) is not trusted unless the list is '*'.
+ */
+export function allowList(entries: string[]): (remote: string | undefined) => boolean {
+  if (entries.includes('*')) return () => true;
+  const list = new net.BlockList();
+  for (const entry of entries) {
+    const parsed = parseEntry(entry);
+    if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
+  }
+  return (remote) => {
+    const version = remote === undefined ? 0 : net.isIP(remote);
+    try {
+      return version !== 0 && list.check(remote!, version === 4 ? 'ipv4' : 'ipv6');
+    } catch {
+      return false; // an address BlockList cannot read (an IPv6 zone id) is not on the list
+    }
+  };
+}
+
+/** Remove the forwarding headers from every view of a request: rawHeaders, headers, headersDistinct. */
+function strip(req: IncomingMessage): void {
+  const raw = req.rawHeaders;
+  let found = false;
+  for (let i = 0; i < raw.length && !found; i += 2) {
+    const name = raw[i]!;
+    found = name.length >= MIN_NAME && name.length <= MAX_NAME && FORWARDED_HEADERS.has(name.toLowerCase());
+  }
+  if (!found) return;
+  // headers and headersDistinct are built lazily from rawHeaders and a count
+  // of it kept by Node: build them now, then remove the names from all three
+  const { headers, headersDistinct } = req;
+  for (const name of FORWARDED_HEADERS) {
+    delete headers[name];
+    delete headersDistinct[name];
+  }
+  const kept: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!FORWARDED_HEADERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+  }
+  req.rawHeaders = kept;
+}
 
 /**
  * `forwardedAllowIps`: only the listed proxies may tell the app who the client
- * is and which scheme it used. From any other peer these headers are removed
- * before the app sees them, so they cannot be spoofed.
+ * is and which scheme it used. From any other peer the forwarding headers are
+ * removed before the app sees the request, so they cannot be spoofed. Null
+ * (nothing to do per request) when every peer is trusted. The verdict is
+ * kept per connection, so keep-alive requests cost one lookup.
  */
-export function forwardedFilter(
-  allowed: string[],
-): ((remote: string | undefined, headers: IncomingHttpHeaders) => void) | null {
-  if (allowed.includes('*')) return null;
-  const trusted = new Set(allowed);
-  return (remote, headers) => {
-    const peer = remote?.startsWith('::ffff:') ? remote.slice(7) : remote;
-    if (peer !== undefined && trusted.has(peer)) return;
-    for (const name of FORWARDED_HEADERS) if (name in headers) delete headers[name];
+export function forwardedFilter(entries: string[]): ((req: IncomingMessage) => void) | null {
+  if (entries.includes('*')) return null;
+  const trusts = allowList(entries);
+  const verdicts = new WeakMap<Socket, boolean>();
+  return (req) => {
+    const sock = req.socket;
+    let trusted = verdicts.get(sock);
+    if (trusted === undefined) {
+      trusted = trusts(sock.remoteAddress);
+      verdicts.set(sock, trusted);
+    }
+    if (!trusted) strip(req);
   };
 }

@@ -84,7 +84,7 @@ function serve(app: RequestListener, servers: http.Server[]): void {
           ),
         );
       }
-      filterForwarded?.(req.socket.remoteAddress, req.headers);
+      filterForwarded?.(req);
       if (keepAliveMs === 0) res.shouldKeepAlive = false;
       if (accessLog) {
         const start = process.hrtime.bigint();
