@@ -2,7 +2,7 @@ import { EXIT, UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
 import { checkLogFiles } from '../config/validate.js';
-import { isDaemonChild, reportToStarter } from '../daemon/ready-pipe.js';
+import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { startDaemon } from '../daemon/start-daemon.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
@@ -13,6 +13,8 @@ import type { StartFlags } from './args.js';
 export async function runStart(cli: CommandLine, envArgs: CommandLine | null, flags: StartFlags): Promise<number> {
   const cwd = process.cwd();
   let arbiter: Arbiter | null = null;
+  // a daemon whose starter was interrupted stops as if told to: no master outlives an aborted start
+  if (isDaemonChild()) watchStarter(() => process.kill(process.pid, 'SIGTERM'));
   try {
     const resolved = await resolveSettings(cli, envArgs, cwd);
     const { settings } = resolved;
