@@ -16,7 +16,9 @@ let abandoned = false;
 export function watchStarter(onGone: () => void): void {
   const fd = Number(process.env[READY_FD_ENV]);
   if (!fd) return;
-  channel = new net.Socket({ fd, readable: true, writable: false });
+  // writable and half-open: a socket with both sides ended destroys itself,
+  // and this fd must stay open until READY, or until exit (see reportToStarter)
+  channel = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
   channel.on('error', () => {}); // not readable: nothing to watch
   channel.on('end', () => {
     abandoned = true;
