@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, lstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { ConfigError, errnoOf as errno } from '../config/errors.js';
@@ -182,23 +182,21 @@ export async function startControlServer(
     },
     moveTo(next) {
       if (next === current || !ours()) return;
-      const from = current;
-      // a socket left there by a killed master goes; what another user put there stays
-      clearStale(next)
-        .then(() => {
-          linkSync(from, next);
-          rmSync(from, { force: true });
-          current = next;
-        })
-        .catch((err: unknown) =>
-          log.error(
-            err instanceof ConfigError
-              ? err.message
-              : errno(err) === 'EEXIST'
-                ? squatted(next, ownerOf(next)).message
-                : `cannot move the control socket from ${from} to ${next}: ${errno(err)}`,
-          ),
-        );
+      const owner = ownerOf(next);
+      // what another user put there stays; our own user's socket there was the old master's
+      if (owner !== -1 && owner !== process.geteuid?.()) {
+        log.error(squatted(next, owner).message);
+        return;
+      }
+      try {
+        if (owner === -1) {
+          linkSync(current, next); // fails, rather than replace, if someone got there meanwhile
+          rmSync(current, { force: true });
+        } else renameSync(current, next);
+        current = next;
+      } catch (err) {
+        log.error(`cannot move the control socket from ${current} to ${next}: ${errno(err)}`);
+      }
     },
   };
 }
