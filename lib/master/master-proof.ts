@@ -39,6 +39,8 @@ export type PidfileState =
   | { kind: 'invalid' }
   | { kind: 'dead'; pid: number }
   | { kind: 'stale'; pid: number }
+  /** Neither /proc nor the control socket would tell this user. */
+  | { kind: 'denied'; pid: number; socket: string }
   /** `started` identifies this very process: a pid reused later has another start time. */
   | { kind: 'master'; pid: number; started: string };
 
@@ -91,12 +93,12 @@ export function holdsFile(pid: number, path: string): boolean | null {
  * does not hold its pidfile open (an older release). The socket must belong
  * to the user `pid` runs as, so a socket planted by someone else proves nothing.
  */
-async function controlSocketNames(pid: number, socket: string): Promise<boolean> {
+async function controlSocketNames(pid: number, socket: string): Promise<boolean | 'denied'> {
   try {
     if (lstatSync(socket).uid !== statSync(`/proc/${pid}`).uid) return false;
     return (await requestStatus(socket, 2000)).pid === pid;
-  } catch {
-    return false;
+  } catch (err) {
+    return err instanceof Error && /^permission denied/.test(err.message) ? 'denied' : false;
   }
 }
 
@@ -110,11 +112,13 @@ export async function inspectPidfile(path: string, controlSocket: string | null 
   if (pid === null) return lstatOrNull(path) ? { kind: 'invalid' } : { kind: 'missing' };
   const started = startTicks(pid);
   if (started === null) return { kind: 'dead', pid };
-  const proven =
-    holdsFile(pid, path) === true || (await controlSocketNames(pid, controlSocketPath(controlSocket, path)!));
+  const holds = holdsFile(pid, path);
+  const socket = controlSocketPath(controlSocket, path)!;
+  const answer = holds === true || (await controlSocketNames(pid, socket));
   // the same start time afterwards: the proof was about this process, not one that reused its pid meanwhile
-  if (proven && stillRunning(pid, started)) return { kind: 'master', pid, started };
-  return stillRunning(pid, started) ? { kind: 'stale', pid } : { kind: 'dead', pid };
+  if (!stillRunning(pid, started)) return { kind: 'dead', pid };
+  if (answer === true) return { kind: 'master', pid, started };
+  return holds === null && answer === 'denied' ? { kind: 'denied', pid, socket } : { kind: 'stale', pid };
 }
 
 function lstatOrNull(path: string): object | null {
@@ -134,6 +138,8 @@ export function notAMaster(path: string, state: Exclude<PidfileState, { kind: 'm
       return `pidfile ${path} does not hold a pid`;
     case 'dead':
       return `pidfile ${path} names pid ${state.pid}, which is not running (stale pidfile)`;
+    case 'denied':
+      return `permission denied on control socket ${state.socket}: cannot tell whether pid ${state.pid} is the master of ${path}; run as the master's user or root`;
     case 'stale':
       return `pidfile ${path} is stale: pid ${state.pid} is not the tsgund master of it, so it gets no signal`;
   }

@@ -161,19 +161,22 @@ describe('pidfile', () => {
       exec('bash', [join(ROOT, 'scripts/init.d/tsgund'), name], {
         env: { ...process.env, TSGUND_DEFAULTS: defaults },
       });
-    const stale = `the pidfile ${pidfile} is stale: pid ${impostor} is not the tsgund master of it`;
+    const stale = `stale pidfile: pid ${impostor} is not the tsgund master of it`;
 
     const status = await action('status');
     assert.equal(status.code, 1, 'LSB: dead with a pidfile');
-    assert.equal(status.stdout, `tsgund is not running: ${stale}\n`);
+    assert.equal(status.stdout, `tsgund is not running, but the pidfile ${pidfile} exists (${stale})\n`);
     for (const name of ['reload', 'rotate', 'upgrade']) {
       const done = await action(name);
       assert.equal(done.code, 7, `${name}: LSB not running`);
-      assert.equal(done.stderr, `tsgund: not running: ${stale}\n`);
+      assert.equal(done.stderr, `tsgund: not running (${pidfile}: ${stale})\n`);
     }
     const stop = await action('stop');
     assert.equal(stop.code, 0, 'LSB: stopping a stopped service succeeds');
-    assert.equal(stop.stdout, `tsgund is not running: ${stale}; removed it, no process signalled\n`);
+    assert.equal(
+      stop.stdout,
+      `tsgund was not running, but the pidfile ${pidfile} exists (${stale}); removed it, signalled nothing\n`,
+    );
     assert.equal(existsSync(pidfile), false);
     assertUntouched(impostor, 'the stale pid');
     process.kill(impostor, 'SIGKILL');
