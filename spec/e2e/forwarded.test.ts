@@ -83,7 +83,7 @@ describe('forwardedAllowIps', () => {
     await proc.exit;
   });
 
-  it('an invalid entry is a one-line error naming the setting and the value', async () => {
+  it('an invalid entry is a one-line error naming the setting and the value', { timeout: 60_000 }, async () => {
     for (const bad of ['10.0.0.0/33', 'proxy.example']) {
       const proc = run(['start', APP, '--forwarded-allow-ips', `127.0.0.1,${bad}`]);
       assert.equal((await proc.exit).code, 1);

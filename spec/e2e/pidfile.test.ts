@@ -184,7 +184,9 @@ describe('pidfile', () => {
 });
 
 describe('control socket path held by another user', () => {
-  it("refuses to start, names the owner, and neither removes nor follows nobody's file", async () => {
+  it("refuses to start, names the owner, and neither removes nor follows nobody's file", {
+    timeout: 60_000,
+  }, async () => {
     // a sticky world-writable directory, as /tmp is
     const d = dir();
     chmodSync(d, 0o1777);
