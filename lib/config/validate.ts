@@ -52,6 +52,7 @@ function accepts(s: SettingSpec, v: unknown): boolean {
 
 /** Shapes that are friendlier in a config file, turned into the canonical type. */
 function normalize(s: SettingSpec, value: unknown): unknown {
+  if (s.aliases && typeof value === 'string' && Object.hasOwn(s.aliases, value)) return s.aliases[value];
   // a comma list, as in gunicorn, in a string or in each flag given
   if (s.key === 'forwardedAllowIps' && (typeof value === 'string' || Array.isArray(value))) {
     return [value]

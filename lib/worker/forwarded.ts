@@ -57,8 +57,13 @@ export function allowList(entries: string[]): (remote: string | undefined) => bo
   };
 }
 
+/** What strip needs of a request: node:http's IncomingMessage, or http2's compatibility request. */
+type Request = Pick<IncomingMessage, 'rawHeaders' | 'headers' | 'socket'> & {
+  headersDistinct?: IncomingMessage['headersDistinct'];
+};
+
 /** Remove the forwarding headers from every view of a request: rawHeaders, headers, headersDistinct. */
-function strip(req: IncomingMessage): void {
+function strip(req: Request): void {
   const raw = req.rawHeaders;
   let found = false;
   for (let i = 0; i < raw.length && !found; i += 2) {
@@ -66,18 +71,15 @@ function strip(req: IncomingMessage): void {
     found = name.length >= MIN_NAME && name.length <= MAX_NAME && FORWARDED_HEADERS.has(name.toLowerCase());
   }
   if (!found) return;
-  // headers and headersDistinct are built lazily from rawHeaders and a count
-  // of it kept by Node: build them now, then remove the names from all three
+  // node:http builds headers and headersDistinct lazily from rawHeaders and a
+  // count of it that it keeps: build them now, then remove the names from each
   const { headers, headersDistinct } = req;
   for (const name of FORWARDED_HEADERS) {
     delete headers[name];
-    delete headersDistinct[name];
+    if (headersDistinct) delete headersDistinct[name];
   }
-  const kept: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!FORWARDED_HEADERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
-  }
-  req.rawHeaders = kept;
+  // in place: http2's rawHeaders is a getter of this very array
+  for (let i = raw.length - 2; i >= 0; i -= 2) if (FORWARDED_HEADERS.has(raw[i]!.toLowerCase())) raw.splice(i, 2);
 }
 
 /**
@@ -87,7 +89,7 @@ function strip(req: IncomingMessage): void {
  * (nothing to do per request) when every peer is trusted. The verdict is
  * kept per connection, so keep-alive requests cost one lookup.
  */
-export function forwardedFilter(entries: string[]): ((req: IncomingMessage) => void) | null {
+export function forwardedFilter(entries: string[]): ((req: Request) => void) | null {
   if (entries.includes('*')) return null;
   const trusts = allowList(entries);
   const verdicts = new WeakMap<Socket, boolean>();
