@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FIXTURES, cleanup, run, startServer } from '../support/harness.js';
+import { FIXTURES, cleanup, run, startServer, tempDir } from '../support/harness.js';
 
-after(() => cleanup());
+const dirs: string[] = [];
+after(() => cleanup(dirs));
 
 const APP = join(FIXTURES, 'forwarded-app.js');
 const SPOOFED = [
@@ -79,6 +82,56 @@ describe('forwardedAllowIps', () => {
     assert.deepEqual(seen.distinct['x-forwarded-for'], ['203.0.113.9', '198.51.100.1']);
     assert.equal(seen.headers['x-real-ip'], '203.0.113.9');
     assert.equal(seen.raw.filter((v, i) => i % 2 === 0 && FORWARDING.test(v)).length, SPOOFED.length);
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
+  it("an exported HTTP/2 server's requests are filtered too", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    const { proc, port } = await startServer(['-w', '1', '--forwarded-allow-ips', '192.0.2.1'], {
+      app: join(FIXTURES, 'forwarded-http2.js'),
+      env: { ...process.env, CERT: cert, KEY: key },
+    });
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    const seen = await new Promise<{ headers: Record<string, string>; raw: string[] }>((resolve, reject) => {
+      const req = session.request({
+        ':path': '/',
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        forwarded: 'for=203.0.113.9',
+        'x-real-ip': '203.0.113.9',
+        'x-kept': 'yes',
+      });
+      let text = '';
+      req.setEncoding('utf8').on('data', (d: string) => (text += d));
+      req.on('end', () => resolve(JSON.parse(text)));
+      req.on('error', reject);
+    });
+    session.close();
+    assert.deepEqual(forwardingNames({ ...seen, distinct: {} }), []);
+    assert.equal(seen.headers['x-kept'], 'yes');
+    assert.ok(seen.raw.includes('x-kept'));
     proc.kill('SIGQUIT');
     await proc.exit;
   });
