@@ -1,8 +1,7 @@
-import { cosmiconfig, defaultLoaders, type Loader, type PublicExplorer } from 'cosmiconfig';
-import { rmSync, writeFileSync } from 'node:fs';
+import type { Loader, PublicExplorer } from 'cosmiconfig';
 import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { typeStrippingHint } from '../type-stripping.js';
 import { ConfigError } from './errors.js';
 
 const MODULE = 'tsgund';
@@ -15,10 +14,14 @@ const SEARCH_PLACES = [
   `.${MODULE}rc.yml`,
   `.${MODULE}rc.js`,
   `.${MODULE}rc.ts`,
+  `.${MODULE}rc.mts`,
+  `.${MODULE}rc.cts`,
   `.${MODULE}rc.mjs`,
   `.${MODULE}rc.cjs`,
   `${MODULE}.config.js`,
   `${MODULE}.config.ts`,
+  `${MODULE}.config.mts`,
+  `${MODULE}.config.cts`,
   `${MODULE}.config.mjs`,
   `${MODULE}.config.cjs`,
   `${MODULE}.config.json`,
@@ -28,7 +31,9 @@ const SEARCH_PLACES = [
 
 // cosmiconfig's own JS loaders return the module that was imported first, so an
 // edited config would be ignored on HUP. These loaders load the file afresh
-// every time: CommonJS leaves require.cache, ESM gets a new URL per load.
+// every time: ESM (and TypeScript, through Node's type stripping) gets a new
+// URL per load, which module-hooks.ts hands on to the local files it imports;
+// CommonJS leaves require.cache with the local modules it required.
 let loadCount = 0;
 const requireHere = createRequire(import.meta.url);
 
@@ -47,41 +52,40 @@ const pickDefault = (mod: Record<string, unknown>): unknown => {
   return value;
 };
 
-const loadCjs: Loader = (filepath) => {
+/** Forget a CommonJS module and the local (not node_modules) modules it required. */
+function uncache(filepath: string): void {
+  const mod = requireHere.cache[filepath];
   delete requireHere.cache[filepath];
+  for (const child of mod?.children ?? []) {
+    if (!child.filename.includes('/node_modules/') && requireHere.cache[child.filename]) uncache(child.filename);
+  }
+}
+
+const loadCjs: Loader = async (filepath) => {
+  (await import('./module-hooks.js')).registerConfigHooks(); // resolves `require('tsgund')`
+  uncache(filepath);
   return requireHere(filepath) as unknown;
 };
 
+// .js, .mjs, .ts, .mts: TypeScript loads through Node's type stripping (no
+// compiler, no temp file), so only erasable syntax works: no enums, namespaces
+// or parameter properties, and type-only imports need `import type`.
 const loadEsm: Loader = async (filepath) => {
-  delete requireHere.cache[filepath]; // a .js file in a CommonJS package is cached there too
-  const url = `${pathToFileURL(filepath).href}?v=${++loadCount}`;
+  const { registerConfigHooks, VERSION_PARAM } = await import('./module-hooks.js');
+  registerConfigHooks();
+  uncache(filepath); // a .js file in a CommonJS package is cached there too
+  const url = `${pathToFileURL(filepath).href}?${VERSION_PARAM}=${++loadCount}`;
   return pickDefault((await import(url)) as Record<string, unknown>);
-};
-
-// TypeScript configs are transpiled in-process with the TypeScript compiler
-// and imported from a temporary .mjs beside the original, so that relative
-// imports still resolve. (tsx would leave esbuild service processes running
-// in the master and in every worker.)
-const loadTs: Loader = async (filepath, content) => {
-  const ts = (await import('typescript')).default;
-  const { outputText } = ts.transpileModule(content, {
-    fileName: filepath,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-  });
-  const temp = join(dirname(filepath), `.${basename(filepath)}.${process.pid}.${++loadCount}.mjs`);
-  writeFileSync(temp, outputText);
-  try {
-    return pickDefault((await import(pathToFileURL(temp).href)) as Record<string, unknown>);
-  } finally {
-    rmSync(temp, { force: true });
-  }
 };
 
 // Created on first use: cosmiconfig reads the current directory's package.json
 // as it is created, which must not happen at import (workers import this module).
+// Imported then too, so a worker without hooks never loads it.
 let explorer: PublicExplorer | null = null;
-const getExplorer = (): PublicExplorer =>
-  (explorer ??= cosmiconfig(MODULE, {
+async function getExplorer(): Promise<PublicExplorer> {
+  if (explorer) return explorer;
+  const { cosmiconfig, defaultLoaders } = await import('cosmiconfig');
+  explorer = cosmiconfig(MODULE, {
     searchPlaces: SEARCH_PLACES,
     cache: false,
     loaders: {
@@ -89,11 +93,13 @@ const getExplorer = (): PublicExplorer =>
       '.js': loadEsm,
       '.mjs': loadEsm,
       '.cjs': loadCjs,
-      '.ts': loadTs,
-      '.mts': loadTs,
-      '.cts': loadTs,
+      '.ts': loadEsm,
+      '.mts': loadEsm,
+      '.cts': loadCjs,
     },
-  }));
+  });
+  return explorer;
+}
 
 export interface LoadedFile {
   filepath: string | null;
@@ -102,11 +108,13 @@ export interface LoadedFile {
 
 /** Read the config file named by -c, or the one cosmiconfig finds from `cwd`. */
 export async function loadConfigFile(explicit: string | null, cwd: string): Promise<LoadedFile> {
-  let result: Awaited<ReturnType<ReturnType<typeof getExplorer>['search']>>;
+  let result: Awaited<ReturnType<PublicExplorer['search']>>;
   try {
-    result = explicit ? await getExplorer().load(explicit) : await getExplorer().search(cwd);
+    const explorer = await getExplorer();
+    result = explicit ? await explorer.load(explicit) : await explorer.search(cwd);
   } catch (err) {
-    throw new ConfigError(`cannot load config file ${explicit ?? '(search from ' + cwd + ')'}: ${oneLine(err)}`);
+    const where = explicit ?? '(search from ' + cwd + ')';
+    throw new ConfigError(`cannot load config file ${where}: ${oneLine(err)}${typeStrippingHint(err)}`);
   }
   if (!result || result.isEmpty) return { filepath: result?.filepath ?? null, config: {} };
   let config: unknown = result.config;

@@ -523,13 +523,7 @@ export class Arbiter {
   /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
   private sendSockets(h: WorkerHandle): void {
     this.listeners.forEach((l, index) => {
-      const msg: MasterToWorker = {
-        type: 'socket',
-        index,
-        total: this.listeners.length,
-        label: l.label,
-        backlog: this.settings.backlog,
-      };
+      const msg: MasterToWorker = { type: 'socket', index, total: this.listeners.length, label: l.label };
       h.worker.send(msg, l.handle as never);
     });
   }

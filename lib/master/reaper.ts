@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { ErrorLog } from '../log/error-log.js';
 
 /**
@@ -14,7 +15,8 @@ import type { ErrorLog } from '../log/error-log.js';
  * poll phase after a SIGCHLD). A waitpid(-1) here would steal the exit of a
  * cluster worker from libuv, and the master would never learn that it died.
  *
- * So the native part (native/reaper, an N-API addon built at install time and
+ * So the native part (native/reaper, an N-API addon shipped prebuilt for linux
+ * x64 glibc and musl and arm64 glibc, built at install time elsewhere, and
  * optional) only peeks — waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT) — and reaps
  * exactly one pid on request. This module decides which pids are safe:
  *  - never a current worker (the master's handles, `cluster.workers`) nor a
@@ -37,7 +39,9 @@ interface Native {
   isSubreaper(): boolean;
 }
 
-const ADDON = '../../../native/reaper/build/Release/tsgund_reaper.node';
+// node-gyp-build picks native/reaper/build/Release (built at install) if there,
+// else the prebuild for this platform, arch and libc in native/reaper/prebuilds.
+const ADDON_DIR = fileURLToPath(new URL('../../../native/reaper/', import.meta.url));
 
 let loaded: { native: Native | null; error: string | null } | null = null;
 
@@ -49,11 +53,12 @@ export function loadReaperAddon(): { native: Native | null; error: string | null
     return loaded;
   }
   try {
-    const native = createRequire(import.meta.url)(ADDON) as Native;
+    const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => unknown;
+    const native = load(ADDON_DIR) as Native;
     loaded = { native, error: null };
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    loaded = { native: null, error: `the native addon did not build or load (${msg})` };
+    loaded = { native: null, error: `its native addon is neither prebuilt for this platform nor built (${msg})` };
   }
   return loaded;
 }
@@ -98,8 +103,6 @@ function procIsOurs(): boolean {
 }
 
 export class Reaper {
-  /** Orphans reaped so far. */
-  reaped = 0;
   /** Zombies seen by the last sweep: pid -> start time. */
   private seen = new Map<number, string>();
   private readonly procOk = procIsOurs();
@@ -121,9 +124,9 @@ export class Reaper {
         return new Reaper(native, log);
       }
       log.warning(
-        `Running as PID 1 but cannot reap orphaned processes: ${error}. ` +
-          'Zombies of processes the app leaves behind will accumulate; run the container with an init (docker run --init, ' +
-          'Kubernetes: shareProcessNamespace or tini) or reinstall tsgund where a C compiler is available',
+        `Running as PID 1 without the zombie reaper: ${error}. Zombies will not be reaped: orphaned processes ` +
+          'the app leaves behind stay zombies. Run the container with an init (docker run --init, or tini as ' +
+          'the entrypoint), or install tsgund where a C compiler can build the addon',
       );
       return null;
     }
@@ -171,7 +174,6 @@ export class Reaper {
       return;
     }
     if (!r) return;
-    this.reaped++;
     this.log.debug(`Reaped orphaned process ${pid} (${r[2] >= 0 ? `killed by signal ${r[2]}` : `exit code ${r[1]}`})`);
   }
 }

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EXIT, UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
+import { typeStrippingHint } from '../type-stripping.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 type Close = () => unknown;
@@ -98,7 +99,7 @@ export async function loadApp(spec: string, cwd: string): Promise<LoadedApp & { 
   try {
     mod = (await import(url)) as AnyRecord;
   } catch (err) {
-    throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}`);
+    throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}${typeStrippingHint(err)}`);
   }
   // a CommonJS module imported from ESM puts module.exports on `default`
   let value = mod[exportName ?? 'default'];

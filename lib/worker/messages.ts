@@ -15,12 +15,11 @@ export interface WorkerSpec {
 
 export const WORKER_ENV = 'TSGUND_WORKER';
 
-export type MasterToWorker = { type: 'socket'; index: number; total: number; label: string; backlog: number };
+export type MasterToWorker = { type: 'socket'; index: number; total: number; label: string };
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }
   | { type: 'ready' }
   | { type: 'boot-error'; exitCode: number; message: string }
   | { type: 'heartbeat'; requests: number; rss: number; stats?: RequestDelta }
-  | { type: 'retiring'; reason: string }
-  | { type: 'log'; level: 'info' | 'warning' | 'error'; message: string };
+  | { type: 'retiring'; reason: string };

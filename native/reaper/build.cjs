@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Builds the zombie reaper addon (run by tsgund's `install` script).
+// tsgund's `install` script: the zombie reaper addon ships prebuilt (prebuilds/,
+// loaded by node-gyp-build) for linux x64 glibc and musl and arm64 glibc; on
+// any other Linux it is built here with node-gyp, as a fallback.
 //
-// Optional by design: when this cannot build (no compiler, no Node headers,
-// not Linux) tsgund still installs and runs; a master that finds itself PID 1
-// without the addon logs one warning and leaves orphans unreaped (run the
-// container with --init then). So this script never fails the install.
+// Optional by design: when this cannot build (no compiler, no Node headers)
+// tsgund still installs and runs; a master that finds itself PID 1 without the
+// addon logs one warning and leaves orphans unreaped (run the container with
+// --init then). So this script never fails the install. Package managers that
+// skip install scripts (pnpm, --ignore-scripts) still get the prebuilds.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync } = require('node:fs');
@@ -21,6 +24,12 @@ const warn = (why) => {
 
 if (process.platform !== 'linux') process.exit(0); // PID 1 reaping is a Linux-container matter
 if (process.env.TSGUND_SKIP_REAPER) process.exit(0);
+try {
+  require('node-gyp-build')(here); // a prebuild (or an earlier build) loads: nothing to build
+  process.exit(0);
+} catch {
+  // no prebuild for this platform: build it
+}
 
 // npm sets npm_config_node_gyp to its bundled node-gyp while it runs scripts.
 const candidates = [

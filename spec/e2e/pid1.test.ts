@@ -5,7 +5,7 @@
 // the child of the `unshare` process it spawned.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -18,14 +18,15 @@ import {
   cleanup,
   freePort,
   request,
+  tempDir,
   waitFor,
   workersOf,
 } from '../support/harness.js';
 
-after(() => cleanup());
+const dirs: string[] = [];
+after(() => cleanup(dirs));
 
 const ORPHAN_MAKER = join(FIXTURES, 'orphan-maker.js');
-const ADDON = join(ROOT, 'native/reaper/build/Release/tsgund_reaper.node');
 
 function skipReason(): string | false {
   if (process.platform !== 'linux') return 'PID namespaces are Linux-only';
@@ -92,7 +93,7 @@ function nsPid(hostPid: number): number {
 }
 
 /** Start `tsgund start APP -w 1` as PID 1 of a new PID namespace and wait until it is ready. */
-async function startAsPid1(app: string, extra: string[] = []) {
+async function startAsPid1(app: string, extra: string[] = [], env: Record<string, string> = {}) {
   const port = await freePort();
   const child = spawn(
     'unshare',
@@ -113,7 +114,7 @@ async function startAsPid1(app: string, extra: string[] = []) {
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
+      env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '', ...env },
     },
   );
   const proc = new Proc(child); // killed by pid in cleanup(), with everything under it
@@ -128,9 +129,9 @@ const orphans = (url: string, n: number) => Promise.all(Array.from({ length: n }
 
 describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason() }, () => {
   it('reaps the orphans the app leaves behind, and still sees its own workers die', async () => {
-    assert.ok(existsSync(ADDON), `the reaper addon should have been built by npm install: ${ADDON}`);
     const { proc, master, url } = await startAsPid1(ORPHAN_MAKER, ['--log-level', 'debug']);
-    assert.doesNotMatch(proc.output, /cannot reap/);
+    assert.doesNotMatch(proc.output, /without the zombie reaper/);
+    assert.match(proc.output, /Running as PID 1: reaping orphaned processes/);
 
     // an orphan is re-parented to the master, as in a container
     await request(url + '/orphan?keep=1');
@@ -169,6 +170,19 @@ describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason(
       4000,
     );
 
+    process.kill(master, 'SIGQUIT');
+    assert.deepEqual(await proc.exit, { code: 0, signal: null });
+  });
+
+  it('without the addon, warns once at start that zombies will not be reaped, and serves', async () => {
+    const empty = tempDir();
+    dirs.push(empty);
+    // node-gyp-build looks for the addon in $TSGUND_REAPER_PREBUILD instead of native/reaper
+    const { proc, master, url } = await startAsPid1(HELLO, [], { TSGUND_REAPER_PREBUILD: empty });
+    assert.equal((await request(url + '/')).status, 200);
+    assert.equal(proc.count(/without the zombie reaper/), 1, proc.output);
+    assert.match(proc.output, /\[WARNING\] Running as PID 1 without the zombie reaper: .*Zombies will not be reaped/);
+    assert.match(proc.output, /docker run --init, or tini/);
     process.kill(master, 'SIGQUIT');
     assert.deepEqual(await proc.exit, { code: 0, signal: null });
   });
