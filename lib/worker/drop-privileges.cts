@@ -8,7 +8,8 @@ if (raw !== undefined) {
   delete process.env.TSGUND_DROP;
   if (drop.nodeOptions === null) delete process.env.NODE_OPTIONS;
   else process.env.NODE_OPTIONS = drop.nodeOptions;
-  process.initgroups!(drop.user, drop.gid);
+  // missing from @types/node 22, present in Node 22 to 26 on POSIX
+  (process as unknown as { initgroups(user: string, extraGroup: number): void }).initgroups(drop.user, drop.gid);
   process.setgid!(drop.gid);
   process.setuid!(drop.uid);
 }
