@@ -1,25 +1,31 @@
 import fs from 'node:fs';
-import sonicBoom from 'sonic-boom';
-import type { SonicBoom } from 'sonic-boom';
+import { finished } from 'node:stream';
+import { writeFdSync } from './fd-write.js';
+import { LineBatcher, PIPE_BUF } from './line-batcher.js';
 import { type OpenOptions, openLogFile, type OpenedLog } from './safe-open.js';
 
-/** A write of at most PIPE_BUF bytes to a pipe is never interleaved with another writer's. */
-const PIPE_BUF = 4096;
-/** One O_APPEND write(2) to a regular file is atomic at any size; this only bounds a write's length. */
-const FILE_MAX_WRITE = 64 * 1024;
+/** Batch size for a regular file, where one O_APPEND write(2) is atomic at any size. */
+const FILE_BATCH_BYTES = 64 * 1024;
+
 /**
- * A batched log (the access log) holds lines until this many bytes are waiting
- * or FLUSH_AFTER_MS has passed. Writing once per event-loop turn cost about 13%
- * of keep-alive throughput with an access log; batching for 20 ms about 6%.
+ * For a pipe or device (say a FIFO) each chunk must be its own write(2) of at
+ * most PIPE_BUF; without a writev the stream does not merge them.
  */
-const MIN_BATCH_BYTES = 4000;
-const FLUSH_AFTER_MS = 20;
+const NO_WRITEV_FS = { open: fs.open, write: fs.write, close: fs.close };
 
 export interface LineFileOptions {
-  /** Batch lines (the access log); otherwise each line is written at once (the error log). */
+  /** Batch the lines of stdout or stderr too (the access log); files are always batched. */
   batch?: boolean;
   /** How reopen() opens the path again (the master creates it; a worker does not). */
   reopen?: OpenOptions;
+}
+
+/** Where the batches of one descriptor go. */
+interface Sink {
+  readonly maxBytes: number;
+  write(chunk: string): void;
+  /** Writes out what it holds and closes the descriptor (never stdout or stderr). */
+  end(): Promise<void>;
 }
 
 function reportOnce(target: string): (err: Error) => void {
@@ -35,30 +41,43 @@ function reportOnce(target: string): (err: Error) => void {
   };
 }
 
+/** stdout or stderr: one synchronous write per batch, so no line is lost at exit and none reordered. */
+function stdioSink(fd: 1 | 2): Sink {
+  return { maxBytes: PIPE_BUF, write: (chunk) => writeFdSync(fd, chunk), end: () => Promise.resolve() };
+}
+
+/** A file: an fs.WriteStream (asynchronous, written with writev), no per-line sync. */
+function streamSink(fd: number, target: string): Sink {
+  const regular = fs.fstatSync(fd).isFile();
+  const stream = fs.createWriteStream(target, regular ? { fd } : { fd, fs: NO_WRITEV_FS });
+  stream.on('error', reportOnce(target));
+  return {
+    maxBytes: regular ? FILE_BATCH_BYTES : PIPE_BUF,
+    write: (chunk) => stream.write(chunk),
+    end: () =>
+      new Promise((resolve) => {
+        stream.end();
+        // errors were already reported by the 'error' listener
+        finished(stream, () => resolve());
+      }),
+  };
+}
+
 /**
- * Whole lines appended to a descriptor through sonic-boom, pino's writer:
- * asynchronous writes for a regular file, synchronous ones of at most PIPE_BUF
- * for a pipe, terminal or stdio (so lines from processes sharing one pipe stay
- * whole, and none is lost at exit). reopen() opens the path again under the
- * rules of safe-open and swaps writers in one synchronous step, so each line
- * goes to exactly one file; the old writer flushes into the renamed file, then
- * closes it. A failed reopen throws and leaves the old descriptor in use.
+ * Whole lines appended to a descriptor: batched (see LineBatcher) and
+ * written by an fs.WriteStream for a file, or synchronously in chunks of at
+ * most PIPE_BUF for stdout and stderr (lines from processes sharing one pipe
+ * stay whole, and none is lost at exit). reopen() opens the path again under
+ * the rules of safe-open and swaps sinks in one synchronous step, so each
+ * line goes to exactly one file; the old sink flushes into the renamed file,
+ * then closes it. A failed reopen throws and leaves the old descriptor in use.
  */
 export class LineFile {
-  private boom: SonicBoom;
-  private broken = false;
+  private sink: Sink;
   private closing: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  /** Bytes handed to the current writer, and bytes it has written (to know when a batch is pending). */
-  private queued = 0;
-  private written = 0;
-  private readonly flushAtExit = (): void => {
-    try {
-      if (!this.broken) this.boom.flushSync();
-    } catch {
-      // the descriptor is gone; nothing more can be saved
-    }
-  };
+  private readonly batch: LineBatcher | null;
+  /** Saves the lines of the last batch on stdout or stderr when the process exits abruptly. */
+  private readonly flushAtExit = (): void => this.batch?.flush();
 
   /** The descriptor lines go to now (the master hands it to workers it forks). */
   fd: number;
@@ -71,8 +90,13 @@ export class LineFile {
   ) {
     this.fd = opened.fd;
     this.target = opened.kind === 'file' ? opened.path : null;
-    this.boom = this.writerFor(opened.fd);
-    process.on('exit', this.flushAtExit);
+    this.sink = opened.kind === 'file' ? streamSink(opened.fd, opened.path) : stdioSink(opened.fd);
+    // the error log on stderr writes each line at once; anything else is batched
+    this.batch =
+      opened.kind === 'file' || opts.batch
+        ? new LineBatcher((chunk) => this.sink.write(chunk), this.sink.maxBytes)
+        : null;
+    if (opened.kind === 'stdio') process.on('exit', this.flushAtExit);
   }
 
   /** Open `target` ('-' is `dash`) as the master does: created if missing. Throws LogPathError. */
@@ -90,11 +114,9 @@ export class LineFile {
 
   /** line must be one complete line ending in '\n'. */
   write(line: string): void {
-    if (this.closing !== null || this.broken) return;
-    this.boom.write(line);
-    if (!this.opts.batch) return;
-    this.queued += Buffer.byteLength(line);
-    this.timer ??= setTimeout(this.onTimer, FLUSH_AFTER_MS).unref();
+    if (this.closing !== null) return;
+    if (this.batch) this.batch.add(line);
+    else this.sink.write(line);
   }
 
   /** Throws LogPathError (and keeps writing to the old descriptor) if the path cannot be opened. */
@@ -102,38 +124,27 @@ export class LineFile {
     if (this.target === null || this.closing !== null) return;
     const opened = openLogFile(this.target, 1, this.opts.reopen ?? { create: false });
     if (opened.kind === 'file' && this.isSameFile(opened.fd)) {
-      // not rotated: keep the descriptor we have (and its buffered lines)
+      // not rotated: keep the descriptor we have
       fs.closeSync(opened.fd);
       return;
     }
-    const old = this.boom;
-    const wasBroken = this.broken;
-    old.removeAllListeners('write');
+    const old = this.sink;
+    this.batch?.flush();
     this.fd = opened.fd;
-    this.boom = this.writerFor(opened.fd);
-    this.broken = false;
-    this.queued = 0;
-    this.written = 0;
-    void endWriter(old, wasBroken);
+    this.sink = opened.kind === 'file' ? streamSink(opened.fd, opened.path) : stdioSink(opened.fd);
+    if (this.batch) this.batch.maxBytes = this.sink.maxBytes;
+    void old.end();
   }
 
   /** Writes out every line written so far and closes the descriptor; later writes are dropped. */
   close(): Promise<void> {
     this.closing ??= (() => {
-      if (this.timer) clearTimeout(this.timer);
+      this.batch?.flush();
       process.off('exit', this.flushAtExit);
-      return endWriter(this.boom, this.broken);
+      return this.sink.end();
     })();
     return this.closing;
   }
-
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    if (this.closing !== null || this.broken || this.written >= this.queued) return;
-    // flush() does nothing while a write is in flight: come back until the batch is out
-    this.boom.flush();
-    this.timer = setTimeout(this.onTimer, FLUSH_AFTER_MS).unref();
-  };
 
   private isSameFile(fd: number): boolean {
     try {
@@ -143,36 +154,4 @@ export class LineFile {
       return false;
     }
   }
-
-  private writerFor(fd: number): SonicBoom {
-    const regular = fs.fstatSync(fd).isFile();
-    const boom = new sonicBoom.SonicBoom({
-      fd,
-      sync: !regular,
-      maxWrite: regular ? FILE_MAX_WRITE : PIPE_BUF,
-      minLength: this.opts.batch ? MIN_BATCH_BYTES : 0,
-    });
-    const report = reportOnce(this.target ?? (fd === 1 ? 'stdout' : 'stderr'));
-    boom.on('error', (err: Error) => {
-      // a write failed (ENOSPC, EPIPE, ...): drop lines until the next reopen rather than pile them up
-      report(err);
-      if (boom === this.boom) this.broken = true;
-    });
-    if (this.opts.batch) boom.on('write', (n: number) => (this.written += n));
-    return boom;
-  }
-}
-
-/** Flush and close a writer (a broken one without flushing); sonic-boom leaves fd 1 and 2 open. */
-function endWriter(boom: SonicBoom, broken: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    boom.once('close', () => resolve());
-    boom.once('error', () => resolve());
-    try {
-      if (broken) boom.destroy();
-      else boom.end();
-    } catch {
-      resolve(); // already destroyed
-    }
-  });
 }

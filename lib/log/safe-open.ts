@@ -167,7 +167,7 @@ export function openLogFile(target: string, dash: 1 | 2, opts: OpenOptions): Ope
     throw new LogPathError(describe(err, target));
   }
   try {
-    checkOpened(opened.fd, resolved);
+    if (checkOpened(opened.fd, resolved)) opened.fd = blocking(opened.fd);
     if (opened.created && (opts.owner?.uid !== undefined || opts.owner?.gid !== undefined)) {
       fs.fchownSync(opened.fd, opts.owner.uid ?? -1, opts.owner.gid ?? -1);
     }
@@ -179,7 +179,21 @@ export function openLogFile(target: string, dash: 1 | 2, opts: OpenOptions): Ope
   return { kind: 'file', path: target, ...opened };
 }
 
-function checkOpened(fd: number, { file, dirPlantable }: Resolved): void {
+/**
+ * The same file opened again without O_NONBLOCK, through /proc: a pipe or a
+ * device written in non-blocking mode fails with EAGAIN whenever its reader
+ * lags. The checked descriptor pins the very file, so nothing can be swapped in.
+ */
+function blocking(fd: number): number {
+  try {
+    return fs.openSync(`/proc/self/fd/${fd}`, O_WRONLY | O_APPEND | O_NOCTTY);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Throws unless the opened file may be written; true when it is not a regular file. */
+function checkOpened(fd: number, { file, dirPlantable }: Resolved): boolean {
   const st = fs.fstatSync(fd);
   // a FIFO only where nobody untrusted could have put it (a reader of it would get the log)
   const fifoOk = st.isFIFO() && dirPlantable === null;
@@ -190,4 +204,5 @@ function checkOpened(fd: number, { file, dirPlantable }: Resolved): void {
   if (st.isFile() && st.nlink > 1 && dirPlantable !== null) {
     throw new LogPathError(`refusing ${file}: it has ${st.nlink} hard links and its directory is ${dirPlantable}`);
   }
+  return !st.isFile();
 }
