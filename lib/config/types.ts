@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HookName } from './settings.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
@@ -12,6 +13,12 @@ export interface Settings {
   gracefulTimeout: number;
   bootTimeout: number;
   keepAlive: number;
+  limitRequestLine: number;
+  limitRequestFields: number;
+  limitRequestFieldSize: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  workerConnections: number;
   maxRequests: number;
   maxRequestsJitter: number;
   maxMemory: number;
@@ -64,7 +71,9 @@ export interface Hooks {
   workerAbort(ctx: HookContext, worker: WorkerInfo): unknown;
   preExec(ctx: HookContext): unknown;
   childExit(ctx: HookContext, worker: WorkerInfo & { code: number | null; signal: string | null }): unknown;
-  workerExit(ctx: HookContext, worker: WorkerInfo & { code: number | null; signal: string | null }): unknown;
+  workerExit(ctx: HookContext, worker: WorkerInfo): unknown;
+  preRequest(ctx: HookContext, worker: WorkerInfo, req: IncomingMessage): unknown;
+  postRequest(ctx: HookContext, worker: WorkerInfo, req: IncomingMessage, res: ServerResponse): unknown;
   nworkersChanged(ctx: HookContext, change: { from: number; to: number }): unknown;
   onExit(ctx: HookContext): unknown;
 }
