@@ -1,7 +1,6 @@
 import { EXIT, UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
-import { checkLogFiles } from '../config/validate.js';
 import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { startDaemon } from '../daemon/start-daemon.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
@@ -48,7 +47,6 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       return code;
     }
     if (settings.preload) await loadAppInMaster(requireApp(settings), settings.chdir ?? cwd);
-    checkLogFiles(settings);
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();
     reportToStarter(`READY ${process.pid}`);

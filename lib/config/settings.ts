@@ -210,6 +210,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: () => null,
   },
   {
+    key: 'initgroups',
+    kind: 'bool',
+    help: "give workers the user's supplementary groups (as initgroups(3)); otherwise they keep only its group",
+    default: () => false,
+  },
+  {
     key: 'umask',
     kind: 'mode',
     short: 'm',

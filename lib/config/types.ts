@@ -31,6 +31,7 @@ export interface Settings {
   chdir: string | null;
   user: string | null;
   group: string | null;
+  initgroups: boolean;
   umask: number | null;
   rawEnv: string[];
   accesslog: string | null;

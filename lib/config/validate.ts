@@ -1,6 +1,5 @@
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { ConfigError, errnoOf } from './errors.js';
-import type { Settings } from './types.js';
+import { existsSync, statSync } from 'node:fs';
+import { ConfigError } from './errors.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
@@ -163,21 +162,5 @@ export function validateMerged(settings: Record<string, unknown>): void {
     throw new ConfigError(
       `settings 'certfile' and 'keyfile' go together: got certfile=${show(settings.certfile)}, keyfile=${show(settings.keyfile)}`,
     );
-  }
-}
-
-/**
- * The log files must be writable before anything starts: workers open them
- * too, and a worker that cannot would only fail at boot. Creates missing files.
- */
-export function checkLogFiles(settings: Settings): void {
-  for (const key of ['errorlog', 'accesslog'] as const) {
-    const path = settings[key];
-    if (!path || path === '-') continue;
-    try {
-      closeSync(openSync(path, 'a', 0o644));
-    } catch (err) {
-      throw new ConfigError(`setting '${key}': cannot open ${path}: ${errnoOf(err)}`);
-    }
   }
 }

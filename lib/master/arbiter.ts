@@ -6,7 +6,6 @@ import { HookRunner } from '../config/hooks.js';
 import { oneLine } from '../config/load-file.js';
 import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
 import type { Settings } from '../config/types.js';
-import { checkLogFiles } from '../config/validate.js';
 import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { StatusSnapshot } from '../control/status.js';
@@ -21,7 +20,8 @@ import { parseAppSpec } from '../worker/app-loader.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from '../worker/messages.js';
 import { CrashBackoff } from './crash-backoff.js';
 import { Pidfile } from './pidfile.js';
-import { chownLogFiles, workerIds } from './privileges.js';
+import { MasterLogFiles } from './log-files.js';
+import { workerFork, workerIdentity } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
@@ -86,6 +86,8 @@ export class Arbiter {
   private resolved: Resolved;
   private hooks: HookRunner;
   private log: ErrorLog;
+  /** Opened here, as root, and inherited by workers: see log-files.ts. */
+  private readonly logFiles: MasterLogFiles;
   private listeners: Listener[] = [];
   private readonly workers = new Map<number, WorkerHandle>();
   private generation = 0;
@@ -119,7 +121,9 @@ export class Arbiter {
     this.resolved = opts.resolved;
     this.settings = opts.resolved.settings;
     this.target = this.settings.workers;
-    this.log = createErrorLog(this.settings);
+    // resolves -u/-g now: an unknown user fails the start, not the first fork
+    this.logFiles = new MasterLogFiles(this.settings, workerIdentity(this.settings) ?? undefined);
+    this.log = createErrorLog(this.settings, this.logFiles.errorFile);
     this.hooks = HookRunner.from(this.resolved.fileConfig, this.settings, this.log);
     this.upgrade = new Upgrade(this.log, opts.cwd);
   }
@@ -139,7 +143,6 @@ export class Arbiter {
   /** Bind, write the pidfile and boot the first generation; throws a UserError on failure. */
   async start(): Promise<void> {
     requireApp(this.settings);
-    workerIds(this.settings.user, this.settings.group); // fail at start, not at the first fork
     if (this.settings.umask !== null) process.umask(this.settings.umask);
     for (const sig of SIGNALS) handleSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${this.settings.app}]`;
@@ -290,7 +293,7 @@ export class Arbiter {
         case 'SIGTTOU':
           return this.onTtou();
         case 'SIGUSR1':
-          return await this.onUsr1();
+          return this.onUsr1();
         case 'SIGUSR2':
           return await this.onUsr2();
         case 'SIGWINCH':
@@ -336,9 +339,9 @@ export class Arbiter {
     this.setTarget(this.target - 1);
   }
 
-  private async onUsr1(): Promise<void> {
+  private onUsr1(): void {
     this.log.info('Handling signal: USR1, reopening log files');
-    await this.log.reopen();
+    this.logFiles.reopen(this.log); // never throws: the workers get their USR1 whatever happens here
     for (const h of this.workers.values()) h.signal('SIGUSR1');
   }
 
@@ -415,7 +418,7 @@ export class Arbiter {
         'the config file to load',
       );
       requireApp(next.settings);
-      checkLogFiles(next.settings);
+      this.logFiles.adopt(next.settings, workerIdentity(next.settings) ?? undefined);
       listeners = await bindAll(next.settings.bind, this.listeners, process.env);
     } catch (err) {
       this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
@@ -427,7 +430,7 @@ export class Arbiter {
     const previous = { resolved: this.resolved, listeners: this.listeners, hooks: this.hooks };
     this.adopt(next, listeners);
     await this.hooks.call('onReload');
-    await this.log.reopen();
+    this.logFiles.reopen(this.log);
     const old = [...this.workers.values()];
     try {
       await this.bootGeneration(next.settings, next.configPath, signal);
@@ -442,6 +445,7 @@ export class Arbiter {
       return;
     }
     this.dropListeners(previous.listeners, listeners);
+    this.logFiles.keepOnly(next.settings);
     this.paused = false;
     this.target = next.settings.workers;
     for (const h of old) if (!h.retiring) h.stop('SIGTERM', next.settings.gracefulTimeout * 1000);
@@ -476,12 +480,16 @@ export class Arbiter {
       maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
       stats: this.metrics !== null,
+      logFds: this.logFiles.workerFds(settings),
     };
     await this.hooks.call('preFork', { generation });
-    const ids = workerIds(settings.user, settings.group);
-    chownLogFiles([settings.errorlog, settings.accesslog], ids);
-    cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });
-    const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
+    const fork = workerFork(workerIdentity(settings), envOf(settings.rawEnv));
+    cluster.setupPrimary({
+      cwd: settings.chdir ?? this.opts.cwd,
+      ...fork.ids,
+      stdio: this.logFiles.stdioFor(settings),
+    });
+    const worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
     const h = new WorkerHandle(worker, generation);
     this.workers.set(worker.id, h);
     worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
@@ -618,7 +626,7 @@ export class Arbiter {
     await this.hooks.call('onExit');
     this.finalCleanup();
     this.log.info(`Shutting down: ${this.name} master (${process.pid})`);
-    await this.log.close();
+    await Promise.all([this.log.close(), this.logFiles.close()]);
     this.exitResolve(0);
   }
 

@@ -6,7 +6,8 @@ import { handleSignal } from '../early-signals.js';
 import { EXIT, UserError } from '../config/errors.js';
 import { oneLine } from '../config/load-file.js';
 import { createAccessLog, type AccessLog } from '../log/access-log.js';
-import { createErrorLog } from '../log/error-log.js';
+import { createErrorLog, reopenEach } from '../log/error-log.js';
+import { LineFile } from '../log/line-file.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
 import { appPort, describeBind, refuseListen, type Bind } from './binds.js';
 import { Drainer } from './drain.js';
@@ -19,10 +20,16 @@ import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
-const log = createErrorLog(settings);
-const accessLog: AccessLog | null = settings.accesslog
-  ? createAccessLog({ accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat })
-  : null;
+// The master opened the log files (this process may not be allowed to) and passed their descriptors.
+const { logFds } = spec;
+const log = createErrorLog(settings, LineFile.inherited(logFds.errorlog, settings.errorlog, false));
+const accessLog: AccessLog | null =
+  settings.accesslog && logFds.accesslog !== null
+    ? createAccessLog(
+        { accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat },
+        LineFile.inherited(logFds.accesslog, settings.accesslog, true),
+      )
+    : null;
 const send = (msg: WorkerToMaster): void => {
   if (process.connected) process.send!(msg);
 };
@@ -34,7 +41,7 @@ process.on('disconnect', () => exitNow(0));
 
 handleSignal('SIGUSR1', () => {
   log.info('reopening log files');
-  void Promise.all([log.reopen(), accessLog?.reopen()]);
+  reopenEach(log, [log, accessLog]);
 });
 
 if (settings.captureOutput) {
