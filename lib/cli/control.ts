@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import { isAlive, readPid } from '../master/pidfile.js';
 import { existsSync } from 'node:fs';
 

@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from './errors.js';
+import { ConfigError, oneLine } from '../errors.js';
 
 const MODULE = 'tsgund';
 
@@ -116,13 +116,4 @@ export async function loadConfigFile(explicit: string | null, cwd: string): Prom
     throw new ConfigError(`config file ${result.filepath} must export an object of settings, got ${typeof config}`);
   }
   return { filepath: result.filepath, config: config as Record<string, unknown> };
-}
-
-export function oneLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .join(' ');
 }

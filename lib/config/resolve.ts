@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../errors.js';
 import { loadConfigFile } from './load-file.js';
 import { HOOKS, SETTINGS } from './settings.js';
 import type { Settings } from './types.js';

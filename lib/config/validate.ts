@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { ConfigError, errnoOf } from './errors.js';
+import { ConfigError, errnoOf } from '../errors.js';
 import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';

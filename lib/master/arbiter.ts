@@ -3,7 +3,7 @@ import cluster from 'node:cluster';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HookRunner } from '../config/hooks.js';
-import { oneLine } from '../config/load-file.js';
+import { oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
 import type { Settings } from '../config/types.js';
 import { checkLogFiles } from '../config/validate.js';

@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { ConfigError, errnoOf } from '../config/errors.js';
+import { ConfigError, errnoOf } from '../errors.js';
 
 export function readPid(path: string): number | null {
   try {

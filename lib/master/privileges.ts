@@ -1,5 +1,5 @@
 import { chownSync, closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 
 export interface WorkerIds {
   uid?: number;

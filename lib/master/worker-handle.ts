@@ -1,4 +1,4 @@
-import { UserError } from '../config/errors.js';
+import { UserError } from '../errors.js';
 import type { Worker } from 'node:cluster';
 import type { WorkerToMaster } from '../worker/messages.js';
 

@@ -3,8 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXIT, UserError } from '../config/errors.js';
-import { oneLine } from '../config/load-file.js';
+import { EXIT, UserError, oneLine } from '../errors.js';
 import { fetchToListener, type FetchHandler } from './fetch-adapter.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
