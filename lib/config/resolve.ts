@@ -41,8 +41,10 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
     Object.assign(merged, layer.values);
     if (layer.app) merged.app = layer.app;
   }
-  validateMerged(merged);
-  return { settings: merged as unknown as Settings, configPath: file.filepath, fileConfig: file.config };
+  // every layer was checked key by key against the table: the shape is now Settings
+  const settings = merged as unknown as Settings;
+  validateMerged(settings);
+  return { settings, configPath: file.filepath, fileConfig: file.config };
 }
 
 export function requireApp(settings: Settings): string {

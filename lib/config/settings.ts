@@ -24,7 +24,7 @@ const webConcurrency = (): number => {
   return Number.isInteger(n) && n >= 1 ? n : 1;
 };
 
-export const SETTINGS: readonly SettingSpec[] = [
+const TABLE = [
   {
     key: 'bind',
     kind: 'list',
@@ -225,7 +225,31 @@ export const SETTINGS: readonly SettingSpec[] = [
     help: 'path of the control socket (default: <pidfile>.sock when a pidfile is set)',
     default: () => null,
   },
-];
+] as const satisfies readonly SettingSpec[];
+
+/** The type of each kind of value; an enum's is the union of its choices. */
+interface KindValues {
+  int: number;
+  number: number;
+  bool: boolean;
+  string: string;
+  list: string[];
+  mode: number;
+}
+type ValueOf<S extends SettingSpec> =
+  | (S extends { kind: 'enum'; choices: readonly (infer C)[] }
+      ? C
+      : S['kind'] extends keyof KindValues
+        ? KindValues[S['kind']]
+        : never)
+  | (S extends { nullable: true } ? null : never);
+
+type Spec = (typeof TABLE)[number];
+export type SettingKey = Spec['key'];
+/** One property per row of the table, so a key that is not in it does not compile. */
+export type SettingValues = { [S in Spec as S['key']]: ValueOf<S> };
+
+export const SETTINGS: readonly (SettingSpec & { key: SettingKey })[] = TABLE;
 
 export const HOOKS = [
   'onStarting',

@@ -5,7 +5,7 @@ import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
 
-const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
+const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
 
 function expectation(s: SettingSpec): string {
   const orNull = s.nullable ? ' or null' : '';
@@ -136,23 +136,23 @@ export function validateLayer(raw: Record<string, unknown>, origin: string, asFl
 }
 
 /** Checks that need the merged settings or look inside a value. */
-export function validateMerged(settings: Record<string, unknown>): void {
-  for (const address of settings.bind as string[]) parseBind(address);
-  if (settings.statsBind) parseBind(settings.statsBind as string, 'stats-bind');
-  for (const pair of settings.rawEnv as string[]) {
+export function validateMerged(settings: Settings): void {
+  for (const address of settings.bind) parseBind(address);
+  if (settings.statsBind) parseBind(settings.statsBind, 'stats-bind');
+  for (const pair of settings.rawEnv) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(pair)) {
       throw new ConfigError(`setting 'rawEnv' has ${show(pair)}, expected KEY=VALUE`);
     }
   }
-  const formatProblem = validateAccessLogFormat(settings.accessLogFormat as string);
+  const formatProblem = validateAccessLogFormat(settings.accessLogFormat);
   if (formatProblem) throw new ConfigError(`setting 'accessLogFormat': ${formatProblem}`);
   if (settings.chdir) {
-    const dir = settings.chdir as string;
+    const dir = settings.chdir;
     if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
-  for (const key of ['certfile', 'keyfile']) {
-    const file = settings[key] as string | null;
+  for (const key of ['certfile', 'keyfile'] as const) {
+    const file = settings[key];
     if (file && !existsSync(file)) throw new ConfigError(`setting '${key}': ${show(file)} does not exist`);
   }
   if (Boolean(settings.certfile) !== Boolean(settings.keyfile)) {
