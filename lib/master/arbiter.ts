@@ -37,17 +37,14 @@ export type MasterSignal =
   | 'SIGUSR1'
   | 'SIGUSR2'
   | 'SIGWINCH';
-const SIGNALS: MasterSignal[] = [
-  'SIGHUP',
-  'SIGINT',
-  'SIGQUIT',
-  'SIGTERM',
-  'SIGTTIN',
-  'SIGTTOU',
-  'SIGUSR1',
-  'SIGUSR2',
-  'SIGWINCH',
-];
+/** A signal's handler, and what it does in the "Handling signal" line. */
+interface SignalHandler {
+  what?: string;
+  run(): void | Promise<void>;
+}
+type MessageHandlers = {
+  [T in WorkerToMaster['type']]: (h: WorkerHandle, msg: Extract<WorkerToMaster, { type: T }>) => void;
+};
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
 const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort'] as const;
@@ -115,6 +112,29 @@ export class Arbiter {
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
 
+  /** One handler per signal: the signals the master handles are this table's keys. */
+  private readonly signalHandlers: Record<MasterSignal, SignalHandler> = {
+    SIGHUP: { what: 'reloading', run: () => this.onHup() },
+    SIGTERM: { what: 'shutting down gracefully', run: () => void this.shutdown('graceful') },
+    SIGINT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
+    SIGQUIT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
+    SIGTTIN: { run: () => this.onTtin() },
+    SIGTTOU: { run: () => this.onTtou() },
+    SIGUSR1: { what: 'reopening log files', run: () => this.onUsr1() },
+    SIGUSR2: { run: () => this.onUsr2() },
+    SIGWINCH: { run: () => this.onWinch() },
+  };
+
+  /** One handler per kind of message a worker sends (node:cluster's methodMessageMapping). */
+  private readonly messageHandlers: MessageHandlers = {
+    'want-sockets': (h) => this.sendSockets(h),
+    ready: () => {},
+    'boot-error': (h, msg) => this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`),
+    heartbeat: (h, msg) => this.onHeartbeat(h, msg),
+    retiring: (h, msg) => this.onRetiring(h, msg.reason),
+    log: (h, msg) => this.log[msg.level](`Worker ${h.pid}: ${msg.message}`),
+  };
+
   constructor(private readonly opts: ArbiterOptions) {
     this.resolved = opts.resolved;
     this.settings = opts.resolved.settings;
@@ -141,7 +161,7 @@ export class Arbiter {
     requireApp(this.settings);
     workerIds(this.settings.user, this.settings.group); // fail at start, not at the first fork
     if (this.settings.umask !== null) process.umask(this.settings.umask);
-    for (const sig of SIGNALS) handleSignal(sig, () => this.enqueue(sig));
+    for (const sig of Object.keys(this.signalHandlers) as MasterSignal[]) handleSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${this.settings.app}]`;
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.hooks.call('onStarting');
@@ -267,41 +287,25 @@ export class Arbiter {
     }
   }
 
+  /** The dispatcher: the one place a signal is logged and handled (gunicorn's handle_<sig> lookup). */
   private async handle(sig: MasterSignal): Promise<void> {
+    const name = sig.slice(3);
     if (this.stopping && !STOP_SIGNALS.has(sig)) {
-      this.log.info(`ignoring ${sig} while stopping`);
+      this.log.info(`Ignoring signal ${name} while stopping`);
       return;
     }
-    this.log.debug(`handling ${sig}`);
+    const { what, run } = this.signalHandlers[sig];
+    this.log.info(`Handling signal: ${name}${what ? `, ${what}` : ''}`);
     try {
-      switch (sig) {
-        case 'SIGHUP':
-          return await this.onHup();
-        case 'SIGTERM':
-          return this.onTerm();
-        case 'SIGINT':
-        case 'SIGQUIT':
-          return this.onQuit(sig);
-        case 'SIGTTIN':
-          return this.onTtin();
-        case 'SIGTTOU':
-          return this.onTtou();
-        case 'SIGUSR1':
-          return await this.onUsr1();
-        case 'SIGUSR2':
-          return await this.onUsr2();
-        case 'SIGWINCH':
-          return this.onWinch();
-      }
+      await run();
     } catch (err) {
-      this.log.error(`handling ${sig} failed`, err);
+      this.log.error(`handling ${name} failed`, err);
     }
   }
 
   // ---- signal handlers ---------------------------------------------------
 
   private async onHup(): Promise<void> {
-    this.log.info('Handling signal: HUP, reloading');
     notifySystemd('RELOADING=1');
     try {
       await this.reload();
@@ -310,31 +314,19 @@ export class Arbiter {
     }
   }
 
-  private onTerm(): void {
-    if (this.stopping) return;
-    this.log.info('Handling signal: TERM, shutting down gracefully');
-    void this.shutdown('graceful');
-  }
-
-  private onQuit(sig: 'SIGINT' | 'SIGQUIT'): void {
-    this.log.info(`Handling signal: ${sig.slice(3)}, shutting down now`);
-    void this.shutdown('quick');
-  }
-
   private onTtin(): void {
     this.setTarget(this.target + 1);
   }
 
   private onTtou(): void {
     if (this.target <= 1) {
-      this.log.info('Handling signal: TTOU, already at 1 worker');
+      this.log.info('Number of workers stays 1: already at 1 worker');
       return;
     }
     this.setTarget(this.target - 1);
   }
 
   private async onUsr1(): Promise<void> {
-    this.log.info('Handling signal: USR1, reopening log files');
     await this.log.reopen();
     for (const h of this.workers.values()) h.signal('SIGUSR1');
   }
@@ -353,10 +345,10 @@ export class Arbiter {
 
   private onWinch(): void {
     if (hasTerminal()) {
-      this.log.debug('ignoring WINCH: running in a terminal');
+      this.log.info('WINCH ignored: running in a terminal');
       return;
     }
-    this.log.info('Handling signal: WINCH, stopping all workers (sockets stay open; HUP restarts them)');
+    this.log.info('Stopping all workers (sockets stay open; HUP restarts them)');
     this.paused = true;
     for (const h of this.workers.values()) if (!h.retiring) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
   }
@@ -491,30 +483,27 @@ export class Arbiter {
 
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
     h.onMessage(msg);
-    if (msg.type === 'heartbeat' && msg.stats) this.metrics?.addDelta(msg.stats);
-    if (msg.type === 'want-sockets') this.sendSockets(h);
-    else if (msg.type === 'retiring') {
-      this.log.info(`Worker ${h.pid} is retiring: ${msg.reason}`);
-      h.retiring = true;
-      this.metrics?.restart('max_requests');
-      h.state = 'draining';
-      h.killAfter(this.settings.gracefulTimeout * 1000);
-      this.manageWorkers();
-    } else if (msg.type === 'boot-error') {
-      this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`);
-    } else if (
-      msg.type === 'heartbeat' &&
-      this.settings.maxMemory > 0 &&
-      msg.rss > this.settings.maxMemory * 1048576 &&
-      h.serving
-    ) {
-      this.log.warning(
-        `Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`,
-      );
-      h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
-      this.metrics?.restart('max_memory');
-      this.manageWorkers();
-    }
+    (this.messageHandlers[msg.type] as (h: WorkerHandle, msg: WorkerToMaster) => void)(h, msg);
+  }
+
+  private onRetiring(h: WorkerHandle, reason: string): void {
+    this.log.info(`Worker ${h.pid} is retiring: ${reason}`);
+    h.retiring = true;
+    this.metrics?.restart('max_requests');
+    h.state = 'draining';
+    h.killAfter(this.settings.gracefulTimeout * 1000);
+    this.manageWorkers();
+  }
+
+  private onHeartbeat(h: WorkerHandle, msg: Extract<WorkerToMaster, { type: 'heartbeat' }>): void {
+    if (msg.stats) this.metrics?.addDelta(msg.stats);
+    if (!(this.settings.maxMemory > 0 && msg.rss > this.settings.maxMemory * 1048576 && h.serving)) return;
+    this.log.warning(
+      `Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`,
+    );
+    h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+    this.metrics?.restart('max_memory');
+    this.manageWorkers();
   }
 
   /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
