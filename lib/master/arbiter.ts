@@ -42,6 +42,18 @@ interface SignalHandler {
   what?: string;
   run(): void | Promise<void>;
 }
+/**
+ * Where the master is (puma's @status): the one value every decision reads.
+ * A boot or a reload carries the controller that a stop signal (or, for a
+ * reload, a newer HUP) aborts it with; a reload remembers the phase it returns to.
+ */
+type MasterState =
+  | { phase: 'starting'; abort: AbortController }
+  | { phase: 'running' }
+  | { phase: 'paused' }
+  | { phase: 'reloading'; abort: AbortController; resume: 'running' | 'paused' }
+  | { phase: 'stopping'; mode: 'graceful' | 'quick' };
+
 type MessageHandlers = {
   [T in WorkerToMaster['type']]: (h: WorkerHandle, msg: Extract<WorkerToMaster, { type: T }>) => void;
 };
@@ -87,12 +99,10 @@ export class Arbiter {
   private readonly workers = new Map<number, WorkerHandle>();
   private generation = 0;
   private target: number;
-  private paused = false;
-  private stopping: 'graceful' | 'quick' | null = null;
+  private state: MasterState = { phase: 'starting', abort: new AbortController() };
   private readonly queue: MasterSignal[] = [];
-  private busy = false;
-  private started = false;
-  private reloadAbort: AbortController | null = null;
+  /** Wakes the signal loop when a signal is queued. */
+  private wake: (() => void) | null = null;
   private readonly backoff = new CrashBackoff();
   private restarts = 0;
   /** Replacement workers whose spawn is under way (preFork hooks are async). */
@@ -180,17 +190,14 @@ export class Arbiter {
       const controlPath = controlSocketPath(this.settings.controlSocket, this.settings.pidfile, this.upgrade.isChild);
       if (controlPath) this.control = await startControlServer(controlPath, () => this.snapshot(), this.log);
       if (this.settings.statsBind) await this.startStats(this.settings.statsBind);
-      this.reloadAbort = new AbortController();
-      await this.bootGeneration(this.settings, this.resolved.configPath, this.reloadAbort.signal);
+      await this.bootGeneration(this.settings, this.resolved.configPath, this.abortOf(this.state)!.signal);
     } catch (err) {
       await this.abortStart();
       throw err;
-    } finally {
-      this.reloadAbort = null;
     }
+    this.state = { phase: 'running' };
     // signals that arrived while booting are handled from now on, in order
-    this.started = true;
-    void this.drainQueue();
+    void this.handleSignals();
     this.log.info(`Booted ${this.target} worker(s), generation ${this.generation}`);
     if (this.settings.reload) await this.startWatching();
     notifySystemd('READY=1', `STATUS=serving with ${this.target} workers`);
@@ -243,7 +250,7 @@ export class Arbiter {
       app: this.settings.app ?? '',
       generation: this.generation,
       targetWorkers: this.target,
-      state: this.stopping ? 'stopping' : this.reloadAbort ? 'reloading' : this.paused ? 'paused' : 'running',
+      state: this.state.phase,
       uptimeMs: Math.round(process.uptime() * 1000),
       rss: process.memoryUsage.rss(),
       restarts: this.restarts,
@@ -265,32 +272,40 @@ export class Arbiter {
   enqueue(sig: MasterSignal): void {
     // A stop must not wait behind a boot (the first one or a reload's), and a
     // newer HUP supersedes a reload (the files changed again): both abort it.
-    if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.started)) this.reloadAbort?.abort(sig);
+    if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.state.phase === 'reloading')) {
+      this.abortOf(this.state)?.abort(sig);
+    }
     this.queue.push(sig);
-    void this.drainQueue();
+    this.wake?.();
   }
 
-  private async drainQueue(): Promise<void> {
-    // Nothing is handled until the first generation is up: a HUP or TTIN would
-    // race with the boot, and a stop aborts the boot itself (see enqueue).
-    if (this.busy || !this.started) return;
-    this.busy = true;
-    try {
-      while (this.queue.length) {
-        const sig = this.queue.shift()!;
-        // several HUPs waiting would all load the same files: one reload does
-        if (sig === 'SIGHUP' && this.queue.includes('SIGHUP')) continue;
-        await this.handle(sig);
+  private abortOf(state: MasterState): AbortController | null {
+    return state.phase === 'starting' || state.phase === 'reloading' ? state.abort : null;
+  }
+
+  /**
+   * The signal loop, from the end of the first boot on: one signal at a time,
+   * in order. (Before it, a HUP or TTIN would race with the boot, and a stop
+   * aborts the boot itself: see enqueue.)
+   */
+  private async handleSignals(): Promise<void> {
+    for (;;) {
+      const sig = this.queue.shift();
+      if (!sig) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+        continue;
       }
-    } finally {
-      this.busy = false;
+      // several HUPs waiting would all load the same files: one reload does
+      if (sig === 'SIGHUP' && this.queue.includes('SIGHUP')) continue;
+      await this.handle(sig);
     }
   }
 
   /** The dispatcher: the one place a signal is logged and handled (gunicorn's handle_<sig> lookup). */
   private async handle(sig: MasterSignal): Promise<void> {
     const name = sig.slice(3);
-    if (this.stopping && !STOP_SIGNALS.has(sig)) {
+    if (this.state.phase === 'stopping' && !STOP_SIGNALS.has(sig)) {
       this.log.info(`Ignoring signal ${name} while stopping`);
       return;
     }
@@ -349,7 +364,7 @@ export class Arbiter {
       return;
     }
     this.log.info('Stopping all workers (sockets stay open; HUP restarts them)');
-    this.paused = true;
+    this.state = { phase: 'paused' };
     for (const h of this.workers.values()) if (!h.retiring) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
   }
 
@@ -383,16 +398,15 @@ export class Arbiter {
   }
 
   private async reload(): Promise<void> {
+    const resume = this.state.phase === 'paused' ? 'paused' : 'running';
     const abort = new AbortController();
-    this.reloadAbort = abort;
-    try {
-      await this.reloadWith(abort.signal);
-    } finally {
-      this.reloadAbort = null;
-    }
+    this.state = { phase: 'reloading', abort, resume };
+    const ok = await this.reloadWith(abort.signal);
+    if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
   }
 
-  private async reloadWith(signal: AbortSignal): Promise<void> {
+  /** Returns whether the new generation took over. */
+  private async reloadWith(signal: AbortSignal): Promise<boolean> {
     let next: Resolved;
     let listeners: Listener[];
     try {
@@ -409,7 +423,7 @@ export class Arbiter {
     } catch (err) {
       this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
       this.metrics?.reload(false);
-      return;
+      return false;
     }
     for (const l of listeners)
       if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
@@ -428,14 +442,14 @@ export class Arbiter {
       if (!superseded) this.metrics?.reload(false);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
-      return;
+      return false;
     }
     this.dropListeners(previous.listeners, listeners);
-    this.paused = false;
     this.target = next.settings.workers;
     for (const h of old) if (!h.retiring) h.stop('SIGTERM', next.settings.gracefulTimeout * 1000);
     this.log.info(`Reloaded: generation ${this.generation} serving with ${this.target} worker(s)`);
     this.metrics?.reload(true);
+    return true;
   }
 
   /** Make `resolved` the running configuration. */
@@ -526,7 +540,7 @@ export class Arbiter {
     h.onExit(how);
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
     void this.hooks.call('childExit', info).then(() => this.hooks.call('workerExit', info));
-    if (h.retiring || this.stopping) {
+    if (h.retiring || this.state.phase === 'stopping') {
       this.log.info(`Worker exiting (pid: ${h.pid})${code || signal ? ` ${how}` : ''}`);
       return;
     }
@@ -544,7 +558,9 @@ export class Arbiter {
 
   /** Keep the current generation at `target` serving workers (gunicorn's manage_workers). */
   private manageWorkers(): void {
-    if (this.stopping || this.paused || this.generation === 0) return;
+    const { state } = this;
+    const paused = state.phase === 'paused' || (state.phase === 'reloading' && state.resume === 'paused');
+    if (state.phase === 'stopping' || paused || this.generation === 0) return;
     const current = [...this.workers.values()].filter((h) => h.generation === this.generation && h.serving);
     const count = current.length + this.replacing;
     if (count > this.target) {
@@ -598,9 +614,10 @@ export class Arbiter {
   // ---- shutdown ----------------------------------------------------------
 
   private async shutdown(mode: 'graceful' | 'quick'): Promise<void> {
-    const escalate = this.stopping === 'graceful' && mode === 'quick';
-    if (this.stopping && !escalate) return;
-    this.stopping = mode;
+    const stopping = this.state.phase === 'stopping' ? this.state.mode : null;
+    const escalate = stopping === 'graceful' && mode === 'quick';
+    if (stopping && !escalate) return;
+    this.state = { phase: 'stopping', mode };
     notifySystemd('STOPPING=1');
     const graceMs = mode === 'quick' ? QUICK_STOP_MS : this.settings.gracefulTimeout * 1000;
     for (const h of this.workers.values()) h.stop(mode === 'quick' ? 'SIGQUIT' : 'SIGTERM', graceMs);
