@@ -25,7 +25,7 @@ import { chownLogFiles, workerIds } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
-import { BootFailure, WorkerHandle } from './worker-handle.js';
+import { BootFailure, QUICK_STOP_MS, WorkerHandle } from './worker-handle.js';
 
 export type MasterSignal =
   | 'SIGHUP'
@@ -60,7 +60,6 @@ type MessageHandlers = {
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
 const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort'] as const;
-const QUICK_STOP_MS = 2000;
 const TICK_MS = 250;
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
@@ -162,6 +161,10 @@ export class Arbiter {
     return this.settings.errorlog === '-';
   }
 
+  private get graceMs(): number {
+    return this.settings.gracefulTimeout * 1000;
+  }
+
   private get name(): string {
     return this.settings.name + (this.upgrade.isChild ? '.2' : '');
   }
@@ -237,7 +240,7 @@ export class Arbiter {
   }
 
   private async abortStart(): Promise<void> {
-    for (const h of this.workers.values()) h.signal('SIGKILL');
+    for (const h of this.workers.values()) h.kill();
     await this.waitForWorkers(QUICK_STOP_MS);
     this.finalCleanup();
   }
@@ -365,7 +368,7 @@ export class Arbiter {
     }
     this.log.info('Stopping all workers (sockets stay open; HUP restarts them)');
     this.state = { phase: 'paused' };
-    for (const h of this.workers.values()) if (!h.retiring) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+    for (const h of this.workers.values()) if (!h.retiring) h.term();
   }
 
   // ---- generations -------------------------------------------------------
@@ -390,7 +393,7 @@ export class Arbiter {
     try {
       await waitAll(fresh, settings.bootTimeout * 1000, signal);
     } catch (err) {
-      for (const h of fresh) h.stop('SIGQUIT', QUICK_STOP_MS);
+      for (const h of fresh) h.quit();
       throw err;
     }
     this.generation = generation;
@@ -446,7 +449,7 @@ export class Arbiter {
     }
     this.dropListeners(previous.listeners, listeners);
     this.target = next.settings.workers;
-    for (const h of old) if (!h.retiring) h.stop('SIGTERM', next.settings.gracefulTimeout * 1000);
+    for (const h of old) if (!h.retiring) h.term();
     this.log.info(`Reloaded: generation ${this.generation} serving with ${this.target} worker(s)`);
     this.metrics?.reload(true);
     return true;
@@ -485,7 +488,7 @@ export class Arbiter {
     chownLogFiles([settings.errorlog, settings.accesslog], ids);
     cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });
     const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
-    const h = new WorkerHandle(worker, generation);
+    const h = new WorkerHandle(worker, generation, () => this.graceMs);
     this.workers.set(worker.id, h);
     worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
@@ -502,10 +505,8 @@ export class Arbiter {
 
   private onRetiring(h: WorkerHandle, reason: string): void {
     this.log.info(`Worker ${h.pid} is retiring: ${reason}`);
-    h.retiring = true;
+    h.retire();
     this.metrics?.restart('max_requests');
-    h.state = 'draining';
-    h.killAfter(this.settings.gracefulTimeout * 1000);
     this.manageWorkers();
   }
 
@@ -515,7 +516,7 @@ export class Arbiter {
     this.log.warning(
       `Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`,
     );
-    h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+    h.term();
     this.metrics?.restart('max_memory');
     this.manageWorkers();
   }
@@ -565,7 +566,7 @@ export class Arbiter {
     const count = current.length + this.replacing;
     if (count > this.target) {
       const oldest = current.sort((a, b) => a.startedAt - b.startedAt).slice(0, current.length - this.target);
-      for (const h of oldest) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+      for (const h of oldest) h.term();
       return;
     }
     if (count === this.target) return;
@@ -595,9 +596,7 @@ export class Arbiter {
       if (!limit || h.retiring || now - h.lastCheckin <= limit * 1000) continue;
       if (!h.abortedAt) {
         this.log.critical(`WORKER TIMEOUT (pid: ${h.pid}): no heartbeat for ${limit} s`);
-        h.abortedAt = now;
-        h.signal('SIGABRT');
-        h.killAfter(1000);
+        h.abort(now);
       }
     }
     if (this.upgrade.parentGone()) {
@@ -619,11 +618,11 @@ export class Arbiter {
     if (stopping && !escalate) return;
     this.state = { phase: 'stopping', mode };
     notifySystemd('STOPPING=1');
-    const graceMs = mode === 'quick' ? QUICK_STOP_MS : this.settings.gracefulTimeout * 1000;
-    for (const h of this.workers.values()) h.stop(mode === 'quick' ? 'SIGQUIT' : 'SIGTERM', graceMs);
+    for (const h of this.workers.values()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
     this.closeListeners();
-    await this.waitForWorkers(graceMs + 1000);
+    // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
+    await this.waitForWorkers((mode === 'quick' ? QUICK_STOP_MS : this.graceMs) + 1000);
     await this.hooks.call('onExit');
     this.finalCleanup();
     this.log.info(`Shutting down: ${this.name} master (${process.pid})`);
