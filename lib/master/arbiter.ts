@@ -1,5 +1,5 @@
 import type { FSWatcher } from 'chokidar';
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HookRunner } from '../config/hooks.js';
@@ -25,6 +25,8 @@ import { chownLogFiles, workerIds } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
+import { GenerationBoot } from './generation-boot.js';
+import { decide, oldestSurplus, type PoolView } from './reconcile.js';
 import { BootFailure, QUICK_STOP_MS, WorkerHandle } from './worker-handle.js';
 
 export type MasterSignal =
@@ -104,8 +106,10 @@ export class Arbiter {
   private wake: (() => void) | null = null;
   private readonly backoff = new CrashBackoff();
   private restarts = 0;
-  /** Replacement workers whose spawn is under way (preFork hooks are async). */
-  private replacing = 0;
+  /** Forks under way per generation (preFork hooks are async); see reconcile.ts. */
+  private readonly pending = new Map<number, number>();
+  /** The generation being booted (the first one, or a reload's), if any. */
+  private boot: GenerationBoot | null = null;
   private spawnTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private watcher: FSWatcher | null = null;
@@ -137,7 +141,9 @@ export class Arbiter {
   /** One handler per kind of message a worker sends (node:cluster's methodMessageMapping). */
   private readonly messageHandlers: MessageHandlers = {
     'want-sockets': (h) => this.sendSockets(h),
-    ready: () => {},
+    ready: (h) => {
+      if (this.boot?.generation === h.generation) this.boot.onReady();
+    },
     'boot-error': (h, msg) => this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`),
     heartbeat: (h, msg) => this.onHeartbeat(h, msg),
     retiring: (h, msg) => this.onRetiring(h, msg.reason),
@@ -193,7 +199,7 @@ export class Arbiter {
       const controlPath = controlSocketPath(this.settings.controlSocket, this.settings.pidfile, this.upgrade.isChild);
       if (controlPath) this.control = await startControlServer(controlPath, () => this.snapshot(), this.log);
       if (this.settings.statsBind) await this.startStats(this.settings.statsBind);
-      await this.bootGeneration(this.settings, this.resolved.configPath, this.abortOf(this.state)!.signal);
+      await this.bootGeneration(this.settings, this.resolved.configPath, this.abortOf(this.state)!.signal, true);
     } catch (err) {
       await this.abortStart();
       throw err;
@@ -342,6 +348,7 @@ export class Arbiter {
       return;
     }
     this.setTarget(this.target - 1);
+    for (const id of oldestSurplus(this.poolView())) this.workers.get(id)!.term();
   }
 
   private async onUsr1(): Promise<void> {
@@ -378,26 +385,34 @@ export class Arbiter {
     this.target = n;
     this.log.info(`Number of workers: ${from} -> ${n}`);
     void this.hooks.call('nworkersChanged', { from, to: n });
-    this.manageWorkers();
+    this.reconcile();
   }
 
-  /** Spawn a full generation and wait until every worker of it is ready. */
+  /**
+   * Boot a full generation and wait until every worker of it is ready; dead
+   * workers are replaced meanwhile (see GenerationBoot for when it fails).
+   * Only then does it become the serving generation.
+   */
   private async bootGeneration(
     settings: Settings,
     configPath: string | null,
-    signal: AbortSignal | null,
-  ): Promise<WorkerHandle[]> {
-    const generation = this.generation + 1;
-    const fresh: WorkerHandle[] = [];
-    for (let i = 0; i < settings.workers; i++) fresh.push(await this.spawnWorker(settings, configPath, generation));
+    signal: AbortSignal,
+    lenient: boolean,
+  ): Promise<void> {
+    const generation = Math.max(this.generation, ...[...this.workers.values()].map((h) => h.generation)) + 1;
+    const boot = new GenerationBoot(generation, settings, configPath, lenient, signal, (m) => this.log.warning(m));
+    this.boot = boot;
+    this.reconcile();
     try {
-      await waitAll(fresh, settings.bootTimeout * 1000, signal);
+      await boot.done;
     } catch (err) {
-      for (const h of fresh) h.quit();
+      for (const h of this.workers.values()) if (h.generation === generation) h.quit();
       throw err;
+    } finally {
+      if (this.boot === boot) this.boot = null;
     }
     this.generation = generation;
-    return fresh;
+    this.target = settings.workers;
   }
 
   private async reload(): Promise<void> {
@@ -434,9 +449,8 @@ export class Arbiter {
     this.adopt(next, listeners);
     await this.hooks.call('onReload');
     await this.log.reopen();
-    const old = [...this.workers.values()];
     try {
-      await this.bootGeneration(next.settings, next.configPath, signal);
+      await this.bootGeneration(next.settings, next.configPath, signal, false);
     } catch (err) {
       const superseded = signal.reason === 'SIGHUP';
       this.log[superseded ? 'info' : 'error'](
@@ -448,8 +462,9 @@ export class Arbiter {
       return false;
     }
     this.dropListeners(previous.listeners, listeners);
-    this.target = next.settings.workers;
-    for (const h of old) if (!h.retiring) h.term();
+    // the old generation, with any replacement it got while the new one booted
+    for (const h of this.workers.values()) if (h.generation < this.generation && !h.retiring) h.term();
+    this.reconcile();
     this.log.info(`Reloaded: generation ${this.generation} serving with ${this.target} worker(s)`);
     this.metrics?.reload(true);
     return true;
@@ -472,7 +487,13 @@ export class Arbiter {
     }
   }
 
-  private async spawnWorker(settings: Settings, configPath: string | null, generation: number): Promise<WorkerHandle> {
+  /**
+   * The one place a worker is forked. Counted in `pending` from the call until
+   * the worker is registered (or the fork failed), exactly once.
+   */
+  private async spawnWorker(settings: Settings, configPath: string | null, generation: number): Promise<void> {
+    this.pending.set(generation, (this.pending.get(generation) ?? 0) + 1);
+    const forked = () => this.pending.set(generation, this.pending.get(generation)! - 1);
     const jitter = settings.maxRequestsJitter ? Math.floor(Math.random() * (settings.maxRequestsJitter + 1)) : 0;
     const spec: WorkerSpec = {
       settings,
@@ -484,18 +505,46 @@ export class Arbiter {
       stats: this.metrics !== null,
     };
     await this.hooks.call('preFork', { generation });
-    const ids = workerIds(settings.user, settings.group);
-    chownLogFiles([settings.errorlog, settings.accesslog], ids);
-    cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });
-    const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
+    if (this.state.phase === 'stopping') {
+      forked(); // a stop came while the hook ran
+      return;
+    }
+    let worker: Worker;
+    try {
+      const ids = workerIds(settings.user, settings.group);
+      chownLogFiles([settings.errorlog, settings.accesslog], ids);
+      cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });
+      worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
+    } catch (err) {
+      forked();
+      this.forkFailed(generation, err);
+      return;
+    }
+    forked();
+    worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
+    if (worker.process.pid === undefined) {
+      // The spawn failed (EAGAIN under RLIMIT_NPROC, ENOMEM): Node reports it
+      // with an 'error' event on the next tick, and no 'exit' ever follows.
+      worker.process.once('error', (err) => this.forkFailed(generation, err));
+      delete cluster.workers?.[worker.id];
+      if (worker.process.connected) worker.process.disconnect();
+      return;
+    }
     const h = new WorkerHandle(worker, generation, () => this.graceMs);
     this.workers.set(worker.id, h);
     worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
-    worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
     this.log.info(`Booting worker with pid: ${h.pid} (generation ${generation})`);
     void this.hooks.call('postFork', { pid: h.pid, id: h.id, generation });
-    return h;
+  }
+
+  /** A fork that failed is a crash: counted, and the next one waits for the backoff. */
+  private forkFailed(generation: number, err: unknown): void {
+    this.restarts++;
+    this.metrics?.restart('crash');
+    const delay = this.backoff.recordExit(0);
+    this.log.error(`Cannot fork a worker (generation ${generation}): ${oneLine(err)}; next start in ${delay} ms`);
+    this.reconcile();
   }
 
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
@@ -507,7 +556,7 @@ export class Arbiter {
     this.log.info(`Worker ${h.pid} is retiring: ${reason}`);
     h.retire();
     this.metrics?.restart('max_requests');
-    this.manageWorkers();
+    this.reconcile();
   }
 
   private onHeartbeat(h: WorkerHandle, msg: Extract<WorkerToMaster, { type: 'heartbeat' }>): void {
@@ -518,7 +567,7 @@ export class Arbiter {
     );
     h.term();
     this.metrics?.restart('max_memory');
-    this.manageWorkers();
+    this.reconcile();
   }
 
   /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
@@ -537,59 +586,79 @@ export class Arbiter {
 
   private onWorkerExit(h: WorkerHandle, code: number | null, signal: string | null): void {
     this.workers.delete(h.id);
+    h.onExit();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    h.onExit(how);
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
     void this.hooks.call('childExit', info).then(() => this.hooks.call('workerExit', info));
     if (h.retiring || this.state.phase === 'stopping') {
       this.log.info(`Worker exiting (pid: ${h.pid})${code || signal ? ` ${how}` : ''}`);
-      return;
+    } else {
+      this.log.error(`Worker (pid: ${h.pid}) ${how}${h.readyAt ? '' : ' before it was ready'}`);
+      this.restarts++;
+      this.metrics?.restart(h.abortedAt ? 'timeout' : 'crash');
+      const delay = this.backoff.recordExit(h.servingMs);
+      if (delay > 0)
+        this.log.warning(
+          `Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`,
+        );
+      if (this.boot?.generation === h.generation) this.boot.onExit(h);
     }
-    if (h.generation > this.generation) return; // a reload's new worker: the reload reports it
-    this.log.error(`Worker (pid: ${h.pid}) ${how}`);
-    this.restarts++;
-    this.metrics?.restart(h.abortedAt ? 'timeout' : 'crash');
-    const delay = this.backoff.recordExit(h.servingMs);
-    if (delay > 0)
-      this.log.warning(
-        `Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`,
-      );
-    this.manageWorkers();
+    this.reconcile();
   }
 
-  /** Keep the current generation at `target` serving workers (gunicorn's manage_workers). */
-  private manageWorkers(): void {
+  private poolView(): PoolView {
     const { state } = this;
     const paused = state.phase === 'paused' || (state.phase === 'reloading' && state.resume === 'paused');
-    if (state.phase === 'stopping' || paused || this.generation === 0) return;
-    const current = [...this.workers.values()].filter((h) => h.generation === this.generation && h.serving);
-    const count = current.length + this.replacing;
-    if (count > this.target) {
-      const oldest = current.sort((a, b) => a.startedAt - b.startedAt).slice(0, current.length - this.target);
-      for (const h of oldest) h.term();
-      return;
+    const serves = state.phase !== 'stopping' && !paused && this.generation > 0;
+    const boot = state.phase !== 'stopping' && this.boot?.active ? this.boot : null;
+    return {
+      workers: [...this.workers.values()],
+      serving: serves ? { generation: this.generation, target: this.target } : null,
+      booting: boot && { generation: boot.generation, size: boot.size },
+      pending: this.pending,
+      mayStop: state.phase === 'running',
+    };
+  }
+
+  /**
+   * Compare the pool with its targets and fix any drift (gunicorn's
+   * manage_workers, called every turn of its loop): on every tick and after
+   * every worker exit. Spawns wait for the crash backoff.
+   */
+  private reconcile(): void {
+    const { spawn, stop } = decide(this.poolView());
+    for (const id of stop) {
+      const h = this.workers.get(id)!;
+      this.log.info(`Stopping surplus worker ${h.pid}`);
+      h.term();
     }
-    if (count === this.target) return;
+    if (!spawn.length) return;
     const wait = this.backoff.wait();
     if (wait > 0) {
       this.spawnTimer ??= setTimeout(() => {
         this.spawnTimer = null;
-        this.manageWorkers();
+        this.reconcile();
       }, wait);
       return;
     }
-    for (let i = count; i < this.target; i++) {
-      // counted until forked, so a second call meanwhile does not spawn it again
-      this.replacing++;
-      void this.spawnWorker(this.settings, this.resolved.configPath, this.generation)
-        .catch((err: unknown) => this.log.error('cannot start a worker', err))
-        .finally(() => this.replacing--);
+    for (const { generation, count } of spawn) {
+      const boot = this.boot?.generation === generation ? this.boot : null;
+      const settings = boot?.settings ?? this.settings;
+      const configPath = boot ? boot.configPath : this.resolved.configPath;
+      for (let i = 0; i < count; i++) void this.spawnWorker(settings, configPath, generation);
     }
   }
 
-  /** Housekeeping: silent workers, a parent master that went away. */
+  /** One turn of the housekeeping loop: reap orphans, abort silent workers, fix the pool, follow an upgrade. */
   private tick(): void {
     this.reaper?.sweep();
+    this.murderSilentWorkers();
+    this.reconcile();
+    this.followUpgrade();
+  }
+
+  /** gunicorn's murder_workers: a worker that misses its heartbeat (or its boot) gets SIGABRT, then SIGKILL. */
+  private murderSilentWorkers(): void {
     const now = Date.now();
     for (const h of this.workers.values()) {
       const limit = h.state === 'booting' ? this.settings.bootTimeout : this.settings.timeout;
@@ -599,6 +668,9 @@ export class Arbiter {
         h.abort(now);
       }
     }
+  }
+
+  private followUpgrade(): void {
     if (this.upgrade.parentGone()) {
       if (this.pidfile && this.settings.pidfile) this.pidfile.moveTo(this.settings.pidfile);
       this.upgrade.promote();
@@ -655,16 +727,6 @@ export class Arbiter {
     // a unix socket path stays while another master (old or new) still serves on it
     if (!this.upgrade.otherMasterAlive()) for (const l of this.listeners) unlinkUnixSocket(l);
   }
-}
-
-/** Resolve when every worker is ready; reject on the first failure, timeout or abort. */
-function waitAll(handles: WorkerHandle[], timeoutMs: number, signal: AbortSignal | null): Promise<void> {
-  return settleWithin(
-    Promise.all(handles.map((h) => h.ready)).then(() => {}),
-    timeoutMs,
-    signal,
-    'workers to report ready',
-  );
 }
 
 /** `work`, unless `signal` aborts or `timeoutMs` passes first (then a BootFailure). */

@@ -27,8 +27,8 @@ export class WorkerHandle {
   abortedAt = 0;
   /** Set when the worker stopped on purpose (drain, recycle, shutdown). */
   retiring = false;
-  readonly ready: Promise<void>;
-  private settle!: { resolve: () => void; reject: (e: BootFailure) => void };
+  /** The app's own failure to load, as the worker reported it. */
+  bootError: BootFailure | null = null;
   private killTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -36,10 +36,7 @@ export class WorkerHandle {
     readonly generation: number,
     /** The current graceful timeout in ms (it may change on HUP). */
     private readonly graceMs: () => number,
-  ) {
-    this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
-    this.ready.catch(() => {}); // a failure is read by whoever waits, if anyone
-  }
+  ) {}
 
   get pid(): number {
     return this.worker.process.pid!;
@@ -69,10 +66,9 @@ export class WorkerHandle {
       case 'ready':
         if (this.state === 'booting') this.state = 'ready';
         this.readyAt = Date.now();
-        this.settle.resolve();
         return;
       case 'boot-error':
-        this.settle.reject(new BootFailure(msg.message, msg.exitCode));
+        this.bootError = new BootFailure(msg.message, msg.exitCode);
         return;
       case 'heartbeat':
         this.requests = msg.requests;
@@ -80,9 +76,8 @@ export class WorkerHandle {
     }
   }
 
-  onExit(description: string): void {
+  onExit(): void {
     if (this.killTimer) clearTimeout(this.killTimer);
-    this.settle.reject(new BootFailure(`worker ${this.pid} ${description} before it was ready`, 3));
   }
 
   signal(sig: NodeJS.Signals): void {
