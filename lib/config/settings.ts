@@ -12,16 +12,22 @@ export interface SettingSpec {
   /** Repeatable flag whose values accumulate (list settings). */
   help: string;
   min?: number;
+  max?: number;
   choices?: readonly string[];
   /** A string setting that may also be turned off with null. */
   nullable?: boolean;
   default: () => unknown;
 }
 
+/** The longest timer Node can set is 2^31-1 ms; a longer one fires after 1 ms. */
+export const MAX_SECONDS = 2_147_483;
+/** More workers than this is a typo, and forking them would exhaust the machine. */
+export const MAX_WORKERS = 1024;
+
 const webConcurrency = (): number => {
   const raw = process.env.WEB_CONCURRENCY;
   const n = raw === undefined ? NaN : Number(raw);
-  return Number.isInteger(n) && n >= 1 ? n : 1;
+  return Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS ? n : 1;
 };
 
 const TABLE = [
@@ -38,6 +44,7 @@ const TABLE = [
     kind: 'int',
     short: 'w',
     min: 1,
+    max: MAX_WORKERS,
     help: 'number of worker processes (default: $WEB_CONCURRENCY or 1)',
     default: webConcurrency,
   },
@@ -46,6 +53,7 @@ const TABLE = [
     kind: 'number',
     short: 't',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds a silent worker may live before it is aborted and replaced (0: never)',
     default: () => 30,
   },
@@ -53,6 +61,7 @@ const TABLE = [
     key: 'gracefulTimeout',
     kind: 'number',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds workers get to finish requests on TERM, HUP or recycle',
     default: () => 30,
   },
@@ -60,6 +69,7 @@ const TABLE = [
     key: 'bootTimeout',
     kind: 'number',
     min: 0.1,
+    max: MAX_SECONDS,
     help: 'seconds a new worker may take to load the app and report ready',
     default: () => 30,
   },
@@ -67,6 +77,7 @@ const TABLE = [
     key: 'keepAlive',
     kind: 'number',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds an idle keep-alive connection is kept open',
     default: () => 5,
   },

@@ -7,13 +7,15 @@ import { validateAccessLogFormat } from '../log/access-log.js';
 
 const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
 
+const range = (s: SettingSpec): string => (s.max === undefined ? `>= ${s.min ?? 0}` : `from ${s.min ?? 0} to ${s.max}`);
+
 function expectation(s: SettingSpec): string {
   const orNull = s.nullable ? ' or null' : '';
   switch (s.kind) {
     case 'int':
-      return `an integer >= ${s.min ?? 0}`;
+      return `an integer ${range(s)}`;
     case 'number':
-      return `a number >= ${s.min ?? 0}`;
+      return `a number ${range(s)}`;
     case 'bool':
       return 'true or false';
     case 'enum':
@@ -27,15 +29,17 @@ function expectation(s: SettingSpec): string {
   }
 }
 
+const inRange = (s: SettingSpec, v: number): boolean => v >= (s.min ?? 0) && v <= (s.max ?? Infinity);
+
 // Hand-written rather than zod: these few shapes do not need a schema library,
 // and zod alone added about 7 MiB to the master's resident memory.
 function accepts(s: SettingSpec, v: unknown): boolean {
   if (v === null) return Boolean(s.nullable);
   switch (s.kind) {
     case 'int':
-      return Number.isInteger(v) && (v as number) >= (s.min ?? 0);
+      return Number.isInteger(v) && inRange(s, v as number);
     case 'number':
-      return typeof v === 'number' && Number.isFinite(v) && v >= (s.min ?? 0);
+      return typeof v === 'number' && Number.isFinite(v) && inRange(s, v);
     case 'bool':
       return typeof v === 'boolean';
     case 'enum':

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { HookRunner } from '../config/hooks.js';
 import { oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
+import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import { checkLogFiles } from '../config/validate.js';
 import { controlSocketPath } from '../control/protocol.js';
@@ -339,6 +340,10 @@ export class Arbiter {
   }
 
   private onTtin(): void {
+    if (this.target >= MAX_WORKERS) {
+      this.log.info(`Number of workers stays ${this.target}: the maximum is ${MAX_WORKERS}`);
+      return;
+    }
     this.setTarget(this.target + 1);
   }
 
