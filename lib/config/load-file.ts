@@ -111,7 +111,13 @@ export async function loadConfigFile(explicit: string | null, cwd: string): Prom
   if (!result || result.isEmpty) return { filepath: result?.filepath ?? null, config: {} };
   let config: unknown = result.config;
   // a config module may export a (possibly async) function returning the settings
-  if (typeof config === 'function') config = await (config as () => unknown)();
+  if (typeof config === 'function') {
+    try {
+      config = await (config as () => unknown)();
+    } catch (err) {
+      throw new ConfigError(`config file ${result.filepath}: its exported function failed: ${oneLine(err)}`);
+    }
+  }
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new ConfigError(`config file ${result.filepath} must export an object of settings, got ${typeof config}`);
   }

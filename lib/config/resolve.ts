@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, oneLine } from '../errors.js';
 import { loadConfigFile } from './load-file.js';
 import { HOOKS, SETTINGS } from './settings.js';
 import type { Settings } from './types.js';
@@ -33,7 +33,7 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
   const configPath = cli.configPath ?? envArgs?.configPath ?? null;
   const file = await loadConfigFile(configPath ? resolve(cwd, configPath) : null, cwd);
   const origin = file.filepath ?? 'config';
-  const fromFile = validateLayer(file.config, origin, false);
+  const fromFile = fileLayer(file.config, origin);
   for (const hook of HOOKS) delete fromFile[hook];
   const merged: Record<string, unknown> = { ...defaults(), ...fromFile };
   for (const layer of [envArgs, cli]) {
@@ -45,6 +45,16 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
   const settings = merged as unknown as Settings;
   validateMerged(settings);
   return { settings, configPath: file.filepath, fileConfig: file.config };
+}
+
+/** The config file's settings, validated; anything it throws (a getter, say) is a one-line error naming the file. */
+function fileLayer(config: Record<string, unknown>, origin: string): Record<string, unknown> {
+  try {
+    return validateLayer(config, origin, false);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${origin}: ${oneLine(err)}`);
+  }
 }
 
 export function requireApp(settings: Settings): string {

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { ConfigError, errnoOf } from '../errors.js';
 import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
@@ -71,8 +72,13 @@ function normalize(s: SettingSpec, value: unknown): unknown {
 
 const show = (v: unknown): string => {
   if (typeof v === 'function') return 'a function';
-  const text = JSON.stringify(v);
-  return text === undefined ? String(v) : text;
+  try {
+    const text = JSON.stringify(v);
+    return text === undefined ? String(v) : text;
+  } catch {
+    // a circular structure, a BigInt: JSON cannot show it, inspect can, on one line
+    return inspect(v, { depth: 2, breakLength: Infinity });
+  }
 };
 
 function closest(name: string): string | null {

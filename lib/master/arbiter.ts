@@ -548,7 +548,8 @@ export class Arbiter {
     this.restarts++;
     this.metrics?.restart('crash');
     const delay = this.backoff.recordExit(0);
-    this.log.error(`Cannot fork a worker (generation ${generation}): ${oneLine(err)}; next start in ${delay} ms`);
+    const why = (err as NodeJS.ErrnoException).code ?? oneLine(err);
+    this.log.error(`Cannot fork a worker (generation ${generation}): ${why}; next start in ${delay} ms`);
     this.reconcile();
   }
 
