@@ -237,6 +237,7 @@ export class Arbiter {
         this.log.info(`${file} changed, reloading`);
         this.enqueue('SIGHUP');
       },
+      () => this.log.info('Watching for file changes (--reload)'),
     );
   }
 

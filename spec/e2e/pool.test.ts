@@ -15,6 +15,7 @@ import {
   isRunning,
   request,
   run,
+  signalPending,
   tempDir,
   waitFor,
   workersOf,
@@ -35,13 +36,6 @@ async function settlesAt(master: number, n: number, what: string): Promise<void>
     assert.equal(workersOf(master).length, n, `${what}: the pool stays at ${n}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** Standard signals of one kind merge while pending: send one only after the previous one was delivered. */
-function pending(pid: number, sig: NodeJS.Signals): boolean {
-  const bit = 1n << BigInt(({ SIGTTIN: 21, SIGTTOU: 22 } as Record<string, number>)[sig]! - 1);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return ['SigPnd', 'ShdPnd'].some((k) => (BigInt('0x' + new RegExp(`${k}:\\s+(\\w+)`).exec(status)![1]) & bit) !== 0n);
 }
 
 describe('first boot', () => {
@@ -108,7 +102,7 @@ describe('TTIN/TTOU bursts', () => {
     let target = 2;
     for (let i = 0; i < 20; i++) {
       const sig: NodeJS.Signals = rng.chance(0.5) ? 'SIGTTIN' : 'SIGTTOU';
-      await waitFor(() => !pending(proc.pid, sig), `${sig} delivered`, 5000, 1);
+      await waitFor(() => !signalPending(proc.pid, sig), `${sig} delivered`, 5000, 1);
       proc.kill(sig);
       target = sig === 'SIGTTIN' ? target + 1 : Math.max(1, target - 1);
       if (killMidway && i === 10) process.kill(rng.pick(workersOf(proc.pid)), 'SIGKILL');
