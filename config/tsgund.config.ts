@@ -6,14 +6,17 @@
 import { defineConfig } from 'tsgund';
 
 export default defineConfig({
-  // module[:export] to serve: a (req, res) listener, an object with callback()
-  // (Koa), or an async factory returning one. The APP argument of `tsgund start`
-  // overrides it. Default: none, one of the two is required.
+  // module[:export] to serve: a (req, res) listener, a Koa or Fastify app, a
+  // { fetch } handler, an http/https/http2/net Server not listening yet, an
+  // async factory returning one, or a module that calls listen(process.env.PORT)
+  // itself. The APP argument of `tsgund start` overrides it. Default: none,
+  // one of the two is required.
   app: 'app.js',
 
   // ---- sockets ----------------------------------------------------------
-  // HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N, one or a list. Ignored under
-  // systemd socket activation (LISTEN_FDS). Default: '127.0.0.1:8000'.
+  // HOST:PORT, [IPv6]:PORT, HOST (port 8000), unix:PATH or fd://N, one or a
+  // list. Ignored under systemd socket activation (LISTEN_FDS). Default:
+  // '0.0.0.0:$PORT' when PORT is set, else '127.0.0.1:8000'.
   bind: '127.0.0.1:8000',
   // Pending connections the kernel queues per socket. Default: 2048.
   backlog: 2048,
@@ -32,6 +35,18 @@ export default defineConfig({
   bootTimeout: 30,
   // Seconds an idle keep-alive connection stays open. Default: 5.
   keepAlive: 5,
+  // Limits of a request (gunicorn's): a longer request line gets 414 (0: no
+  // limit); more header fields get 431 (0: no limit); the request line and
+  // headers together over this many bytes get 431 (Node's maxHeaderSize).
+  limitRequestLine: 4094,
+  limitRequestFields: 100,
+  limitRequestFieldSize: 8190,
+  // Seconds a client has to send the headers, and the whole request (0: no
+  // limit), before it gets 408. Defaults: 60 and 300.
+  headersTimeout: 60,
+  requestTimeout: 300,
+  // Open connections per worker and bind; more are closed. Default: 1000.
+  workerConnections: 1000,
   // Recycle a worker after this many requests (0: never). Default: 0.
   maxRequests: 0,
   // Up to this many requests added at random per worker, so that they do not
@@ -98,14 +113,16 @@ export default defineConfig({
   // Each gets a context ({ settings, pid, log }); a returned promise is
   // awaited. In the master: onStarting, onReload, whenReady, preFork(ctx,
   // { generation }), postFork(ctx, worker), preExec (before USR2 starts a
-  // new master), childExit and workerExit(ctx, worker & { code, signal }),
+  // new master), childExit(ctx, worker & { code, signal }),
   // nworkersChanged(ctx, { from, to }), onExit. In each worker:
-  // postWorkerInit, workerInt (INT or QUIT), workerAbort (heartbeat timeout).
+  // postWorkerInit, preRequest(ctx, worker, req), postRequest(ctx, worker,
+  // req, res), workerInt (INT or QUIT), workerAbort (heartbeat timeout), and
+  // workerExit(ctx, worker) after the last connection, just before it exits.
   // Default: none.
   whenReady(ctx) {
     ctx.log(`serving with ${ctx.settings.workers} worker(s)`);
   },
-  workerExit(ctx, worker) {
+  childExit(ctx, worker) {
     if (worker.signal) ctx.log(`worker ${worker.pid} was killed by ${worker.signal}`);
   },
 });

@@ -1,7 +1,8 @@
 // Fastify app for tsgund. The fastify instance is exported without calling
-// listen(): tsgund sees its routing() and ready() functions, awaits ready()
-// in each worker, and then serves routing(req, res) as the request listener
-// on the sockets it owns.
+// listen(): tsgund awaits ready() in each worker, then listens the instance's
+// own server (app.server) on the sockets the master owns, so plugins that use
+// server events (@fastify/websocket) work, and calls app.close() when the
+// worker stops, so onClose hooks run.
 //
 //   npm install --prefix examples/fastify
 //   npx tsgund start examples/fastify/app.js -w 2 -b 127.0.0.1:8000

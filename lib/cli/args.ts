@@ -16,11 +16,52 @@ export interface StartFlags {
 const toNumber = (v: string): number | string => (/^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v);
 const append = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
+// What help shows as a flag's value, by setting, then by kind.
+const PLACEHOLDER: Record<string, string> = {
+  bind: 'ADDRESS',
+  statsBind: 'ADDRESS',
+  workers: 'N',
+  backlog: 'N',
+  maxMemory: 'MIB',
+  reloadExtraFiles: 'PATH',
+  chdir: 'DIR',
+  user: 'USER',
+  group: 'GROUP',
+  umask: 'MODE',
+  rawEnv: 'KEY=VALUE',
+  name: 'NAME',
+  accessLogFormat: 'FORMAT',
+  loglevel: 'LEVEL',
+  logFormat: 'FORMAT',
+  forwardedAllowIps: 'IPS',
+  limitRequestLine: 'BYTES',
+  limitRequestFieldSize: 'BYTES',
+};
+const BY_KIND: Record<SettingSpec['kind'], string> = {
+  int: 'N',
+  number: 'SECONDS',
+  bool: '',
+  string: 'FILE',
+  list: 'VALUE',
+  enum: 'VALUE',
+  mode: 'MODE',
+};
+
+/** The default as help shows it. */
+function defaultOf(s: SettingSpec): string {
+  if (s.defaultText) return s.defaultText;
+  const v = s.default();
+  if (v === null) return 'none';
+  if (Array.isArray(v)) return v.length ? v.join(',') : 'none';
+  if (s.kind === 'mode' && typeof v === 'number') return `0${v.toString(8)}`;
+  return String(v);
+}
+
 function optionOf(s: SettingSpec): Option {
   const long = `--${flagOf(s)}`;
   const names = s.short ? `-${s.short}, ${long}` : long;
-  const value = s.kind === 'bool' ? '' : ' <value>';
-  const opt = new Option(names + value, s.help);
+  const value = s.kind === 'bool' ? '' : ` <${PLACEHOLDER[s.key] ?? BY_KIND[s.kind]}>`;
+  const opt = new Option(names + value, `${s.help} (default: ${defaultOf(s)})`);
   switch (s.kind) {
     case 'int':
     case 'number':
@@ -30,7 +71,7 @@ function optionOf(s: SettingSpec): Option {
       opt.argParser(append);
       break;
     case 'enum':
-      opt.choices(s.choices!);
+      opt.choices([...s.choices!, ...Object.keys(s.aliases ?? {})]);
       break;
   }
   return opt;
@@ -42,7 +83,7 @@ export function addSettingOptions(cmd: Command): Command {
     cmd.addOption(opt);
     if (s.kind === 'bool') cmd.addOption(new Option(`--no-${flagOf(s)}`).hideHelp());
   }
-  cmd.option('-c, --config <file>', 'config file (default: searched for from the current directory)');
+  cmd.option('-c, --config <FILE>', 'config file (default: searched for from the current directory)');
   cmd.option('--check-config', 'validate the settings and the app, then exit');
   cmd.option('--print-config', 'print the merged settings as JSON, then exit');
   return cmd;

@@ -6,6 +6,17 @@ import { startDaemon } from '../daemon/start-daemon.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
 import { loadApp } from '../worker/app-loader.js';
+import { interceptListen } from '../worker/listen-hook.js';
+
+/**
+ * App code that runs in the master (check-config, preload) must never listen
+ * there: node:cluster's primary would open the port itself. Its listen() is
+ * ignored; the workers serve the app.
+ */
+function loadAppInMaster(app: string, cwd: string) {
+  interceptListen(() => {}, { passOwnCalls: true });
+  return loadApp(app, cwd);
+}
 import type { StartFlags } from './args.js';
 
 /** `tsgund start` (and check-config): returns the process exit code. */
@@ -21,7 +32,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     }
     if (flags.checkConfig) {
       requireApp(settings);
-      await loadApp(settings.app!, settings.chdir ?? cwd);
+      await loadAppInMaster(settings.app!, settings.chdir ?? cwd);
       process.stdout.write(
         `config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`,
       );
@@ -33,7 +44,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
       return code;
     }
-    if (settings.preload) await loadApp(requireApp(settings), settings.chdir ?? cwd);
+    if (settings.preload) await loadAppInMaster(requireApp(settings), settings.chdir ?? cwd);
     checkLogFiles(settings);
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();

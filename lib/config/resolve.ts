@@ -19,9 +19,10 @@ export interface Resolved {
   fileConfig: Record<string, unknown>;
 }
 
-export function defaults(): Settings {
+/** The default of every setting not `given` (an environment-derived default may be invalid, but only if used). */
+export function defaults(given: Record<string, unknown> = {}): Settings {
   const out: Record<string, unknown> = { app: null };
-  for (const s of SETTINGS) out[s.key] = s.default();
+  for (const s of SETTINGS) if (!(s.key in given)) out[s.key] = s.default();
   return out as unknown as Settings;
 }
 
@@ -35,7 +36,8 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
   const origin = file.filepath ?? 'config';
   const fromFile = fileLayer(file.config, origin);
   for (const hook of HOOKS) delete fromFile[hook];
-  const merged: Record<string, unknown> = { ...defaults(), ...fromFile };
+  const given = { ...fromFile, ...envArgs?.values, ...cli.values };
+  const merged: Record<string, unknown> = { ...defaults(given), ...fromFile };
   for (const layer of [envArgs, cli]) {
     if (!layer) continue;
     Object.assign(merged, layer.values);

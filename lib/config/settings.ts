@@ -1,6 +1,8 @@
 // The one table of settings: the CLI flags, the config-file keys, the defaults and
 // the validation rules are all derived from it, so they cannot drift apart.
 
+import { ConfigError } from '../errors.js';
+
 export type SettingKind = 'int' | 'number' | 'bool' | 'string' | 'list' | 'enum' | 'mode';
 
 export interface SettingSpec {
@@ -14,9 +16,13 @@ export interface SettingSpec {
   min?: number;
   max?: number;
   choices?: readonly string[];
+  /** Other accepted spellings of a choice. */
+  aliases?: Readonly<Record<string, string>>;
   /** A string setting that may also be turned off with null. */
   nullable?: boolean;
   default: () => unknown;
+  /** The default as help shows it, when it depends on the environment. */
+  defaultText?: string;
 }
 
 /** The longest timer Node can set is 2^31-1 ms; a longer one fires after 1 ms. */
@@ -24,10 +30,25 @@ export const MAX_SECONDS = 2_147_483;
 /** More workers than this is a typo, and forking them would exhaust the machine. */
 export const MAX_WORKERS = 1024;
 
-const webConcurrency = (): number => {
-  const raw = process.env.WEB_CONCURRENCY;
-  const n = raw === undefined ? NaN : Number(raw);
-  return Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS ? n : 1;
+/** A number from the environment (PaaS conventions); unset or empty means none. */
+const fromEnv = (name: string, min: number, max: number): number | null => {
+  const raw = process.env[name]?.trim();
+  if (!raw) return null;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw new ConfigError(
+      `environment variable ${name} is ${JSON.stringify(raw)}, expected an integer from ${min} to ${max}`,
+    );
+  }
+  return n;
+};
+
+const webConcurrency = (): number => fromEnv('WEB_CONCURRENCY', 1, MAX_WORKERS) ?? 1;
+
+// as in gunicorn (and what Heroku-style platforms expect): PORT means all interfaces
+const defaultBind = (): string[] => {
+  const port = fromEnv('PORT', 0, 65535);
+  return port === null ? ['127.0.0.1:8000'] : [`0.0.0.0:${port}`];
 };
 
 const TABLE = [
@@ -35,8 +56,9 @@ const TABLE = [
     key: 'bind',
     kind: 'list',
     short: 'b',
-    help: 'address to listen on: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N (repeatable)',
-    default: () => ['127.0.0.1:8000'],
+    help: 'address to listen on: HOST:PORT, [IPv6]:PORT, HOST (port 8000), unix:PATH or fd://N (repeatable)',
+    default: defaultBind,
+    defaultText: '0.0.0.0:$PORT if PORT is set, else 127.0.0.1:8000',
   },
   { key: 'backlog', kind: 'int', min: 1, help: 'listen backlog (pending connections)', default: () => 2048 },
   {
@@ -45,8 +67,9 @@ const TABLE = [
     short: 'w',
     min: 1,
     max: MAX_WORKERS,
-    help: 'number of worker processes (default: $WEB_CONCURRENCY or 1)',
+    help: 'number of worker processes',
     default: webConcurrency,
+    defaultText: '$WEB_CONCURRENCY or 1',
   },
   {
     key: 'timeout',
@@ -80,6 +103,48 @@ const TABLE = [
     max: MAX_SECONDS,
     help: 'seconds an idle keep-alive connection is kept open',
     default: () => 5,
+  },
+  {
+    key: 'limitRequestLine',
+    kind: 'int',
+    min: 0,
+    help: 'longest request line in bytes; longer gets 414 (0: no limit)',
+    default: () => 4094,
+  },
+  {
+    key: 'limitRequestFields',
+    kind: 'int',
+    min: 0,
+    help: 'most header fields in a request; more gets 431 (0: no limit)',
+    default: () => 100,
+  },
+  {
+    key: 'limitRequestFieldSize',
+    kind: 'int',
+    min: 1,
+    help: "bytes of the request line and headers together (Node's maxHeaderSize); more gets 431",
+    default: () => 8190,
+  },
+  {
+    key: 'headersTimeout',
+    kind: 'number',
+    min: 0,
+    help: 'seconds a client has to send the request headers; then 408',
+    default: () => 60,
+  },
+  {
+    key: 'requestTimeout',
+    kind: 'number',
+    min: 0,
+    help: 'seconds a client has to send the whole request; then 408 (0: no limit)',
+    default: () => 300,
+  },
+  {
+    key: 'workerConnections',
+    kind: 'int',
+    min: 1,
+    help: 'most open connections per worker and bind; more are refused',
+    default: () => 1000,
   },
   {
     key: 'maxRequests',
@@ -198,6 +263,7 @@ const TABLE = [
     kind: 'enum',
     flag: 'log-level',
     choices: ['debug', 'info', 'warning', 'error', 'critical'],
+    aliases: { warn: 'warning' },
     help: 'error log level',
     default: () => 'info',
   },
@@ -233,8 +299,9 @@ const TABLE = [
     key: 'controlSocket',
     kind: 'string',
     nullable: true,
-    help: 'path of the control socket (default: <pidfile>.sock when a pidfile is set)',
+    help: 'path of the control socket',
     default: () => null,
+    defaultText: '<pidfile>.sock when a pidfile is set, else none',
   },
 ] as const satisfies readonly SettingSpec[];
 
@@ -274,6 +341,8 @@ export const HOOKS = [
   'preExec',
   'childExit',
   'workerExit',
+  'preRequest',
+  'postRequest',
   'nworkersChanged',
   'onExit',
 ] as const;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HookName, SettingValues } from './settings.js';
 
 /** Every setting after defaults, file, TSGUND_CMD_ARGS and CLI flags are merged. */
@@ -31,7 +32,9 @@ export interface Hooks {
   workerAbort(ctx: HookContext, worker: WorkerInfo): unknown;
   preExec(ctx: HookContext): unknown;
   childExit(ctx: HookContext, worker: WorkerInfo & { code: number | null; signal: string | null }): unknown;
-  workerExit(ctx: HookContext, worker: WorkerInfo & { code: number | null; signal: string | null }): unknown;
+  workerExit(ctx: HookContext, worker: WorkerInfo): unknown;
+  preRequest(ctx: HookContext, worker: WorkerInfo, req: IncomingMessage): unknown;
+  postRequest(ctx: HookContext, worker: WorkerInfo, req: IncomingMessage, res: ServerResponse): unknown;
   nworkersChanged(ctx: HookContext, change: { from: number; to: number }): unknown;
   onExit(ctx: HookContext): unknown;
 }

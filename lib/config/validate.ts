@@ -56,6 +56,7 @@ function accepts(s: SettingSpec, v: unknown): boolean {
 
 /** Shapes that are friendlier in a config file, turned into the canonical type. */
 function normalize(s: SettingSpec, value: unknown): unknown {
+  if (s.aliases && typeof value === 'string' && Object.hasOwn(s.aliases, value)) return s.aliases[value];
   if (s.kind === 'list' && typeof value === 'string') {
     return s.key === 'forwardedAllowIps'
       ? value

@@ -7,7 +7,9 @@ export type BindAddress =
   | { kind: 'unix'; path: string }
   | { kind: 'fd'; fd: number };
 
-const ALLOWED = 'HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N';
+const ALLOWED = 'HOST:PORT, [IPv6]:PORT, HOST (port 8000), unix:PATH or fd://N';
+// as in gunicorn, a host without a port means port 8000
+const DEFAULT_PORT = 8000;
 
 /** Parse one `bind` value; throws a ConfigError naming the setting and the value. */
 export function parseBind(value: string, setting = 'bind'): BindAddress {
@@ -22,7 +24,8 @@ export function parseBind(value: string, setting = 'bind'): BindAddress {
     if (!Number.isInteger(fd) || fd < 0) throw bad('is not a file descriptor number');
     return { kind: 'fd', fd };
   }
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  const hostOnly = /^(\[[^\]]*\]|[^:[\]]+)$/.test(value);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(hostOnly ? `${value}:${DEFAULT_PORT}` : value);
   if (!m) throw bad('is not a valid address');
   const host = m[1] ?? (m[2] || '0.0.0.0');
   const port = Number(m[3]);

@@ -62,7 +62,7 @@ type MessageHandlers = {
 };
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
-const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort'] as const;
+const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort', 'workerExit', 'preRequest', 'postRequest'] as const;
 const TICK_MS = 250;
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
@@ -596,7 +596,7 @@ export class Arbiter {
     h.onExit();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
-    void this.hooks.call('childExit', info).then(() => this.hooks.call('workerExit', info));
+    void this.hooks.call('childExit', info);
     if (h.retiring || this.state.phase === 'stopping') {
       this.log.info(`Worker exiting (pid: ${h.pid})${code || signal ? ` ${how}` : ''}`);
     } else {

@@ -1,12 +1,23 @@
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EXIT, UserError, oneLine } from '../errors.js';
-import { fetchToListener, type FetchHandler } from './fetch-adapter.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+type Close = () => unknown;
+
+/**
+ * What a module gave tsgund to serve: a request listener (tsgund creates the
+ * server), a server of its own that tsgund listens, or nothing, for an app
+ * that calls listen() itself. `close` shuts the app down in a draining worker.
+ */
+export type LoadedApp =
+  | { kind: 'listener'; listener: RequestListener; close: Close | null }
+  | { kind: 'server'; server: net.Server; close: Close | null }
+  | { kind: 'none'; close: null };
 
 export class AppLoadError extends UserError {
   constructor(message: string) {
@@ -31,34 +42,55 @@ function resolveModule(module: string, cwd: string): string {
   }
 }
 
-const AS_ALLOWED =
-  'a request listener (req, res), an object with callback() (Koa), routing() (Fastify), handler or fetch, or an async factory returning one';
+export const AS_ALLOWED =
+  'a request listener (req, res), a Koa or Fastify app, an object with handler or fetch, an http/https/http2/net Server that is not listening, or an async factory returning one; or call listen(process.env.PORT) yourself';
 
 type AnyRecord = Record<string, unknown>;
 const isFn = (v: unknown): v is (...a: unknown[]) => unknown => typeof v === 'function';
 
-/** Turn whatever the module exported into a Node request listener. */
-export async function toListener(value: unknown, label: string, depth = 0): Promise<RequestListener> {
+async function fetchListener(fetch: AnyRecord['fetch']): Promise<RequestListener> {
+  // loaded on demand: only fetch-style apps pay for the adapter
+  const { getRequestListener } = await import('@hono/node-server');
+  return getRequestListener(fetch as Parameters<typeof getRequestListener>[0]) as RequestListener;
+}
+
+/** Turn whatever the module exported into something tsgund can serve. */
+async function toServable(value: unknown, label: string, depth = 0): Promise<LoadedApp> {
+  if (value instanceof net.Server) return { kind: 'server', server: value, close: null };
   if (isFn(value)) {
     // a function that takes no arguments is a factory; (req, res[, next]) is a listener
-    if (value.length > 0 || depth > 0) return value as RequestListener;
-    return toListener(await value(), label, depth + 1);
+    if (value.length > 0 || depth > 0) return { kind: 'listener', listener: value as RequestListener, close: null };
+    return toServable(await value(), label, depth + 1);
   }
   if (value && typeof value === 'object') {
     const obj = value as AnyRecord;
-    if (isFn(obj.callback)) return obj.callback() as RequestListener; // Koa
-    if (isFn(obj.routing) && isFn(obj.ready)) {
-      await obj.ready(); // Fastify
-      return obj.routing.bind(obj) as RequestListener;
+    const close = isFn(obj.close) ? () => (obj.close as () => unknown).call(obj) : null;
+    if (isFn(obj.callback)) return { kind: 'listener', listener: obj.callback() as RequestListener, close: null }; // Koa
+    if (obj.server instanceof net.Server && isFn(obj.ready)) {
+      await obj.ready(); // Fastify: its own server carries routing, upgrades and hooks
+      return { kind: 'server', server: obj.server, close };
     }
-    if (isFn(obj.handler)) return obj.handler.bind(obj) as RequestListener;
-    if (isFn(obj.fetch)) return fetchToListener(obj.fetch.bind(obj) as FetchHandler);
+    if (isFn(obj.handler)) return { kind: 'listener', listener: obj.handler.bind(obj) as RequestListener, close: null };
+    if (isFn(obj.fetch)) return { kind: 'listener', listener: await fetchListener(obj.fetch.bind(obj)), close: null };
+    // a factory may return { app, close }: close runs when the worker stops
+    if ('app' in obj && close) {
+      const inner = await toServable(obj.app, label, depth + 1);
+      return inner.kind === 'none' ? inner : { ...inner, close };
+    }
   }
-  throw new AppLoadError(`app '${label}' is ${value === null ? 'null' : typeof value}, expected ${AS_ALLOWED}`);
+  return { kind: 'none', close: null };
 }
 
-/** Import the app module and return its request listener; errors are AppLoadErrors. */
-export async function loadApp(spec: string, cwd: string): Promise<RequestListener> {
+/** What the value is, for an error message. */
+export const describeValue = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+
+/**
+ * Import the app module and return what it exports for serving; errors are
+ * AppLoadErrors. `kind: 'none'` is not an error here: the app may have called
+ * listen() while loading, or call it later.
+ */
+export async function loadApp(spec: string, cwd: string): Promise<LoadedApp & { exported: unknown }> {
   const { module, exportName } = parseAppSpec(spec);
   const url = resolveModule(module, cwd);
   let mod: AnyRecord;
@@ -67,20 +99,18 @@ export async function loadApp(spec: string, cwd: string): Promise<RequestListene
   } catch (err) {
     throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}`);
   }
-  const name = exportName ?? 'default';
   // a CommonJS module imported from ESM puts module.exports on `default`
-  let value = mod[name];
+  let value = mod[exportName ?? 'default'];
   if (value === undefined && exportName && isFn((mod.default as AnyRecord | undefined)?.[exportName] as unknown)) {
     value = (mod.default as AnyRecord)[exportName];
   }
-  if (value === undefined) {
+  if (value === undefined && exportName) {
     const found = Object.keys(mod).join(', ') || 'none';
-    throw new AppLoadError(`app '${spec}' has no export '${name}' (exports: ${found})`);
+    throw new AppLoadError(`app '${spec}' has no export '${exportName}' (exports: ${found})`);
   }
   try {
-    return await toListener(value, spec);
+    return { ...(await toServable(value, spec)), exported: value };
   } catch (err) {
-    if (err instanceof AppLoadError) throw err;
     throw new AppLoadError(`app '${spec}' failed to start: ${oneLine(err)}`);
   }
 }

@@ -1,9 +1,13 @@
-import type { Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { Server, Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import { stopAccepting } from '../listeners/handles.js';
 
-/** The response a socket is serving: node:http keeps it in `_httpMessage` (null when idle). */
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null };
+/**
+ * The response a socket is serving: node:http keeps it in `_httpMessage` (null
+ * when idle), and its parser in `parser` until the socket closes or is upgraded.
+ */
+type HttpSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: unknown };
 
 interface Quiet {
   since: number;
@@ -20,7 +24,9 @@ const SWEEP_MS = 50;
  * Lets a worker stop gracefully: stop accepting, answer in-flight requests
  * with Connection: close, close idle keep-alive sockets, and report when the
  * last connection is gone. It watches connections, not requests, so serving
- * costs nothing extra until a drain starts.
+ * costs nothing extra until a drain starts. Connections that are not idle
+ * HTTP (upgraded WebSockets, raw net.Server sockets, streams) are left to the
+ * app, which is told to close them; the master's gracefulTimeout bounds them.
  */
 export class Drainer {
   private readonly conns = new Set<HttpSocket>();
@@ -28,9 +34,14 @@ export class Drainer {
   private draining = false;
   private onIdle: (() => void) | null = null;
 
-  constructor(private readonly servers: Server[]) {
+  /** `servers` are watched for connections; `accepting` are closed when the drain starts. */
+  constructor(
+    servers: Server[],
+    private readonly accepting: Server[] = servers,
+  ) {
     for (const server of servers) {
-      server.on('connection', (socket: HttpSocket) => {
+      // a TLS server's HTTP parser lives on the TLS socket, not the TCP one
+      server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: HttpSocket) => {
         this.conns.add(socket);
         socket.once('close', () => {
           this.conns.delete(socket);
@@ -50,7 +61,7 @@ export class Drainer {
     if (this.draining) return;
     this.draining = true;
     this.onIdle = done;
-    for (const server of this.servers) stopAccepting(server);
+    for (const server of this.accepting) stopAccepting(server);
     for (const socket of this.conns) {
       const res = socket._httpMessage;
       if (res && !res.headersSent) res.shouldKeepAlive = false;
@@ -69,7 +80,7 @@ export class Drainer {
     const now = Date.now();
     for (const socket of this.conns) {
       const seen = this.quiet.get(socket);
-      if (socket._httpMessage) this.quiet.delete(socket);
+      if (socket._httpMessage || !socket.parser) this.quiet.delete(socket);
       else if (!seen || seen.bytesRead !== socket.bytesRead) {
         // newly idle, or bytes of a next request arrived: start (again) to wait
         this.quiet.set(socket, { since: now, bytesRead: socket.bytesRead });

@@ -1,16 +1,18 @@
 import '../early-signals.js';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type net from 'node:net';
 import { handleSignal } from '../early-signals.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
 import { createAccessLog, type AccessLog } from '../log/access-log.js';
 import { createErrorLog } from '../log/error-log.js';
-import { listenOnHandle } from '../listeners/handles.js';
-import { loadApp, type RequestListener } from './app-loader.js';
+import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
+import { appPort, describeBind, refuseListen, type Bind } from './binds.js';
 import { Drainer } from './drain.js';
 import { forwardedFilter } from './forwarded.js';
-import { loadWorkerHooks } from '../config/hooks.js';
+import { type HookRunner, loadWorkerHooks } from '../config/hooks.js';
+import { interceptListen, type ListenTarget } from './listen-hook.js';
+import { acceptorsFor, createServer, listenAll, refuseOverLimits } from './serve.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 
@@ -48,57 +50,132 @@ if (settings.captureOutput) {
 
 // Sockets arrive from the master while the app is still loading.
 const handles: unknown[] = [];
+const labels: string[] = [];
 let expected = -1;
 let socketsArrived: () => void = () => {};
 const allSockets = new Promise<void>((resolve) => (socketsArrived = resolve));
 process.on('message', (msg: MasterToWorker, handle: unknown) => {
   if (msg?.type !== 'socket') return;
   handles[msg.index] = handle;
+  labels[msg.index] = msg.label;
   expected = msg.total;
   if (handles.filter(Boolean).length === expected) socketsArrived();
 });
 send({ type: 'want-sockets' });
 
+const info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
+let hooks: HookRunner | null = null;
+/** The hooks, only when preRequest or postRequest is set: one null check per request otherwise. */
+let requestHooks: HookRunner | null = null;
+let binds: Bind[] = [];
 let requests = 0;
 let drainer: Drainer | null = null;
+let booted = false;
+/** The one server this worker serves on all binds, and the promise of it listening. */
+let served: net.Server | null = null;
+let serving: Promise<void> | null = null;
+let onServing: () => void = () => {};
+const listenCalled = new Promise<void>((resolve) => (onServing = resolve));
+let closeApp: (() => unknown) | null = null;
 // counts for the master's statsBind /metrics, sent as deltas in heartbeats (no prom-client here)
 const requestMetrics = spec.stats ? new RequestMetrics() : null;
+const keepAliveMs = settings.keepAlive * 1000;
+const filterForwarded = forwardedFilter(settings.forwardedAllowIps);
 
-function serve(app: RequestListener, servers: http.Server[]): void {
-  const d = new Drainer(servers);
+/** What tsgund does for every request, before the app sees it. */
+function onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerResponse): void {
+  requests++;
+  d.onRequest(res);
+  if (requestMetrics) {
+    const t0 = performance.now();
+    res.once('close', () =>
+      requestMetrics.observe(res.writableFinished ? res.statusCode : CLIENT_CLOSED, (performance.now() - t0) / 1000),
+    );
+  }
+  filterForwarded?.(req.socket.remoteAddress, req.headers);
+  if (keepAliveMs === 0) res.shouldKeepAlive = false;
+  if (accessLog) {
+    const start = process.hrtime.bigint();
+    accessLog.track(res);
+    res.once('finish', () => accessLog.log(req, res, start));
+  }
+  if (requestHooks) {
+    if (requestHooks.has('preRequest')) void requestHooks.call('preRequest', info, req);
+    if (requestHooks.has('postRequest'))
+      res.once('close', () => void requestHooks?.call('postRequest', info, req, res));
+  }
+  if (spec.maxRequests > 0 && requests === spec.maxRequests) retire(`max requests (${spec.maxRequests}) reached`);
+}
+
+/**
+ * Serve `server` on every bind. With a `listener`, tsgund created the server
+ * and calls the app itself; otherwise the server is the app's own (exported,
+ * or listened by the app) and tsgund's work runs before the app's handlers.
+ */
+function serveServer(server: net.Server, listener: RequestListener | null): Promise<void> {
+  if (served === server) return serving!;
+  if (served) {
+    return Promise.reject(
+      new AppLoadError('the app listened a second server; tsgund serves one server per worker, on all of its binds'),
+    );
+  }
+  served = server;
+  const accepting = acceptorsFor(server, binds, settings.workerConnections);
+  const d = new Drainer([server], accepting);
   drainer = d;
-  const keepAliveMs = settings.keepAlive * 1000;
-  const filterForwarded = forwardedFilter(settings.forwardedAllowIps);
-  for (const server of servers) {
-    server.keepAliveTimeout = keepAliveMs;
+  if (listener) {
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      requests++;
-      d.onRequest(res);
-      if (requestMetrics) {
-        const t0 = performance.now();
-        res.once('close', () =>
-          requestMetrics.observe(
-            res.writableFinished ? res.statusCode : CLIENT_CLOSED,
-            (performance.now() - t0) / 1000,
-          ),
-        );
-      }
-      filterForwarded?.(req.socket.remoteAddress, req.headers);
-      if (keepAliveMs === 0) res.shouldKeepAlive = false;
-      if (accessLog) {
-        const start = process.hrtime.bigint();
-        accessLog.track(res);
-        res.once('finish', () => accessLog.log(req, res, start));
-      }
+      onRequest(d, req, res);
+      if (refuseOverLimits(settings, req, res)) return;
       try {
-        const result = app(req, res);
+        const result = listener(req, res);
         if (result instanceof Promise) result.catch((err: unknown) => failRequest(res, err));
       } catch (err) {
         failRequest(res, err);
       }
-      if (spec.maxRequests > 0 && requests === spec.maxRequests) retire(`max requests (${spec.maxRequests}) reached`);
     });
-  }
+  } else server.prependListener('request', (req, res) => onRequest(d, req, res));
+  serving = listenAll(accepting, binds, settings.backlog);
+  onServing();
+  return serving;
+}
+
+/** The app called listen() on a server of its own: serve it from the binds, or refuse. */
+function onAppListen(server: net.Server, target: ListenTarget, cb: (() => void) | undefined): void {
+  // a server already served (a Fastify app's own listen(), say) is fine on any port
+  const refused = server === served ? null : refuseListen(target, binds);
+  const result = refused ? Promise.reject(new AppLoadError(refused)) : serveServer(server, null);
+  result.then(
+    () => cb && process.nextTick(cb),
+    (err: unknown) => {
+      // at boot this is the app failing to start; later it is the server's own listen error
+      if (booted) server.emit('error', err);
+      else bootFailed(err);
+    },
+  );
+}
+
+/** A module that exports nothing to serve may still call listen(), after connecting to a database, say. */
+async function awaitListen(app: string, exported: unknown): Promise<void> {
+  const absent =
+    exported === undefined ||
+    (exported !== null && Object.getPrototypeOf(exported) === Object.prototype && !Object.keys(exported).length);
+  if (!absent) throw new AppLoadError(`app '${app}' is ${describeValue(exported)}, expected ${AS_ALLOWED}`);
+  // the master's boot timeout runs from the fork: answer before it, with the reason
+  const waitMs = Math.max(100, (settings.bootTimeout - process.uptime()) * 1000 - 500);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new AppLoadError(
+            `app '${app}' exports no handler and did not call listen() within the boot timeout (${settings.bootTimeout} s); export ${AS_ALLOWED}`,
+          ),
+        ),
+      waitMs,
+    );
+  });
+  await Promise.race([listenCalled, late]).finally(() => clearTimeout(timer));
 }
 
 function failRequest(res: http.ServerResponse, err: unknown): void {
@@ -117,12 +194,28 @@ function exitNow(code: number): void {
   void Promise.all([log.close(), accessLog?.close()]).finally(() => process.exit(code));
 }
 
+/**
+ * Graceful stop: stop accepting, tell the app (process event 'tsgund:drain')
+ * so it can close WebSockets and streams, wait for every connection to end,
+ * close the app, run workerExit, then exit.
+ */
 function drainAndExit(): void {
-  if (!drainer) {
-    exitNow(0);
-    return;
+  const d = drainer;
+  d?.start(() => void afterDrain());
+  (process as NodeJS.EventEmitter).emit('tsgund:drain');
+  if (!d) void afterDrain();
+}
+
+async function afterDrain(): Promise<void> {
+  if (closeApp) {
+    try {
+      await closeApp();
+    } catch (err) {
+      log.error('closing the app failed', err);
+    }
   }
-  drainer.start(() => sendLastStats(() => exitNow(0)));
+  await hooks?.call('workerExit', info);
+  sendLastStats(() => exitNow(0));
 }
 
 /** A graceful exit first sends the requests counted since the last heartbeat, so none is lost. */
@@ -155,33 +248,50 @@ function retire(reason: string): void {
 }
 
 async function boot(): Promise<void> {
-  const hooks = await loadWorkerHooks(spec.configPath, settings, log);
-  const info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
+  const h = await loadWorkerHooks(spec.configPath, settings, log);
+  hooks = h;
+  if (h.has('preRequest') || h.has('postRequest')) requestHooks = h;
   process.on('SIGTERM', () => {
     log.info('worker received TERM, finishing in-flight requests');
     drainAndExit();
   });
   for (const sig of ['SIGINT', 'SIGQUIT'] as const) {
     // gunicorn's worker_int: called on INT or QUIT, just before the quick exit
-    process.on(sig, () => void hooks.call('workerInt', info).finally(() => exitNow(0)));
+    process.on(
+      sig,
+      () =>
+        void h
+          .call('workerInt', info)
+          .then(() => h.call('workerExit', info))
+          .finally(() => exitNow(0)),
+    );
   }
-  if (hooks.has('workerAbort')) {
+  if (h.has('workerAbort')) {
     process.on('SIGABRT', () => {
       // SIGABRT means the heartbeat was missed: the hook gets this turn only, as in gunicorn
-      void hooks.call('workerAbort', info);
+      void h.call('workerAbort', info);
       exitNow(1);
     });
   }
 
-  const app = await loadApp(settings.app!, process.cwd());
   await allSockets;
-  const tls = settings.certfile
-    ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
-    : null;
-  const servers = handles.map(() => (tls ? https.createServer(tls) : http.createServer()));
-  serve(app, servers);
-  await Promise.all(servers.map((server, i) => listenOnHandle(server, handles[i], settings.backlog)));
-  await hooks.call('postWorkerInit', info);
+  binds = handles.map((handle, i) => describeBind(labels[i]!, handle));
+  const port = appPort(binds);
+  if (port !== null) process.env.PORT = String(port);
+  // before any app code runs: an app's own listen() is served from the binds
+  interceptListen(onAppListen);
+  const app = await loadApp(settings.app!, process.cwd());
+  closeApp = app.close;
+  if (app.kind === 'server') await serveServer(app.server, null);
+  else if (served) log.debug('the app called listen() itself; its export is not served a second time');
+  else if (app.kind === 'listener') {
+    const tls = settings.certfile
+      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+      : null;
+    await serveServer(createServer(settings, tls), app.listener);
+  } else await awaitListen(settings.app!, app.exported);
+  await serving;
+  await h.call('postWorkerInit', info);
 
   const heartbeat = setInterval(
     () =>
@@ -194,12 +304,18 @@ async function boot(): Promise<void> {
     spec.heartbeatMs,
   );
   heartbeat.unref();
+  booted = true;
   send({ type: 'ready' });
 }
 
-boot().catch((err: unknown) => {
+let failed = false;
+function bootFailed(err: unknown): void {
+  if (failed) return;
+  failed = true;
   const exitCode = err instanceof UserError ? err.exitCode : EXIT.boot;
   const message = err instanceof UserError ? err.message : `worker failed to boot: ${oneLine(err)}`;
   send({ type: 'boot-error', exitCode, message });
   exitNow(exitCode);
-});
+}
+
+boot().catch(bootFailed);

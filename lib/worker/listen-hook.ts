@@ -1,0 +1,66 @@
+import net from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where an app asked to listen: a TCP port or a unix socket path. */
+export type ListenTarget = { port: number } | { path: string };
+
+type ListenArgs = unknown[];
+
+/**
+ * Read what a `server.listen(...)` call asks for, as node:net would. Null for
+ * a handle or an fd (tsgund's own calls, which go through untouched).
+ */
+export function listenTarget(args: ListenArgs): ListenTarget | null {
+  const first = args[0];
+  if (first === undefined || first === null || typeof first === 'function') return { port: 0 };
+  if (typeof first === 'number') return { port: first };
+  if (typeof first === 'string') return /^\d+$/.test(first) ? { port: Number(first) } : { path: resolve(first) };
+  if (typeof first !== 'object') return { port: 0 };
+  const o = first as Record<string, unknown>;
+  if (typeof o.path === 'string' && o.path) return { path: resolve(o.path) };
+  if ('port' in o) {
+    const port = Number(o.port ?? 0);
+    return { port: Number.isInteger(port) ? port : -1 };
+  }
+  // a handle (TCP/Pipe wraps have fd), { handle } or { fd }: not a port
+  if ('_handle' in o || 'handle' in o || 'fd' in o) return null;
+  return { port: 0 };
+}
+
+export const describeTarget = (t: ListenTarget): string => ('port' in t ? `port ${t.port}` : `unix:${t.path}`);
+
+/**
+ * Replace net.Server#listen so that an app's own listen() never reaches
+ * node:cluster (whose worker-side listen asks the master to open the port and
+ * round-robins connections through it). `onListen` decides what to do with the
+ * server instead, and gets the call's callback.
+ */
+export function interceptListen(
+  onListen: (server: net.Server, target: ListenTarget, cb: (() => void) | undefined) => void,
+  { passOwnCalls = false } = {},
+): void {
+  const original = net.Server.prototype.listen;
+  net.Server.prototype.listen = function listen(this: net.Server, ...args: ListenArgs): net.Server {
+    const target = listenTarget(args);
+    if (target === null || (passOwnCalls && isOwnCaller(listen))) {
+      return original.apply(this, args as Parameters<typeof original>);
+    }
+    onListen(this, target, args.findLast((a) => typeof a === 'function') as (() => void) | undefined);
+    return this;
+  } as typeof original;
+}
+
+const OWN_CODE = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/** Whether the caller of `fn` is tsgund's own code (the master's control and stats servers). */
+function isOwnCaller(fn: (...a: never[]) => unknown): boolean {
+  const prepare = Error.prepareStackTrace;
+  const holder: { stack?: NodeJS.CallSite[] } = {};
+  Error.prepareStackTrace = (_, sites) => sites;
+  Error.captureStackTrace(holder, fn);
+  const sites = holder.stack;
+  Error.prepareStackTrace = prepare;
+  const file = sites?.[0]?.getFileName() ?? '';
+  return (file.startsWith('file:') ? fileURLToPath(file) : file).startsWith(OWN_CODE);
+}

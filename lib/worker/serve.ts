@@ -1,0 +1,74 @@
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { Settings } from '../config/types.js';
+import { listenOnHandle } from '../listeners/handles.js';
+import type { Bind } from './binds.js';
+
+type Limits = Pick<
+  Settings,
+  | 'keepAlive'
+  | 'limitRequestLine'
+  | 'limitRequestFields'
+  | 'limitRequestFieldSize'
+  | 'headersTimeout'
+  | 'requestTimeout'
+>;
+
+/** The server tsgund creates around a request listener, with the limits and timeouts of the settings. */
+export function createServer(settings: Limits, tls: https.ServerOptions | null): http.Server {
+  const options: http.ServerOptions = {
+    maxHeaderSize: settings.limitRequestFieldSize,
+    headersTimeout: settings.headersTimeout * 1000,
+    // Node refuses a headersTimeout above a non-zero requestTimeout
+    requestTimeout: settings.requestTimeout ? Math.max(settings.requestTimeout, settings.headersTimeout) * 1000 : 0,
+    keepAliveTimeout: settings.keepAlive * 1000,
+    // Node checks these timeouts on this interval (30 s by default): check often enough to honour them
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, (settings.headersTimeout * 1000) / 4)),
+  };
+  const server = tls ? https.createServer({ ...tls, ...options }) : http.createServer(options);
+  // one more than the limit, so that a request over it can be told apart and refused
+  if (settings.limitRequestFields) server.maxHeadersCount = settings.limitRequestFields + 1;
+  return server;
+}
+
+/**
+ * Refuses a request over limitRequestLine (414) or limitRequestFields (431);
+ * Node itself answers 431 past maxHeaderSize. Returns true if it answered.
+ */
+export function refuseOverLimits(settings: Limits, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  let status = 0;
+  // "GET /path HTTP/1.1": method, two spaces, target, and 8 bytes of version
+  if (settings.limitRequestLine && req.method!.length + req.url!.length + 10 > settings.limitRequestLine) status = 414;
+  else if (settings.limitRequestFields && req.rawHeaders.length > settings.limitRequestFields * 2) status = 431;
+  if (!status) return false;
+  res.shouldKeepAlive = false;
+  res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+  res.end(`${http.STATUS_CODES[status]}\n`);
+  return true;
+}
+
+/**
+ * Listen `server` on every bind: on the first one itself, so that its own
+ * 'listening', timeouts and connection checks work; on the others through a
+ * plain acceptor that hands each connection to it, as node:http does for one
+ * handed over with emit('connection'). Returns the servers that accept, one
+ * per bind, not yet listening.
+ */
+export function acceptorsFor(server: net.Server, binds: Bind[], maxConnections: number): net.Server[] {
+  const acceptors = binds
+    .slice(1)
+    .map(() =>
+      net.createServer(
+        { allowHalfOpen: (server as { allowHalfOpen?: boolean }).allowHalfOpen, noDelay: true },
+        (socket) => server.emit('connection', socket),
+      ),
+    );
+  const all = [server, ...acceptors];
+  for (const s of all) s.maxConnections = maxConnections;
+  return all;
+}
+
+export async function listenAll(accepting: net.Server[], binds: Bind[], backlog: number): Promise<void> {
+  await Promise.all(accepting.map((s, i) => listenOnHandle(s, binds[i]!.handle, backlog)));
+}
