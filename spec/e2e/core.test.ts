@@ -393,9 +393,14 @@ describe('bad input: one line naming the culprit, the documented exit code, no s
       name: '-w abc',
       args: ['start', HELLO, '-w', 'abc'],
       code: 1,
-      message: /--workers is "abc", expected an integer >= 1/,
+      message: /--workers is "abc", expected an integer from 1 to 1024/,
     },
-    { name: '-w 0', args: ['start', HELLO, '-w', '0'], code: 1, message: /--workers is 0, expected an integer >= 1/ },
+    {
+      name: '-w 0',
+      args: ['start', HELLO, '-w', '0'],
+      code: 1,
+      message: /--workers is 0, expected an integer from 1 to 1024/,
+    },
     {
       name: 'bad bind',
       args: ['start', HELLO, '-b', 'localhost:99999'],

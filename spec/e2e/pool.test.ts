@@ -121,7 +121,7 @@ describe('TTIN/TTOU bursts', () => {
 });
 
 describe('limits', () => {
-  it('out-of-range timers and worker counts are one-line errors, exit 1', async () => {
+  it('out-of-range timers and worker counts are one-line errors, exit 1', { timeout: 60_000 }, async () => {
     for (const [flag, value, allowed] of [
       ['--graceful-timeout', '2200000', 'a number from 0 to 2147483'],
       ['--boot-timeout', '2200000', 'a number from 0.1 to 2147483'],
@@ -135,7 +135,9 @@ describe('limits', () => {
     }
   });
 
-  it('a failed fork (EAGAIN under RLIMIT_NPROC) is a crash with backoff, not a phantom worker', async () => {
+  it('a failed fork (EAGAIN under RLIMIT_NPROC) is a crash with backoff, not a phantom worker', {
+    timeout: 90_000,
+  }, async () => {
     // RLIMIT_NPROC binds only a user without privileges: run the master as an unused uid.
     const ids = ['--reuid=64999', '--regid=64999', '--clear-groups'];
     const port = await freePort();

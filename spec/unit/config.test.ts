@@ -56,6 +56,7 @@ describe('bind parsing', () => {
     assert.deepEqual(parseBind('[::1]:9'), { kind: 'tcp', host: '::1', port: 9 });
     assert.deepEqual(parseBind('unix:/run/a.sock'), { kind: 'unix', path: '/run/a.sock' });
     assert.deepEqual(parseBind('fd://3'), { kind: 'fd', fd: 3 });
+    assert.deepEqual(parseBind('localhost'), { kind: 'tcp', host: 'localhost', port: 8000 });
   });
 
   it('rejects bad ones with the setting, the value and what is allowed', () => {
@@ -65,7 +66,7 @@ describe('bind parsing', () => {
       ['[1::2::3]:1', 'has an invalid IPv6 address'],
       ['unix:', 'has no socket path'],
       ['fd://x', 'is not a file descriptor number'],
-      ['8000', 'is not a valid address'],
+      ['a:b:c', 'is not a valid address'],
     ]) {
       assert.throws(
         () => parseBind(value!, 'stats-bind'),
