@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import { inspectPidfile, notAMaster, stillRunning } from '../master/master-proof.js';
 
 /** Control commands and the signal each sends to the master. */

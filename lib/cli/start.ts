@@ -1,5 +1,4 @@
-import { EXIT, UserError } from '../config/errors.js';
-import { oneLine } from '../config/load-file.js';
+import { EXIT, UserError, oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
 import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { startDaemon } from '../daemon/start-daemon.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import { requestStatus } from '../control/client.js';
 import { formatStatus } from '../control/format.js';
 import { controlSocketPath } from '../control/protocol.js';

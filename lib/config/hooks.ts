@@ -1,5 +1,4 @@
 import type { ErrorLog } from '../log/error-log.js';
-import { loadConfigFile } from './load-file.js';
 import { HOOKS, type HookName } from './settings.js';
 import type { HookContext, Hooks, Settings } from './types.js';
 
@@ -35,12 +34,17 @@ export class HookRunner {
   }
 }
 
-/** A worker reads the hooks from the same config file the master loaded. */
+/**
+ * A worker reads the hooks from the same config file the master loaded. The
+ * loader (cosmiconfig) is imported only then: it costs each worker about 4 MiB.
+ */
 export async function loadWorkerHooks(
   configPath: string | null,
   settings: Settings,
   log: ErrorLog,
 ): Promise<HookRunner> {
-  const { config } = configPath ? await loadConfigFile(configPath, process.cwd()) : { config: {} };
+  if (!configPath) return HookRunner.from({}, settings, log);
+  const { loadConfigFile } = await import('./load-file.js');
+  const { config } = await loadConfigFile(configPath, process.cwd());
   return HookRunner.from(config, settings, log);
 }

@@ -1,19 +1,23 @@
 import { existsSync, statSync } from 'node:fs';
-import { ConfigError } from './errors.js';
+import { inspect } from 'node:util';
+import { ConfigError } from '../errors.js';
+import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
 import { allowListProblem } from '../worker/forwarded.js';
 
-const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
+const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
+
+const range = (s: SettingSpec): string => (s.max === undefined ? `>= ${s.min ?? 0}` : `from ${s.min ?? 0} to ${s.max}`);
 
 function expectation(s: SettingSpec): string {
   const orNull = s.nullable ? ' or null' : '';
   switch (s.kind) {
     case 'int':
-      return `an integer >= ${s.min ?? 0}`;
+      return `an integer ${range(s)}`;
     case 'number':
-      return `a number >= ${s.min ?? 0}`;
+      return `a number ${range(s)}`;
     case 'bool':
       return 'true or false';
     case 'enum':
@@ -27,15 +31,17 @@ function expectation(s: SettingSpec): string {
   }
 }
 
+const inRange = (s: SettingSpec, v: number): boolean => v >= (s.min ?? 0) && v <= (s.max ?? Infinity);
+
 // Hand-written rather than zod: these few shapes do not need a schema library,
 // and zod alone added about 7 MiB to the master's resident memory.
 function accepts(s: SettingSpec, v: unknown): boolean {
   if (v === null) return Boolean(s.nullable);
   switch (s.kind) {
     case 'int':
-      return Number.isInteger(v) && (v as number) >= (s.min ?? 0);
+      return Number.isInteger(v) && inRange(s, v as number);
     case 'number':
-      return typeof v === 'number' && Number.isFinite(v) && v >= (s.min ?? 0);
+      return typeof v === 'number' && Number.isFinite(v) && inRange(s, v);
     case 'bool':
       return typeof v === 'boolean';
     case 'enum':
@@ -68,8 +74,13 @@ function normalize(s: SettingSpec, value: unknown): unknown {
 
 const show = (v: unknown): string => {
   if (typeof v === 'function') return 'a function';
-  const text = JSON.stringify(v);
-  return text === undefined ? String(v) : text;
+  try {
+    const text = JSON.stringify(v);
+    return text === undefined ? String(v) : text;
+  } catch {
+    // a circular structure, a BigInt: JSON cannot show it, inspect can, on one line
+    return inspect(v, { depth: 2, breakLength: Infinity });
+  }
 };
 
 function closest(name: string): string | null {
@@ -137,25 +148,25 @@ export function validateLayer(raw: Record<string, unknown>, origin: string, asFl
 }
 
 /** Checks that need the merged settings or look inside a value. */
-export function validateMerged(settings: Record<string, unknown>): void {
-  for (const address of settings.bind as string[]) parseBind(address);
-  if (settings.statsBind) parseBind(settings.statsBind as string, 'stats-bind');
-  for (const pair of settings.rawEnv as string[]) {
+export function validateMerged(settings: Settings): void {
+  for (const address of settings.bind) parseBind(address);
+  if (settings.statsBind) parseBind(settings.statsBind, 'stats-bind');
+  for (const pair of settings.rawEnv) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(pair)) {
       throw new ConfigError(`setting 'rawEnv' has ${show(pair)}, expected KEY=VALUE`);
     }
   }
-  const proxies = allowListProblem(settings.forwardedAllowIps as string[]);
+  const proxies = allowListProblem(settings.forwardedAllowIps);
   if (proxies) throw new ConfigError(`setting 'forwardedAllowIps' ${proxies}`);
-  const formatProblem = validateAccessLogFormat(settings.accessLogFormat as string);
+  const formatProblem = validateAccessLogFormat(settings.accessLogFormat);
   if (formatProblem) throw new ConfigError(`setting 'accessLogFormat': ${formatProblem}`);
   if (settings.chdir) {
-    const dir = settings.chdir as string;
+    const dir = settings.chdir;
     if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
-  for (const key of ['certfile', 'keyfile']) {
-    const file = settings[key] as string | null;
+  for (const key of ['certfile', 'keyfile'] as const) {
+    const file = settings[key];
     if (file && !existsSync(file)) throw new ConfigError(`setting '${key}': ${show(file)} does not exist`);
   }
   if (Boolean(settings.certfile) !== Boolean(settings.keyfile)) {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
-import { ConfigError, errnoOf as errno } from '../config/errors.js';
+import { ConfigError, errnoOf as errno } from '../errors.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
 import type { ErrorLog } from '../log/error-log.js';
 import type { ControlReply } from './protocol.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import { LineFile } from '../log/line-file.js';
 import { LogPathError, openLogFile, type Owner } from '../log/safe-open.js';
 import { type ErrorLog, reopenEach } from '../log/error-log.js';

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 
 /** Who workers run as: ids for the fork, and the environment that goes with them. */
 export interface WorkerIdentity {

@@ -50,7 +50,7 @@ export class Upgrade {
     if (child.pid === undefined) return;
     child.unref(); // the old master must be free to exit while the new one runs
     this.childPid = child.pid;
-    this.log.info(`Handling signal: USR2, started new master (pid ${child.pid})`);
+    this.log.info(`USR2: started new master (pid ${child.pid})`);
     child.on('exit', (code, signal) => {
       this.log.info(`New master (pid ${child.pid}) exited ${signal ? `by ${signal}` : `with code ${code}`}`);
       if (this.childPid === child.pid) this.childPid = null;

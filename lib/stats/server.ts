@@ -8,7 +8,7 @@
 // costs nothing otherwise.
 
 import http from 'node:http';
-import { ConfigError, errnoOf as errno } from '../config/errors.js';
+import { ConfigError, errnoOf as errno } from '../errors.js';
 import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
 import { describeBindError } from '../listeners/handles.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
