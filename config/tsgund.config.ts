@@ -70,7 +70,10 @@ export default defineConfig({
   // Detach into the background; `start` returns once the workers serve.
   // Not under systemd. Default: false.
   daemon: false,
-  // Where the master writes its pid. Default: null (no pidfile).
+  // Where the master writes its pid. Default: null (no pidfile). Use a
+  // private directory such as /run/tsgund/app.pid (RuntimeDirectory=tsgund
+  // under systemd), never a world-writable one like /tmp: another user could
+  // take the <pidfile>.sock path first and block the start.
   pidfile: null,
   // Process name shown by ps ("<name>: master [app]"). Default: 'tsgund'.
   name: 'tsgund',
@@ -109,8 +112,9 @@ export default defineConfig({
   // PEM certificate and key: serve HTTPS. Default: null (plain HTTP).
   certfile: null,
   keyfile: null,
-  // Peers whose X-Forwarded-* headers are trusted ('*' for all); from others
-  // the headers are removed. Default: ['127.0.0.1', '::1'].
+  // Proxies whose X-Forwarded-*, Forwarded and X-Real-IP headers are trusted:
+  // addresses or CIDRs ('10.0.0.0/8', 'fd00::/8'), '*' for all; from other
+  // peers these headers are removed. Default: ['127.0.0.1', '::1'].
   forwardedAllowIps: ['127.0.0.1', '::1'],
 
   // ---- hooks ------------------------------------------------------------

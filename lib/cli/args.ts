@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import type { CommandLine } from '../config/resolve.js';
 import { SETTINGS, flagOf, type SettingSpec } from '../config/settings.js';
 import { validateLayer } from '../config/validate.js';

@@ -1,6 +1,5 @@
-import { ConfigError } from '../config/errors.js';
-import { isAlive, readPid } from '../master/pidfile.js';
-import { existsSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { inspectPidfile, notAMaster, stillRunning } from '../master/master-proof.js';
 
 /** Control commands and the signal each sends to the master. */
 export const CONTROL_SIGNALS = {
@@ -25,23 +24,27 @@ const CONTROL_HELP: Record<ControlCommand, string> = {
 };
 export const helpOf = (cmd: ControlCommand): string => CONTROL_HELP[cmd];
 
-/** The pid of the live master named by `pidfile`, or a one-line error. */
-export function masterPid(pidfile: string): number {
-  if (!existsSync(pidfile))
-    throw new ConfigError(`pidfile ${pidfile} does not exist: is tsgund running with -p ${pidfile}?`);
-  const pid = readPid(pidfile);
-  if (pid === null) throw new ConfigError(`pidfile ${pidfile} does not hold a pid`);
-  if (!isAlive(pid)) throw new ConfigError(`pidfile ${pidfile} names pid ${pid}, which is not running (stale pidfile)`);
-  return pid;
+/**
+ * The live master named by `pidfile`, proven to be the tsgund master of that
+ * file (see inspectPidfile), or a one-line error: a stale pidfile must never
+ * get an unrelated process signalled.
+ */
+export async function masterPid(
+  pidfile: string,
+  controlSocket: string | null = null,
+): Promise<{ pid: number; started: string }> {
+  const found = await inspectPidfile(pidfile, controlSocket);
+  if (found.kind !== 'master') throw new ConfigError(notAMaster(pidfile, found));
+  return found;
 }
 
 /** Signal the master; stop and quit wait until it has exited (up to `waitSeconds`). */
 export async function sendControl(cmd: ControlCommand, pidfile: string, waitSeconds: number): Promise<string> {
-  const pid = masterPid(pidfile);
+  const { pid, started } = await masterPid(pidfile);
   process.kill(pid, CONTROL_SIGNALS[cmd]);
   if (cmd !== 'stop' && cmd !== 'quit') return `sent ${CONTROL_SIGNALS[cmd].slice(3)} to master ${pid}`;
   const until = Date.now() + waitSeconds * 1000;
-  while (isAlive(pid)) {
+  while (stillRunning(pid, started)) {
     if (Date.now() > until) throw new ConfigError(`master ${pid} is still running after ${waitSeconds} s`);
     await new Promise((r) => setTimeout(r, 50));
   }

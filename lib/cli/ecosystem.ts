@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../config/errors.js';
-import { oneLine } from '../config/load-file.js';
+import { ConfigError, oneLine } from '../errors.js';
 
 /** A PM2 ecosystem file given where the app goes: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import '../early-signals.js';
 import { Command, CommanderError } from 'commander';
-import { UserError } from '../config/errors.js';
-import { oneLine } from '../config/load-file.js';
+import { UserError, oneLine } from '../errors.js';
 import { VERSION } from '../version.js';
 import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';

@@ -1,8 +1,6 @@
-import { EXIT, UserError } from '../config/errors.js';
-import { oneLine } from '../config/load-file.js';
+import { EXIT, UserError, oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
-import { checkLogFiles } from '../config/validate.js';
-import { isDaemonChild, reportToStarter } from '../daemon/ready-pipe.js';
+import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
 import type { StartFlags } from './args.js';
@@ -26,6 +24,8 @@ async function loadAppInMaster(app: string, cwd: string) {
 export async function runStart(cli: CommandLine, envArgs: CommandLine | null, flags: StartFlags): Promise<number> {
   const cwd = process.cwd();
   let arbiter: Arbiter | null = null;
+  // a daemon whose starter was interrupted stops as if told to: no master outlives an aborted start
+  if (isDaemonChild()) watchStarter(() => process.kill(process.pid, 'SIGTERM'));
   try {
     const resolved = await resolveSettings(cli, envArgs, cwd);
     const { settings } = resolved;
@@ -49,7 +49,6 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       return code;
     }
     if (settings.preload) await loadAppInMaster(requireApp(settings), settings.chdir ?? cwd);
-    checkLogFiles(settings);
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();
     reportToStarter(`READY ${process.pid}`);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import { requestStatus } from '../control/client.js';
 import { formatStatus } from '../control/format.js';
 import { controlSocketPath } from '../control/protocol.js';
@@ -25,7 +25,7 @@ export function registerStatus(program: Command): void {
       const path = controlSocketPath(opts.controlSocket ?? null, opts.pid ?? null)!;
       // with a pidfile, "not running" is reported from it, before the socket is tried
       if (opts.pid) {
-        const pid = masterPid(opts.pid);
+        const { pid } = await masterPid(opts.pid, opts.controlSocket ?? null);
         if (!existsSync(path))
           throw new ConfigError(
             `master ${pid} has no control socket at ${path}: if it was started with --control-socket, pass the same path`,

@@ -2,7 +2,7 @@ import type { Loader, PublicExplorer } from 'cosmiconfig';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { typeStrippingHint } from '../type-stripping.js';
-import { ConfigError, oneLine } from './errors.js';
+import { ConfigError, oneLine } from '../errors.js';
 
 const MODULE = 'tsgund';
 
@@ -119,12 +119,15 @@ export async function loadConfigFile(explicit: string | null, cwd: string): Prom
   if (!result || result.isEmpty) return { filepath: result?.filepath ?? null, config: {} };
   let config: unknown = result.config;
   // a config module may export a (possibly async) function returning the settings
-  if (typeof config === 'function') config = await (config as () => unknown)();
+  if (typeof config === 'function') {
+    try {
+      config = await (config as () => unknown)();
+    } catch (err) {
+      throw new ConfigError(`config file ${result.filepath}: its exported function failed: ${oneLine(err)}`);
+    }
+  }
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new ConfigError(`config file ${result.filepath} must export an object of settings, got ${typeof config}`);
   }
   return { filepath: result.filepath, config: config as Record<string, unknown> };
 }
-
-// the one-line form lives with the errors, a leaf module a worker loads without cosmiconfig
-export { oneLine } from './errors.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError, oneLine } from '../errors.js';
 import { loadConfigFile } from './load-file.js';
 import { HOOKS, SETTINGS } from './settings.js';
 import type { Settings } from './types.js';
@@ -34,7 +34,7 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
   const configPath = cli.configPath ?? envArgs?.configPath ?? null;
   const file = await loadConfigFile(configPath ? resolve(cwd, configPath) : null, cwd);
   const origin = file.filepath ?? 'config';
-  const fromFile = validateLayer(file.config, origin, false);
+  const fromFile = fileLayer(file.config, origin);
   for (const hook of HOOKS) delete fromFile[hook];
   const given = { ...fromFile, ...envArgs?.values, ...cli.values };
   const merged: Record<string, unknown> = { ...defaults(given), ...fromFile };
@@ -43,8 +43,20 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
     Object.assign(merged, layer.values);
     if (layer.app) merged.app = layer.app;
   }
-  validateMerged(merged);
-  return { settings: merged as unknown as Settings, configPath: file.filepath, fileConfig: file.config };
+  // every layer was checked key by key against the table: the shape is now Settings
+  const settings = merged as unknown as Settings;
+  validateMerged(settings);
+  return { settings, configPath: file.filepath, fileConfig: file.config };
+}
+
+/** The config file's settings, validated; anything it throws (a getter, say) is a one-line error naming the file. */
+function fileLayer(config: Record<string, unknown>, origin: string): Record<string, unknown> {
+  try {
+    return validateLayer(config, origin, false);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${origin}: ${oneLine(err)}`);
+  }
 }
 
 export function requireApp(settings: Settings): string {

@@ -1,7 +1,7 @@
 // The one table of settings: the CLI flags, the config-file keys, the defaults and
 // the validation rules are all derived from it, so they cannot drift apart.
 
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../errors.js';
 
 export type SettingKind = 'int' | 'number' | 'bool' | 'string' | 'list' | 'enum' | 'mode';
 
@@ -14,6 +14,7 @@ export interface SettingSpec {
   /** Repeatable flag whose values accumulate (list settings). */
   help: string;
   min?: number;
+  max?: number;
   choices?: readonly string[];
   /** Other accepted spellings of a choice. */
   aliases?: Readonly<Record<string, string>>;
@@ -23,6 +24,11 @@ export interface SettingSpec {
   /** The default as help shows it, when it depends on the environment. */
   defaultText?: string;
 }
+
+/** The longest timer Node can set is 2^31-1 ms; a longer one fires after 1 ms. */
+export const MAX_SECONDS = 2_147_483;
+/** More workers than this is a typo, and forking them would exhaust the machine. */
+export const MAX_WORKERS = 1024;
 
 /** A number from the environment (PaaS conventions); unset or empty means none. */
 const fromEnv = (name: string, min: number, max: number): number | null => {
@@ -37,7 +43,7 @@ const fromEnv = (name: string, min: number, max: number): number | null => {
   return n;
 };
 
-const webConcurrency = (): number => fromEnv('WEB_CONCURRENCY', 1, 10_000) ?? 1;
+const webConcurrency = (): number => fromEnv('WEB_CONCURRENCY', 1, MAX_WORKERS) ?? 1;
 
 // as in gunicorn (and what Heroku-style platforms expect): PORT means all interfaces
 const defaultBind = (): string[] => {
@@ -45,7 +51,7 @@ const defaultBind = (): string[] => {
   return port === null ? ['127.0.0.1:8000'] : [`0.0.0.0:${port}`];
 };
 
-export const SETTINGS: readonly SettingSpec[] = [
+const TABLE = [
   {
     key: 'bind',
     kind: 'list',
@@ -66,6 +72,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'int',
     short: 'w',
     min: 1,
+    max: MAX_WORKERS,
     help: 'number of worker processes',
     default: webConcurrency,
     defaultText: '$WEB_CONCURRENCY or 1',
@@ -75,6 +82,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: 'number',
     short: 't',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds a silent worker may live before it is aborted and replaced (0: never)',
     default: () => 30,
   },
@@ -82,6 +90,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'gracefulTimeout',
     kind: 'number',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds workers get to finish requests on TERM, HUP or recycle',
     default: () => 30,
   },
@@ -89,6 +98,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'bootTimeout',
     kind: 'number',
     min: 0.1,
+    max: MAX_SECONDS,
     help: 'seconds a new worker may take to load the app and report ready',
     default: () => 30,
   },
@@ -96,6 +106,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'keepAlive',
     kind: 'number',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds an idle keep-alive connection is kept open',
     default: () => 5,
   },
@@ -124,6 +135,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'headersTimeout',
     kind: 'number',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds a client has to send the request headers; then 408',
     default: () => 60,
   },
@@ -131,6 +143,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'requestTimeout',
     kind: 'number',
     min: 0,
+    max: MAX_SECONDS,
     help: 'seconds a client has to send the whole request; then 408 (0: no limit)',
     default: () => 300,
   },
@@ -216,6 +229,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: () => null,
   },
   {
+    key: 'initgroups',
+    kind: 'bool',
+    help: "give workers the user's supplementary groups (as initgroups(3)); otherwise they keep only its group",
+    default: () => false,
+  },
+  {
     key: 'umask',
     kind: 'mode',
     short: 'm',
@@ -298,7 +317,31 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: () => null,
     defaultText: '<pidfile>.sock when a pidfile is set, else none',
   },
-];
+] as const satisfies readonly SettingSpec[];
+
+/** The type of each kind of value; an enum's is the union of its choices. */
+interface KindValues {
+  int: number;
+  number: number;
+  bool: boolean;
+  string: string;
+  list: string[];
+  mode: number;
+}
+type ValueOf<S extends SettingSpec> =
+  | (S extends { kind: 'enum'; choices: readonly (infer C)[] }
+      ? C
+      : S['kind'] extends keyof KindValues
+        ? KindValues[S['kind']]
+        : never)
+  | (S extends { nullable: true } ? null : never);
+
+type Spec = (typeof TABLE)[number];
+export type SettingKey = Spec['key'];
+/** One property per row of the table, so a key that is not in it does not compile. */
+export type SettingValues = { [S in Spec as S['key']]: ValueOf<S> };
+
+export const SETTINGS: readonly (SettingSpec & { key: SettingKey })[] = TABLE;
 
 export const HOOKS = [
   'onStarting',

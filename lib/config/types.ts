@@ -1,51 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HookName } from './settings.js';
-
-export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
+import type { HookName, SettingValues } from './settings.js';
 
 /** Every setting after defaults, file, TSGUND_CMD_ARGS and CLI flags are merged. */
-export interface Settings {
+export interface Settings extends SettingValues {
   app: string | null;
-  bind: string[];
-  backlog: number;
-  reusePort: boolean;
-  workers: number;
-  timeout: number;
-  gracefulTimeout: number;
-  bootTimeout: number;
-  keepAlive: number;
-  limitRequestLine: number;
-  limitRequestFields: number;
-  limitRequestFieldSize: number;
-  headersTimeout: number;
-  requestTimeout: number;
-  workerConnections: number;
-  maxRequests: number;
-  maxRequestsJitter: number;
-  maxMemory: number;
-  preload: boolean;
-  reload: boolean;
-  reloadExtraFiles: string[];
-  daemon: boolean;
-  pidfile: string | null;
-  name: string;
-  chdir: string | null;
-  user: string | null;
-  group: string | null;
-  umask: number | null;
-  rawEnv: string[];
-  accesslog: string | null;
-  accessLogFormat: string;
-  errorlog: string;
-  loglevel: LogLevel;
-  logFormat: 'text' | 'json';
-  statsBind: string | null;
-  captureOutput: boolean;
-  certfile: string | null;
-  keyfile: string | null;
-  forwardedAllowIps: string[];
-  controlSocket: string | null;
 }
+
+export type LogLevel = Settings['loglevel'];
 
 /** What a hook receives: a read-only view of the running server. */
 export interface HookContext {

@@ -1,19 +1,23 @@
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { ConfigError, errnoOf } from './errors.js';
+import { existsSync, statSync } from 'node:fs';
+import { inspect } from 'node:util';
+import { ConfigError } from '../errors.js';
 import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
+import { allowListProblem } from '../worker/forwarded.js';
 
-const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
+const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
+
+const range = (s: SettingSpec): string => (s.max === undefined ? `>= ${s.min ?? 0}` : `from ${s.min ?? 0} to ${s.max}`);
 
 function expectation(s: SettingSpec): string {
   const orNull = s.nullable ? ' or null' : '';
   switch (s.kind) {
     case 'int':
-      return `an integer >= ${s.min ?? 0}`;
+      return `an integer ${range(s)}`;
     case 'number':
-      return `a number >= ${s.min ?? 0}`;
+      return `a number ${range(s)}`;
     case 'bool':
       return 'true or false';
     case 'enum':
@@ -27,15 +31,17 @@ function expectation(s: SettingSpec): string {
   }
 }
 
+const inRange = (s: SettingSpec, v: number): boolean => v >= (s.min ?? 0) && v <= (s.max ?? Infinity);
+
 // Hand-written rather than zod: these few shapes do not need a schema library,
 // and zod alone added about 7 MiB to the master's resident memory.
 function accepts(s: SettingSpec, v: unknown): boolean {
   if (v === null) return Boolean(s.nullable);
   switch (s.kind) {
     case 'int':
-      return Number.isInteger(v) && (v as number) >= (s.min ?? 0);
+      return Number.isInteger(v) && inRange(s, v as number);
     case 'number':
-      return typeof v === 'number' && Number.isFinite(v) && v >= (s.min ?? 0);
+      return typeof v === 'number' && Number.isFinite(v) && inRange(s, v);
     case 'bool':
       return typeof v === 'boolean';
     case 'enum':
@@ -52,14 +58,14 @@ function accepts(s: SettingSpec, v: unknown): boolean {
 /** Shapes that are friendlier in a config file, turned into the canonical type. */
 function normalize(s: SettingSpec, value: unknown): unknown {
   if (s.aliases && typeof value === 'string' && Object.hasOwn(s.aliases, value)) return s.aliases[value];
-  if (s.kind === 'list' && typeof value === 'string') {
-    return s.key === 'forwardedAllowIps'
-      ? value
-          .split(',')
-          .map((v) => v.trim())
-          .filter(Boolean)
-      : [value];
+  // a comma list, as in gunicorn, in a string or in each flag given
+  if (s.key === 'forwardedAllowIps' && (typeof value === 'string' || Array.isArray(value))) {
+    return [value]
+      .flat()
+      .flatMap((v: unknown) => (typeof v === 'string' ? v.split(',').map((p) => p.trim()) : [v]))
+      .filter((v) => v !== '');
   }
+  if (s.kind === 'list' && typeof value === 'string') return [value];
   if (s.kind === 'mode' && typeof value === 'string' && /^(0o?)?[0-7]{1,4}$/.test(value)) {
     return parseInt(value.replace(/^0o/, ''), 8);
   }
@@ -68,8 +74,13 @@ function normalize(s: SettingSpec, value: unknown): unknown {
 
 const show = (v: unknown): string => {
   if (typeof v === 'function') return 'a function';
-  const text = JSON.stringify(v);
-  return text === undefined ? String(v) : text;
+  try {
+    const text = JSON.stringify(v);
+    return text === undefined ? String(v) : text;
+  } catch {
+    // a circular structure, a BigInt: JSON cannot show it, inspect can, on one line
+    return inspect(v, { depth: 2, breakLength: Infinity });
+  }
 };
 
 function closest(name: string): string | null {
@@ -137,44 +148,30 @@ export function validateLayer(raw: Record<string, unknown>, origin: string, asFl
 }
 
 /** Checks that need the merged settings or look inside a value. */
-export function validateMerged(settings: Record<string, unknown>): void {
-  for (const address of settings.bind as string[]) parseBind(address);
-  if (settings.statsBind) parseBind(settings.statsBind as string, 'stats-bind');
-  for (const pair of settings.rawEnv as string[]) {
+export function validateMerged(settings: Settings): void {
+  for (const address of settings.bind) parseBind(address);
+  if (settings.statsBind) parseBind(settings.statsBind, 'stats-bind');
+  for (const pair of settings.rawEnv) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(pair)) {
       throw new ConfigError(`setting 'rawEnv' has ${show(pair)}, expected KEY=VALUE`);
     }
   }
-  const formatProblem = validateAccessLogFormat(settings.accessLogFormat as string);
+  const proxies = allowListProblem(settings.forwardedAllowIps);
+  if (proxies) throw new ConfigError(`setting 'forwardedAllowIps' ${proxies}`);
+  const formatProblem = validateAccessLogFormat(settings.accessLogFormat);
   if (formatProblem) throw new ConfigError(`setting 'accessLogFormat': ${formatProblem}`);
   if (settings.chdir) {
-    const dir = settings.chdir as string;
+    const dir = settings.chdir;
     if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
-  for (const key of ['certfile', 'keyfile']) {
-    const file = settings[key] as string | null;
+  for (const key of ['certfile', 'keyfile'] as const) {
+    const file = settings[key];
     if (file && !existsSync(file)) throw new ConfigError(`setting '${key}': ${show(file)} does not exist`);
   }
   if (Boolean(settings.certfile) !== Boolean(settings.keyfile)) {
     throw new ConfigError(
       `settings 'certfile' and 'keyfile' go together: got certfile=${show(settings.certfile)}, keyfile=${show(settings.keyfile)}`,
     );
-  }
-}
-
-/**
- * The log files must be writable before anything starts: workers open them
- * too, and a worker that cannot would only fail at boot. Creates missing files.
- */
-export function checkLogFiles(settings: Settings): void {
-  for (const key of ['errorlog', 'accesslog'] as const) {
-    const path = settings[key];
-    if (!path || path === '-') continue;
-    try {
-      closeSync(openSync(path, 'a', 0o644));
-    } catch (err) {
-      throw new ConfigError(`setting '${key}': cannot open ${path}: ${errnoOf(err)}`);
-    }
   }
 }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import type { ControlReply } from './protocol.js';
 import type { StatusSnapshot } from './status.js';
 

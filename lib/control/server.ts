@@ -1,7 +1,8 @@
-import { chmodSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, linkSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
-import { ConfigError, errnoOf as errno } from '../config/errors.js';
+import { ConfigError, errnoOf as errno } from '../errors.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
 import type { ErrorLog } from '../log/error-log.js';
 import type { ControlReply } from './protocol.js';
@@ -22,8 +23,46 @@ function fileIdentity(path: string): string {
   return `${st.dev}:${st.ino}`;
 }
 
-/** Remove a socket file left by a master that died; refuse to touch anything else. */
+/** `nobody (uid 65534)`: the name comes through NSS when getent knows the uid. */
+function describeUser(uid: number): string {
+  if (uid < 0) return 'another user';
+  const found = spawnSync('getent', ['passwd', String(uid)], { encoding: 'utf8', timeout: 2000 });
+  const name = found.status === 0 ? found.stdout.split(':')[0] : '';
+  return name ? `${name} (uid ${uid})` : `uid ${uid}`;
+}
+
+function ownerOf(path: string): number {
+  try {
+    return lstatSync(path).uid;
+  } catch {
+    return -1; // gone again: whoever it was
+  }
+}
+
+/** The one-line refusal for a control socket path that another user holds. */
+function squatted(path: string, uid: number): ConfigError {
+  const me = process.geteuid?.() ?? uid;
+  return new ConfigError(
+    `control socket ${path} already exists and belongs to ${describeUser(uid)}, not to ${describeUser(me)}: ` +
+      'tsgund neither removes nor uses it; find out why it is there and remove it, or keep the pidfile in a ' +
+      "directory only root (or the master's user) can write, such as /run/tsgund/ (or set controlSocket)",
+  );
+}
+
+/**
+ * Remove a socket file left by a master that died; refuse to touch anything
+ * else. In a directory others can write, anything there may have been planted:
+ * only a file of our own user is ever removed, and lstat never follows a link.
+ */
 async function clearStale(path: string): Promise<void> {
+  let owner: number;
+  try {
+    owner = lstatSync(path).uid;
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return;
+    throw new ConfigError(`control socket ${path}: ${errno(err)}`);
+  }
+  if (owner !== process.geteuid?.()) throw squatted(path, owner);
   const busy = await freeSocketPath(path);
   if (busy === 'ENOTSOCK')
     throw new ConfigError(`control socket ${path} exists and is not a socket; remove it or set controlSocket`);
@@ -84,6 +123,8 @@ function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog):
  * (SO_PEERCRED), so access rests on the file mode: the socket is bound inside
  * a fresh 0700 directory, set to 0600 and only then renamed into place, so it
  * is never reachable with looser permissions and the umask stays untouched.
+ * It is then linked into place, which fails rather than replace a file
+ * another user put there.
  * Binding under a temporary name also means libuv's unlink-on-close hits that
  * name, not a socket another master may have put at `path` since.
  */
@@ -112,10 +153,12 @@ export async function startControlServer(
     const bound = join(privateDir, 's');
     await listen(server, bound);
     chmodSync(bound, 0o600);
-    renameSync(bound, path);
+    // link, not rename: a file someone put at `path` since clearStale stays theirs and fails the start
+    linkSync(bound, path);
     identity = fileIdentity(path);
   } catch (err) {
     server.close();
+    if (errno(err) === 'EEXIST') throw squatted(path, ownerOf(path));
     throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
   } finally {
     rmSync(privateDir, { recursive: true, force: true });
@@ -139,8 +182,17 @@ export async function startControlServer(
     },
     moveTo(next) {
       if (next === current || !ours()) return;
+      const owner = ownerOf(next);
+      // what another user put there stays; our own user's socket there was the old master's
+      if (owner !== -1 && owner !== process.geteuid?.()) {
+        log.error(squatted(next, owner).message);
+        return;
+      }
       try {
-        renameSync(current, next);
+        if (owner === -1) {
+          linkSync(current, next); // fails, rather than replace, if someone got there meanwhile
+          rmSync(current, { force: true });
+        } else renameSync(current, next);
         current = next;
       } catch (err) {
         log.error(`cannot move the control socket from ${current} to ${next}: ${errno(err)}`);

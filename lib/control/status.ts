@@ -21,7 +21,7 @@ export interface StatusSnapshot {
   app: string;
   generation: number;
   targetWorkers: number;
-  state: 'running' | 'paused' | 'reloading' | 'stopping';
+  state: 'starting' | 'running' | 'paused' | 'reloading' | 'stopping';
   uptimeMs: number;
   rss: number;
   /** Workers that died unexpectedly and were replaced. */

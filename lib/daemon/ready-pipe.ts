@@ -1,7 +1,32 @@
 import { closeSync, writeSync } from 'node:fs';
+import net from 'node:net';
 
 /** The fd on which a daemonized master tells `tsgund start -D` how its start went. */
 export const READY_FD_ENV = 'TSGUND_READY_FD';
+
+let channel: net.Socket | null = null;
+let abandoned = false;
+
+/**
+ * In the daemon: call `onGone` if the starter stops waiting before READY (it
+ * was interrupted, or killed). The fd is one end of the socketpair that
+ * Node's spawn makes for a 'pipe', so reading it shows when the other end
+ * is shut or closed.
+ */
+export function watchStarter(onGone: () => void): void {
+  const fd = Number(process.env[READY_FD_ENV]);
+  if (!fd) return;
+  // writable and half-open: a socket with both sides ended destroys itself,
+  // and this fd must stay open until READY, or until exit (see reportToStarter)
+  channel = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+  channel.on('error', () => {}); // not readable: nothing to watch
+  channel.on('end', () => {
+    abandoned = true;
+    onGone();
+  });
+  channel.resume();
+  channel.unref(); // the master's own timers decide when it exits
+}
 
 /** Report `READY <pid>` or `ERROR <exit code> <message>` to the waiting starter, once. */
 export function reportToStarter(line: string): void {
@@ -10,10 +35,14 @@ export function reportToStarter(line: string): void {
   delete process.env[READY_FD_ENV];
   try {
     writeSync(fd, line.replace(/\n/g, ' ') + '\n');
-    closeSync(fd);
   } catch {
     // the starter is gone; nobody to tell
   }
+  // An interrupted starter waits for the end of the stream: it comes when
+  // this process exits, so the fd stays open until then.
+  if (abandoned) return;
+  if (channel) channel.destroy();
+  else closeSync(fd);
 }
 
 export const isDaemonChild = (): boolean => Boolean(process.env[READY_FD_ENV]);

@@ -15,7 +15,7 @@ import { lookup } from 'node:dns/promises';
 import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../errors.js';
 import { formatBind, type BindAddress } from './address.js';
 import { freeSocketPath } from './unix-path.js';
 

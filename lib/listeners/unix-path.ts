@@ -1,6 +1,6 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
-import { errnoOf as errno } from '../config/errors.js';
+import { errnoOf as errno } from '../errors.js';
 
 /** Does a process accept connections on the unix socket at `path`? */
 export function socketAnswers(path: string): Promise<boolean> {

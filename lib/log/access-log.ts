@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { compileAccessLogFormat } from './access-format.js';
-import { ReopenableFile } from './reopenable-file-transport.js';
+import { LineFile } from './line-file.js';
 import { countBodyBytes, keepWriteHeadHeaders } from './response-tracking.js';
-import { StdoutLines } from './stdout-lines.js';
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -22,7 +21,8 @@ export interface AccessLog {
   track(res: ServerResponse): void;
   /** Call once the response has finished; startNs is process.hrtime.bigint() at request start. */
   log(req: IncomingMessage, res: ServerResponse, startNs: bigint): void;
-  reopen(): Promise<void>;
+  /** Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again. */
+  reopen(): void;
   close(): Promise<void>;
 }
 
@@ -32,11 +32,14 @@ export function validateAccessLogFormat(fmt: string): string | null {
   return typeof compiled === 'string' ? compiled : null;
 }
 
-/** Throws on an invalid format (validate it first for a friendly message) or an unopenable file. */
-export function createAccessLog(opts: AccessLogOptions): AccessLog {
+/**
+ * Logs into `file`, or into opts.accesslog opened here. Throws on an invalid
+ * format (validate it first for a friendly message) or an unopenable file.
+ */
+export function createAccessLog(opts: AccessLogOptions, file?: LineFile): AccessLog {
   const format = compileAccessLogFormat(opts.accessLogFormat);
   if (typeof format === 'string') throw new Error(`invalid access log format: ${format}`);
-  const sink = opts.accesslog === '-' ? new StdoutLines() : new ReopenableFile(opts.accesslog);
+  const sink = file ?? LineFile.open(opts.accesslog, 1, { batch: true });
   return {
     track(res) {
       if (format.countsBytes) countBodyBytes(res);

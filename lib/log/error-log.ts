@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import winston from 'winston';
-import { ReopenableFileTransport } from './reopenable-file-transport.js';
-import { StderrTransport } from './stderr-transport.js';
+import Transport from 'winston-transport';
+import { LineFile } from './line-file.js';
 import { errorLogTime } from './time.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
@@ -20,9 +20,25 @@ export interface ErrorLog {
   /** Appends err.stack when err is an Error (any other value is inspected). */
   error(msg: string, err?: unknown): void;
   critical(msg: string, err?: unknown): void;
-  reopen(): Promise<void>;
+  /** Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again. */
+  reopen(): void;
   /** Resolves once every line logged before it was called is written. */
   close(): Promise<void>;
+}
+
+/** triple-beam's MESSAGE: where winston formats leave the finished line. */
+const MESSAGE: unique symbol = Symbol.for('message');
+
+/** The winston transport: each formatted line goes to a LineFile. */
+class LineTransport extends Transport {
+  constructor(private readonly file: LineFile) {
+    super();
+  }
+
+  override log(info: { [MESSAGE]: string }, next: () => void): void {
+    this.file.write(`${info[MESSAGE]}\n`);
+    next();
+  }
 }
 
 const LEVELS: Record<LogLevel, number> = { critical: 0, error: 1, warning: 2, info: 3, debug: 4 };
@@ -52,13 +68,13 @@ function detailOf(err: unknown): string | undefined {
   return inspect(err);
 }
 
-export function createErrorLog(opts: ErrorLogOptions): ErrorLog {
-  const sink = opts.errorlog === '-' ? new StderrTransport() : new ReopenableFileTransport(opts.errorlog);
+/** Logs into `file`, or into opts.errorlog opened here (throws LogPathError). */
+export function createErrorLog(opts: ErrorLogOptions, file = LineFile.open(opts.errorlog, 2)): ErrorLog {
   const logger = winston.createLogger({
     levels: LEVELS,
     level: opts.loglevel,
     format: opts.logFormat === 'json' ? jsonFormat : textFormat,
-    transports: [sink],
+    transports: [new LineTransport(file)],
     exitOnError: false,
   });
   let closing: Promise<void> | null = null;
@@ -75,14 +91,25 @@ export function createErrorLog(opts: ErrorLogOptions): ErrorLog {
     warning: (msg) => write('warning', msg),
     error: (msg, err) => write('error', msg, err),
     critical: (msg, err) => write('critical', msg, err),
-    reopen: () => (sink instanceof ReopenableFileTransport ? sink.reopen() : Promise.resolve()),
+    reopen: () => file.reopen(),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         // The logger finishes after its transports have taken every line.
         logger.once('finish', resolve);
         logger.end();
-      }).then(() => (sink instanceof ReopenableFileTransport ? sink.close() : undefined));
+      }).then(() => file.close());
       return closing;
     },
   };
+}
+
+/** Reopen each log; one that fails keeps its old descriptor and gets one error line (in `log`). */
+export function reopenEach(log: ErrorLog, files: Iterable<{ reopen(): void } | null>): void {
+  for (const file of files) {
+    try {
+      file?.reopen();
+    } catch (err) {
+      log.error(`cannot reopen log file: ${(err as Error).message}; still writing to the old one`);
+    }
+  }
 }

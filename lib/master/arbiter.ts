@@ -1,12 +1,12 @@
 import type { FSWatcher } from 'chokidar';
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HookRunner } from '../config/hooks.js';
-import { oneLine } from '../config/load-file.js';
+import { oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
+import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
-import { checkLogFiles } from '../config/validate.js';
 import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import type { StatusSnapshot } from '../control/status.js';
@@ -21,12 +21,15 @@ import { parseAppSpec } from '../worker/app-loader.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from '../worker/messages.js';
 import { CrashBackoff } from './crash-backoff.js';
 import { Pidfile } from './pidfile.js';
-import { chownLogFiles, workerIds } from './privileges.js';
+import { MasterLogFiles } from './log-files.js';
+import { workerFork, workerIdentity } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { planGuests, Slots } from './slots.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
-import { BootFailure, WorkerHandle } from './worker-handle.js';
+import { GenerationBoot } from './generation-boot.js';
+import { decide, oldestSurplus, type PoolView } from './reconcile.js';
+import { BootFailure, QUICK_STOP_MS, WorkerHandle } from './worker-handle.js';
 
 export type MasterSignal =
   | 'SIGHUP'
@@ -38,21 +41,29 @@ export type MasterSignal =
   | 'SIGUSR1'
   | 'SIGUSR2'
   | 'SIGWINCH';
-const SIGNALS: MasterSignal[] = [
-  'SIGHUP',
-  'SIGINT',
-  'SIGQUIT',
-  'SIGTERM',
-  'SIGTTIN',
-  'SIGTTOU',
-  'SIGUSR1',
-  'SIGUSR2',
-  'SIGWINCH',
-];
+/** A signal's handler, and what it does in the "Handling signal" line. */
+interface SignalHandler {
+  what?: string;
+  run(): void | Promise<void>;
+}
+/**
+ * Where the master is (puma's @status): the one value every decision reads.
+ * A boot or a reload carries the controller that a stop signal (or, for a
+ * reload, a newer HUP) aborts it with; a reload remembers the phase it returns to.
+ */
+type MasterState =
+  | { phase: 'starting'; abort: AbortController }
+  | { phase: 'running' }
+  | { phase: 'paused' }
+  | { phase: 'reloading'; abort: AbortController; resume: 'running' | 'paused' }
+  | { phase: 'stopping'; mode: 'graceful' | 'quick' };
+
+type MessageHandlers = {
+  [T in WorkerToMaster['type']]: (h: WorkerHandle, msg: Extract<WorkerToMaster, { type: T }>) => void;
+};
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
 const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort', 'workerExit', 'preRequest', 'postRequest'] as const;
-const QUICK_STOP_MS = 2000;
 const TICK_MS = 250;
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
@@ -87,25 +98,29 @@ export class Arbiter {
   private resolved: Resolved;
   private hooks: HookRunner;
   private log: ErrorLog;
+  /** Opened here, as root, and inherited by workers: see log-files.ts. */
+  private readonly logFiles: MasterLogFiles;
   private listeners: Listener[] = [];
-  /** With reusePort: one socket per worker slot for each TCP bind, and the workers adopting slots as guests. */
-  private slots = new Slots(new Map(), adoptHandle);
-  private readonly guests = new Map<number, WorkerHandle>();
   private readonly workers = new Map<number, WorkerHandle>();
   private generation = 0;
   private target: number;
-  private paused = false;
-  private stopping: 'graceful' | 'quick' | null = null;
+  private state: MasterState = { phase: 'starting', abort: new AbortController() };
   private readonly queue: MasterSignal[] = [];
-  private busy = false;
-  private started = false;
-  private reloadAbort: AbortController | null = null;
+  /** Wakes the signal loop when a signal is queued. */
+  private wake: (() => void) | null = null;
   private readonly backoff = new CrashBackoff();
   private restarts = 0;
-  /** Slots of the replacement workers whose spawn is under way (preFork hooks are async). */
-  private readonly replacing = new Set<number>();
+  /** Forks under way per generation (preFork hooks are async); see reconcile.ts. */
+  private readonly pending = new Map<number, number>();
+  /** The generation being booted (the first one, or a reload's), if any. */
+  private boot: GenerationBoot | null = null;
   private spawnTimer: NodeJS.Timeout | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
+  /** With reusePort: one socket per worker slot for each TCP bind, and the workers adopting slots as guests. */
+  private slots = new Slots(new Map(), adoptHandle);
+  private readonly guests = new Map<number, WorkerHandle>();
+  /** `generation:slot` of forks under way, so that two spawns never take the same slot. */
+  private readonly reservedSlots = new Set<string>();
   private watcher: FSWatcher | null = null;
   private control: ControlServer | null = null;
   /** The statsBind listener and the metrics it serves (null unless statsBind is set). */
@@ -119,11 +134,38 @@ export class Arbiter {
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
 
+  /** One handler per signal: the signals the master handles are this table's keys. */
+  private readonly signalHandlers: Record<MasterSignal, SignalHandler> = {
+    SIGHUP: { what: 'reloading', run: () => this.onHup() },
+    SIGTERM: { what: 'shutting down gracefully', run: () => void this.shutdown('graceful') },
+    SIGINT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
+    SIGQUIT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
+    SIGTTIN: { run: () => this.onTtin() },
+    SIGTTOU: { run: () => this.onTtou() },
+    SIGUSR1: { what: 'reopening log files', run: () => this.onUsr1() },
+    SIGUSR2: { run: () => this.onUsr2() },
+    SIGWINCH: { run: () => this.onWinch() },
+  };
+
+  /** One handler per kind of message a worker sends (node:cluster's methodMessageMapping). */
+  private readonly messageHandlers: MessageHandlers = {
+    'want-sockets': (h) => this.sendSockets(h),
+    ready: (h) => {
+      if (this.boot?.generation === h.generation) this.boot.onReady();
+      this.placeGuests();
+    },
+    'boot-error': (h, msg) => this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`),
+    heartbeat: (h, msg) => this.onHeartbeat(h, msg),
+    retiring: (h, msg) => this.onRetiring(h, msg.reason),
+  };
+
   constructor(private readonly opts: ArbiterOptions) {
     this.resolved = opts.resolved;
     this.settings = opts.resolved.settings;
     this.target = this.settings.workers;
-    this.log = createErrorLog(this.settings);
+    // resolves -u/-g now: an unknown user fails the start, not the first fork
+    this.logFiles = new MasterLogFiles(this.settings, workerIdentity(this.settings) ?? undefined);
+    this.log = createErrorLog(this.settings, this.logFiles.errorFile);
     this.hooks = HookRunner.from(this.resolved.fileConfig, this.settings, this.log);
     this.upgrade = new Upgrade(this.log, opts.cwd);
   }
@@ -136,6 +178,10 @@ export class Arbiter {
     return this.settings.errorlog === '-';
   }
 
+  private get graceMs(): number {
+    return this.settings.gracefulTimeout * 1000;
+  }
+
   private get name(): string {
     return this.settings.name + (this.upgrade.isChild ? '.2' : '');
   }
@@ -143,9 +189,8 @@ export class Arbiter {
   /** Bind, write the pidfile and boot the first generation; throws a UserError on failure. */
   async start(): Promise<void> {
     requireApp(this.settings);
-    workerIds(this.settings.user, this.settings.group); // fail at start, not at the first fork
     if (this.settings.umask !== null) process.umask(this.settings.umask);
-    for (const sig of SIGNALS) handleSignal(sig, () => this.enqueue(sig));
+    for (const sig of Object.keys(this.signalHandlers) as MasterSignal[]) handleSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${this.settings.app}]`;
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.hooks.call('onStarting');
@@ -155,8 +200,11 @@ export class Arbiter {
     delete process.env[FDS_ENV];
     delete process.env[REUSEPORT_ENV];
     if (this.settings.pidfile) {
-      this.pidfile = new Pidfile(this.settings.pidfile + (this.upgrade.isChild ? '.2' : ''));
-      this.pidfile.claim();
+      this.pidfile = new Pidfile(
+        this.settings.pidfile + (this.upgrade.isChild ? '.2' : ''),
+        this.settings.controlSocket,
+      );
+      await this.pidfile.claim();
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
@@ -167,17 +215,14 @@ export class Arbiter {
       const controlPath = controlSocketPath(this.settings.controlSocket, this.settings.pidfile, this.upgrade.isChild);
       if (controlPath) this.control = await startControlServer(controlPath, () => this.snapshot(), this.log);
       if (this.settings.statsBind) await this.startStats(this.settings.statsBind);
-      this.reloadAbort = new AbortController();
-      await this.bootGeneration(this.settings, this.resolved.configPath, this.reloadAbort.signal);
+      await this.bootGeneration(this.settings, this.resolved.configPath, this.abortOf(this.state)!.signal, true);
     } catch (err) {
       await this.abortStart();
       throw err;
-    } finally {
-      this.reloadAbort = null;
     }
+    this.state = { phase: 'running' };
     // signals that arrived while booting are handled from now on, in order
-    this.started = true;
-    void this.drainQueue();
+    void this.handleSignals();
     this.log.info(`Booted ${this.target} worker(s), generation ${this.generation}`);
     if (this.settings.reload) await this.startWatching();
     notifySystemd('READY=1', `STATUS=serving with ${this.target} workers`);
@@ -207,6 +252,7 @@ export class Arbiter {
         this.log.info(`${file} changed, reloading`);
         this.enqueue('SIGHUP');
       },
+      () => this.log.info('Watching for file changes (--reload)'),
     );
   }
 
@@ -217,7 +263,7 @@ export class Arbiter {
   }
 
   private async abortStart(): Promise<void> {
-    for (const h of this.workers.values()) h.signal('SIGKILL');
+    for (const h of this.workers.values()) h.kill();
     await this.waitForWorkers(QUICK_STOP_MS);
     this.finalCleanup();
   }
@@ -230,7 +276,7 @@ export class Arbiter {
       app: this.settings.app ?? '',
       generation: this.generation,
       targetWorkers: this.target,
-      state: this.stopping ? 'stopping' : this.reloadAbort ? 'reloading' : this.paused ? 'paused' : 'running',
+      state: this.state.phase,
       uptimeMs: Math.round(process.uptime() * 1000),
       rss: process.memoryUsage.rss(),
       restarts: this.restarts,
@@ -255,63 +301,55 @@ export class Arbiter {
   enqueue(sig: MasterSignal): void {
     // A stop must not wait behind a boot (the first one or a reload's), and a
     // newer HUP supersedes a reload (the files changed again): both abort it.
-    if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.started)) this.reloadAbort?.abort(sig);
+    if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.state.phase === 'reloading')) {
+      this.abortOf(this.state)?.abort(sig);
+    }
     this.queue.push(sig);
-    void this.drainQueue();
+    this.wake?.();
   }
 
-  private async drainQueue(): Promise<void> {
-    // Nothing is handled until the first generation is up: a HUP or TTIN would
-    // race with the boot, and a stop aborts the boot itself (see enqueue).
-    if (this.busy || !this.started) return;
-    this.busy = true;
-    try {
-      while (this.queue.length) {
-        const sig = this.queue.shift()!;
-        // several HUPs waiting would all load the same files: one reload does
-        if (sig === 'SIGHUP' && this.queue.includes('SIGHUP')) continue;
-        await this.handle(sig);
+  private abortOf(state: MasterState): AbortController | null {
+    return state.phase === 'starting' || state.phase === 'reloading' ? state.abort : null;
+  }
+
+  /**
+   * The signal loop, from the end of the first boot on: one signal at a time,
+   * in order. (Before it, a HUP or TTIN would race with the boot, and a stop
+   * aborts the boot itself: see enqueue.)
+   */
+  private async handleSignals(): Promise<void> {
+    for (;;) {
+      const sig = this.queue.shift();
+      if (!sig) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+        continue;
       }
-    } finally {
-      this.busy = false;
+      // several HUPs waiting would all load the same files: one reload does
+      if (sig === 'SIGHUP' && this.queue.includes('SIGHUP')) continue;
+      await this.handle(sig);
     }
   }
 
+  /** The dispatcher: the one place a signal is logged and handled (gunicorn's handle_<sig> lookup). */
   private async handle(sig: MasterSignal): Promise<void> {
-    if (this.stopping && !STOP_SIGNALS.has(sig)) {
-      this.log.info(`ignoring ${sig} while stopping`);
+    const name = sig.slice(3);
+    if (this.state.phase === 'stopping' && !STOP_SIGNALS.has(sig)) {
+      this.log.info(`Ignoring signal ${name} while stopping`);
       return;
     }
-    this.log.debug(`handling ${sig}`);
+    const { what, run } = this.signalHandlers[sig];
+    this.log.info(`Handling signal: ${name}${what ? `, ${what}` : ''}`);
     try {
-      switch (sig) {
-        case 'SIGHUP':
-          return await this.onHup();
-        case 'SIGTERM':
-          return this.onTerm();
-        case 'SIGINT':
-        case 'SIGQUIT':
-          return this.onQuit(sig);
-        case 'SIGTTIN':
-          return this.onTtin();
-        case 'SIGTTOU':
-          return this.onTtou();
-        case 'SIGUSR1':
-          return await this.onUsr1();
-        case 'SIGUSR2':
-          return await this.onUsr2();
-        case 'SIGWINCH':
-          return this.onWinch();
-      }
+      await run();
     } catch (err) {
-      this.log.error(`handling ${sig} failed`, err);
+      this.log.error(`handling ${name} failed`, err);
     }
   }
 
   // ---- signal handlers ---------------------------------------------------
 
   private async onHup(): Promise<void> {
-    this.log.info('Handling signal: HUP, reloading');
     notifySystemd('RELOADING=1');
     try {
       await this.reload();
@@ -320,32 +358,25 @@ export class Arbiter {
     }
   }
 
-  private onTerm(): void {
-    if (this.stopping) return;
-    this.log.info('Handling signal: TERM, shutting down gracefully');
-    void this.shutdown('graceful');
-  }
-
-  private onQuit(sig: 'SIGINT' | 'SIGQUIT'): void {
-    this.log.info(`Handling signal: ${sig.slice(3)}, shutting down now`);
-    void this.shutdown('quick');
-  }
-
   private onTtin(): void {
+    if (this.target >= MAX_WORKERS) {
+      this.log.info(`Number of workers stays ${this.target}: the maximum is ${MAX_WORKERS}`);
+      return;
+    }
     this.setTarget(this.target + 1);
   }
 
   private onTtou(): void {
     if (this.target <= 1) {
-      this.log.info('Handling signal: TTOU, already at 1 worker');
+      this.log.info('Number of workers stays 1: already at 1 worker');
       return;
     }
     this.setTarget(this.target - 1);
+    for (const id of oldestSurplus(this.poolView())) this.workers.get(id)!.term();
   }
 
-  private async onUsr1(): Promise<void> {
-    this.log.info('Handling signal: USR1, reopening log files');
-    await this.log.reopen();
+  private onUsr1(): void {
+    this.logFiles.reopen(this.log); // never throws: the workers get their USR1 whatever happens here
     for (const h of this.workers.values()) h.signal('SIGUSR1');
   }
 
@@ -363,12 +394,12 @@ export class Arbiter {
 
   private onWinch(): void {
     if (hasTerminal()) {
-      this.log.debug('ignoring WINCH: running in a terminal');
+      this.log.info('WINCH ignored: running in a terminal');
       return;
     }
-    this.log.info('Handling signal: WINCH, stopping all workers (sockets stay open; HUP restarts them)');
-    this.paused = true;
-    for (const h of this.workers.values()) if (!h.retiring) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
+    this.log.info('Stopping all workers (sockets stay open; HUP restarts them)');
+    this.state = { phase: 'paused' };
+    for (const h of this.workers.values()) if (!h.retiring) h.term();
   }
 
   // ---- generations -------------------------------------------------------
@@ -378,39 +409,46 @@ export class Arbiter {
     this.target = n;
     this.log.info(`Number of workers: ${from} -> ${n}`);
     void this.hooks.call('nworkersChanged', { from, to: n });
-    this.manageWorkers();
+    this.reconcile();
   }
 
-  /** Spawn a full generation and wait until every worker of it is ready. */
+  /**
+   * Boot a full generation and wait until every worker of it is ready; dead
+   * workers are replaced meanwhile (see GenerationBoot for when it fails).
+   * Only then does it become the serving generation.
+   */
   private async bootGeneration(
     settings: Settings,
     configPath: string | null,
-    signal: AbortSignal | null,
-  ): Promise<WorkerHandle[]> {
-    const generation = this.generation + 1;
-    const fresh: WorkerHandle[] = [];
-    for (let i = 0; i < settings.workers; i++) fresh.push(await this.spawnWorker(settings, configPath, generation, i));
+    signal: AbortSignal,
+    lenient: boolean,
+  ): Promise<void> {
+    const generation = Math.max(this.generation, ...[...this.workers.values()].map((h) => h.generation)) + 1;
+    const boot = new GenerationBoot(generation, settings, configPath, lenient, signal, (m) => this.log.warning(m));
+    this.boot = boot;
+    this.reconcile();
     try {
-      await waitAll(fresh, settings.bootTimeout * 1000, signal);
+      await boot.done;
     } catch (err) {
-      for (const h of fresh) h.stop('SIGQUIT', QUICK_STOP_MS);
+      for (const h of this.workers.values()) if (h.generation === generation) h.quit();
       throw err;
+    } finally {
+      if (this.boot === boot) this.boot = null;
     }
     this.generation = generation;
-    return fresh;
+    this.target = settings.workers;
   }
 
   private async reload(): Promise<void> {
+    const resume = this.state.phase === 'paused' ? 'paused' : 'running';
     const abort = new AbortController();
-    this.reloadAbort = abort;
-    try {
-      await this.reloadWith(abort.signal);
-    } finally {
-      this.reloadAbort = null;
-    }
+    this.state = { phase: 'reloading', abort, resume };
+    const ok = await this.reloadWith(abort.signal);
+    if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
   }
 
-  private async reloadWith(signal: AbortSignal): Promise<void> {
+  /** Returns whether the new generation took over. */
+  private async reloadWith(signal: AbortSignal): Promise<boolean> {
     let next: Resolved;
     let listeners: Listener[];
     try {
@@ -422,22 +460,21 @@ export class Arbiter {
         'the config file to load',
       );
       requireApp(next.settings);
-      checkLogFiles(next.settings);
+      this.logFiles.adopt(next.settings, workerIdentity(next.settings) ?? undefined);
       listeners = await bindAll(next.settings.bind, this.listeners, process.env);
     } catch (err) {
       this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
       this.metrics?.reload(false);
-      return;
+      return false;
     }
     for (const l of listeners)
       if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     const previous = { resolved: this.resolved, listeners: this.listeners, hooks: this.hooks };
     this.adopt(next, listeners);
     await this.hooks.call('onReload');
-    await this.log.reopen();
-    const old = [...this.workers.values()];
+    this.logFiles.reopen(this.log);
     try {
-      await this.bootGeneration(next.settings, next.configPath, signal);
+      await this.bootGeneration(next.settings, next.configPath, signal, false);
     } catch (err) {
       const superseded = signal.reason === 'SIGHUP';
       this.log[superseded ? 'info' : 'error'](
@@ -446,16 +483,17 @@ export class Arbiter {
       if (!superseded) this.metrics?.reload(false);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
-      return;
+      return false;
     }
     this.dropListeners(previous.listeners, listeners);
-    this.paused = false;
-    this.target = next.settings.workers;
-    for (const h of old) if (!h.retiring) h.stop('SIGTERM', next.settings.gracefulTimeout * 1000);
+    this.logFiles.keepOnly(next.settings);
+    // the old generation, with any replacement it got while the new one booted
+    for (const h of this.workers.values()) if (h.generation < this.generation && !h.retiring) h.term();
     this.guests.clear(); // the old generation, guests included, stops accepting
-    this.placeGuests();
+    this.reconcile();
     this.log.info(`Reloaded: generation ${this.generation} serving with ${this.target} worker(s)`);
     this.metrics?.reload(true);
+    return true;
   }
 
   /** Make `resolved` the running configuration. */
@@ -476,13 +514,21 @@ export class Arbiter {
     }
   }
 
-  private async spawnWorker(
-    settings: Settings,
-    configPath: string | null,
-    generation: number,
-    slot: number,
-  ): Promise<WorkerHandle> {
-    this.slots.ensure(this.listeners, slot + 1);
+  /**
+   * The one place a worker is forked. Counted in `pending` from the call until
+   * the worker is registered (or the fork failed), exactly once.
+   */
+  private async spawnWorker(settings: Settings, configPath: string | null, generation: number): Promise<void> {
+    this.pending.set(generation, (this.pending.get(generation) ?? 0) + 1);
+    // a new worker takes the lowest slot its generation leaves free: a replacement takes over the socket
+    // (and what queued on it) of the worker it replaces
+    const slot = this.freeSlot(generation);
+    const reservation = `${generation}:${slot}`;
+    this.reservedSlots.add(reservation);
+    const forked = () => {
+      this.pending.set(generation, this.pending.get(generation)! - 1);
+      this.reservedSlots.delete(reservation);
+    };
     const jitter = settings.maxRequestsJitter ? Math.floor(Math.random() * (settings.maxRequestsJitter + 1)) : 0;
     const spec: WorkerSpec = {
       settings,
@@ -492,52 +538,86 @@ export class Arbiter {
       maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
       stats: this.metrics !== null,
+      logFds: this.logFiles.workerFds(settings),
     };
     await this.hooks.call('preFork', { generation });
-    const ids = workerIds(settings.user, settings.group);
-    chownLogFiles([settings.errorlog, settings.accesslog], ids);
-    cluster.setupPrimary({ cwd: settings.chdir ?? this.opts.cwd, ...ids });
-    const worker = cluster.fork({ ...envOf(settings.rawEnv), [WORKER_ENV]: JSON.stringify(spec) });
-    const h = new WorkerHandle(worker, generation, slot);
+    if (this.state.phase === 'stopping') {
+      forked(); // a stop came while the hook ran
+      return;
+    }
+    let worker: Worker;
+    try {
+      this.slots.ensure(this.listeners, slot + 1);
+      const fork = workerFork(workerIdentity(settings), envOf(settings.rawEnv));
+      cluster.setupPrimary({
+        cwd: settings.chdir ?? this.opts.cwd,
+        ...fork.ids,
+        stdio: this.logFiles.stdioFor(settings),
+      });
+      worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
+    } catch (err) {
+      forked();
+      this.forkFailed(generation, err);
+      return;
+    }
+    forked();
+    worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
+    if (worker.process.pid === undefined) {
+      // The spawn failed (EAGAIN under RLIMIT_NPROC, ENOMEM): Node reports it
+      // with an 'error' event on the next tick, and no 'exit' ever follows.
+      worker.process.once('error', (err) => this.forkFailed(generation, err));
+      delete cluster.workers?.[worker.id];
+      if (worker.process.connected) worker.process.disconnect();
+      return;
+    }
+    const h = new WorkerHandle(worker, generation, () => this.graceMs, slot);
     this.workers.set(worker.id, h);
-    h.ready.then(
-      () => this.placeGuests(),
-      () => {}, // a boot failure is reported by whoever waits for the generation
-    );
     worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
-    worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
     this.log.info(`Booting worker with pid: ${h.pid} (generation ${generation})`);
     void this.hooks.call('postFork', { pid: h.pid, id: h.id, generation });
-    return h;
+  }
+
+  /** A fork that failed is a crash: counted, and the next one waits for the backoff. */
+  private forkFailed(generation: number, err: unknown): void {
+    this.restarts++;
+    this.metrics?.restart('crash');
+    const delay = this.backoff.recordExit(0);
+    const why = (err as NodeJS.ErrnoException).code ?? oneLine(err);
+    this.log.error(`Cannot fork a worker (generation ${generation}): ${why}; next start in ${delay} ms`);
+    this.reconcile();
   }
 
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
     h.onMessage(msg);
-    if (msg.type === 'heartbeat' && msg.stats) this.metrics?.addDelta(msg.stats);
-    if (msg.type === 'want-sockets') this.sendSockets(h);
-    else if (msg.type === 'retiring') {
-      this.log.info(`Worker ${h.pid} is retiring: ${msg.reason}`);
-      h.retiring = true;
-      this.metrics?.restart('max_requests');
-      h.state = 'draining';
-      h.killAfter(this.settings.gracefulTimeout * 1000);
-      this.manageWorkers();
-    } else if (msg.type === 'boot-error') {
-      this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`);
-    } else if (
-      msg.type === 'heartbeat' &&
-      this.settings.maxMemory > 0 &&
-      msg.rss > this.settings.maxMemory * 1048576 &&
-      h.serving
-    ) {
-      this.log.warning(
-        `Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`,
-      );
-      h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
-      this.metrics?.restart('max_memory');
-      this.manageWorkers();
-    }
+    (this.messageHandlers[msg.type] as (h: WorkerHandle, msg: WorkerToMaster) => void)(h, msg);
+  }
+
+  private onRetiring(h: WorkerHandle, reason: string): void {
+    this.log.info(`Worker ${h.pid} is retiring: ${reason}`);
+    h.retire();
+    this.metrics?.restart('max_requests');
+    this.reconcile();
+  }
+
+  private onHeartbeat(h: WorkerHandle, msg: Extract<WorkerToMaster, { type: 'heartbeat' }>): void {
+    if (msg.stats) this.metrics?.addDelta(msg.stats);
+    if (!(this.settings.maxMemory > 0 && msg.rss > this.settings.maxMemory * 1048576 && h.serving)) return;
+    this.log.warning(
+      `Worker ${h.pid} uses ${Math.round(msg.rss / 1048576)} MiB (limit ${this.settings.maxMemory} MiB), recycling it`,
+    );
+    h.term();
+    this.metrics?.restart('max_memory');
+    this.reconcile();
+  }
+
+  /** The lowest slot no serving worker of `generation` and no fork under way holds. */
+  private freeSlot(generation: number): number {
+    const taken = new Set<number>();
+    for (const h of this.workers.values()) if (h.generation === generation && h.serving) taken.add(h.slot);
+    let slot = 0;
+    while (taken.has(slot) || this.reservedSlots.has(`${generation}:${slot}`)) slot++;
+    return slot;
   }
 
   /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
@@ -553,10 +633,10 @@ export class Arbiter {
    * With reusePort, every slot socket needs a worker accepting on it: a slot
    * whose own worker is not ready (crashed, recycled, booting, removed by TTOU)
    * is served by a ready worker as a guest (see slots.ts). Runs on every
-   * readiness, exit and tick, so it converges like manageWorkers.
+   * readiness, exit and tick, so it converges like reconcile().
    */
   private placeGuests(): void {
-    if (this.stopping || this.reloadAbort || !this.listeners.some((l) => l.reusePort)) return;
+    if (this.state.phase === 'stopping' || this.boot || !this.listeners.some((l) => l.reusePort)) return;
     const plan = planGuests(this.slots.size, [...this.workers.values()], this.guests);
     for (const [slot, h] of plan.release) {
       this.guests.delete(slot);
@@ -566,81 +646,100 @@ export class Arbiter {
       this.guests.set(slot, h);
       this.listeners.forEach((l, index) => {
         const handle = this.slots.handle(l, slot);
-        const msg: MasterToWorker = { type: 'adopt', slot, index };
-        if (handle) h.worker.send(msg, handle as never);
+        if (handle) h.worker.send({ type: 'adopt', slot, index } satisfies MasterToWorker, handle as never);
       });
     }
   }
 
   private onWorkerExit(h: WorkerHandle, code: number | null, signal: string | null): void {
     this.workers.delete(h.id);
+    h.onExit();
     this.placeGuests();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    h.onExit(how);
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
     void this.hooks.call('childExit', info);
-    if (h.retiring || this.stopping) {
+    if (h.retiring || this.state.phase === 'stopping') {
       this.log.info(`Worker exiting (pid: ${h.pid})${code || signal ? ` ${how}` : ''}`);
-      return;
+    } else {
+      this.log.error(`Worker (pid: ${h.pid}) ${how}${h.readyAt ? '' : ' before it was ready'}`);
+      this.restarts++;
+      this.metrics?.restart(h.abortedAt ? 'timeout' : 'crash');
+      const delay = this.backoff.recordExit(h.servingMs);
+      if (delay > 0)
+        this.log.warning(
+          `Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`,
+        );
+      if (this.boot?.generation === h.generation) this.boot.onExit(h);
     }
-    if (h.generation > this.generation) return; // a reload's new worker: the reload reports it
-    this.log.error(`Worker (pid: ${h.pid}) ${how}`);
-    this.restarts++;
-    this.metrics?.restart(h.abortedAt ? 'timeout' : 'crash');
-    const delay = this.backoff.recordExit(h.servingMs);
-    if (delay > 0)
-      this.log.warning(
-        `Worker died ${h.readyAt ? `${h.servingMs} ms after it became ready` : 'before it was ready'}; next start in ${delay} ms`,
-      );
-    this.manageWorkers();
+    this.reconcile();
   }
 
-  /** Keep the current generation at `target` serving workers (gunicorn's manage_workers). */
-  private manageWorkers(): void {
-    if (this.stopping || this.paused || this.generation === 0) return;
-    const current = [...this.workers.values()].filter((h) => h.generation === this.generation && h.serving);
-    const count = current.length + this.replacing.size;
-    if (count > this.target) {
-      const oldest = current.sort((a, b) => a.startedAt - b.startedAt).slice(0, current.length - this.target);
-      for (const h of oldest) h.stop('SIGTERM', this.settings.gracefulTimeout * 1000);
-      return;
+  private poolView(): PoolView {
+    const { state } = this;
+    const paused = state.phase === 'paused' || (state.phase === 'reloading' && state.resume === 'paused');
+    const serves = state.phase !== 'stopping' && !paused && this.generation > 0;
+    const boot = state.phase !== 'stopping' && this.boot?.active ? this.boot : null;
+    return {
+      workers: [...this.workers.values()],
+      serving: serves ? { generation: this.generation, target: this.target } : null,
+      booting: boot && { generation: boot.generation, size: boot.size },
+      pending: this.pending,
+      mayStop: state.phase === 'running',
+    };
+  }
+
+  /**
+   * Compare the pool with its targets and fix any drift (gunicorn's
+   * manage_workers, called every turn of its loop): on every tick and after
+   * every worker exit. Spawns wait for the crash backoff.
+   */
+  private reconcile(): void {
+    const { spawn, stop } = decide(this.poolView());
+    for (const id of stop) {
+      const h = this.workers.get(id)!;
+      this.log.info(`Stopping surplus worker ${h.pid}`);
+      h.term();
     }
-    if (count === this.target) return;
+    if (!spawn.length) return;
     const wait = this.backoff.wait();
     if (wait > 0) {
       this.spawnTimer ??= setTimeout(() => {
         this.spawnTimer = null;
-        this.manageWorkers();
+        this.reconcile();
       }, wait);
       return;
     }
-    const taken = new Set([...current.map((h) => h.slot), ...this.replacing]);
-    for (let i = count, slot = 0; i < this.target; i++, slot++) {
-      while (taken.has(slot)) slot++; // a replacement takes over a free slot, and its socket's queue
-      // counted until forked, so a second call meanwhile does not spawn it again
-      const mine = slot;
-      this.replacing.add(mine);
-      void this.spawnWorker(this.settings, this.resolved.configPath, this.generation, mine)
-        .catch((err: unknown) => this.log.error('cannot start a worker', err))
-        .finally(() => this.replacing.delete(mine));
+    for (const { generation, count } of spawn) {
+      const boot = this.boot?.generation === generation ? this.boot : null;
+      const settings = boot?.settings ?? this.settings;
+      const configPath = boot ? boot.configPath : this.resolved.configPath;
+      for (let i = 0; i < count; i++) void this.spawnWorker(settings, configPath, generation);
     }
   }
 
-  /** Housekeeping: silent workers, a parent master that went away. */
+  /** One turn of the housekeeping loop: reap orphans, abort silent workers, fix the pool, follow an upgrade. */
   private tick(): void {
     this.reaper?.sweep();
+    this.murderSilentWorkers();
+    this.reconcile();
     this.placeGuests();
+    this.followUpgrade();
+  }
+
+  /** gunicorn's murder_workers: a worker that misses its heartbeat (or its boot) gets SIGABRT, then SIGKILL. */
+  private murderSilentWorkers(): void {
     const now = Date.now();
     for (const h of this.workers.values()) {
       const limit = h.state === 'booting' ? this.settings.bootTimeout : this.settings.timeout;
       if (!limit || h.retiring || now - h.lastCheckin <= limit * 1000) continue;
       if (!h.abortedAt) {
         this.log.critical(`WORKER TIMEOUT (pid: ${h.pid}): no heartbeat for ${limit} s`);
-        h.abortedAt = now;
-        h.signal('SIGABRT');
-        h.killAfter(1000);
+        h.abort(now);
       }
     }
+  }
+
+  private followUpgrade(): void {
     if (this.upgrade.parentGone()) {
       if (this.pidfile && this.settings.pidfile) this.pidfile.moveTo(this.settings.pidfile);
       this.upgrade.promote();
@@ -655,19 +754,20 @@ export class Arbiter {
   // ---- shutdown ----------------------------------------------------------
 
   private async shutdown(mode: 'graceful' | 'quick'): Promise<void> {
-    const escalate = this.stopping === 'graceful' && mode === 'quick';
-    if (this.stopping && !escalate) return;
-    this.stopping = mode;
+    const stopping = this.state.phase === 'stopping' ? this.state.mode : null;
+    const escalate = stopping === 'graceful' && mode === 'quick';
+    if (stopping && !escalate) return;
+    this.state = { phase: 'stopping', mode };
     notifySystemd('STOPPING=1');
-    const graceMs = mode === 'quick' ? QUICK_STOP_MS : this.settings.gracefulTimeout * 1000;
-    for (const h of this.workers.values()) h.stop(mode === 'quick' ? 'SIGQUIT' : 'SIGTERM', graceMs);
+    for (const h of this.workers.values()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
     this.closeListeners();
-    await this.waitForWorkers(graceMs + 1000);
+    // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
+    await this.waitForWorkers((mode === 'quick' ? QUICK_STOP_MS : this.graceMs) + 1000);
     await this.hooks.call('onExit');
     this.finalCleanup();
     this.log.info(`Shutting down: ${this.name} master (${process.pid})`);
-    await this.log.close();
+    await Promise.all([this.log.close(), this.logFiles.close()]);
     this.exitResolve(0);
   }
 
@@ -700,16 +800,6 @@ export class Arbiter {
     // a unix socket path stays while another master (old or new) still serves on it
     if (!this.upgrade.otherMasterAlive()) for (const l of this.listeners) unlinkUnixSocket(l);
   }
-}
-
-/** Resolve when every worker is ready; reject on the first failure, timeout or abort. */
-function waitAll(handles: WorkerHandle[], timeoutMs: number, signal: AbortSignal | null): Promise<void> {
-  return settleWithin(
-    Promise.all(handles.map((h) => h.ready)).then(() => {}),
-    timeoutMs,
-    signal,
-    'workers to report ready',
-  );
 }
 
 /** `work`, unless `signal` aborts or `timeoutMs` passes first (then a BootFailure). */

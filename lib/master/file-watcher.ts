@@ -14,9 +14,11 @@ export function watchForReload(
   cwd: string,
   extra: string[],
   onChange: (file: string) => void,
+  onReady: () => void,
 ): FSWatcher {
   const roots = [dirname(resolve(cwd, appModule)), ...extra.map((f) => resolve(cwd, f))];
   const watcher = watch(roots, { ignored: (path) => IGNORED.test(path), ignoreInitial: true });
+  watcher.once('ready', onReady); // changes before this may be missed
   let timer: NodeJS.Timeout | null = null;
   let last = '';
   watcher.on('all', (_event, path) => {

@@ -3,7 +3,6 @@ import { PARENT_ENV, handOver } from '../listeners/inherited.js';
 import type { Listener } from '../listeners/handles.js';
 import type { ErrorLog } from '../log/error-log.js';
 import { READY_FD_ENV } from '../daemon/ready-pipe.js';
-import { isAlive } from './pidfile.js';
 
 /**
  * USR2, the binary upgrade: this master starts a new one from the same
@@ -19,7 +18,9 @@ export class Upgrade {
     private readonly cwd: string,
   ) {
     const parent = Number(process.env[PARENT_ENV]);
-    this.parentPid = parent > 0 ? parent : null;
+    // only the master that spawned us is our parent: a stray variable in the
+    // environment, or a parent that died already, leaves nothing to wait for
+    this.parentPid = parent > 0 && parent === process.ppid ? parent : null;
     // workers and later masters must not see these
     delete process.env[PARENT_ENV];
   }
@@ -31,8 +32,7 @@ export class Upgrade {
 
   /** Why a USR2 cannot start an upgrade now, or null when it can. */
   refusal(): string | null {
-    if (this.childPid !== null && isAlive(this.childPid))
-      return `an upgraded master (pid ${this.childPid}) is already running`;
+    if (this.childPid !== null) return `an upgraded master (pid ${this.childPid}) is already running`;
     if (this.parentPid !== null) return `the old master (pid ${this.parentPid}) has not exited yet`;
     return null;
   }
@@ -50,7 +50,7 @@ export class Upgrade {
     if (child.pid === undefined) return;
     child.unref(); // the old master must be free to exit while the new one runs
     this.childPid = child.pid;
-    this.log.info(`Handling signal: USR2, started new master (pid ${child.pid})`);
+    this.log.info(`USR2: started new master (pid ${child.pid})`);
     child.on('exit', (code, signal) => {
       this.log.info(`New master (pid ${child.pid}) exited ${signal ? `by ${signal}` : `with code ${code}`}`);
       if (this.childPid === child.pid) this.childPid = null;
@@ -66,7 +66,12 @@ export class Upgrade {
     this.parentPid = null;
   }
 
+  /**
+   * Known from the process tree, not by probing pids that may have been
+   * reused: the child's exit event clears `childPid`, and the parent is gone
+   * once our ppid changed.
+   */
   otherMasterAlive(): boolean {
-    return [this.parentPid, this.childPid].some((pid) => pid !== null && isAlive(pid));
+    return this.childPid !== null || (this.parentPid !== null && !this.parentGone());
   }
 }

@@ -1,13 +1,22 @@
-import { UserError } from '../config/errors.js';
+import { UserError } from '../errors.js';
 import type { Worker } from 'node:cluster';
 import type { WorkerToMaster } from '../worker/messages.js';
+
+/** How long a QUIT (quick stop) waits before SIGKILL, as gunicorn's quick shutdown. */
+export const QUICK_STOP_MS = 2000;
+/** How long a worker aborted for silence gets to run its workerAbort hook before SIGKILL. */
+const ABORT_GRACE_MS = 1000;
 
 export type WorkerState = 'booting' | 'ready' | 'draining' | 'stopping';
 
 /** A generation (or the first one, at start) did not come up. */
 export class BootFailure extends UserError {}
 
-/** The master's view of one worker process: its state, last check-in and stats. */
+/**
+ * The master's view of one worker process: its state, last check-in and stats.
+ * It owns the stop policy (puma's WorkerHandle#term): every stop is a signal
+ * followed by SIGKILL if the worker is still there when its grace runs out.
+ */
 export class WorkerHandle {
   state: WorkerState = 'booting';
   readonly startedAt = Date.now();
@@ -19,19 +28,18 @@ export class WorkerHandle {
   abortedAt = 0;
   /** Set when the worker stopped on purpose (drain, recycle, shutdown). */
   retiring = false;
-  readonly ready: Promise<void>;
-  private settle!: { resolve: () => void; reject: (e: BootFailure) => void };
+  /** The app's own failure to load, as the worker reported it. */
+  bootError: BootFailure | null = null;
   private killTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly worker: Worker,
     readonly generation: number,
+    /** The current graceful timeout in ms (it may change on HUP). */
+    private readonly graceMs: () => number,
     /** Its worker slot: with reusePort, the socket it accepts on; a replacement takes over a free one. */
     readonly slot = 0,
-  ) {
-    this.ready = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
-    this.ready.catch(() => {}); // a failure is read by whoever waits, if anyone
-  }
+  ) {}
 
   get pid(): number {
     return this.worker.process.pid!;
@@ -50,14 +58,14 @@ export class WorkerHandle {
     return this.readyAt ? this.readyAt - this.startedAt : null;
   }
 
-  /** How long it has served since it reported ready (0 if it never did). */
-  get servingMs(): number {
-    return this.readyAt ? Date.now() - this.readyAt : 0;
-  }
-
   /** Ready and not retiring: accepting on its sockets. */
   get accepting(): boolean {
     return this.state === 'ready' && !this.retiring;
+  }
+
+  /** How long it has served since it reported ready (0 if it never did). */
+  get servingMs(): number {
+    return this.readyAt ? Date.now() - this.readyAt : 0;
   }
 
   get serving(): boolean {
@@ -71,10 +79,9 @@ export class WorkerHandle {
       case 'ready':
         if (this.state === 'booting') this.state = 'ready';
         this.readyAt = Date.now();
-        this.settle.resolve();
         return;
       case 'boot-error':
-        this.settle.reject(new BootFailure(msg.message, msg.exitCode));
+        this.bootError = new BootFailure(msg.message, msg.exitCode);
         return;
       case 'heartbeat':
         this.requests = msg.requests;
@@ -83,9 +90,8 @@ export class WorkerHandle {
     }
   }
 
-  onExit(description: string): void {
+  onExit(): void {
     if (this.killTimer) clearTimeout(this.killTimer);
-    this.settle.reject(new BootFailure(`worker ${this.pid} ${description} before it was ready`, 3));
   }
 
   signal(sig: NodeJS.Signals): void {
@@ -96,16 +102,43 @@ export class WorkerHandle {
     }
   }
 
-  /** Ask for a graceful stop, and SIGKILL it if it is still there after `graceMs`. */
-  stop(sig: 'SIGTERM' | 'SIGQUIT', graceMs: number): void {
+  /** Graceful stop: finish in-flight requests, SIGKILL after the graceful timeout. */
+  term(): void {
+    this.stopWith('SIGTERM', 'draining', this.graceMs());
+  }
+
+  /** Quick stop: exit at once, SIGKILL after 2 s. */
+  quit(): void {
+    this.stopWith('SIGQUIT', 'stopping', QUICK_STOP_MS);
+  }
+
+  /** The worker drains on its own (max-requests): SIGKILL it if that outlasts the graceful timeout. */
+  retire(): void {
     this.retiring = true;
-    this.state = sig === 'SIGTERM' ? 'draining' : 'stopping';
+    this.state = 'draining';
+    this.killAfter(this.graceMs());
+  }
+
+  /** Missed heartbeats: SIGABRT (the workerAbort hook may run), then SIGKILL. */
+  abort(now: number): void {
+    this.abortedAt = now;
+    this.signal('SIGABRT');
+    this.killAfter(ABORT_GRACE_MS);
+  }
+
+  kill(): void {
+    this.signal('SIGKILL');
+  }
+
+  private stopWith(sig: 'SIGTERM' | 'SIGQUIT', state: WorkerState, graceMs: number): void {
+    this.retiring = true;
+    this.state = state;
     this.signal(sig);
     this.killAfter(graceMs);
   }
 
-  killAfter(ms: number): void {
+  private killAfter(ms: number): void {
     if (this.killTimer) clearTimeout(this.killTimer);
-    this.killTimer = setTimeout(() => this.signal('SIGKILL'), ms);
+    this.killTimer = setTimeout(() => this.kill(), ms);
   }
 }

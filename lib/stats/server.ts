@@ -8,8 +8,8 @@
 // costs nothing otherwise.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ConfigError, errnoOf as errno } from '../errors.js';
 import { http } from '../node-http.js';
-import { ConfigError, errnoOf as errno } from '../config/errors.js';
 import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
 import { describeBindError } from '../listeners/handles.js';
 import { freeSocketPath } from '../listeners/unix-path.js';

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXIT, oneLine, UserError } from '../config/errors.js';
+import { EXIT, UserError, oneLine } from '../errors.js';
 import { typeStrippingHint } from '../type-stripping.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;

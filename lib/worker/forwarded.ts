@@ -1,24 +1,110 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
+import type { Socket } from 'node:net';
 
-const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port'];
+/** Headers through which a proxy tells the app who the client is and how it connected. */
+const FORWARDED_HEADERS = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+]);
+// their name lengths: most headers are ruled out without lowercasing them
+const MIN_NAME = 9;
+const MAX_NAME = 17;
+
+/** One `forwardedAllowIps` entry: '*', an IPv4 or IPv6 address, or a CIDR like 10.0.0.0/8 or fd00::/8. */
+function parseEntry(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+  const slash = entry.indexOf('/');
+  const address = slash === -1 ? entry : entry.slice(0, slash);
+  const version = net.isIP(address);
+  if (version === 0) return null;
+  const bits = version === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(bits) : entry.slice(slash + 1);
+  if (!/^[0-9]{1,3}$/.test(prefixText) || Number(prefixText) > bits) return null;
+  return { address, prefix: Number(prefixText), family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** Why a `forwardedAllowIps` list is invalid, or null when it is fine. */
+export function allowListProblem(entries: string[]): string | null {
+  const bad = entries.find((e) => e !== '*' && parseEntry(e) === null);
+  return bad === undefined
+    ? null
+    : `has ${JSON.stringify(bad)}, expected '*', an IP address or a CIDR such as 10.0.0.0/8 or fd00::/8`;
+}
+
+/**
+ * Does the list trust `remote`? IPv4 entries also match IPv4-mapped IPv6
+ * peers (::ffff:10.1.2.3), as a dual-stack listener reports them. A peer with
+ * no address (a unix socket) is not trusted unless the list is '*'.
+ */
+export function allowList(entries: string[]): (remote: string | undefined) => boolean {
+  if (entries.includes('*')) return () => true;
+  const list = new net.BlockList();
+  for (const entry of entries) {
+    const parsed = parseEntry(entry);
+    if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
+  }
+  return (remote) => {
+    const version = remote === undefined ? 0 : net.isIP(remote);
+    try {
+      return version !== 0 && list.check(remote!, version === 4 ? 'ipv4' : 'ipv6');
+    } catch {
+      return false; // an address BlockList cannot read (an IPv6 zone id) is not on the list
+    }
+  };
+}
+
+/** What strip needs of a request: node:http's IncomingMessage, or http2's compatibility request. */
+type Request = Pick<IncomingMessage, 'rawHeaders' | 'headers' | 'socket'> & {
+  headersDistinct?: IncomingMessage['headersDistinct'];
+};
+
+function hasForwardingHeader(raw: string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length >= MIN_NAME && name.length <= MAX_NAME && FORWARDED_HEADERS.has(name.toLowerCase())) return true;
+  }
+  return false;
+}
+
+/** Remove the forwarding headers from every view of a request: rawHeaders, headers, headersDistinct. */
+function strip(req: Request): void {
+  const raw = req.rawHeaders;
+  // node:http builds headers and headersDistinct lazily from rawHeaders and a
+  // count of it that it keeps: build them now, then remove the names from each
+  const { headers, headersDistinct } = req;
+  for (const name of FORWARDED_HEADERS) {
+    delete headers[name];
+    if (headersDistinct) delete headersDistinct[name];
+  }
+  // in place: http2's rawHeaders is a getter of this very array
+  for (let i = raw.length - 2; i >= 0; i -= 2) if (FORWARDED_HEADERS.has(raw[i]!.toLowerCase())) raw.splice(i, 2);
+}
 
 /**
  * `forwardedAllowIps`: only the listed proxies may tell the app who the client
- * is and which scheme it used. From any other peer these headers are removed
- * before the app sees them, so they cannot be spoofed.
+ * is and which scheme it used. From any other peer the forwarding headers are
+ * removed before the app sees the request, so they cannot be spoofed. Null
+ * (nothing to do per request) when every peer is trusted. The verdict is
+ * kept per connection, so keep-alive requests cost one lookup.
  */
-export function forwardedFilter(
-  allowed: string[],
-): ((peerOf: { readonly remoteAddress?: string | undefined }, headers: IncomingHttpHeaders) => void) | null {
-  if (allowed.includes('*')) return null;
-  const trusted = new Set(allowed);
-  // The peer's address is asked for only when such a header is present: socket.remoteAddress
-  // is a getpeername() system call, measurable on every new connection.
-  return (peerOf, headers) => {
-    if (!FORWARDED_HEADERS.some((name) => name in headers)) return;
-    const address = peerOf.remoteAddress;
-    const peer = address?.startsWith('::ffff:') ? address.slice(7) : address;
-    if (peer !== undefined && trusted.has(peer)) return;
-    for (const name of FORWARDED_HEADERS) if (name in headers) delete headers[name];
+export function forwardedFilter(entries: string[]): ((req: Request) => void) | null {
+  if (entries.includes('*')) return null;
+  const trusts = allowList(entries);
+  const verdicts = new WeakMap<Socket, boolean>();
+  return (req) => {
+    // the peer's address is looked up only when there is something to strip:
+    // socket.remoteAddress is a getpeername() system call, measurable per new connection
+    if (!hasForwardingHeader(req.rawHeaders)) return;
+    const sock = req.socket;
+    let trusted = verdicts.get(sock);
+    if (trusted === undefined) {
+      trusted = trusts(sock.remoteAddress);
+      verdicts.set(sock, trusted);
+    }
+    if (!trusted) strip(req);
   };
 }

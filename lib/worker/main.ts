@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
 import { handleSignal } from '../early-signals.js';
-import { EXIT, oneLine, UserError } from '../config/errors.js';
+import { EXIT, UserError, oneLine } from '../errors.js';
 import type { AccessLog } from '../log/access-log.js';
-import { createErrorLog } from '../log/error-log.js';
+import { createErrorLog, reopenEach } from '../log/error-log.js';
+import { LineFile } from '../log/line-file.js';
 import { type NativeHandle, listenOnHandle, stopAccepting } from '../listeners/handles.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
 import { appPort, describeBind, refuseListen, type Bind } from './binds.js';
@@ -19,7 +20,9 @@ import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
-const log = createErrorLog(settings);
+// The master opened the log files (this process may not be allowed to) and passed their descriptors.
+const { logFds } = spec;
+const log = createErrorLog(settings, LineFile.inherited(logFds.errorlog, settings.errorlog, false));
 // Loaded in boot() only when configured: a worker imports what its settings use
 // (the access log, TLS, the config file's hooks), each a measurable part of its boot.
 let accessLog: AccessLog | null = null;
@@ -34,7 +37,7 @@ process.on('disconnect', () => exitNow(0));
 
 handleSignal('SIGUSR1', () => {
   log.info('reopening log files');
-  void Promise.all([log.reopen(), accessLog?.reopen()]);
+  reopenEach(log, [log, accessLog]);
 });
 
 if (settings.captureOutput) {
@@ -95,7 +98,7 @@ function onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerRespon
       requestMetrics.observe(res.writableFinished ? res.statusCode : CLIENT_CLOSED, (performance.now() - t0) / 1000),
     );
   }
-  filterForwarded?.(req.socket, req.headers);
+  filterForwarded?.(req);
   if (keepAliveMs === 0) res.shouldKeepAlive = false;
   if (accessLog) {
     const start = process.hrtime.bigint();
@@ -295,9 +298,12 @@ function retire(reason: string): void {
 }
 
 async function boot(): Promise<void> {
-  if (settings.accesslog) {
+  if (settings.accesslog && logFds.accesslog !== null) {
     const { createAccessLog } = await import('../log/access-log.js');
-    accessLog = createAccessLog({ accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat });
+    accessLog = createAccessLog(
+      { accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat },
+      LineFile.inherited(logFds.accesslog, settings.accesslog, true),
+    );
   }
   const h = await loadWorkerHooks(spec.configPath, settings, log);
   hooks = h;

@@ -9,8 +9,16 @@ export interface WorkerSpec {
   /** This worker's own request limit, jitter included (0: none). */
   maxRequests: number;
   heartbeatMs: number;
+  /** The log files the master opened for this worker (inherited descriptors). */
+  logFds: WorkerLogFds;
   /** Count requests and send the deltas in heartbeats (the master serves statsBind). */
   stats?: boolean;
+}
+
+/** The fds a worker writes its logs to: 1 or 2 for its own stdout or stderr (accesslog null: none). */
+export interface WorkerLogFds {
+  errorlog: number;
+  accesslog: number | null;
 }
 
 export const WORKER_ENV = 'TSGUND_WORKER';

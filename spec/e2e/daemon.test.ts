@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import {
   FIXTURES,
   HELLO,
+  Proc,
   childrenOf,
   cleanup,
   freePort,
@@ -88,11 +90,14 @@ describe('--daemon', () => {
     process.kill(d.pid, 'SIGWINCH');
     await waitFor(() => childrenOf(d.pid).length === 0, 'all workers stopped');
     // the connection is accepted by the kernel into the backlog and waits
-    const queued = request(d.url + '/');
-    await new Promise((r) => setTimeout(r, 300));
+    const client = net.connect(Number(new URL(d.url).port), '127.0.0.1');
+    await once(client, 'connect');
+    client.end('GET / HTTP/1.0\r\n\r\n');
+    let answer = '';
+    client.on('data', (chunk: Buffer) => (answer += chunk.toString()));
     process.kill(d.pid, 'SIGHUP');
-    const reply = await queued;
-    assert.equal(reply.status, 200);
+    await once(client, 'close');
+    assert.match(answer, /^HTTP\/1\.1 200 /);
     await waitFor(() => childrenOf(d.pid).length === 2, 'two new workers');
     assert.ok(childrenOf(d.pid).every((p) => !workers.includes(p)));
     process.kill(d.pid, 'SIGQUIT');
@@ -109,15 +114,14 @@ describe('WINCH in the foreground', () => {
     const pidfile = join(dir, 'fg.pid');
     const cmd = `${process.execPath} dist/lib/cli/main.js start ${HELLO} -w 1 -b 127.0.0.1:${port} -p ${pidfile}`;
     const { spawn } = await import('node:child_process');
-    const term = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    track(term.pid!);
+    const term = new Proc(spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] }));
     const pid = await waitFor(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0), 'pidfile');
     track(pid);
     await waitFor(() => childrenOf(pid).length === 1, 'one worker');
     await waitFor(async () => (await request(`http://127.0.0.1:${port}/`)).status === 200, 'serving');
     const worker = childrenOf(pid)[0]!;
     process.kill(pid, 'SIGWINCH');
-    await new Promise((r) => setTimeout(r, 500));
+    await term.line(/WINCH ignored: running in a terminal/);
     assert.deepEqual(childrenOf(pid), [worker]);
     process.kill(pid, 'SIGQUIT');
     await waitFor(() => !isRunning(pid), 'master to stop');

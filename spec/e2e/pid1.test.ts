@@ -21,6 +21,8 @@ import {
   tempDir,
   waitFor,
   workersOf,
+  IN_FLIGHT,
+  slowRequest,
 } from '../support/harness.js';
 
 const dirs: string[] = [];
@@ -142,7 +144,7 @@ describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason(
 
     // orphans that exit 0.2 s after they are orphaned
     await orphans(url, 20);
-    await sleep(1000);
+    await waitFor(() => proc.count(/Reaped orphaned process \d+ \(exit code 0\)/) >= 20, '20 orphans reaped');
     await waitFor(
       () => zombiesIn(master).length === 0,
       `no zombie in the namespace; left: ${JSON.stringify(zombiesIn(master))}`,
@@ -163,7 +165,7 @@ describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason(
       await proc.line(new RegExp(`Booting worker with pid: (?!${inner}\\b)\\d+`));
     }
     await waitFor(() => request(url + '/orphan').then((r) => r.status === 200), 'the replacement serves', 15_000);
-    await sleep(1000);
+    await waitFor(() => proc.count(/Reaped orphaned process \d+ \(exit code 0\)/) >= 51, 'every orphan reaped');
     await waitFor(
       () => zombiesIn(master).length === 0,
       `no zombie in the namespace; left: ${JSON.stringify(zombiesIn(master))}`,
@@ -198,36 +200,37 @@ describe('as PID 1 of a container (PID namespace, no init)', { skip: skipReason(
     );
     while (!finished) await orphans(url, 3);
     await done;
-    await sleep(1000);
+    // the last orphans exit 0.2 s after they are orphaned: wait until none is left, alive or not
+    await waitFor(() => insideNamespace(master).every((p) => p.comm !== 'sleep'), 'every orphan gone', 10_000);
     assert.deepEqual(zombiesIn(master), []);
     process.kill(master, 'SIGQUIT');
     assert.deepEqual(await proc.exit, { code: 0, signal: null });
   });
 
   it('TERM lets an in-flight request finish and the master exits 0', async () => {
-    const { proc, master, url } = await startAsPid1(HELLO);
-    const slow = request(url + '/slow?ms=1000');
-    await sleep(200);
+    const { proc, master, url } = await startAsPid1(IN_FLIGHT);
+    const slow = slowRequest(url, 1000);
+    await slow.handled;
     process.kill(master, 'SIGTERM');
     await proc.line(/Handling signal: TERM/);
-    const reply = await slow;
-    assert.equal(reply.status, 200);
+    const reply = await slow.reply;
+    assert.ok(!(reply instanceof Error) && reply.status === 200, String(reply));
     assert.match(reply.body, /^slept 1000 ms/);
     assert.deepEqual(await proc.exit, { code: 0, signal: null });
   });
 
   for (const sig of ['SIGINT', 'SIGQUIT'] as const) {
     it(`${sig.slice(3)} stops at once and the master exits 0; USR2 is refused`, async () => {
-      const { proc, master, url } = await startAsPid1(HELLO);
+      const { proc, master, url } = await startAsPid1(IN_FLIGHT);
       process.kill(master, 'SIGUSR2');
       await proc.line(/USR2 refused: running as PID 1/);
-      const slow = request(url + '/slow?ms=20000').catch((err: Error) => err);
-      await sleep(300);
+      const slow = slowRequest(url, 20_000);
+      await slow.handled;
       const t0 = Date.now();
       process.kill(master, sig);
       assert.deepEqual(await proc.exit, { code: 0, signal: null });
       assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
-      assert.ok((await slow) instanceof Error, 'the in-flight request was cut');
+      assert.ok((await slow.reply) instanceof Error, 'the in-flight request was cut');
     });
   }
 });

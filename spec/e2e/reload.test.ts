@@ -213,7 +213,7 @@ describe('--reload', () => {
     const { dir, app, setVersion } = appDir('v1');
     const { proc, url } = await startIn(dir, [app, '-w', '1', '--reload']);
     assert.match((await request(url + '/')).body, /^v1 /);
-    await new Promise((r) => setTimeout(r, 300)); // let the watcher settle
+    await proc.line(/Watching for file changes/);
     setVersion('v2');
     await proc.line(/app.js changed, reloading/);
     await waitFor(async () => (await request(url + '/')).body.startsWith('v2 '), 'v2 served');

@@ -173,7 +173,7 @@ describe('access log atoms against a real server', () => {
     await request(port, '/empty/1');
     await request(port, '/empty/2');
     fs.renameSync(file, `${file}.1`);
-    await log.reopen();
+    log.reopen();
     await request(port, '/empty/3');
     await log.close();
     assert.deepEqual(lines(`${file}.1`), ['/empty/1', '/empty/2']);
@@ -206,14 +206,14 @@ describe('validateAccessLogFormat', () => {
 
 describe("access log on stdout ('-')", () => {
   it('writes whole lines in batches of at most 4 KiB, and flushes at exit', () => {
-    const moduleUrl = new URL('../../lib/log/stdout-lines.js', import.meta.url).href;
+    const moduleUrl = new URL('../../lib/log/line-file.js', import.meta.url).href;
     const script = `
       import fs from 'node:fs';
-      const { StdoutLines } = await import(${JSON.stringify(moduleUrl)});
+      const { LineFile } = await import(${JSON.stringify(moduleUrl)});
       const chunks = [];
       const writeSync = fs.writeSync;
       fs.writeSync = (fd, data, ...rest) => { if (fd === 1) chunks.push(data.toString()); return writeSync(fd, data, ...rest); };
-      const out = new StdoutLines();
+      const out = new LineFile({ kind: 'stdio', fd: 1 }, { batch: true });
       for (let i = 0; i < 3000; i++) out.write('line ' + i + ' ' + 'x'.repeat(90) + '\\n');
       setImmediate(() => {
         for (let i = 3000; i < 6000; i++) out.write('line ' + i + ' ' + 'x'.repeat(90) + '\\n');

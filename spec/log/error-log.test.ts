@@ -101,7 +101,7 @@ describe('error log files', () => {
     const log = createErrorLog({ errorlog: file, loglevel: 'info', logFormat: 'text' });
     for (let i = 0; i < 10; i++) log.info(`old ${i}`);
     fs.renameSync(file, `${file}.1`);
-    await log.reopen();
+    log.reopen();
     for (let i = 0; i < 7; i++) log.info(`new ${i}`);
     await log.close();
     assert.deepEqual(

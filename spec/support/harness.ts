@@ -1,10 +1,10 @@
 // Helpers for end-to-end tests: run the real tsgund binary, send real signals,
 // make real HTTP requests. Every process a test starts is killed by pid at the end.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAllLoads } from './load.js';
@@ -218,4 +218,24 @@ export function request(url: string, opts: http.RequestOptions = {}): Promise<Re
     req.on('error', rej);
     req.end();
   });
+}
+
+export const IN_FLIGHT = join(FIXTURES, 'in-flight.js');
+
+/**
+ * A request to the in-flight fixture app that takes `ms`; `handled` resolves
+ * once a worker is handling it (the app writes a marker file), so a test can
+ * signal the master while the request is surely in flight.
+ */
+export function slowRequest(url: string, ms: number): { reply: Promise<Reply | Error>; handled: Promise<unknown> } {
+  const marker = join(tempDir('tsgund-inflight-'), 'handled');
+  const reply = request(`${url}/?ms=${ms}&marker=${encodeURIComponent(marker)}`).catch((err: Error) => err);
+  return { reply, handled: waitFor(() => existsSync(marker), 'the request to be handled', 15_000) };
+}
+
+/** Is `sig` pending for `pid`? Standard signals of one kind merge while pending, so send the next only once it is not. */
+export function signalPending(pid: number, sig: 'SIGTTIN' | 'SIGTTOU' | 'SIGHUP'): boolean {
+  const bit = 1n << BigInt(osConstants.signals[sig] - 1);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return ['SigPnd', 'ShdPnd'].some((k) => (BigInt(`0x${new RegExp(`${k}:\\s+(\\w+)`).exec(status)![1]}`) & bit) !== 0n);
 }

@@ -1,3 +1,6 @@
+// A leaf module: it imports nothing of ours, so anything (a worker included) can
+// use it without pulling in the config loader or the listeners.
+
 /** A problem the user can fix; printed as one line, never with a stack trace. */
 export class UserError extends Error {
   constructor(
@@ -17,7 +20,10 @@ export class ConfigError extends UserError {
   }
 }
 
-/** An error's message on one line (config loaders and apps throw multi-line ones). */
+/** The errno name of a failed system call ('ENOENT'), or the error as text. */
+export const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+
+/** An error's message on one line (a config module's or a system call's message may span several). */
 export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg
@@ -26,6 +32,3 @@ export function oneLine(err: unknown): string {
     .filter(Boolean)
     .join(' ');
 }
-
-/** The errno name of a failed system call ('ENOENT'), or the error as text. */
-export const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);

@@ -3,36 +3,45 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ReopenableFile } from '../../lib/log/reopenable-file-transport.js';
+import { LineFile } from '../../lib/log/line-file.js';
+import { LogPathError } from '../../lib/log/safe-open.js';
 import { lines, logScratch, writeAcrossRotation } from '../support/log-files.js';
 
 const { dir, freshPath } = logScratch('file');
 
-describe('ReopenableFile', () => {
-  it('creates the file with mode 0644 and appends to existing content', async () => {
+describe('LineFile', () => {
+  it('creates the file with mode 0640 and appends to existing content', async () => {
     const file = freshPath();
-    const first = new ReopenableFile(file);
+    const first = LineFile.open(file, 1);
     first.write('one\n');
     await first.close();
-    assert.equal(fs.statSync(file).mode & 0o777 & ~0o644, 0);
+    assert.equal(fs.statSync(file).mode & 0o777 & ~0o640, 0);
     assert.equal(fs.statSync(file).mode & 0o600, 0o600);
 
-    const second = new ReopenableFile(file);
+    const second = LineFile.open(file, 1);
     second.write('two\n');
     await second.close();
     assert.deepEqual(lines(file), ['one', 'two']);
   });
 
   it('fails at construction when the file cannot be opened', () => {
-    assert.throws(() => new ReopenableFile(path.join(dir, 'missing-dir', 'x.log')), { code: 'ENOENT' });
+    const missing = path.join(dir, 'missing-dir', 'x.log');
+    assert.throws(
+      () => LineFile.open(missing, 1),
+      (err) => {
+        assert.ok(err instanceof LogPathError);
+        assert.equal(err.message, `${path.join(dir, 'missing-dir')} does not exist`);
+        return true;
+      },
+    );
   });
 
   it('after a rename, reopen() sends new lines to a new file', async () => {
     const file = freshPath();
-    const log = new ReopenableFile(file);
+    const log = LineFile.open(file, 1);
     for (let i = 0; i < 100; i++) log.write(`old ${i}\n`);
     fs.renameSync(file, `${file}.1`);
-    await log.reopen();
+    log.reopen();
     for (let i = 0; i < 50; i++) log.write(`new ${i}\n`);
     await log.close();
 
@@ -48,7 +57,7 @@ describe('ReopenableFile', () => {
 
   it('writes 20,000 lines across a rename + reopen: each exactly once, none torn', async () => {
     const file = freshPath();
-    const log = new ReopenableFile(file);
+    const log = LineFile.open(file, 1, { batch: true });
     const pad = 'x'.repeat(100);
     const all = await writeAcrossRotation(file, log, (i) => log.write(`line ${i} ${pad}\n`));
     assert.equal(all.length, 20_000);
@@ -59,11 +68,11 @@ describe('ReopenableFile', () => {
     const sub = fs.mkdtempSync(path.join(dir, 'gone-'));
     const file = path.join(sub, 'a.log');
     const moved = freshPath();
-    const log = new ReopenableFile(file);
+    const log = LineFile.open(file, 1);
     log.write('before\n');
     fs.renameSync(file, moved);
     fs.rmdirSync(sub);
-    await assert.rejects(log.reopen(), { code: 'ENOENT' });
+    assert.throws(() => log.reopen(), LogPathError);
     log.write('after\n');
     await log.close();
     assert.deepEqual(lines(moved), ['before', 'after']);
@@ -71,20 +80,18 @@ describe('ReopenableFile', () => {
 
   it('drops writes after close()', async () => {
     const file = freshPath();
-    const log = new ReopenableFile(file);
+    const log = LineFile.open(file, 1);
     log.write('kept\n');
     const closed = log.close();
     log.write('dropped\n');
     await closed;
-    await log.reopen();
+    log.reopen();
     assert.deepEqual(lines(file), ['kept']);
   });
 
   const WRITER_SCRIPT = `
-    const { ReopenableFile } = await import(${JSON.stringify(
-      new URL('../../lib/log/reopenable-file-transport.js', import.meta.url).href,
-    )});
-    const log = new ReopenableFile(process.argv[1]);
+    const { LineFile } = await import(${JSON.stringify(new URL('../../lib/log/line-file.js', import.meta.url).href)});
+    const log = LineFile.open(process.argv[1], 1, { batch: true });
     const pad = 'y'.repeat(200);
     for (let i = 0; i < 5000; i++) {
       log.write(process.pid + ' ' + i + ' ' + pad + '\\n');

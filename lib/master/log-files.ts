@@ -1,0 +1,127 @@
+import { ConfigError } from '../errors.js';
+import { LineFile } from '../log/line-file.js';
+import { LogPathError, openLogFile, type Owner } from '../log/safe-open.js';
+import { type ErrorLog, reopenEach } from '../log/error-log.js';
+import type { WorkerLogFds } from '../worker/messages.js';
+
+type Key = 'errorlog' | 'accesslog';
+
+/** Where a worker finds the log files the master opened for it (see stdioFor). */
+export const WORKER_LOG_FDS: Record<Key, number> = { errorlog: 4, accesslog: 5 };
+
+interface LogSettings {
+  errorlog: string;
+  accesslog: string | null;
+}
+
+const dashOf = (key: Key): 1 | 2 => (key === 'errorlog' ? 2 : 1);
+
+/**
+ * The log files, opened by the master for itself and for its workers.
+ *
+ * The master runs as root and opens each file once, under the rules of
+ * log/safe-open (no planted symlink followed, nothing chowned but a file it
+ * has just created), and every worker inherits the descriptors at fork (fds 4
+ * and 5). So a worker writes to files it could not open itself, in a
+ * root-owned directory it cannot even enter, and nothing is ever chowned by
+ * path. On USR1 the master reopens first, creating a missing file and giving
+ * it to the workers' user; the workers then reopen the same path themselves
+ * (Node cannot pass a file descriptor to a running process), which needs
+ * only search permission on the directory and write permission on the file.
+ */
+export class MasterLogFiles {
+  /** Files (never stdout or stderr) by path: the current configuration's, plus the master's error log. */
+  private readonly files = new Map<string, LineFile>();
+  /** Targets that turned out to be stdout or stderr (such as /dev/stdout), by `key:target`. */
+  private readonly stdio = new Map<string, 1 | 2>();
+  /** The master's own error log: it stays on the path it started with. */
+  readonly errorFile: LineFile;
+
+  /** Open the files of `settings`; a refused or unopenable path throws a ConfigError naming its setting. */
+  constructor(settings: LogSettings, owner: Owner | undefined) {
+    this.openMissing(settings, owner);
+    const stdio = this.stdioOf('errorlog', settings);
+    this.errorFile = stdio ? new LineFile({ kind: 'stdio', fd: stdio }) : this.files.get(settings.errorlog)!;
+  }
+
+  /** A fork's stdio: the master's stdout and stderr, the IPC channel, then the log files the worker writes. */
+  stdioFor(settings: LogSettings): Array<number | 'ipc' | 'ignore'> {
+    const fdOf = (key: Key) => this.fileOf(key, settings)?.fd ?? 'ignore';
+    return [0, 1, 2, 'ipc', fdOf('errorlog'), fdOf('accesslog')];
+  }
+
+  /** The fd a worker forked with stdioFor writes each log to: 4 and 5 for files, else its own stdout or stderr. */
+  workerFds(settings: LogSettings): WorkerLogFds {
+    const fdIn = (key: Key): number | null => {
+      if (!settings[key]) return null;
+      return this.fileOf(key, settings) ? WORKER_LOG_FDS[key] : (this.stdioOf(key, settings) ?? dashOf(key));
+    };
+    return { errorlog: fdIn('errorlog')!, accesslog: fdIn('accesslog') };
+  }
+
+  /**
+   * Open the paths a reloaded configuration adds. Throws a ConfigError, with
+   * nothing changed, when one cannot be opened.
+   */
+  adopt(settings: LogSettings, owner: Owner | undefined): void {
+    this.openMissing(settings, owner);
+  }
+
+  /** Once a reload succeeded: close the files only the previous configuration used. */
+  keepOnly(settings: LogSettings): void {
+    for (const [path, file] of this.files) {
+      if (file === this.errorFile || path === settings.errorlog || path === settings.accesslog) continue;
+      this.files.delete(path);
+      void file.close();
+    }
+  }
+
+  /** USR1: reopen every file. A file that cannot be reopened keeps its descriptor and gets one error line. */
+  reopen(log: ErrorLog): void {
+    reopenEach(log, this.files.values());
+  }
+
+  close(): Promise<void> {
+    const all = new Set([this.errorFile, ...this.files.values()]);
+    return Promise.all([...all].map((f) => f.close())).then(() => undefined);
+  }
+
+  private fileOf(key: Key, settings: LogSettings): LineFile | null {
+    const target = settings[key];
+    return target ? (this.files.get(target) ?? null) : null;
+  }
+
+  /** 1 or 2 when the target of `key` turned out to be stdout or stderr (a path such as /dev/stdout). */
+  private stdioOf(key: Key, settings: LogSettings): 1 | 2 | null {
+    return this.stdio.get(`${key}:${settings[key]}`) ?? null;
+  }
+
+  private openMissing(settings: LogSettings, owner: Owner | undefined): void {
+    const opened: LineFile[] = [];
+    try {
+      for (const key of ['errorlog', 'accesslog'] as const) {
+        const target = settings[key];
+        if (!target || this.files.has(target) || this.stdio.has(`${key}:${target}`)) continue;
+        const file = openOne(key, target, owner);
+        if (typeof file === 'number') this.stdio.set(`${key}:${target}`, file);
+        else opened.push(file);
+      }
+    } catch (err) {
+      for (const file of opened) void file.close();
+      throw err;
+    }
+    for (const file of opened) this.files.set(file.target!, file);
+  }
+}
+
+/** A LineFile for a file, or the fd (1 or 2) when the target is stdout or stderr. */
+function openOne(key: Key, target: string, owner: Owner | undefined): LineFile | 1 | 2 {
+  try {
+    const reopen = { create: true, owner: owner };
+    const opened = openLogFile(target, dashOf(key), reopen);
+    return opened.kind === 'stdio' ? opened.fd : new LineFile(opened, { reopen });
+  } catch (err) {
+    if (err instanceof LogPathError) throw new ConfigError(`setting '${key}': ${err.message}`);
+    throw err;
+  }
+}

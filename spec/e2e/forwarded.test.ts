@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { FIXTURES, cleanup, run, startServer, tempDir } from '../support/harness.js';
+
+const dirs: string[] = [];
+after(() => cleanup(dirs));
+
+const APP = join(FIXTURES, 'forwarded-app.js');
+const SPOOFED = [
+  'X-Forwarded-For: 203.0.113.9',
+  'x-forwarded-for: 198.51.100.1',
+  'X-FORWARDED-PROTO: https',
+  'X-Forwarded-Host: evil.example',
+  'X-Forwarded-Port: 443',
+  'Forwarded: for=203.0.113.9;proto=https',
+  'X-Real-IP: 203.0.113.9',
+];
+const FORWARDING = /^(forwarded|x-forwarded-(for|proto|host|port)|x-real-ip)$/i;
+
+interface Seen {
+  distinct: Record<string, string[]>;
+  headers: Record<string, string>;
+  raw: string[];
+}
+
+/** One request written byte for byte, so header case and duplicates are exactly what a client sent. */
+function rawRequest(port: number): Promise<Seen> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () =>
+      sock.write(
+        ['GET / HTTP/1.1', 'Host: app.example', 'User-Agent: spoof', ...SPOOFED, 'Connection: close', '', ''].join(
+          '\r\n',
+        ),
+      ),
+    );
+    let text = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (text += d));
+    sock.on('end', () => {
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      try {
+        resolve(JSON.parse(body) as Seen);
+      } catch {
+        reject(new Error(`not JSON: ${text}`));
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+const forwardingNames = (s: Seen): string[] => [
+  ...Object.keys(s.headers).filter((k) => FORWARDING.test(k)),
+  ...Object.keys(s.distinct).filter((k) => FORWARDING.test(k)),
+  ...s.raw.filter((v, i) => i % 2 === 0 && FORWARDING.test(v)),
+];
+
+describe('forwardedAllowIps', () => {
+  it('from an untrusted peer, no view of the request keeps a forwarding header', async () => {
+    const { proc, port } = await startServer(['-w', '1', '--forwarded-allow-ips', '192.0.2.0/24,2001:db8::/32'], {
+      app: APP,
+    });
+    const seen = await rawRequest(port);
+    assert.deepEqual(forwardingNames(seen), []);
+    // everything else is intact, in every view
+    assert.equal(seen.headers['user-agent'], 'spoof');
+    assert.deepEqual(seen.distinct.host, ['app.example']);
+    assert.deepEqual(seen.raw, ['Host', 'app.example', 'User-Agent', 'spoof', 'Connection', 'close']);
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
+  it('a trusted proxy, matched by CIDR, passes them all through', async () => {
+    const { proc, port } = await startServer(['-w', '1', '--forwarded-allow-ips', '10.0.0.0/8, 127.0.0.0/8'], {
+      app: APP,
+    });
+    const seen = await rawRequest(port);
+    assert.equal(seen.headers['x-forwarded-for'], '203.0.113.9, 198.51.100.1');
+    assert.deepEqual(seen.distinct['x-forwarded-for'], ['203.0.113.9', '198.51.100.1']);
+    assert.equal(seen.headers['x-real-ip'], '203.0.113.9');
+    assert.equal(seen.raw.filter((v, i) => i % 2 === 0 && FORWARDING.test(v)).length, SPOOFED.length);
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
+  it("an exported HTTP/2 server's requests are filtered too", async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-days',
+        '1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    const { proc, port } = await startServer(['-w', '1', '--forwarded-allow-ips', '192.0.2.1'], {
+      app: join(FIXTURES, 'forwarded-http2.js'),
+      env: { ...process.env, CERT: cert, KEY: key },
+    });
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    const seen = await new Promise<{ headers: Record<string, string>; raw: string[] }>((resolve, reject) => {
+      const req = session.request({
+        ':path': '/',
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        forwarded: 'for=203.0.113.9',
+        'x-real-ip': '203.0.113.9',
+        'x-kept': 'yes',
+      });
+      let text = '';
+      req.setEncoding('utf8').on('data', (d: string) => (text += d));
+      req.on('end', () => resolve(JSON.parse(text)));
+      req.on('error', reject);
+    });
+    session.close();
+    assert.deepEqual(forwardingNames({ ...seen, distinct: {} }), []);
+    assert.equal(seen.headers['x-kept'], 'yes');
+    assert.ok(seen.raw.includes('x-kept'));
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
+  it('an invalid entry is a one-line error naming the setting and the value', { timeout: 60_000 }, async () => {
+    for (const bad of ['10.0.0.0/33', 'proxy.example']) {
+      const proc = run(['start', APP, '--forwarded-allow-ips', `127.0.0.1,${bad}`]);
+      assert.equal((await proc.exit).code, 1);
+      assert.equal(
+        proc.output,
+        `tsgund: setting 'forwardedAllowIps' has "${bad}", expected '*', an IP address or a CIDR such as 10.0.0.0/8 or fd00::/8`,
+      );
+    }
+  });
+});

@@ -1,0 +1,284 @@
+// Log files and worker identity with the master as root and workers as the
+// real `nobody`: planted symlinks, legitimate links, rotation with -u, a
+// failing reopen, the worker's environment and its supplementary groups.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  lchownSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  FIXTURES,
+  HELLO,
+  cleanup,
+  freePort,
+  request,
+  run,
+  startServer,
+  tempDir,
+  waitFor,
+  workersOf,
+} from '../support/harness.js';
+import { NumberedRequests, accessLogAccounting, linesOf, read } from '../support/numbered-requests.js';
+
+const dirs: string[] = [];
+after(() => cleanup(dirs));
+
+const NOBODY = 65534;
+const ENV_APP = join(FIXTURES, 'env-app.js');
+
+/** A fresh directory owned by root, mode `mode` (0755: nobody may enter it, not write to it). */
+function rootDir(mode: number): string {
+  const dir = tempDir();
+  dirs.push(dir);
+  chmodSync(dir, mode);
+  return dir;
+}
+
+/** The state of a file that must not change: owner, mode and content. */
+const snapshot = (file: string) => {
+  const st = statSync(file);
+  return { uid: st.uid, gid: st.gid, mode: st.mode, content: readFileSync(file, 'utf8') };
+};
+
+const statusField = (pid: number, field: string): string =>
+  new RegExp(`^${field}:[ \\t]*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!.trim();
+
+describe('log files as root', { skip: process.getuid?.() !== 0 && 'needs root' }, () => {
+  for (const { name, plant } of [
+    {
+      name: 'a directory owned by nobody',
+      plant: (dir: string) => chownSync(dir, NOBODY, NOBODY),
+    },
+    {
+      name: 'a sticky world-writable directory (a symlink owned by nobody)',
+      plant: (dir: string) => {
+        chmodSync(dir, 0o1777);
+        lchownSync(join(dir, 'error.log'), NOBODY, NOBODY);
+      },
+    },
+  ]) {
+    it(`refuses an error log symlinked to a root-only file from ${name}: exit 1, the file untouched`, async () => {
+      const secretDir = rootDir(0o700);
+      const secret = join(secretDir, 'shadow');
+      writeFileSync(secret, 'root:secret\n', { mode: 0o600 });
+      const before = snapshot(secret);
+      // inside a root-owned directory, so that only the planted symlink is at fault
+      const planted = join(rootDir(0o755), 'logs');
+      mkdirSync(planted, { mode: 0o755 });
+      symlinkSync(secret, join(planted, 'error.log'));
+      plant(planted);
+
+      const port = await freePort();
+      const proc = run([
+        'start',
+        HELLO,
+        '-u',
+        'nobody',
+        '-b',
+        `127.0.0.1:${port}`,
+        '--error-logfile',
+        join(planted, 'error.log'),
+      ]);
+      assert.equal((await proc.exit).code, 1);
+      assert.equal(proc.lines.length, 1, proc.output);
+      assert.match(
+        proc.output,
+        new RegExp(`^tsgund: setting 'errorlog': refusing to follow symlink ${join(planted, 'error.log')}: `),
+      );
+      assert.deepEqual(snapshot(secret), before);
+    });
+  }
+
+  it('/dev/stdout as the access log: lines reach the master stdout, which keeps its owner', async () => {
+    const dir = rootDir(0o700);
+    const out = join(dir, 'stdout.txt');
+    const fd = openSync(out, 'a', 0o600);
+    const before = statSync(out);
+    const port = await freePort();
+    const proc = run(['start', HELLO, '-u', 'nobody', '-b', `127.0.0.1:${port}`, '--access-logfile', '/dev/stdout'], {
+      stdio: ['ignore', fd, 'pipe'],
+    });
+    closeSync(fd);
+    await proc.line(/Booted 1 worker/, 15_000);
+    assert.equal((await request(`http://127.0.0.1:${port}/via-stdout`)).status, 200);
+    await waitFor(() => read(out).includes('"GET /via-stdout HTTP/1.1" 200'), 'the access line on stdout');
+    const after = statSync(out);
+    assert.deepEqual([after.uid, after.gid, after.mode], [before.uid, before.gid, before.mode]);
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exit).code, 0);
+  });
+
+  it('a root-owned symlinked log directory that nobody cannot even enter', async () => {
+    const base = rootDir(0o700);
+    mkdirSync(join(base, 'real'), { mode: 0o755 });
+    symlinkSync(join(base, 'real'), join(base, 'logs'));
+    const { proc, url, errors } = await start(base, 'logs', ['-w', '1']);
+    assert.equal((await request(`${url}/through-the-link`)).status, 200);
+    await waitFor(
+      () => read(join(base, 'real/access.log')).includes('"GET /through-the-link HTTP/1.1" 200'),
+      'the access line',
+    );
+    assert.match(read(errors), /Booted 1 worker/);
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exit).code, 0);
+  });
+
+  it('-u nobody, logs in a root-owned directory: 3 rotations (mv + USR1) under load, no restart, no line lost', async () => {
+    const dir = rootDir(0o755);
+    const { proc, url, errors, access } = await start(dir, '.', ['-w', '2']);
+    const workers = workersOf(proc.pid);
+    assert.equal(workers.length, 2);
+    const load = new NumberedRequests(url);
+    await load.flowing(200);
+    const rotations = 3;
+    for (let i = 1; i <= rotations; i++) {
+      renameSync(access, `${access}.${i}`);
+      renameSync(errors, `${errors}.${i}`);
+      if (i === 2) {
+        // as logrotate's `create 0640 nobody adm` would; the master creates the others itself
+        for (const file of [access, errors]) closeSync(openSync(file, 'a', 0o640));
+        for (const file of [access, errors]) chownSync(file, NOBODY, 4);
+      }
+      proc.kill('SIGUSR1');
+      await waitFor(() => reopenLines(errors, i).length === 3 * i, `the master and both workers to reopen (${i})`);
+      await load.flowing(200);
+      await waitFor(() => linesOf(access).length > 0, `the new access.log to be written (${i})`);
+    }
+    await load.stop();
+    assert.deepEqual(workersOf(proc.pid), workers, 'the same workers serve throughout');
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exit).code, 0);
+
+    assert.deepEqual(load.failures, []);
+    const files = [access, ...[1, 2, 3].map((k) => `${access}.${k}`)];
+    assert.deepEqual(accessLogAccounting(files, load.ok), { twice: [], missing: [], unknown: [] });
+    const errorText = [errors, ...[1, 2, 3].map((k) => `${errors}.${k}`)].map(read).join('');
+    assert.doesNotMatch(errorText, /\[ERROR\]|\[CRITICAL\]/);
+    assert.equal(statSync(access).uid, NOBODY, 'a log file the master creates belongs to the workers');
+  });
+
+  it('a reopen that fails keeps logging to the old file with one error line per process; workers survive', async () => {
+    const dir = rootDir(0o755);
+    const { proc, url, errors, access } = await start(dir, '.', ['-w', '2']);
+    const workers = workersOf(proc.pid);
+    const load = new NumberedRequests(url);
+    await load.flowing(100);
+    renameSync(errors, `${errors}.1`);
+    mkdirSync(errors); // nothing can open a file there: EISDIR, for root as for nobody
+    renameSync(access, `${access}.1`);
+    proc.kill('SIGUSR1');
+    const failed = () =>
+      read(`${errors}.1`)
+        .split('\n')
+        .filter((l) => l.includes('cannot reopen log file'));
+    await waitFor(() => failed().length === 3, 'one error line from the master and each worker');
+    // the master's own reopen failed, yet the workers got USR1 and moved the access log on
+    await load.flowing(100);
+    await waitFor(() => linesOf(access).length > 0, 'the new access.log to be written');
+    await load.stop();
+    assert.deepEqual(workersOf(proc.pid), workers);
+    for (const pid of [proc.pid, ...workers]) {
+      const mine = failed().filter((l) => l.includes(`[${pid}] [ERROR] `));
+      assert.equal(mine.length, 1, `pid ${pid}: ${failed().join('\n')}`);
+      assert.match(mine[0]!, new RegExp(`cannot reopen log file: cannot open ${errors}: EISDIR; still writing`));
+    }
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exit).code, 0);
+    assert.match(read(`${errors}.1`), /Shutting down: tsgund master/, 'the master kept its old error log');
+    assert.deepEqual(load.failures, []);
+    assert.deepEqual(accessLogAccounting([access, `${access}.1`], load.ok), { twice: [], missing: [], unknown: [] });
+  });
+});
+
+describe('worker identity', { skip: process.getuid?.() !== 0 && 'needs root' }, () => {
+  for (const user of ['nobody', String(NOBODY)]) {
+    it(`-u ${user}: the worker's HOME, USER and LOGNAME are nobody's`, async () => {
+      const { proc, url } = await startServer(['-u', user], { app: ENV_APP });
+      const env = await Promise.all(['HOME', 'USER', 'LOGNAME'].map(async (k) => (await request(`${url}/${k}`)).body));
+      assert.deepEqual(env, ['/nonexistent', 'nobody', 'nobody']);
+      proc.kill('SIGTERM');
+      assert.equal((await proc.exit).code, 0);
+    });
+  }
+
+  it('--initgroups gives the worker the supplementary groups of its user; without it there are none', async (t) => {
+    const group = `tsgund-t${process.pid}`;
+    execFileSync('groupadd', [group]);
+    t.after(() => execFileSync('groupdel', [group]));
+    execFileSync('gpasswd', ['-a', 'nobody', group], { stdio: 'ignore' });
+    const gid = execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2]!;
+    const groupsOfWorker = async (extra: string[]) => {
+      const { proc } = await startServer(['-u', 'nobody', ...extra]);
+      const [worker] = workersOf(proc.pid);
+      const groups = statusField(worker!, 'Groups').split(/\s+/).filter(Boolean);
+      const ids = [statusField(worker!, 'Uid'), statusField(worker!, 'Gid')].map((l) => l.split(/\s+/)[0]);
+      proc.kill('SIGTERM');
+      assert.equal((await proc.exit).code, 0);
+      return { groups, ids };
+    };
+    assert.deepEqual(await groupsOfWorker(['--initgroups']), {
+      groups: [String(NOBODY), gid].sort(),
+      ids: ['65534', '65534'],
+    });
+    assert.deepEqual(await groupsOfWorker([]), { groups: [], ids: ['65534', '65534'] });
+  });
+
+  it('an unknown user or group: one line naming it, exit 1', async () => {
+    for (const [flag, value, message] of [
+      ['-u', 'no-such-user-here', "setting 'user': no such user 'no-such-user-here'"],
+      ['-g', 'no-such-group-here', "setting 'group': no such group 'no-such-group-here'"],
+    ] as const) {
+      const proc = run(['start', HELLO, flag, value]);
+      assert.equal((await proc.exit).code, 1);
+      assert.deepEqual(proc.lines, [`tsgund: ${message}`]);
+    }
+  });
+});
+
+/** Start `-u nobody` with both logs in `dir/sub`; resolves once the master has booted. */
+async function start(dir: string, sub: string, extra: string[]) {
+  const errors = join(dir, sub, 'error.log');
+  const access = join(dir, sub, 'access.log');
+  const port = await freePort();
+  const proc = run([
+    'start',
+    HELLO,
+    '-u',
+    'nobody',
+    '-b',
+    `127.0.0.1:${port}`,
+    '--error-logfile',
+    errors,
+    '--access-logfile',
+    access,
+    ...extra,
+  ]);
+  await waitFor(
+    () => /Booted \d+ worker/.test(read(errors)) || proc.child.exitCode !== null,
+    'the master to boot',
+    15_000,
+  );
+  assert.equal(proc.child.exitCode, null, `the master exited:\n${proc.output}`);
+  return { proc, url: `http://127.0.0.1:${port}`, errors, access };
+}
+
+/** "reopening log files" lines of the master and the workers, in error.log and its rotated copies 1..n. */
+function reopenLines(errors: string, n: number): string[] {
+  return [errors, ...Array.from({ length: n }, (_, k) => `${errors}.${k + 1}`)]
+    .map(read)
+    .join('')
+    .split('\n')
+    .filter((l) => / \[INFO\] (Handling signal: USR1, )?reopening log files$/.test(l));
+}
