@@ -380,7 +380,7 @@ async function coldStarts(specs, samples) {
       const server = await spec.start(port);
       try {
         const ms = await waitReady(server, port);
-        (samples[spec.name] ??= []).push(ms);
+        samples[spec.name] = [...(samples[spec.name] ?? []), ms];
         log(`${spec.name}: cold start ${round + 1}/${STARTS} ready in ${ms.toFixed(0)} ms`);
       } finally {
         await server.stop();
