@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
 
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  what: string,
+  what: string | (() => string),
   timeoutMs = 10_000,
   everyMs = 25,
 ): Promise<NonNullable<T>> {
@@ -45,7 +45,9 @@ export async function waitFor<T>(
       value = undefined;
     }
     if (value) return value as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > until) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -141,7 +143,8 @@ export class Proc {
         }
         return null;
       },
-      `a line matching ${re} in:\n${this.output}`,
+      // the output at the time out, not at the call
+      () => `a line matching ${re} in:\n${this.output}`,
       timeoutMs,
     );
   }
