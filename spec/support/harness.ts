@@ -1,6 +1,6 @@
 // Helpers for end-to-end tests: run the real tsgund binary, send real signals,
 // make real HTTP requests. Every process a test starts is killed by pid at the end.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -18,6 +18,14 @@ const started = new Set<number>();
 
 export function tempDir(prefix = 'tsgund-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A self-signed certificate for localhost, written into `dir`. */
+export function selfSignedCert(dir: string): { cert: string; key: string } {
+  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+  const subject = ['-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', ...subject], { stdio: 'ignore' });
+  return { cert, key };
 }
 
 export async function freePort(): Promise<number> {
