@@ -83,6 +83,8 @@ export default defineConfig({
   // Default: null (the master's own).
   user: null,
   group: null,
+  // Give the workers the user's supplementary groups (initgroups(3)); off, they keep only the group
+  initgroups: false,
   // umask of the master and workers, as a number (0o022) or an octal string
   // ('022'). Default: null (inherited).
   umask: null,

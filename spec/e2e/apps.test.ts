@@ -3,7 +3,6 @@
 // call listen() themselves. Each test also proves that nothing listens beyond
 // the configured bind (no node:cluster listener in the master).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -18,6 +17,7 @@ import {
   type Proc,
   cleanup,
   request,
+  selfSignedCert,
   startServer,
   tempDir,
   waitFor,
@@ -138,17 +138,7 @@ describe('apps of every shape', () => {
   it('an http2 secure server and a net.Server are listened on the bind as exported', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1'].concat([
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ]),
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(dir);
     const h2 = await startServer([], {
       app: join(APPS, 'http2-server.js'),
       env: { ...process.env, CERT: cert, KEY: key },

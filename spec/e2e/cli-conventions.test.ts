@@ -48,7 +48,7 @@ describe('command-line conventions', () => {
       assert.equal(r.code, 1, r.stderr);
       assert.equal(
         r.stderr,
-        `tsgund: environment variable ${name} is "${value}", expected an integer from ${name === 'PORT' ? '0 to 65535' : '1 to 10000'}\n`,
+        `tsgund: environment variable ${name} is "${value}", expected an integer from ${name === 'PORT' ? '0 to 65535' : '1 to 1024'}\n`,
       );
     }
   });

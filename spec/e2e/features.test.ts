@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FIXTURES, cleanup, freePort, request, run, startServer, tempDir, waitFor } from '../support/harness.js';
+import {
+  FIXTURES,
+  cleanup,
+  freePort,
+  request,
+  run,
+  selfSignedCert,
+  startServer,
+  tempDir,
+  waitFor,
+} from '../support/harness.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -13,26 +22,7 @@ describe('serving options', () => {
   it('--certfile/--keyfile serve HTTPS', async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(dir);
     const { proc, port } = await startServer(['-w', '1', '--certfile', cert, '--keyfile', key]);
     assert.match(proc.output, /Listening at: https:\/\/127.0.0.1:/);
     const body = await new Promise<string>((res, rej) => {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FIXTURES, cleanup, run, startServer, tempDir } from '../support/harness.js';
+import { FIXTURES, cleanup, run, selfSignedCert, startServer, tempDir } from '../support/harness.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -89,26 +88,7 @@ describe('forwardedAllowIps', () => {
   it("an exported HTTP/2 server's requests are filtered too", async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(dir);
     const { proc, port } = await startServer(['-w', '1', '--forwarded-allow-ips', '192.0.2.1'], {
       app: join(FIXTURES, 'forwarded-http2.js'),
       env: { ...process.env, CERT: cert, KEY: key },

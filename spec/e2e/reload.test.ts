@@ -47,7 +47,11 @@ async function startIn(dir: string, args: string[], port?: number): Promise<{ pr
 }
 
 const reloadsDone = (proc: Proc, n: number) =>
-  waitFor(() => proc.count(/Reloaded: generation/) >= n, `${n} reload(s)`, 20_000);
+  waitFor(
+    () => proc.count(/Reloaded: generation/) >= n,
+    () => `${n} reload(s) in:\n${proc.output}`,
+    20_000,
+  );
 
 describe('HUP', () => {
   it('rolls a new generation under load with zero failed requests and new code', async () => {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the config files these tests write hold template literals as text
 // What runs inside a worker around requests and at its end: preRequest and
 // postRequest, workerExit after the last in-flight request, a factory's
 // close(), and the drain event that lets an app end its streams.

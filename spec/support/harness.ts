@@ -1,6 +1,6 @@
 // Helpers for end-to-end tests: run the real tsgund binary, send real signals,
 // make real HTTP requests. Every process a test starts is killed by pid at the end.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -20,6 +20,14 @@ export function tempDir(prefix = 'tsgund-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** A self-signed certificate for localhost, written into `dir`. */
+export function selfSignedCert(dir: string): { cert: string; key: string } {
+  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+  const subject = ['-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', ...subject], { stdio: 'ignore' });
+  return { cert, key };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -32,7 +40,7 @@ export async function freePort(): Promise<number> {
 
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  what: string,
+  what: string | (() => string),
   timeoutMs = 10_000,
   everyMs = 25,
 ): Promise<NonNullable<T>> {
@@ -45,7 +53,9 @@ export async function waitFor<T>(
       value = undefined;
     }
     if (value) return value as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > until) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -141,7 +151,8 @@ export class Proc {
         }
         return null;
       },
-      `a line matching ${re} in:\n${this.output}`,
+      // the output at the time out, not at the call
+      () => `a line matching ${re} in:\n${this.output}`,
       timeoutMs,
     );
   }
