@@ -89,8 +89,9 @@ describe('USR2 upgrade', () => {
     process.kill(d.pid, 'SIGUSR2');
     await waitFor(() => /USR2 refused: an upgraded master/.test(d.log()), 'second USR2 refused');
     process.kill(d.pid, 'SIGWINCH');
-    await waitFor(() => workersOf(d.pid).length === 0, 'old workers stopped');
-    assert.ok(oldWorkers.every((p) => !isRunning(p)));
+    // a worker that is exiting has an empty cmdline before it becomes a zombie: wait for the pids themselves
+    await waitFor(() => oldWorkers.every((p) => !isRunning(p)), 'old workers stopped');
+    assert.equal(workersOf(d.pid).length, 0);
     await load.flowing(200);
     process.kill(d.pid, 'SIGTERM');
     await waitFor(() => !isRunning(d.pid), 'old master exits');
