@@ -136,7 +136,8 @@ describe('HUP', () => {
 
   it('keeps the old generation when the new one fails to boot or misses --boot-timeout', async () => {
     const { dir, app, setVersion, breakApp } = appDir('v1');
-    const { proc, url } = await startIn(dir, [app, '-w', '2', '--boot-timeout', '2']);
+    // 5 s: long enough for a good release to boot on a loaded machine, short enough to wait out twice
+    const { proc, url } = await startIn(dir, [app, '-w', '2', '--boot-timeout', '5']);
     const load = new Load(url, { keepAlive: 4, fresh: 2, path: '/' });
     await load.flowing();
     const workers = childrenOf(proc.pid);
@@ -146,15 +147,15 @@ describe('HUP', () => {
     breakApp('await new Promise(() => setTimeout(() => {}, 60000));\nexport default () => {};\n');
     proc.kill('SIGHUP');
     await proc.line(
-      /reload failed, the running workers keep serving: gave up waiting for workers to report ready after 2 s \(boot-timeout\)/,
-      10_000,
+      /reload failed, the running workers keep serving: gave up waiting for workers to report ready after 5 s \(boot-timeout\)/,
+      15_000,
     );
     const hanging = join(dir, 'tsgund.config.mjs');
     writeFileSync(hanging, 'await new Promise(() => setTimeout(() => {}, 60000));\nexport default {};\n');
     proc.kill('SIGHUP');
     await proc.line(
-      /reload failed, keeping the running workers and configuration: gave up waiting for the config file to load after 2 s/,
-      10_000,
+      /reload failed, keeping the running workers and configuration: gave up waiting for the config file to load after 5 s/,
+      15_000,
     );
     rmSync(hanging);
     await load.flowing(100);
