@@ -10,6 +10,7 @@ import {
   FIXTURES,
   HELLO,
   Proc,
+  childrenOf,
   cleanup,
   freePort,
   isRunning,
@@ -24,17 +25,18 @@ import {
 const dirs: string[] = [];
 after(() => cleanup(dirs));
 
+// Counted by parent pid, not by title: a fresh fork has no title yet and an exiting worker loses its cmdline.
 /** Wait for `n` workers, then check that the count holds over several reconciliation ticks. */
 async function settlesAt(proc: Proc, n: number, what: string): Promise<void> {
   const master = proc.pid;
   await waitFor(
-    () => workersOf(master).length === n,
-    () => `${what}: ${n} workers (have ${workersOf(master).length}) in:\n${proc.output}`,
+    () => childrenOf(master).length === n,
+    () => `${what}: ${n} workers (have ${childrenOf(master).length}) in:\n${proc.output}`,
     30_000,
   );
   const until = Date.now() + 2000;
   while (Date.now() < until) {
-    assert.equal(workersOf(master).length, n, `${what}: the pool stays at ${n}`);
+    assert.equal(childrenOf(master).length, n, `${what}: the pool stays at ${n}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
