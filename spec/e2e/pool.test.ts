@@ -26,19 +26,23 @@ const dirs: string[] = [];
 after(() => cleanup(dirs));
 
 // Counted by parent pid, not by title: a fresh fork has no title yet and an exiting worker loses its cmdline.
-/** Wait for `n` workers, then check that the count holds over several reconciliation ticks. */
+/**
+ * Wait until the pool holds `n` workers for 2 s on end. A worker forked just before the release was
+ * fixed may still be counted and then crash, so a passing count is only trusted once it holds.
+ */
 async function settlesAt(proc: Proc, n: number, what: string): Promise<void> {
   const master = proc.pid;
+  let since: number | null = null;
   await waitFor(
-    () => childrenOf(master).length === n,
-    () => `${what}: ${n} workers (have ${childrenOf(master).length}) in:\n${proc.output}`,
+    () => {
+      if (childrenOf(master).length !== n) since = null;
+      else since ??= Date.now();
+      return since !== null && Date.now() - since >= 2000;
+    },
+    () => `${what}: ${n} workers held for 2 s (have ${childrenOf(master).length}) in:\n${proc.output}`,
     30_000,
+    100,
   );
-  const until = Date.now() + 2000;
-  while (Date.now() < until) {
-    assert.equal(childrenOf(master).length, n, `${what}: the pool stays at ${n}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('first boot', () => {
@@ -113,8 +117,15 @@ describe('TTIN/TTOU bursts', () => {
       target = sig === 'SIGTTIN' ? target + 1 : Math.max(1, target - 1);
       if (killMidway && i === 10) {
         // right after a TTOU or a fork no worker may carry its title yet: wait for one
-        const live = await waitFor(() => (workersOf(proc.pid).length > 0 ? workersOf(proc.pid) : null), 'a worker');
-        process.kill(rng.pick(live), 'SIGKILL');
+        const live = await waitFor(() => {
+          const titled = workersOf(proc.pid);
+          return titled.length > 0 ? titled : null;
+        }, 'a worker');
+        try {
+          process.kill(rng.pick(live), 'SIGKILL');
+        } catch {
+          // a TTOU stopped it first: the pool must converge all the same
+        }
       }
       await new Promise((r) => setTimeout(r, rng.int(0, 20)));
     }
