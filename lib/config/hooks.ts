@@ -1,4 +1,4 @@
-import type { ErrorLog } from '../log/error-log.js';
+import type { ErrorLog } from '../log/error-line.js';
 import { HOOKS, type HookName } from './settings.js';
 import type { HookContext, Hooks, Settings } from './types.js';
 

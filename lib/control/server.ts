@@ -4,7 +4,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { ConfigError, errnoOf as errno } from '../errors.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
-import type { ErrorLog } from '../log/error-log.js';
+import type { ErrorLog } from '../log/error-line.js';
 import type { ControlReply } from './protocol.js';
 import type { StatusSnapshot } from './status.js';
 

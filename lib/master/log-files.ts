@@ -1,7 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { LineFile } from '../log/line-file.js';
 import { LogPathError, openLogFile, type Owner } from '../log/safe-open.js';
-import { type ErrorLog, reopenEach } from '../log/error-log.js';
+import { type ErrorLog, reopenEach } from '../log/error-line.js';
 import type { WorkerLogFds } from '../worker/messages.js';
 
 type Key = 'errorlog' | 'accesslog';

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { ErrorLog } from '../log/error-log.js';
+import type { ErrorLog } from '../log/error-line.js';
 
 /**
  * Zombie reaping for a master that runs as PID 1 (a container started without

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { PARENT_ENV, handOver } from '../listeners/inherited.js';
 import type { Listener } from '../listeners/handles.js';
-import type { ErrorLog } from '../log/error-log.js';
+import type { ErrorLog } from '../log/error-line.js';
 import { READY_FD_ENV } from '../daemon/ready-pipe.js';
 
 /**

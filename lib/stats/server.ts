@@ -14,7 +14,7 @@ import { formatBind, parseBind, type BindAddress } from '../listeners/address.js
 import { describeBindError } from '../listeners/handles.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
 import type { StatusSnapshot } from '../control/status.js';
-import type { ErrorLog } from '../log/error-log.js';
+import type { ErrorLog } from '../log/error-line.js';
 import { healthy, ready, type Verdict } from './health.js';
 import type { MasterMetrics } from './master-metrics.js';
 

@@ -9,7 +9,7 @@ import { formatStatus, formatUptime } from '../../lib/control/format.js';
 import { controlSocketPath } from '../../lib/control/protocol.js';
 import { startControlServer } from '../../lib/control/server.js';
 import type { StatusSnapshot } from '../../lib/control/status.js';
-import type { ErrorLog } from '../../lib/log/error-log.js';
+import type { ErrorLog } from '../../lib/log/error-line.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgund-control-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
