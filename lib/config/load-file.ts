@@ -1,5 +1,7 @@
 import type { Loader, PublicExplorer } from 'cosmiconfig';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { typeStrippingHint } from '../type-stripping.js';
 import { ConfigError, oneLine } from '../errors.js';
@@ -28,6 +30,44 @@ const SEARCH_PLACES = [
   `${MODULE}.config.yaml`,
   `${MODULE}.config.yml`,
 ];
+
+/** Where cosmiconfig looks (in the working directory) for a meta config that may add search places. */
+const META_PLACES = [
+  'package.yaml',
+  '.config/config.json',
+  '.config/config.yaml',
+  '.config/config.yml',
+  '.config/config.js',
+  '.config/config.ts',
+  '.config/config.cjs',
+  '.config/config.mjs',
+];
+
+/**
+ * Whether a search from `cwd` could find a config: any file of SEARCH_PLACES
+ * or META_PLACES (in `metaDir`), or a package.json with a `tsgund` or
+ * `cosmiconfig` key (or one that does not parse, for cosmiconfig to report).
+ * When nothing is there the answer is known without importing cosmiconfig,
+ * which costs about 15 ms of every start and every HUP.
+ */
+export function mayHoldConfig(cwd: string, metaDir = process.cwd()): boolean {
+  if (SEARCH_PLACES.some((place) => place !== 'package.json' && existsSync(join(cwd, place)))) return true;
+  if (META_PLACES.some((place) => existsSync(join(metaDir, place)))) return true;
+  return [cwd, metaDir].some((dir) => {
+    let text: string;
+    try {
+      text = readFileSync(join(dir, 'package.json'), 'utf8');
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT'; // an unreadable one is cosmiconfig's to report
+    }
+    try {
+      const pkg: unknown = JSON.parse(text);
+      return pkg === null || typeof pkg !== 'object' || MODULE in pkg || 'cosmiconfig' in pkg;
+    } catch {
+      return true;
+    }
+  });
+}
 
 // cosmiconfig's own JS loaders return the module that was imported first, so an
 // edited config would be ignored on HUP. These loaders load the file afresh
@@ -108,6 +148,7 @@ export interface LoadedFile {
 
 /** Read the config file named by -c, or the one cosmiconfig finds from `cwd`. */
 export async function loadConfigFile(explicit: string | null, cwd: string): Promise<LoadedFile> {
+  if (!explicit && !mayHoldConfig(cwd)) return { filepath: null, config: {} };
   let result: Awaited<ReturnType<PublicExplorer['search']>>;
   try {
     const explorer = await getExplorer();
