@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import { http } from '../node-http.js';
 
 const SENT = Symbol('tsgund.sentBodyBytes');
 type Counted = ServerResponse & { [SENT]?: number };
@@ -22,7 +21,8 @@ export function countBodyBytes(res: ServerResponse): void {
   (res as Counted)[SENT] = 0;
   if (counting) return;
   counting = true;
-  const proto = http.ServerResponse.prototype;
+  // fetched here, not at import: the master imports this module (to validate accessLogFormat) and never serves HTTP
+  const proto = process.getBuiltinModule('node:http').ServerResponse.prototype;
   const { write, end } = proto;
   proto.write = function (this: Counted, chunk: unknown, encoding?: unknown) {
     if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);

@@ -1,7 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
-import { Server as TlsServer } from 'node:tls';
 import { stopAccepting } from '../listeners/handles.js';
+
+/**
+ * tls.Server (and https.Server) by its addContext method: `instanceof` would
+ * need node:tls, 15 ms of every plain-HTTP worker's boot.
+ */
+const isTlsServer = (server: Server): boolean => typeof (server as { addContext?: unknown }).addContext === 'function';
 
 /**
  * The response a socket is serving: node:http keeps it in `_httpMessage` (null
@@ -65,7 +70,7 @@ export class Drainer {
     };
     for (const server of servers) {
       // a TLS server's HTTP parser lives on the TLS socket, not the TCP one
-      server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', this.onConnection);
+      server.on(isTlsServer(server) ? 'secureConnection' : 'connection', this.onConnection);
     }
   }
 

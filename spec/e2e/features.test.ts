@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -50,6 +50,39 @@ describe('serving options', () => {
     const half = run(['start', 'app.js', '--certfile', cert]);
     assert.equal((await half.exit).code, 1);
     assert.match(half.output, /settings 'certfile' and 'keyfile' go together/);
+  });
+
+  it('a graceful stop over HTTPS lets the request in flight finish', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const { cert, key } = selfSignedCert(dir);
+    const mark = join(dir, 'in-flight');
+    const app = join(dir, 'app.cjs');
+    // the mark tells the test that the request reached the app
+    writeFileSync(
+      app,
+      `module.exports = (req, res) => { require('node:fs').writeFileSync(${JSON.stringify(mark)}, ''); setTimeout(() => res.end('done'), 800); };\n`,
+    );
+    const { proc, port } = await startServer(['-w', '1', '--certfile', cert, '--keyfile', key], { app });
+    const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+    const reply = new Promise<{ status: number | undefined; connection: string | undefined; body: string }>(
+      (res, rej) => {
+        https
+          .get({ host: '127.0.0.1', port, path: '/', agent }, (r) => {
+            let b = '';
+            r.on('data', (d: Buffer) => (b += d));
+            r.on('end', () => res({ status: r.statusCode, connection: r.headers.connection, body: b }));
+          })
+          .on('error', rej);
+      },
+    );
+    await waitFor(() => existsSync(mark), 'the request in flight');
+    proc.kill('SIGTERM');
+    // the drain found the request on its TLS socket: the answer closes the connection, so the worker
+    // need not wait out the graceful timeout for an idle keep-alive connection
+    assert.deepEqual(await reply, { status: 200, connection: 'close', body: 'done' });
+    assert.deepEqual(await proc.exit, { code: 0, signal: null });
+    agent.destroy();
   });
 
   it('forwardedAllowIps: X-Forwarded-* headers reach the app only from trusted proxies', async () => {
