@@ -7,8 +7,9 @@
 //   ROUNDS=3 DURATION=3 ONLY=keepalive,close node scripts/bench/run.mjs
 //
 // Every server is started once and stays up; then each round runs every
-// workload against every server, one after another (the server order rotates
-// each round), so that a noisy neighbour hits all of them alike. Tables give
+// workload against every server, one after another, half of DURATION in one
+// order and half in the reverse order (the order rotates each round), so
+// that a noisy neighbour or a drifting machine hits all of them alike. Tables give
 // min / median / max over the rounds, and each ratio is taken within a round
 // (tsgund and the baseline measured seconds apart), reported as its worst and
 // median round.
@@ -16,7 +17,7 @@
 // Env knobs:
 //   WORKERS   workers per server (default 2)
 //   ROUNDS    rounds (default 5)
-//   DURATION  seconds per wrk run (default 4)
+//   DURATION  seconds per server, workload and round, in two halves (default 4)
 //   ONLY      comma list of workloads (default keepalive,keepalive-c8,close,mixed):
 //               keepalive     wrk -c64, keep-alive connections
 //               keepalive-c8  wrk -c8, keep-alive connections (how evenly 8 connections split)
@@ -68,6 +69,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const WORKERS = String(Number(process.env.WORKERS ?? 2));
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const DURATION = Number(process.env.DURATION ?? 4);
+// wrk takes whole seconds
+const HALF = Math.max(1, Math.round(DURATION / 2));
 const WARMUP = Number(process.env.WARMUP ?? 1);
 const IDLE = Number(process.env.IDLE ?? 2);
 const STARTS = Number(process.env.STARTS ?? 2);
@@ -447,18 +450,55 @@ async function acceptedBy(pidfile) {
 // the heartbeat that carries the counts comes once a second (timeout / 4, at most 1 s)
 const HEARTBEAT_MS = 1100;
 
-/** One wrk run, with the connection split when the server is tsgund. */
-async function measure(live, workload) {
-  const before = live.server.pidfile ? await acceptedBy(live.server.pidfile) : null;
-  const result = await wrk(live.port, WORKLOADS[workload], DURATION);
-  if (before) {
-    await sleep(HEARTBEAT_MS);
-    const after = await acceptedBy(live.server.pidfile);
-    const counts = [...after].map(([pid, n]) => n - (before.get(pid) ?? 0)).filter((n) => n > 0);
-    const total = counts.reduce((a, b) => a + b, 0);
-    result.maxShare = total > 0 ? Math.max(...counts) / total : NaN;
+/** Both halves of one server's turn in a round as one result: requests over time, the worse p99, all errors. */
+function combine(halves) {
+  const requests = halves.reduce((sum, h) => sum + h.requests, 0);
+  const seconds = halves.reduce((sum, h) => sum + h.requests / h.rps, 0);
+  const errors = {};
+  for (const h of halves) for (const [k, v] of Object.entries(h.errors)) errors[k] = (errors[k] ?? 0) + v;
+  return {
+    rps: requests / seconds,
+    requests,
+    p50: maxOf(halves.map((h) => h.p50)),
+    p99: maxOf(halves.map((h) => h.p99)),
+    errors,
+  };
+}
+
+/**
+ * One round of `workload`: every server runs half of DURATION in `order`, then
+ * the other half in reverse order (A B C, C B A). A machine that speeds up or
+ * slows down steadily during the round then weighs on every server alike,
+ * which a single pass in one order cannot give. The connection split of a
+ * tsgund server is counted from before its first half to after its second.
+ */
+async function measureRound(order, workload, onResult) {
+  const halves = new Map();
+  const before = new Map();
+  for (const live of [...order, ...[...order].reverse()]) {
+    if (live.failed) continue;
+    try {
+      const pidfile = live.server.pidfile;
+      if (pidfile && !halves.has(live)) before.set(live, await acceptedBy(pidfile));
+      const half = await wrk(live.port, WORKLOADS[workload], HALF);
+      halves.set(live, [...(halves.get(live) ?? []), half]);
+      if (halves.get(live).length < 2) continue;
+      const result = combine(halves.get(live));
+      if (pidfile) {
+        await sleep(HEARTBEAT_MS);
+        const after = await acceptedBy(pidfile);
+        const counts = [...after].map(([pid, n]) => n - (before.get(live).get(pid) ?? 0)).filter((n) => n > 0);
+        const total = counts.reduce((a, b) => a + b, 0);
+        result.maxShare = total > 0 ? Math.max(...counts) / total : NaN;
+      }
+      onResult({ server: live.spec.name, workload, ...result });
+    } catch (e) {
+      if (interrupted) return;
+      live.failed = true;
+      onResult(null, `${live.spec.name}: failed during ${workload}, ${e.message.split('\n')[0]}`);
+      log(`${live.spec.name} failed: ${e.message}`);
+    }
   }
-  return { server: live.spec.name, workload, ...result };
 }
 
 const median = (xs) => {
@@ -482,9 +522,10 @@ function loadavg() {
 }
 
 function printTables(results, startup, notes, env, starts) {
-  const names = [...new Set(results.map((r) => r.server))];
+  // in the order the servers were selected, whatever order their results came in
+  const names = selected.map((spec) => spec.name).filter((name) => results.some((r) => r.server === name));
   const lines = [
-    `Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), ${WORKERS} workers per server, ${ROUNDS} rounds of wrk -t2 -d${DURATION}s --latency per workload and server; app ${APP}; load average ${env.loadStart} at the start, ${env.loadEnd} at the end.`,
+    `Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}), ${WORKERS} workers per server, ${ROUNDS} rounds of wrk -t2 -d${HALF}s --latency twice per workload and server (the servers in turn, then in reverse order); app ${APP}; load average ${env.loadStart} at the start, ${env.loadEnd} at the end.`,
     '',
     `Ratios are per round (the server against the baseline in the same round): worst round / median round. Split: the busiest worker's share of the accepted connections (tsgund only), worst round.`,
   ];
@@ -565,18 +606,11 @@ async function main() {
       log(`round ${round + 1}/${ROUNDS} (load average ${loadavg()})`);
       for (const w of only) {
         // rotate the order each round: no server always runs right after another
-        for (let i = 0; i < running.length; i++) {
-          const live = running[(i + round) % running.length];
-          if (live.failed) continue;
-          try {
-            results.push({ round, ...(await measure(live, w)) });
-          } catch (e) {
-            if (interrupted) return;
-            live.failed = true;
-            notes.push(`${live.spec.name}: failed during ${w}, ${e.message.split('\n')[0]}`);
-            log(`${live.spec.name} failed: ${e.message}`);
-          }
-        }
+        const order = running.map((_, i) => running[(i + round) % running.length]);
+        await measureRound(order, w, (result, failure) =>
+          result ? results.push({ round, ...result }) : notes.push(failure),
+        );
+        if (interrupted) return;
       }
     }
     env.loadEnd = loadavg();
