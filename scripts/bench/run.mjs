@@ -27,7 +27,7 @@
 //   WARMUP    seconds of wrk warm-up per server, 0 = none (default 1)
 //   IDLE      seconds over which idle CPU is sampled after start (default 2)
 //   STARTS    extra cold starts per server before the run, for start-to-ready
-//             (default 2; with the start that serves the run: 3 samples)
+//             (default 6; with the start that serves the run: 7 samples)
 //   SERVERS   comma list of servers (default rr,none,tsgund,tsgund-reuseport,pm2):
 //               single, rr (bare cluster, round-robin), none (bare cluster, SCHED_NONE),
 //               tsgund (shared accept), tsgund-reuseport, pm2,
@@ -73,12 +73,13 @@ const DURATION = Number(process.env.DURATION ?? 4);
 const HALF = Math.max(1, Math.round(DURATION / 2));
 const WARMUP = Number(process.env.WARMUP ?? 1);
 const IDLE = Number(process.env.IDLE ?? 2);
-const STARTS = Number(process.env.STARTS ?? 2);
+const STARTS = Number(process.env.STARTS ?? 6);
 const APP = process.env.APP ?? 'examples/mixed-latency.js';
 const PM2 = process.env.PM2_BIN ?? path.join(root, 'node_modules/.bin/pm2');
 const CLI = path.join(root, 'dist/lib/cli/main.js');
 const RR = 'bare cluster, round-robin';
 const NONE = 'bare cluster, SCHED_NONE';
+const PM2_CLUSTER = 'pm2 cluster';
 const TSGUND = 'tsgund';
 const REUSEPORT = 'tsgund --reuse-port';
 
@@ -144,7 +145,7 @@ const SERVERS = [
   { key: 'tsgund-reuseport', name: REUSEPORT, skip: built, start: tsgund('tsgund-reuseport', ['--reuse-port']) },
   {
     key: 'pm2',
-    name: 'pm2 cluster',
+    name: PM2_CLUSTER,
     skip: () => !pm2.available && `${path.relative(root, PM2)} not found (npm install)`,
     start: startPm2,
   },
@@ -535,8 +536,8 @@ function printTables(results, startup, notes, env, starts) {
       '',
       `#### ${w} (wrk -c${conns}${WORKLOADS[w].args.length ? ` ${WORKLOADS[w].args.join(' ')}` : ''}, ${WORKLOADS[w].path})`,
       '',
-      '| server | req/s min | median | max | p99 median | p99 max | errors | vs SCHED_NONE | vs round-robin | split |',
-      '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|',
+      '| server | req/s min | median | max | p99 median | p99 max | errors | vs SCHED_NONE | vs round-robin | vs PM2 | split |',
+      '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|',
     );
     const of = (name, round) => results.find((r) => r.server === name && r.workload === w && r.round === round);
     for (const name of names) {
@@ -550,7 +551,7 @@ function printTables(results, startup, notes, env, starts) {
         return acc;
       }, {});
       lines.push(
-        `| ${name} | ${fmtK(minOf(rps))} | ${fmtK(median(rps))} | ${fmtK(maxOf(rps))} | ${fmtMs(median(runs.map((r) => r.p99)))} | ${fmtMs(maxOf(runs.map((r) => r.p99)))} | ${fmtErrors(errors)} | ${name === NONE ? '—' : fmtRatio(ratio(NONE))} | ${name === RR ? '—' : fmtRatio(ratio(RR))} | ${fmtSplit(maxOf(runs.map((r) => r.maxShare ?? NaN)))} |`,
+        `| ${name} | ${fmtK(minOf(rps))} | ${fmtK(median(rps))} | ${fmtK(maxOf(rps))} | ${fmtMs(median(runs.map((r) => r.p99)))} | ${fmtMs(maxOf(runs.map((r) => r.p99)))} | ${fmtErrors(errors)} | ${name === NONE ? '—' : fmtRatio(ratio(NONE))} | ${name === RR ? '—' : fmtRatio(ratio(RR))} | ${name === PM2_CLUSTER ? '—' : fmtRatio(ratio(PM2_CLUSTER))} | ${fmtSplit(maxOf(runs.map((r) => r.maxShare ?? NaN)))} |`,
       );
     }
   }
@@ -558,7 +559,7 @@ function printTables(results, startup, notes, env, starts) {
     'single process': 'the server',
     [RR]: 'primary',
     [NONE]: 'primary',
-    'pm2 cluster': 'God Daemon',
+    [PM2_CLUSTER]: 'God Daemon',
   };
   const cpu = (ms) =>
     ms === undefined || Number.isNaN(ms) ? '?' : `${ms.toFixed(0)} ms (${(ms / (IDLE * 10)).toFixed(2)} %)`;
@@ -579,7 +580,11 @@ function printTables(results, startup, notes, env, starts) {
   for (const s of startup) {
     const all = startOf(s.server);
     const ready = `${median(all).toFixed(0)} ms (${minOf(all).toFixed(0)}–${maxOf(all).toFixed(0)})`;
-    const vs = Number.isFinite(noneStart) && s.server !== NONE ? `+${(median(all) - noneStart).toFixed(0)} ms` : '—';
+    const delta = median(all) - noneStart;
+    const vs =
+      Number.isFinite(noneStart) && s.server !== NONE
+        ? `${delta < 0 ? '−' : '+'}${Math.abs(delta).toFixed(0)} ms`
+        : '—';
     lines.push(
       `| ${s.server} | ${role[s.server] ?? 'master'} (pid ${s.pid}) | ${ready} | ${vs} | ${s.rssReady.toFixed(1)} MB | ${s.rssAfter.toFixed(1)} MB | ${s.procs} | ${s.treeRssReady.toFixed(1)} MB | ${cpu(s.idleMs)} | ${cpu(s.treeIdleMs)}${s.treeChanged ? ' (tree changed)' : ''} |`,
     );
