@@ -48,7 +48,7 @@ export function formatEntry(format: ErrorLogOptions['logFormat'], { level, messa
   return stack === undefined ? line : `${line}\n${stack}`;
 }
 
-export function detailOf(err: unknown): string | undefined {
+function detailOf(err: unknown): string | undefined {
   if (err === undefined) return undefined;
   if (err instanceof Error) return err.stack ?? String(err);
   return inspect(err);
