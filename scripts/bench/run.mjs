@@ -28,8 +28,9 @@
 //   IDLE      seconds over which idle CPU is sampled after start (default 2)
 //   STARTS    extra cold starts per server before the run, for start-to-ready
 //             (default 6; with the start that serves the run: 7 samples)
-//   SERVERS   comma list of servers (default rr,none,tsgund,tsgund-reuseport,pm2):
+//   SERVERS   comma list of servers (default rr,none,none-copy,tsgund,tsgund-reuseport,pm2):
 //               single, rr (bare cluster, round-robin), none (bare cluster, SCHED_NONE),
+//               none-copy (a second, identical SCHED_NONE cluster: the noise floor of a ratio),
 //               tsgund (shared accept), tsgund-reuseport, pm2,
 //               tsgund-alog, tsgund-alog-stdout (tsgund with an access log to a file / stdout)
 //   APP       app module (default examples/mixed-latency.js; needs /, /mixed, /size and /slow)
@@ -79,6 +80,7 @@ const PM2 = process.env.PM2_BIN ?? path.join(root, 'node_modules/.bin/pm2');
 const CLI = path.join(root, 'dist/lib/cli/main.js');
 const RR = 'bare cluster, round-robin';
 const NONE = 'bare cluster, SCHED_NONE';
+const NONE_COPY = `${NONE}, a second copy`;
 const PM2_CLUSTER = 'pm2 cluster';
 const TSGUND = 'tsgund';
 const REUSEPORT = 'tsgund --reuse-port';
@@ -112,8 +114,10 @@ const log = (msg) => console.error(`[bench] ${msg}`);
 // ---------------------------------------------------------------- servers
 
 const built = () => !fs.existsSync(CLI) && 'dist/lib/cli/main.js not built (run npx tsc)';
-const bare = (sched) => (port) =>
-  spawnServer(`bare-${sched}`, [node, 'scripts/bench/bare-cluster.mjs', APP], { PORT: port, WORKERS, SCHED: sched });
+const bare =
+  (sched, label = `bare-${sched}`) =>
+  (port) =>
+    spawnServer(label, [node, 'scripts/bench/bare-cluster.mjs', APP], { PORT: port, WORKERS, SCHED: sched });
 const tsgund = (label, extra) => (port) => {
   const pidfile = path.join(tmp, `${label}.pid`);
   const server = spawnServer(label, [
@@ -141,6 +145,8 @@ const SERVERS = [
   },
   { key: 'rr', name: RR, start: bare('rr') },
   { key: 'none', name: NONE, start: bare('none') },
+  // the same server again: its ratio to the first copy is the noise floor of every ratio in the run
+  { key: 'none-copy', name: NONE_COPY, start: bare('none', 'bare-none-copy') },
   { key: 'tsgund', name: TSGUND, skip: built, start: tsgund('tsgund', []) },
   { key: 'tsgund-reuseport', name: REUSEPORT, skip: built, start: tsgund('tsgund-reuseport', ['--reuse-port']) },
   {
@@ -164,7 +170,7 @@ const SERVERS = [
   },
 ];
 
-const wanted = (process.env.SERVERS ?? 'rr,none,tsgund,tsgund-reuseport,pm2')
+const wanted = (process.env.SERVERS ?? 'rr,none,none-copy,tsgund,tsgund-reuseport,pm2')
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
@@ -559,6 +565,7 @@ function printTables(results, startup, notes, env, starts) {
     'single process': 'the server',
     [RR]: 'primary',
     [NONE]: 'primary',
+    [NONE_COPY]: 'primary',
     [PM2_CLUSTER]: 'God Daemon',
   };
   const cpu = (ms) =>
