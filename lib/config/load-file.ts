@@ -53,7 +53,7 @@ const META_PLACES = [
 export function mayHoldConfig(cwd: string, metaDir = process.cwd()): boolean {
   if (SEARCH_PLACES.some((place) => place !== 'package.json' && existsSync(join(cwd, place)))) return true;
   if (META_PLACES.some((place) => existsSync(join(metaDir, place)))) return true;
-  return [cwd, metaDir].some((dir) => {
+  return [...new Set([cwd, metaDir])].some((dir) => {
     let text: string;
     try {
       text = readFileSync(join(dir, 'package.json'), 'utf8');
