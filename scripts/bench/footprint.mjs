@@ -9,13 +9,12 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Pm2 } from './pm2.mjs';
-import { freePort } from './ports.mjs';
+import { freePort, get200 } from './ports.mjs';
 import { processTree, rssMB } from './proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,16 +32,6 @@ function installSize(spec) {
   return (
     Number(execFileSync('du', ['-sk', path.join(dir, 'node_modules')], { encoding: 'utf8' }).split('\t')[0]) / 1024
   );
-}
-
-function get200(port) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false)).on('timeout', () => req.destroy());
-  });
 }
 
 /** ms from `t0` to the first 200 with every worker up, then RSS of the supervisor and of a worker. */

@@ -56,7 +56,6 @@
 
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -64,7 +63,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Pm2 } from './pm2.mjs';
 import { CLK_TCK, cpuTicks, processAlive, processTree, rssMB } from './proc.mjs';
-import { freePort } from './ports.mjs';
+import { freePort, get200 } from './ports.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKERS = String(Number(process.env.WORKERS ?? 2));
@@ -287,16 +286,6 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 // ---------------------------------------------------------------- helpers
-
-function get200(port) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false)).on('timeout', () => req.destroy());
-  });
-}
 
 async function waitReady(server, port, timeoutMs = 30_000) {
   for (const end = Date.now() + timeoutMs; Date.now() < end; await sleep(20)) {
