@@ -431,7 +431,10 @@ export class Arbiter {
     try {
       await boot.done;
     } catch (err) {
-      for (const h of this.workers.values()) if (h.generation === generation) h.quit();
+      // A candidate accepts on the shared sockets before it reports ready, so a
+      // superseded or failed one drains like any generation: a quick stop would
+      // reset the connections it already took.
+      for (const h of this.workers.values()) if (h.generation === generation && !h.retiring) h.term();
       throw err;
     } finally {
       if (this.boot === boot) this.boot = null;
