@@ -632,7 +632,10 @@ export class Arbiter {
 
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
     // prom-client's cluster protocol, answered by the app: checked by the collector, never dispatched below
-    if (isMetricsResponse(msg)) return this.appMetrics?.onAnswer(h.pid, msg);
+    if (isMetricsResponse(msg)) {
+      this.appMetrics?.onAnswer(h.pid, msg);
+      return;
+    }
     h.onMessage(msg);
     (this.messageHandlers[msg.type] as (h: WorkerHandle, msg: WorkerToMaster) => void)(h, msg);
   }

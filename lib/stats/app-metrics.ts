@@ -90,7 +90,7 @@ function labelsOf(v: unknown, budget: Budget): Record<string, string | number> {
   return out;
 }
 
-function valueOf(v: unknown, budget: Budget): AppMetricValue {
+function seriesOf(v: unknown, budget: Budget): AppMetricValue {
   if (!isRecord(v)) throw new Malformed('a value is not an object');
   budget.spend(32);
   // JSON (the IPC channel's encoding) turns NaN and ±Infinity into null
@@ -108,7 +108,7 @@ function metricOf(v: unknown, budget: Budget): AppMetric | string {
   const type = v.type;
   if (!METRIC_TYPES.includes(type as AppMetric['type'])) throw new Malformed(`${name} has an unknown type`);
   if (!Array.isArray(v.values)) throw new Malformed(`values of ${name} are not a list`);
-  const values = v.values.map((x) => valueOf(x, budget));
+  const values = v.values.map((x) => seriesOf(x, budget));
   // prom-client's default aggregator; a custom one cannot be applied here, so the metric is left out
   const aggregator = v.aggregator ?? 'sum';
   if (!AGGREGATORS.includes(aggregator as Aggregator)) return name;
