@@ -13,6 +13,7 @@ const dirs: string[] = [];
 after(() => cleanup(dirs));
 
 const APP = join(FIXTURES, 'prom-client-app.cjs');
+const CLUSTER_APP = join(FIXTURES, 'prom-client-aggregator-app.cjs');
 
 interface Server {
   proc: Proc;
@@ -22,7 +23,7 @@ interface Server {
   dir: string;
 }
 
-async function start(app: string): Promise<Server> {
+async function start(app: string, extra: string[] = []): Promise<Server> {
   const dir = tempDir('tsgund-app-metrics-');
   dirs.push(dir);
   const [port, statsPort] = [await freePort(), await freePort()];
@@ -38,6 +39,7 @@ async function start(app: string): Promise<Server> {
     `127.0.0.1:${statsPort}`,
     '-p',
     pidfile,
+    ...extra,
   ]);
   await proc.line(/Booted 2 worker/, 15_000);
   return { proc, url: `http://127.0.0.1:${port}`, stats: `http://127.0.0.1:${statsPort}`, pidfile, dir };
@@ -133,5 +135,20 @@ describe("the app's prom-client metrics", () => {
     const { lines } = await scrape(s);
     assert.ok(answered(lines, 2, 0), lines.join('\n'));
     assert.ok(!lines.some((l) => l.startsWith('process_cpu_user_seconds_total')));
+  });
+
+  it('come from an app that creates its own AggregatorRegistry, and never crash a master it was preloaded in', async () => {
+    const s = await start(CLUSTER_APP);
+    const n = await spreadRequests(s.url, 20);
+    const { lines } = await scrape(s);
+    assert.ok(answered(lines, 2, 0), lines.join('\n'));
+    assert.ok(lines.includes(`app_requests_total ${n}`));
+
+    // preloaded, the app's registry listens to the workers' messages in the master too
+    const p = await start(CLUSTER_APP, ['--preload']);
+    for (let i = 0; i < 2; i++) assert.ok(answered((await scrape(p)).lines, 0, 0));
+    await p.proc.line(/WARNING\] app metrics are not collected: app code in the master listens/);
+    assert.equal(p.proc.count(/app metrics are not collected/), 1);
+    assert.equal((await request(p.url + '/')).status, 200);
   });
 });
