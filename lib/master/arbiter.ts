@@ -131,7 +131,6 @@ export class Arbiter {
   private metrics: MasterMetrics | null = null;
   /** Asks the workers for the app's own prom-client metrics (null unless statsBind is set). */
   private appMetrics: AppMetricsCollector | null = null;
-  private warnedForeignListener = false;
   private pidfile: Pidfile | null = null;
   private readonly upgrade: Upgrade;
   /** Reaps orphaned processes when the master is PID 1 (a container without --init); null otherwise. */
@@ -261,20 +260,10 @@ export class Arbiter {
 
   /** Ask the ready workers for the app's prom-client metrics (see app-metrics-collector.ts). */
   private async collectAppMetrics(): Promise<AppScrape | null> {
-    if (!this.appMetrics) return null;
-    // App code run in the master (preload) may have created a prom-client
-    // AggregatorRegistry: its listener on cluster messages throws on answers
-    // to requests it did not send, so none are asked for then.
-    if (cluster.listenerCount('message') > 0) {
-      if (!this.warnedForeignListener)
-        this.log.warning("app metrics are not collected: app code in the master listens to the workers' messages");
-      this.warnedForeignListener = true;
-      return null;
-    }
     const peers = [...this.workers.values()]
       .filter((h) => h.state === 'ready' && h.worker.isConnected())
       .map((h) => ({ pid: h.pid, send: (msg: object) => h.worker.send(msg) }));
-    return this.appMetrics.collect(peers);
+    return this.appMetrics?.collect(peers) ?? null;
   }
 
   /** The app's metrics for `tsgund status --json` (null unless statsBind is set). */

@@ -8,6 +8,7 @@
 // worker stuck in a long computation delays one scrape, not every one. Any
 // answer from it, even one that comes after its scrape ended, clears the mark.
 
+import cluster from 'node:cluster';
 import { METRICS_REQUEST, parseMetricsAnswer, type AppMetric, type MetricsRequest } from './app-metrics.js';
 
 /** A worker as the collector sees it (by pid). */
@@ -45,21 +46,40 @@ interface Pending {
 
 export const APP_METRICS_TIMEOUT_MS = 1000;
 
+/**
+ * App code run in the master (preload) may have created a prom-client
+ * AggregatorRegistry there: its listener on cluster messages throws on
+ * answers to requests it did not send, which would take the master down.
+ * tsgund itself listens on each worker, never on the cluster.
+ */
+const appListensInMaster = (): boolean => cluster.listenerCount('message') > 0;
+
 export class AppMetricsCollector {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly late = new Set<number>();
   /** Workers whose malformed answers were already logged (one line each). */
   private readonly warned = new Set<number>();
+  private warnedListener = false;
 
   constructor(
     private readonly warn: (message: string) => void,
     private readonly timeoutMs = APP_METRICS_TIMEOUT_MS,
     private readonly timers: CollectorTimers = realTimers,
+    private readonly blocked: () => boolean = appListensInMaster,
   ) {}
 
-  /** Ask `peers` and resolve with the answers that came in time; never rejects. */
-  collect(peers: readonly MetricsPeer[]): Promise<AppScrape> {
+  /**
+   * Ask `peers` and resolve with the answers that came in time; never rejects.
+   * Null when nobody may be asked (see appListensInMaster).
+   */
+  collect(peers: readonly MetricsPeer[]): Promise<AppScrape | null> {
+    if (this.blocked()) {
+      if (!this.warnedListener)
+        this.warn("app metrics are not collected: app code in the master listens to the workers' messages");
+      this.warnedListener = true;
+      return Promise.resolve(null);
+    }
     const requestId = this.nextId++;
     return new Promise((resolve) => {
       let timer: unknown = null;

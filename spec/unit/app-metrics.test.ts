@@ -12,7 +12,12 @@ import {
   withoutReserved,
   type AppMetric,
 } from '../../lib/stats/app-metrics.js';
-import { AppMetricsCollector, type CollectorTimers, type MetricsPeer } from '../../lib/stats/app-metrics-collector.js';
+import {
+  AppMetricsCollector,
+  type AppScrape,
+  type CollectorTimers,
+  type MetricsPeer,
+} from '../../lib/stats/app-metrics-collector.js';
 import { MasterMetrics } from '../../lib/stats/master-metrics.js';
 
 const answer = (metrics: unknown, requestId: unknown = 1) => ({ type: METRICS_RESPONSE, requestId, metrics });
@@ -153,10 +158,26 @@ function peers(...pids: number[]): { list: MetricsPeer[]; asked: Map<number, num
   return { list, asked };
 }
 
+/** A collector driven by `timers`, in a master where nothing else listens to the workers (unless `blocked`). */
+function collector(timers: CollectorTimers, warn: (m: string) => void = () => {}, blocked = false) {
+  const c = new AppMetricsCollector(warn, 1000, timers, () => blocked);
+  return {
+    onAnswer: (pid: number, msg: unknown) => c.onAnswer(pid, msg),
+    forget: (pid: number) => c.forget(pid),
+    raw: (list: MetricsPeer[]) => c.collect(list),
+    /** collect(), which must not be refused here */
+    collect: async (list: MetricsPeer[]): Promise<AppScrape> => {
+      const scrape = await c.collect(list);
+      assert.ok(scrape);
+      return scrape;
+    },
+  };
+}
+
 describe('AppMetricsCollector', () => {
   it('resolves once every worker answered, each scrape with its own requestId', async () => {
     const timers = handTimers();
-    const c = new AppMetricsCollector(() => {}, 1000, timers);
+    const c = collector(timers);
     const { list, asked } = peers(11, 12);
     const first = c.collect(list);
     const second = c.collect(list);
@@ -179,7 +200,7 @@ describe('AppMetricsCollector', () => {
 
   it('leaves out a worker that misses the timeout, and waits for it again once it answers', async () => {
     const timers = handTimers();
-    const c = new AppMetricsCollector(() => {}, 1000, timers);
+    const c = collector(timers);
     const { list, asked } = peers(11, 12);
     const first = c.collect(list);
     c.onAnswer(11, await workerAnswer(1, asked.get(11)![0]));
@@ -201,7 +222,7 @@ describe('AppMetricsCollector', () => {
 
   it('ignores answers nobody asked for, and drops malformed ones with one warning per worker', async () => {
     const warnings: string[] = [];
-    const c = new AppMetricsCollector((m) => warnings.push(m), 1000, handTimers());
+    const c = collector(handTimers(), (m) => warnings.push(m));
     const { list, asked } = peers(11, 12);
     c.onAnswer(11, await workerAnswer(1, 999)); // never asked
     const scrape = c.collect(list);
@@ -218,7 +239,7 @@ describe('AppMetricsCollector', () => {
 
   it('does not wait when there is nobody to ask', async () => {
     const timers = handTimers();
-    const c = new AppMetricsCollector(() => {}, 1000, timers);
+    const c = collector(timers);
     assert.deepEqual(await c.collect([]), { answers: [], asked: 0, answered: 0 });
     const closed: MetricsPeer = {
       pid: 1,
@@ -228,6 +249,18 @@ describe('AppMetricsCollector', () => {
     };
     assert.deepEqual(await c.collect([closed]), { answers: [], asked: 0, answered: 0 });
     assert.equal(timers.armed(), 0);
+  });
+
+  it('asks nobody while app code in the master listens to the workers, with one warning', async () => {
+    const warnings: string[] = [];
+    const c = collector(handTimers(), (m) => warnings.push(m), true);
+    const { list, asked } = peers(11);
+    assert.equal(await c.raw(list), null);
+    assert.equal(await c.raw(list), null);
+    assert.equal(asked.size, 0);
+    assert.deepEqual(warnings, [
+      "app metrics are not collected: app code in the master listens to the workers' messages",
+    ]);
   });
 });
 
