@@ -19,7 +19,7 @@ export function registerStatus(program: Command): void {
     .description('show the master and its workers (pid, generation, state, uptime, requests, RSS)')
     .option('-p, --pid <file>', "the master's pidfile (the control socket is <file>.sock)")
     .option('--control-socket <path>', 'the control socket, when it is not <pidfile>.sock')
-    .option('--json', 'print the status as JSON')
+    .option('--json', "print the status as JSON (with statsBind, the app's own prom-client metrics too)")
     .action(async (opts: StatusFlags) => {
       if (!opts.pid && !opts.controlSocket) throw new ConfigError('status needs -p PIDFILE or --control-socket PATH');
       const path = controlSocketPath(opts.controlSocket ?? null, opts.pid ?? null)!;
@@ -31,7 +31,7 @@ export function registerStatus(program: Command): void {
             `master ${pid} has no control socket at ${path}: if it was started with --control-socket, pass the same path`,
           );
       }
-      const status = await requestStatus(path);
+      const status = await requestStatus(path, undefined, opts.json === true);
       process.stdout.write(opts.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
     });
 }

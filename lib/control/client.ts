@@ -19,8 +19,8 @@ function connectError(path: string, err: NodeJS.ErrnoException): ConfigError {
   }
 }
 
-/** Ask the master listening on `path` for its status. */
-export function requestStatus(path: string, timeoutMs = 5000): Promise<StatusSnapshot> {
+/** Ask the master listening on `path` for its status (with `appMetrics`, the app's metrics too). */
+export function requestStatus(path: string, timeoutMs = 5000, appMetrics = false): Promise<StatusSnapshot> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let text = '';
@@ -36,7 +36,9 @@ export function requestStatus(path: string, timeoutMs = 5000): Promise<StatusSna
         reject(new ConfigError(`the master did not answer on control socket ${path} within ${timeoutMs / 1000} s`)),
       ),
     );
-    sock.on('connect', () => sock.write('{"cmd":"status"}\n'));
+    sock.on('connect', () =>
+      sock.write(JSON.stringify(appMetrics ? { cmd: 'status', appMetrics } : { cmd: 'status' }) + '\n'),
+    );
     sock.on('error', (err: NodeJS.ErrnoException) => settle(() => reject(connectError(path, err))));
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {

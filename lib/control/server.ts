@@ -6,7 +6,10 @@ import { ConfigError, errnoOf as errno } from '../errors.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
 import type { ErrorLog } from '../log/error-line.js';
 import type { ControlReply } from './protocol.js';
-import type { StatusSnapshot } from './status.js';
+import type { AppMetricsStatus, StatusSnapshot } from './status.js';
+
+/** The app's own metrics, collected from the workers when asked for (null: not collected). */
+export type AppMetricsSource = () => Promise<AppMetricsStatus | null>;
 
 const MAX_LINE_BYTES = 4096;
 const IDLE_MS = 10_000;
@@ -80,20 +83,28 @@ function listen(server: net.Server, path: string): Promise<void> {
   });
 }
 
-function reply(line: string, snapshot: () => StatusSnapshot): ControlReply {
+async function reply(
+  line: string,
+  snapshot: () => StatusSnapshot,
+  appMetrics: AppMetricsSource,
+): Promise<ControlReply> {
   let request: unknown;
   try {
     request = JSON.parse(line);
   } catch {
     return { ok: false, error: 'a request is one JSON object per line, like {"cmd":"status"}' };
   }
-  const cmd = (request as { cmd?: unknown } | null)?.cmd;
+  const { cmd, appMetrics: withApp } = (request ?? {}) as { cmd?: unknown; appMetrics?: unknown };
   if (cmd !== 'status') return { ok: false, error: `unknown command ${JSON.stringify(cmd)} (known: status)` };
-  return { ok: true, status: snapshot() };
+  // {"cmd":"status","appMetrics":true} (status --json) also asks the workers for the app's metrics
+  const app = withApp === true ? await appMetrics() : null;
+  return { ok: true, status: app ? { ...snapshot(), appMetrics: app } : snapshot() };
 }
 
-function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog): void {
+function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog, appMetrics: AppMetricsSource): void {
   let buffered = '';
+  // replies go out in the order of the requests, even when one waits for the workers
+  let replies = Promise.resolve();
   sock.setEncoding('utf8');
   sock.setTimeout(IDLE_MS, () => sock.destroy());
   sock.on('error', () => {});
@@ -104,12 +115,18 @@ function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog):
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (!line) continue;
-      try {
-        sock.write(JSON.stringify(reply(line, snapshot)) + '\n');
-      } catch (err) {
-        log.error('control socket: cannot answer a request', err);
-        sock.write(JSON.stringify({ ok: false, error: 'internal error (see the error log)' }) + '\n');
-      }
+      replies = replies
+        .then(() => reply(line, snapshot, appMetrics))
+        .then(
+          (answer) => JSON.stringify(answer),
+          (err: unknown) => {
+            log.error('control socket: cannot answer a request', err);
+            return JSON.stringify({ ok: false, error: 'internal error (see the error log)' });
+          },
+        )
+        .then((text) => {
+          if (!sock.writableEnded) sock.write(text + '\n');
+        });
     }
     if (Buffer.byteLength(buffered) > MAX_LINE_BYTES) {
       sock.end(JSON.stringify({ ok: false, error: `request longer than ${MAX_LINE_BYTES} bytes` }) + '\n');
@@ -132,6 +149,7 @@ export async function startControlServer(
   path: string,
   snapshot: () => StatusSnapshot,
   log: ErrorLog,
+  appMetrics: AppMetricsSource = () => Promise.resolve(null),
 ): Promise<ControlServer> {
   await clearStale(path);
   const connections = new Set<net.Socket>();
@@ -139,7 +157,7 @@ export async function startControlServer(
     connections.add(sock);
     sock.on('close', () => connections.delete(sock));
     sock.unref();
-    serve(sock, snapshot, log);
+    serve(sock, snapshot, log, appMetrics);
   });
   let privateDir: string;
   try {

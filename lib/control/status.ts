@@ -28,4 +28,18 @@ export interface StatusSnapshot {
   restarts: number;
   listeners: string[];
   workers: WorkerStatus[];
+  /** The app's own prom-client metrics, aggregated over the workers (`status --json` with statsBind). */
+  appMetrics?: AppMetricsStatus;
+}
+
+/** prom-client's registry JSON of the app's metrics, and how many workers answered. */
+export interface AppMetricsStatus {
+  workers: { asked: number; answered: number };
+  metrics: Array<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
+  }>;
 }

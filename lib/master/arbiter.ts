@@ -9,12 +9,14 @@ import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
-import type { StatusSnapshot } from '../control/status.js';
+import type { AppMetricsStatus, StatusSnapshot } from '../control/status.js';
 import { handleSignal } from '../early-signals.js';
 import { adoptHandle, unlinkUnixSocket, type Listener } from '../listeners/handles.js';
 import { FDS_ENV, REUSEPORT_ENV, bindAll, inheritedFromParent } from '../listeners/inherited.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { createErrorLog } from '../log/error-log.js';
+import { isMetricsResponse } from '../stats/app-metrics.js';
+import type { AppMetricsCollector, AppScrape } from '../stats/app-metrics-collector.js';
 import type { MasterMetrics } from '../stats/master-metrics.js';
 import type { StatsServer } from '../stats/server.js';
 import { VERSION } from '../version.js';
@@ -127,6 +129,8 @@ export class Arbiter {
   /** The statsBind listener and the metrics it serves (null unless statsBind is set). */
   private stats: StatsServer | null = null;
   private metrics: MasterMetrics | null = null;
+  /** Asks the workers for the app's own prom-client metrics (null unless statsBind is set). */
+  private appMetrics: AppMetricsCollector | null = null;
   private pidfile: Pidfile | null = null;
   private readonly upgrade: Upgrade;
   /** Reaps orphaned processes when the master is PID 1 (a container without --init); null otherwise. */
@@ -214,7 +218,13 @@ export class Arbiter {
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     try {
       const controlPath = controlSocketPath(this.settings.controlSocket, this.settings.pidfile, this.upgrade.isChild);
-      if (controlPath) this.control = await startControlServer(controlPath, () => this.snapshot(), this.log);
+      if (controlPath)
+        this.control = await startControlServer(
+          controlPath,
+          () => this.snapshot(),
+          this.log,
+          () => this.appMetricsStatus(),
+        );
       if (this.settings.statsBind) await this.startStats(this.settings.statsBind);
       await this.bootGeneration(this.settings, this.resolved.configPath, this.abortOf(this.state)!.signal, true);
     } catch (err) {
@@ -233,13 +243,33 @@ export class Arbiter {
   /** The health and metrics listener, loaded on demand: prom-client only when statsBind is set. */
   private async startStats(address: string): Promise<void> {
     const { MasterMetrics, startStatsServer, statsSource } = await import('../stats/server.js');
-    this.metrics = new MasterMetrics();
+    const { AppMetricsCollector } = await import('../stats/app-metrics-collector.js');
+    this.metrics = new MasterMetrics((message) => this.log.warning(message));
+    this.appMetrics = new AppMetricsCollector((message) => this.log.warning(message));
     this.stats = await startStatsServer(
       address,
-      statsSource(() => this.snapshot(), this.metrics),
+      statsSource(
+        () => this.snapshot(),
+        this.metrics,
+        () => this.collectAppMetrics(),
+      ),
       this.log,
       { waitIfBusy: this.upgrade.isChild },
     );
+  }
+
+  /** Ask the ready workers for the app's prom-client metrics (see app-metrics-collector.ts). */
+  private async collectAppMetrics(): Promise<AppScrape | null> {
+    const peers = [...this.workers.values()]
+      .filter((h) => h.state === 'ready' && h.worker.isConnected())
+      .map((h) => ({ pid: h.pid, send: (msg: object) => h.worker.send(msg) }));
+    return this.appMetrics?.collect(peers) ?? null;
+  }
+
+  /** The app's metrics for `tsgund status --json` (null unless statsBind is set). */
+  private async appMetricsStatus(): Promise<AppMetricsStatus | null> {
+    const scrape = await this.collectAppMetrics();
+    return scrape && this.metrics ? this.metrics.appStatus(scrape) : null;
   }
 
   private async startWatching(): Promise<void> {
@@ -593,6 +623,11 @@ export class Arbiter {
   }
 
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
+    // prom-client's cluster protocol, answered by the app: checked by the collector, never dispatched below
+    if (isMetricsResponse(msg)) {
+      this.appMetrics?.onAnswer(h.pid, msg);
+      return;
+    }
     h.onMessage(msg);
     (this.messageHandlers[msg.type] as (h: WorkerHandle, msg: WorkerToMaster) => void)(h, msg);
   }
@@ -658,6 +693,7 @@ export class Arbiter {
   private onWorkerExit(h: WorkerHandle, code: number | null, signal: string | null): void {
     this.workers.delete(h.id);
     h.onExit();
+    this.appMetrics?.forget(h.pid);
     this.placeGuests();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };

@@ -2,10 +2,14 @@
 // global one, which an app loaded with --preload could also use), fed with the
 // request deltas that workers send in their heartbeats and with the master's
 // own events (restarts, reloads). Gauges are set from the status snapshot at
-// each scrape.
+// each scrape. The app's own prom-client metrics, collected from the workers
+// at each scrape (app-metrics-collector.ts), follow tsgund's, aggregated as
+// prom-client's AggregatorRegistry does.
 
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { StatusSnapshot, WorkerStatus } from '../control/status.js';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { AppMetricsStatus, StatusSnapshot, WorkerStatus } from '../control/status.js';
+import { withoutReserved } from './app-metrics.js';
+import type { AppScrape } from './app-metrics-collector.js';
 import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from './request-metrics.js';
 
 export const RESTART_CAUSES = ['crash', 'timeout', 'max_requests', 'max_memory'] as const;
@@ -110,7 +114,16 @@ export class MasterMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  private readonly appWorkers = new Gauge({
+    name: 'tsgund_app_metrics_workers',
+    help: "Workers asked for the app's own prom-client metrics at this scrape, by whether they answered in time",
+    labelNames: ['answered'] as const,
+    registers: [this.registry],
+  });
+  /** App metric names already reported as clashing with tsgund's (one warning each, bounded). */
+  private readonly clashes = new Set<string>();
+
+  constructor(private readonly warn: (message: string) => void = () => {}) {
     this.registry.registerMetric(this.duration as unknown as Metric);
     collectDefaultMetrics({ register: this.registry, prefix: 'tsgund_master_' });
     // every series exists from the start, at 0, so rate() and alerts see the first event
@@ -141,13 +154,52 @@ export class MasterMetrics {
     this.reloads.inc({ result: ok ? 'ok' : 'failed' });
   }
 
-  /** The Prometheus text exposition, with the gauges taken from `snapshot`. */
-  async render(snapshot: StatusSnapshot): Promise<string> {
+  /**
+   * The Prometheus text exposition, with the gauges taken from `snapshot`,
+   * followed by the app's metrics of `app` (when collected).
+   */
+  async render(snapshot: StatusSnapshot, app: AppScrape | null = null): Promise<string> {
     this.generation.set(snapshot.generation);
     for (const state of WORKER_STATES)
       this.workers.set({ state }, snapshot.workers.filter((w) => w.state === state).length);
     this.workerRss.reset(); // workers that exited drop out
     for (const w of snapshot.workers) if (w.rss > 0) this.workerRss.set({ pid: String(w.pid) }, w.rss);
-    return this.registry.metrics();
+    this.appWorkers.set({ answered: 'yes' }, app?.answered ?? 0);
+    this.appWorkers.set({ answered: 'no' }, app ? app.asked - app.answered : 0);
+    const own = await this.registry.metrics();
+    const aggregated = app && this.aggregate(app);
+    if (!aggregated?.getMetricsAsArray().length) return own;
+    return own + '\n' + (await aggregated.metrics());
+  }
+
+  /** The app's metrics of `app` as JSON, for `tsgund status --json`. */
+  async appStatus(app: AppScrape): Promise<AppMetricsStatus> {
+    const aggregated = this.aggregate(app);
+    return {
+      workers: { asked: app.asked, answered: app.answered },
+      metrics: aggregated ? ((await aggregated.getMetricsAsJSON()) as unknown as AppMetricsStatus['metrics']) : [],
+    };
+  }
+
+  /** One registry of the workers' answers, as prom-client's AggregatorRegistry sums them; null if that fails. */
+  private aggregate(app: AppScrape): Registry | null {
+    const answers = app.answers.map((metrics) => {
+      const { kept, reserved } = withoutReserved(metrics);
+      this.reportClashes(reserved);
+      return kept;
+    });
+    try {
+      return AggregatorRegistry.aggregate(answers);
+    } catch (err) {
+      this.warn(`app metrics left out of this scrape: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  private reportClashes(names: string[]): void {
+    const fresh = names.filter((n) => !this.clashes.has(n));
+    if (!fresh.length || this.clashes.size >= 1000) return;
+    for (const n of fresh) this.clashes.add(n);
+    this.warn(`app metrics named like tsgund's own are left out (tsgund's win): ${fresh.slice(0, 10).join(', ')}`);
   }
 }

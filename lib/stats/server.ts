@@ -3,7 +3,8 @@
 //   GET /healthz  200 "ok" while at least one worker is ready, else 503
 //   GET /readyz   200 while the current generation serves and the master is
 //                 neither shutting down nor paused by WINCH, else 503
-//   GET /metrics  Prometheus text format (lib/stats/master-metrics.ts)
+//   GET /metrics  Prometheus text format (lib/stats/master-metrics.ts): tsgund's
+//                 own metrics, then the app's, collected from the workers
 // The arbiter loads this module only when statsBind is set, so prom-client
 // costs nothing otherwise.
 
@@ -16,6 +17,7 @@ import { freeSocketPath } from '../listeners/unix-path.js';
 import type { StatusSnapshot } from '../control/status.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { healthy, ready, type Verdict } from './health.js';
+import type { AppScrape } from './app-metrics-collector.js';
 import type { MasterMetrics } from './master-metrics.js';
 
 export { MasterMetrics } from './master-metrics.js';
@@ -25,6 +27,8 @@ export interface StatsSource {
   ready(): Verdict;
   snapshot(): StatusSnapshot;
   metrics: MasterMetrics;
+  /** The app's own metrics, from the workers (null: none collected). */
+  collectApp(): Promise<AppScrape | null>;
 }
 
 export interface StatsServer {
@@ -44,8 +48,12 @@ export interface StatsServerOptions {
 const RETRY_MS = 1000;
 
 /** The source the arbiter passes: health and readiness decided from its snapshot. */
-export function statsSource(snapshot: () => StatusSnapshot, metrics: MasterMetrics): StatsSource {
-  return { snapshot, metrics, healthy: () => healthy(snapshot()), ready: () => ready(snapshot()) };
+export function statsSource(
+  snapshot: () => StatusSnapshot,
+  metrics: MasterMetrics,
+  collectApp: () => Promise<AppScrape | null>,
+): StatsSource {
+  return { snapshot, metrics, collectApp, healthy: () => healthy(snapshot()), ready: () => ready(snapshot()) };
 }
 
 function bindError(label: string, code: string): ConfigError {
@@ -87,7 +95,8 @@ async function answer(req: IncomingMessage, res: ServerResponse, source: StatsSo
   }
   if (path === '/metrics') {
     try {
-      const text = await source.metrics.render(source.snapshot());
+      const app = await source.collectApp();
+      const text = await source.metrics.render(source.snapshot(), app);
       return send(res, 200, text, source.metrics.contentType);
     } catch (err) {
       log.error('stats listener: cannot render /metrics', err);

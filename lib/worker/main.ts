@@ -17,6 +17,8 @@ import { interceptListen, type ListenTarget } from './listen-hook.js';
 import { acceptorsFor, createServer, listenAll, refuseOverLimits } from './serve.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
+import { METRICS_REQUEST } from '../stats/app-metrics.js';
+import { appMetricsResponder } from './app-metrics.js';
 
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
@@ -58,7 +60,9 @@ const labels: string[] = [];
 let expected = -1;
 let socketsArrived: () => void = () => {};
 const allSockets = new Promise<void>((resolve) => (socketsArrived = resolve));
+const answerMetrics = appMetricsResponder(process.cwd());
 process.on('message', (msg: MasterToWorker, handle: unknown) => {
+  if (msg?.type === METRICS_REQUEST) return answerMetrics(msg.requestId);
   if (msg?.type === 'adopt') adopt(msg.slot, msg.index, handle as NativeHandle);
   else if (msg?.type === 'release') release(msg.slot);
   if (msg?.type !== 'socket') return;

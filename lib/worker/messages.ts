@@ -1,4 +1,5 @@
 import type { Settings } from '../config/types.js';
+import type { MetricsRequest } from '../stats/app-metrics.js';
 import type { RequestDelta } from '../stats/request-metrics.js';
 
 /** What a worker needs to know, passed by the master in the TSGUND_WORKER env var. */
@@ -27,7 +28,9 @@ export type MasterToWorker =
   | { type: 'socket'; index: number; total: number; label: string }
   /** With reusePort: accept on slot `slot`'s socket of listener `index` too, until released. */
   | { type: 'adopt'; slot: number; index: number }
-  | { type: 'release'; slot: number };
+  | { type: 'release'; slot: number }
+  /** prom-client's cluster request for the app's metrics (lib/worker/app-metrics.ts answers it). */
+  | MetricsRequest;
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }
