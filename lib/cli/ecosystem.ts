@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, oneLine } from '../errors.js';
+import { assertRootOnly } from '../config/file-trust.js';
 
 /** A PM2 ecosystem file given where the app goes: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>
@@ -94,6 +95,8 @@ export function fromEcosystem(config: unknown, file: string): Ecosystem {
 
 export async function readEcosystem(file: string, cwd: string): Promise<Ecosystem> {
   const path = resolve(cwd, file);
+  assertRootOnly(path, 'PM2 ecosystem file');
+  (await import('../config/module-hooks.js')).checkImportsOf(path);
   let mod: AnyRecord;
   try {
     mod = (await import(
@@ -101,6 +104,7 @@ export async function readEcosystem(file: string, cwd: string): Promise<Ecosyste
       path.endsWith('.json') ? { with: { type: 'json' } } : {}
     )) as AnyRecord;
   } catch (err) {
+    if (err instanceof ConfigError) throw err; // a module it imports was refused
     throw new ConfigError(`cannot load PM2 ecosystem file ${path}: ${oneLine(err)}`);
   }
   return fromEcosystem(mod.default ?? mod, path);
