@@ -38,6 +38,13 @@ function mebibytes(value: unknown, origin: string): number {
   return Math.ceil(Number(m[1]) * (m[2] ? MEMORY_UNITS[m[2].toUpperCase()]! : 1 / 1048576));
 }
 
+/** PM2's `uid` (alias `user`) and `gid`: a name or a numeric id, as `user` and `group` take them. */
+function identity(value: unknown, field: string, origin: string): string {
+  const ok = (typeof value === 'string' && /^[^\s:]+$/.test(value)) || (Number.isInteger(value) && Number(value) >= 0);
+  if (!ok) throw new ConfigError(`${origin}: ${field} is ${JSON.stringify(value)}, expected a user or group name or id`);
+  return String(value);
+}
+
 /** Translate the first app of a PM2 ecosystem file into tsgund settings. */
 export function fromEcosystem(config: unknown, file: string): Ecosystem {
   const origin = basename(file);
@@ -82,6 +89,17 @@ export function fromEcosystem(config: unknown, file: string): Ecosystem {
       case 'watch':
         values.reload = Boolean(value);
         if (Array.isArray(value)) values.reloadExtraFiles = value.map((p) => resolve(cwd, String(p)));
+        break;
+      // who the app runs as is never dropped with a warning: a value that cannot be honoured fails the start
+      case 'uid':
+      case 'user':
+        if (values.user !== undefined && values.user !== identity(value, key, origin)) {
+          throw new ConfigError(`${origin}: uid and user name different users, give one`);
+        }
+        values.user = identity(value, key, origin);
+        break;
+      case 'gid':
+        values.group = identity(value, key, origin);
         break;
       case 'error_file':
         values.errorlog = resolve(cwd, String(value));
