@@ -41,7 +41,9 @@ function mebibytes(value: unknown, origin: string): number {
 /** PM2's `uid` (alias `user`) and `gid`: a name or a numeric id, as `user` and `group` take them. */
 function identity(value: unknown, field: string, origin: string): string {
   const ok = (typeof value === 'string' && /^[^\s:]+$/.test(value)) || (Number.isInteger(value) && Number(value) >= 0);
-  if (!ok) throw new ConfigError(`${origin}: ${field} is ${JSON.stringify(value)}, expected a user or group name or id`);
+  if (!ok) {
+    throw new ConfigError(`${origin}: ${field} is ${JSON.stringify(value)}, expected a user or group name or id`);
+  }
   return String(value);
 }
 
