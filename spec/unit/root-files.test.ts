@@ -1,18 +1,18 @@
 // Who may have written a file that runs as root, and who a PM2 app runs as:
 // the decisions, on real files in a temp directory (as root).
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lchownSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fromEcosystem } from '../../lib/cli/ecosystem.js';
 import { UntrustedFileError, assertRootOnly } from '../../lib/config/file-trust.js';
 import { ConfigError } from '../../lib/errors.js';
-import { tempDir } from '../support/harness.js';
 
 const NOBODY = 65534;
 
 describe('assertRootOnly', { skip: process.getuid?.() !== 0 && 'needs root' }, () => {
-  const base = tempDir();
+  const base = mkdtempSync(join(tmpdir(), 'tsgund-'));
   after(() => rmSync(base, { recursive: true, force: true }));
   chmodSync(base, 0o755);
   let n = 0;
