@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, oneLine } from '../errors.js';
-import { assertRootOnly } from '../config/file-trust.js';
+import { UntrustedFileError, assertRootOnly } from '../config/file-trust.js';
 
 /** A PM2 ecosystem file given where the app goes: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>
@@ -94,12 +94,14 @@ export function fromEcosystem(config: unknown, file: string): Ecosystem {
         break;
       // who the app runs as is never dropped with a warning: a value that cannot be honoured fails the start
       case 'uid':
-      case 'user':
-        if (values.user !== undefined && values.user !== identity(value, key, origin)) {
+      case 'user': {
+        const user = identity(value, key, origin);
+        if (values.user !== undefined && values.user !== user) {
           throw new ConfigError(`${origin}: uid and user name different users, give one`);
         }
-        values.user = identity(value, key, origin);
+        values.user = user;
         break;
+      }
       case 'gid':
         values.group = identity(value, key, origin);
         break;
@@ -124,7 +126,7 @@ export async function readEcosystem(file: string, cwd: string): Promise<Ecosyste
       path.endsWith('.json') ? { with: { type: 'json' } } : {}
     )) as AnyRecord;
   } catch (err) {
-    if (err instanceof ConfigError) throw err; // a module it imports was refused
+    if (err instanceof UntrustedFileError) throw err; // a module it imports
     throw new ConfigError(`cannot load PM2 ecosystem file ${path}: ${oneLine(err)}`);
   }
   return fromEcosystem(mod.default ?? mod, path);

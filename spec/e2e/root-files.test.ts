@@ -119,7 +119,7 @@ describe('files that run as root', { skip: process.getuid?.() !== 0 && 'needs ro
     assert.ok(existsSync(marker), 'the config file ran');
   });
 
-  it('refuses a PM2 ecosystem file that nobody owns', async () => {
+  it('refuses a PM2 ecosystem file that nobody owns, or that requires a file nobody could replace', async () => {
     const dir = nobodyDir();
     const marker = join(dir, '..', 'ran');
     const eco = join(dir, 'ecosystem.config.js');
@@ -134,6 +134,13 @@ describe('files that run as root', { skip: process.getuid?.() !== 0 && 'needs ro
       new RegExp(`PM2 ecosystem file ${eco}: it is owned by uid ${NOBODY}`),
     );
     assert.equal(existsSync(marker), false, 'the ecosystem file never ran');
+
+    // a root-owned one that requires a file nobody owns
+    const rootEco = join(rootDir(), 'ecosystem.config.js');
+    const shared = join(dir, 'apps.js');
+    writeFileSync(shared, `module.exports = [{ script: ${JSON.stringify(HELLO)} }];\n`);
+    writeFileSync(rootEco, `module.exports = { apps: require(${JSON.stringify(shared)}) };\n`);
+    assertRefused(await cli(['check-config', rootEco]), new RegExp(`module ${shared}: its directory ${dir} is owned`));
   });
 
   it('HUP with a config that became insecure keeps serving and logs the one line', async () => {
