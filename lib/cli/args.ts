@@ -9,6 +9,8 @@ export interface StartFlags {
   checkConfig?: boolean;
   printConfig?: boolean;
   config?: string;
+  /** Load config, ecosystem and hook files as root whoever could have written them. */
+  insecureConfigFiles?: boolean;
 }
 
 // Numbers are converted only when they look like numbers, so validation can

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, oneLine } from '../errors.js';
+import { UntrustedFileError, assertRootOnly } from '../config/file-trust.js';
 
 /** A PM2 ecosystem file given where the app goes: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>
@@ -35,6 +36,15 @@ function mebibytes(value: unknown, origin: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([KMG])?B?$/i.exec(String(value).trim());
   if (!m) throw new ConfigError(`${origin}: max_memory_restart is ${JSON.stringify(value)}, expected e.g. 300M or 1G`);
   return Math.ceil(Number(m[1]) * (m[2] ? MEMORY_UNITS[m[2].toUpperCase()]! : 1 / 1048576));
+}
+
+/** PM2's `uid` (alias `user`) and `gid`: a name or a numeric id, as `user` and `group` take them. */
+function identity(value: unknown, field: string, origin: string): string {
+  const ok = (typeof value === 'string' && /^[^\s:]+$/.test(value)) || (Number.isInteger(value) && Number(value) >= 0);
+  if (!ok) {
+    throw new ConfigError(`${origin}: ${field} is ${JSON.stringify(value)}, expected a user or group name or id`);
+  }
+  return String(value);
 }
 
 /** Translate the first app of a PM2 ecosystem file into tsgund settings. */
@@ -82,6 +92,19 @@ export function fromEcosystem(config: unknown, file: string): Ecosystem {
         values.reload = Boolean(value);
         if (Array.isArray(value)) values.reloadExtraFiles = value.map((p) => resolve(cwd, String(p)));
         break;
+      // who the app runs as is never dropped with a warning: a value that cannot be honoured fails the start
+      case 'uid':
+      case 'user': {
+        const user = identity(value, key, origin);
+        if (values.user !== undefined && values.user !== user) {
+          throw new ConfigError(`${origin}: uid and user name different users, give one`);
+        }
+        values.user = user;
+        break;
+      }
+      case 'gid':
+        values.group = identity(value, key, origin);
+        break;
       case 'error_file':
         values.errorlog = resolve(cwd, String(value));
         break;
@@ -94,6 +117,8 @@ export function fromEcosystem(config: unknown, file: string): Ecosystem {
 
 export async function readEcosystem(file: string, cwd: string): Promise<Ecosystem> {
   const path = resolve(cwd, file);
+  assertRootOnly(path, 'PM2 ecosystem file');
+  (await import('../config/module-hooks.js')).checkImportsOf(path);
   let mod: AnyRecord;
   try {
     mod = (await import(
@@ -101,6 +126,7 @@ export async function readEcosystem(file: string, cwd: string): Promise<Ecosyste
       path.endsWith('.json') ? { with: { type: 'json' } } : {}
     )) as AnyRecord;
   } catch (err) {
+    if (err instanceof UntrustedFileError) throw err; // a module it imports
     throw new ConfigError(`cannot load PM2 ecosystem file ${path}: ${oneLine(err)}`);
   }
   return fromEcosystem(mod.default ?? mod, path);

@@ -7,6 +7,7 @@ import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './con
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
 import { isEcosystemFile, readEcosystem } from './ecosystem.js';
 import { validateLayer } from '../config/validate.js';
+import { INSECURE_FLAG, skipFileChecks } from '../config/file-trust.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 
@@ -26,21 +27,23 @@ const program = new Command('tsgund')
   .configureOutput({ outputError: (text, write) => write(`tsgund: ${text.replace(/^error: /, '')}`) });
 
 const start = (name: string, description: string, check: boolean) =>
-  addSettingOptions(
-    program.command(name).description(description).argument('[app]', 'module[:export] to serve'),
-  ).action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
-    const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
-    if (app && isEcosystemFile(app)) {
-      // a PM2 ecosystem file: its first app, as if given on the command line (real flags win)
-      const eco = await readEcosystem(app, process.cwd());
-      for (const w of eco.warnings) process.stderr.write(`tsgund: warning: ${w}\n`);
-      cli.app = eco.app;
-      cli.values = { ...validateLayer(eco.values, app, false), ...cli.values };
-    }
-    const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
-    // exit explicitly: an upgraded master or a file watcher may still hold the loop
-    process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
-  });
+  addSettingOptions(program.command(name).description(description).argument('[app]', 'module[:export] to serve'))
+    .option(INSECURE_FLAG, 'as root, load config, ecosystem and hook files that another user could have written')
+    .action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
+      // before any file is read: the check applies to the ecosystem file too
+      if (opts.insecureConfigFiles) skipFileChecks();
+      const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
+      if (app && isEcosystemFile(app)) {
+        // a PM2 ecosystem file: its first app, as if given on the command line (real flags win)
+        const eco = await readEcosystem(app, process.cwd());
+        for (const w of eco.warnings) process.stderr.write(`tsgund: warning: ${w}\n`);
+        cli.app = eco.app;
+        cli.values = { ...validateLayer(eco.values, app, false), ...cli.values };
+      }
+      const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
+      // exit explicitly: an upgraded master or a file watcher may still hold the loop
+      process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
+    });
 start('start', 'run APP under a master process and a pool of workers', false);
 start('check-config', 'validate the settings and load the app, then exit', true);
 

@@ -44,7 +44,13 @@ export async function loadWorkerHooks(
   log: ErrorLog,
 ): Promise<HookRunner> {
   if (!configPath) return HookRunner.from({}, settings, log);
-  const { loadConfigFile } = await import('./load-file.js');
+  const [{ loadConfigFile }, { skipFileChecks }] = await Promise.all([
+    import('./load-file.js'),
+    import('./file-trust.js'),
+  ]);
+  // the master checked this file and its imports before it forked us (and a
+  // worker that is root runs the app as root anyway)
+  skipFileChecks();
   const { config } = await loadConfigFile(configPath, process.cwd());
   return HookRunner.from(config, settings, log);
 }

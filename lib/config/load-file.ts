@@ -1,10 +1,11 @@
-import type { Loader, PublicExplorer } from 'cosmiconfig';
+import type { Loader, Loaders, PublicExplorer } from 'cosmiconfig';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { typeStrippingHint } from '../type-stripping.js';
 import { ConfigError, oneLine } from '../errors.js';
+import { UntrustedFileError, assertRootOnly, checkingFiles } from './file-trust.js';
 
 const MODULE = 'tsgund';
 
@@ -102,7 +103,8 @@ function uncache(filepath: string): void {
 }
 
 const loadCjs: Loader = async (filepath) => {
-  (await import('./module-hooks.js')).registerConfigHooks(); // resolves `require('tsgund')`
+  // resolves `require('tsgund')`, and checks what the file requires
+  (await import('./module-hooks.js')).checkImportsOf(filepath);
   uncache(filepath);
   return requireHere(filepath) as unknown;
 };
@@ -118,6 +120,46 @@ const loadEsm: Loader = async (filepath) => {
   return pickDefault((await import(url)) as Record<string, unknown>);
 };
 
+const isPackageFile = (file: string): boolean => /^package\.(json|ya?ml)$/.test(basename(file));
+
+/** Whether a package.json (or package.yaml) holds settings for us or for cosmiconfig. */
+const holdsConfig = (pkg: unknown): boolean =>
+  pkg !== null && typeof pkg === 'object' && (MODULE in pkg || 'cosmiconfig' in pkg);
+
+/**
+ * Each loader checks its file (file-trust.ts) before it loads it; a
+ * package.json only once it is known to hold our settings (parsing it runs
+ * nothing), as most of them belong to the app alone.
+ */
+function checkedLoaders(loaders: Loaders): Loaders {
+  const checked: Loaders = {};
+  for (const [ext, load] of Object.entries(loaders)) {
+    checked[ext] = async (filepath, content) => {
+      if (!isPackageFile(filepath)) assertRootOnly(filepath, 'config file');
+      const value: unknown = await load(filepath, content);
+      if (isPackageFile(filepath) && holdsConfig(value)) assertRootOnly(filepath, 'config file');
+      return value;
+    };
+  }
+  return checked;
+}
+
+/**
+ * cosmiconfig reads (and for a .js one, imports) a meta config of the current
+ * directory as it creates its explorer, with its own loaders: check those first.
+ */
+function checkMetaConfig(dir: string): void {
+  if (!checkingFiles()) return;
+  for (const place of META_PLACES) if (existsSync(join(dir, place))) assertRootOnly(join(dir, place), 'config file');
+  let pkg: unknown = null;
+  try {
+    pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  } catch {
+    // none, or one cosmiconfig will report
+  }
+  if (holdsConfig(pkg)) assertRootOnly(join(dir, 'package.json'), 'config file');
+}
+
 // Created on first use: cosmiconfig reads the current directory's package.json
 // as it is created, which must not happen at import (workers import this module).
 // Imported then too, so a worker without hooks never loads it.
@@ -125,10 +167,11 @@ let explorer: PublicExplorer | null = null;
 async function getExplorer(): Promise<PublicExplorer> {
   if (explorer) return explorer;
   const { cosmiconfig, defaultLoaders } = await import('cosmiconfig');
+  checkMetaConfig(process.cwd());
   explorer = cosmiconfig(MODULE, {
     searchPlaces: SEARCH_PLACES,
     cache: false,
-    loaders: {
+    loaders: checkedLoaders({
       ...defaultLoaders,
       '.js': loadEsm,
       '.mjs': loadEsm,
@@ -136,7 +179,7 @@ async function getExplorer(): Promise<PublicExplorer> {
       '.ts': loadEsm,
       '.mts': loadEsm,
       '.cts': loadCjs,
-    },
+    }),
   });
   return explorer;
 }
@@ -154,6 +197,7 @@ export async function loadConfigFile(explicit: string | null, cwd: string): Prom
     const explorer = await getExplorer();
     result = explicit ? await explorer.load(explicit) : await explorer.search(cwd);
   } catch (err) {
+    if (err instanceof UntrustedFileError) throw err;
     const where = explicit ?? '(search from ' + cwd + ')';
     throw new ConfigError(`cannot load config file ${where}: ${oneLine(err)}${typeStrippingHint(err)}`);
   }

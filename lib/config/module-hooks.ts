@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { registerHooks, type LoadHookSync, type ResolveFnOutput, type ResolveHookSync } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { assertRootOnly, checkingFiles } from './file-trust.js';
 
 /**
  * Module resolution for config files (JS and TypeScript, which Node's own type
@@ -15,6 +16,9 @@ import { fileURLToPath } from 'node:url';
  *   when the config's directory has none (global install, npx).
  * - A `.ts` config with `import`/`export` in a `"type": "commonjs"` package is
  *   loaded as ESM (Node would parse it as CommonJS and fail).
+ * - Every file a config or ecosystem file imports or requires, and everything
+ *   those import in turn (packages included), runs as root in the master too:
+ *   each is checked like the config file itself (file-trust.ts) before it loads.
  */
 
 export const VERSION_PARAM = 'tsgund-config';
@@ -24,6 +28,22 @@ const SELF = new URL('../index.js', import.meta.url).href;
 const ESM_SYNTAX = /^\s*(import|export)[\s{*]/m;
 
 let registered = false;
+/** Paths of the files a config or ecosystem file loaded, not versioned (CommonJS, packages): their imports are checked too. */
+const importedByConfig = new Set<string>();
+
+/** Check what `file` (a config or ecosystem file loaded without a version) imports, and what that imports. */
+export function checkImportsOf(file: string): void {
+  registerConfigHooks();
+  importedByConfig.add(file);
+}
+
+function checkImport(parentURL: string | undefined, url: string): void {
+  if (!checkingFiles() || !url.startsWith('file:') || !parentURL?.startsWith('file:')) return;
+  if (!versionOf(parentURL) && !importedByConfig.has(fileURLToPath(parentURL))) return;
+  const path = fileURLToPath(url);
+  assertRootOnly(path, 'module');
+  importedByConfig.add(path);
+}
 
 export function registerConfigHooks(): void {
   if (registered) return;
@@ -46,6 +66,7 @@ const resolve: ResolveHookSync = (specifier, context, nextResolve) => {
     if (notFound && specifier === 'tsgund') return { url: SELF, format: 'module', shortCircuit: true };
     throw err;
   }
+  checkImport(context.parentURL, result.url);
   const version = versionOf(context.parentURL);
   if (version && result.url.startsWith('file:') && !result.url.includes('/node_modules/')) {
     const url = new URL(result.url);

@@ -25,6 +25,10 @@ const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } 
 const OPEN_FLAGS = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
 const MAX_SYMLINKS = 40;
 const STICKY = 0o1000;
+/** Mode bits that let others than a directory's owner change its entries: for log paths, world-writable only. */
+const LOG_WRITERS = 0o002;
+/** For files that run as root (config files, hook modules), group-writable too, as sshd's StrictModes. */
+export const CODE_WRITERS = 0o022;
 
 /** A log path tsgund refuses to open, or cannot open; the message names the path and the reason. */
 export class LogPathError extends Error {}
@@ -63,15 +67,16 @@ const euid = process.geteuid?.() ?? 0;
 const trusted = (uid: number): boolean => uid === 0 || uid === euid;
 
 /** Why an untrusted user could add, rename or remove entries of this directory; null if none can. */
-function plantable(dir: fs.Stats): string | null {
+function plantable(dir: fs.Stats, writers: number): string | null {
   if (!trusted(dir.uid)) return `owned by uid ${dir.uid}`;
-  if (dir.mode & 0o002) return 'writable by everyone';
+  if (dir.mode & writers & 0o002) return 'writable by everyone';
+  if (dir.mode & writers) return `writable by its group (mode 0${(dir.mode & 0o7777).toString(8)})`;
   return null;
 }
 
 /** Can `entry`, found in `dir`, be replaced by an untrusted user? (Entries of a sticky dir only by their owner.) */
-function replaceable(dir: fs.Stats, entry: fs.Stats): string | null {
-  const why = plantable(dir);
+function replaceable(dir: fs.Stats, entry: fs.Stats, writers: number): string | null {
+  const why = plantable(dir, writers);
   if (why === null) return null;
   return dir.mode & STICKY && trusted(entry.uid) && trusted(dir.uid) ? null : why;
 }
@@ -85,15 +90,20 @@ const lstatOrNull = (p: string): fs.Stats | null => {
   }
 };
 
-interface Resolved {
+export interface Resolved {
   /** The real path: no symlink left in it. */
   file: string;
   /** Why the file's own directory is open to untrusted users, or null. */
   dirPlantable: string | null;
+  /** Why an untrusted user could replace the file itself (its directory, a sticky one excepted), or null. */
+  fileReplaceable: string | null;
 }
 
-/** Walk `target` from / with lstat, following only pinned symlinks; see the rules above. */
-function resolve(target: string): Resolved | 1 | 2 {
+/**
+ * Walk `target` from / with lstat, following only pinned symlinks; see the
+ * rules above. `writers`: the mode bits that make a directory open to others.
+ */
+export function resolvePinned(target: string, writers = LOG_WRITERS): Resolved | 1 | 2 {
   let parts = path.resolve(target).split('/').filter(Boolean);
   let links = 0;
   for (;;) {
@@ -105,10 +115,10 @@ function resolve(target: string): Resolved | 1 | 2 {
       const last = i === parts.length - 1;
       const st = lstatOrNull(here);
       if (st === null) {
-        if (last) return { file: here, dirPlantable: plantable(dirStat) };
+        if (last) return { file: here, dirPlantable: plantable(dirStat, writers), fileReplaceable: null };
         throw new LogPathError(`${here} does not exist`);
       }
-      const why = replaceable(dirStat, st);
+      const why = replaceable(dirStat, st, writers);
       if (st.isSymbolicLink()) {
         if (why !== null) throw new LogPathError(`refusing to follow symlink ${here}: ${dir} is ${why}`);
         if (++links > MAX_SYMLINKS) throw new LogPathError(`too many symlinks in ${target}`);
@@ -120,7 +130,7 @@ function resolve(target: string): Resolved | 1 | 2 {
         followed = true;
         break;
       }
-      if (last) return { file: here, dirPlantable: plantable(dirStat) };
+      if (last) return { file: here, dirPlantable: plantable(dirStat, writers), fileReplaceable: why };
       if (!st.isDirectory()) throw new LogPathError(`${here} is not a directory`);
       if (why !== null) throw new LogPathError(`refusing directory ${here}: ${dir} is ${why}`);
       dir = here;
@@ -159,7 +169,7 @@ export function openLogFile(target: string, dash: 1 | 2, opts: OpenOptions): Ope
   let resolved: Resolved | 1 | 2;
   let opened: { fd: number; created: boolean };
   try {
-    resolved = resolve(target);
+    resolved = resolvePinned(target);
     if (typeof resolved === 'number') return { kind: 'stdio', fd: resolved };
     opened = openFd(resolved.file, opts.create);
   } catch (err) {

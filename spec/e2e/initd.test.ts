@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   CLI,
@@ -20,6 +30,7 @@ import {
 import { exec, type Done } from '../support/exec.js';
 
 const SCRIPT = join(ROOT, 'scripts/init.d/tsgund');
+const NOBODY = 65534;
 const dirs: string[] = [];
 after(() => cleanup(dirs));
 
@@ -36,7 +47,7 @@ interface Service {
 
 /** A temp defaults file for the init script, serving `app` on a fresh port. */
 async function service(
-  opts: { app?: string; user?: string; tsgund?: string; workers?: number } = {},
+  opts: { app?: string; user?: string; tsgund?: string; node?: string; appDir?: string; workers?: number } = {},
 ): Promise<Service> {
   const dir = tempDir();
   dirs.push(dir);
@@ -50,11 +61,12 @@ async function service(
   writeFileSync(
     defaults,
     [
-      `APP_DIR='${ROOT}'`,
+      `APP_DIR='${opts.appDir ?? ROOT}'`,
       `APP='${opts.app ?? HELLO}'`,
       `PIDFILE='${pidfile}'`,
       `TSGUND='${opts.tsgund ?? wrapper}'`,
       opts.user ? `USER=${opts.user}` : '',
+      opts.node ? `NODE='${opts.node}'` : '',
       `EXTRA_ARGS="-w ${opts.workers ?? 2} -b 127.0.0.1:${port} --error-logfile ${errorLog} --graceful-timeout 5"`,
       'STOP_TIMEOUT=15',
     ].join('\n') + '\n',
@@ -186,4 +198,61 @@ describe('scripts/init.d/tsgund', () => {
     assert.equal((await request(svc.url + '/')).status, 200);
     assertExit(await svc.action('stop'), 0);
   });
+
+  it('refuses to run as root a tsgund the app user could replace (LSB 6)', {
+    skip: process.getuid?.() === 0 ? false : 'needs root',
+  }, async () => {
+    // the default: APP_DIR/node_modules/.bin/tsgund, planted by the app's user
+    const appDir = join(tempDir(), 'app');
+    dirs.push(dirname(appDir));
+    mkdirSync(join(appDir, 'node_modules/.bin'), { recursive: true });
+    const planted = join(appDir, 'node_modules/.bin/tsgund');
+    const marker = join(dirname(appDir), 'ran');
+    writeFileSync(planted, `#!/bin/sh\ntouch '${marker}'\n`, { mode: 0o755 });
+    chownSync(appDir, NOBODY, NOBODY);
+    chownSync(planted, NOBODY, NOBODY);
+    const svc = await service({ appDir, tsgund: '' });
+    const done = await svc.action('start');
+    assertExit(done, 6);
+    assert.equal(
+      done.stderr,
+      `tsgund: refusing to run ${planted} as root: ${appDir} is owned by uid ${NOBODY}, not root ` +
+        `(set TSGUND or NODE in ${join(svc.dir, 'defaults')} to root-owned files)\n`,
+    );
+    assert.equal(existsSync(marker), false, 'nothing ran');
+
+    // a root-owned one that is group-writable, and one reached through a symlink nobody owns
+    const wrapper = join(svc.dir, 'tsgund');
+    chmodSync(wrapper, 0o775);
+    assertExit(await (await service({ tsgund: wrapper })).action('start'), 6, /has mode 775: writable by group/);
+    chmodSync(wrapper, 0o755);
+    const link = join(appDir, 'tsgund');
+    symlinkSync(wrapper, link);
+    assertExit(await (await service({ tsgund: link })).action('start'), 6, /is owned by uid 65534/);
+    assert.equal(existsSync(svc.pidfile), false);
+  });
+
+  it('runs tsgund with NODE, not the node first in PATH', async (t) => {
+    const node = realpathSync(process.execPath);
+    if (process.getuid?.() !== 0 || !rootOnly(node) || !rootOnly(CLI)) {
+      t.skip('needs root, and this node and checkout owned by root');
+      return;
+    }
+    const svc = await service({ tsgund: CLI, node, workers: 1 });
+    // not executable: only NODE can run it
+    assert.equal(statSync(CLI).mode & 0o111, 0, `${CLI} is not executable`);
+    assertExit(await svc.action('start'), 0, /started/);
+    assert.equal(realpathSync(`/proc/${svc.pid()}/exe`), node);
+    assert.equal((await request(svc.url + '/')).status, 200);
+    assertExit(await svc.action('stop'), 0);
+  });
 });
+
+/** Whether `file` and every directory above it are root's and not writable by group or others. */
+function rootOnly(file: string): boolean {
+  for (let p = file; ; p = dirname(p)) {
+    const st = statSync(p);
+    if (st.uid !== 0 || (st.mode & 0o022 && !(st.mode & 0o1000))) return false;
+    if (p === '/') return true;
+  }
+}
