@@ -17,6 +17,8 @@ async function loadAppInMaster(app: string, cwd: string) {
     import('../worker/listen-hook.js'),
   ]);
   interceptListen(() => {}, { passOwnCalls: true });
+  // PM2 apps call process.send('ready') unguarded: the master has no parent to tell
+  process.send ??= ((message: unknown) => message === 'ready') as NonNullable<typeof process.send>;
   return loadApp(app, cwd);
 }
 
@@ -41,6 +43,9 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       );
       return EXIT.ok;
     }
+    // a missing app fails here, before anything binds or forks
+    const { resolveAppModule } = await import('../worker/app-loader.js');
+    resolveAppModule(requireApp(settings), settings.chdir ?? cwd);
     const upgraded = Boolean(process.env[PARENT_ENV]);
     if (settings.daemon && !isDaemonChild() && !upgraded) {
       const { startDaemon } = await import('../daemon/start-daemon.js'); // daemonize-process, for -D only

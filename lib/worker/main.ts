@@ -9,6 +9,7 @@ import { createDirectErrorLog, reopenEach } from '../log/error-line.js';
 import { LineFile } from '../log/line-file.js';
 import { type NativeHandle, listenOnHandle, stopAccepting } from '../listeners/handles.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
+import { awaitAppReady, interceptAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen, type Bind } from './binds.js';
 import { Drainer } from './drain.js';
 import { forwardedFilter } from './forwarded.js';
@@ -26,8 +27,10 @@ const log = createDirectErrorLog(settings, LineFile.inherited(logFds.errorlog, s
 // Loaded in boot() only when configured: a worker imports what its settings use
 // (the access log, TLS, the config file's hooks), each a measurable part of its boot.
 let accessLog: AccessLog | null = null;
+// before any app code: the app's process.send('ready') never reaches the master as a message
+const { toMaster, said: appSaidReady } = interceptAppReady();
 const send = (msg: WorkerToMaster): void => {
-  if (process.connected) process.send!(msg);
+  if (process.connected) toMaster(msg);
 };
 
 process.title = `${settings.name}: worker [${settings.app}]`;
@@ -275,7 +278,7 @@ function sendLastStats(then: () => void): void {
       then();
     };
     setTimeout(once, 500);
-    process.send!(
+    toMaster(
       {
         type: 'heartbeat',
         requests,
@@ -348,6 +351,8 @@ async function boot(): Promise<void> {
     await serveServer(await createServer(settings, tls), app.listener);
   } else await awaitListen(settings.app!, app.exported);
   await serving;
+  // PM2's wait_ready: served, but ready only once the app says so
+  if (settings.waitReady) await awaitAppReady(appSaidReady, settings.app!, settings.bootTimeout);
   await h.call('postWorkerInit', info);
 
   const heartbeat = setInterval(
