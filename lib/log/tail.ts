@@ -94,7 +94,8 @@ export function tailOf(file: OpenFile, n: number): string[] {
  */
 export class Follower {
   private retired: { file: OpenFile; until: number }[] = [];
-  private missing = false;
+  /** The last problem noted (the path is gone, or cannot be opened), so that each is noted once. */
+  private problem: string | null = null;
 
   constructor(
     readonly path: string,
@@ -111,15 +112,23 @@ export class Follower {
     if (this.file) this.readNew(this.file);
     const st = this.lstat();
     if (!st || (this.file && st.ino === this.file.ino && st.dev === this.file.dev)) return;
+    let next: OpenFile;
     try {
-      const next = openLog(this.path);
-      if (this.file) this.retired.push({ file: this.file, until: now + RETIRED_MS });
-      this.note(`${this.path} was ${this.file ? 'replaced (rotated)' : 'created'}; following the new file`);
-      this.file = next;
-      this.readNew(next);
+      next = openLog(this.path);
     } catch (err) {
-      this.note(err instanceof Error ? err.message : String(err));
+      this.noteOnce(err instanceof Error ? err.message : String(err));
+      return;
     }
+    this.problem = null;
+    if (this.file) this.retired.push({ file: this.file, until: now + RETIRED_MS });
+    this.note(`${this.path} was ${this.file ? 'replaced (rotated)' : 'created'}; following the new file`);
+    this.file = next;
+    this.readNew(next);
+  }
+
+  private noteOnce(problem: string): void {
+    if (problem !== this.problem) this.note(problem);
+    this.problem = problem;
   }
 
   close(): void {
@@ -130,12 +139,9 @@ export class Follower {
 
   private lstat(): fs.Stats | null {
     try {
-      const st = fs.lstatSync(this.path);
-      this.missing = false;
-      return st;
+      return fs.lstatSync(this.path);
     } catch {
-      if (!this.missing) this.note(`${this.path} is gone; waiting for it to be created again`);
-      this.missing = true;
+      this.noteOnce(`${this.path} is gone; waiting for it to be created again`);
       return null;
     }
   }
