@@ -300,6 +300,21 @@ function retire(reason: string): void {
   drainAndExit();
 }
 
+/** Load the app and serve what it exports on the binds, or the server it listened itself. */
+async function serveApp(): Promise<void> {
+  const app = await loadApp(settings.app!, process.cwd());
+  closeApp = app.close;
+  if (app.kind === 'server') await serveServer(app.server, null);
+  else if (served) log.debug('the app called listen() itself; its export is not served a second time');
+  else if (app.kind === 'listener') {
+    const tls = settings.certfile
+      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+      : null;
+    await serveServer(await createServer(settings, tls), app.listener);
+  } else await awaitListen(settings.app!, app.exported);
+  await serving;
+}
+
 async function boot(): Promise<void> {
   if (settings.accesslog && logFds.accesslog !== null) {
     const { createAccessLog } = await import('../log/access-log.js');
@@ -340,17 +355,7 @@ async function boot(): Promise<void> {
   if (port !== null) process.env.PORT = String(port);
   // before any app code runs: an app's own listen() is served from the binds
   interceptListen(onAppListen);
-  const app = await loadApp(settings.app!, process.cwd());
-  closeApp = app.close;
-  if (app.kind === 'server') await serveServer(app.server, null);
-  else if (served) log.debug('the app called listen() itself; its export is not served a second time');
-  else if (app.kind === 'listener') {
-    const tls = settings.certfile
-      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
-      : null;
-    await serveServer(await createServer(settings, tls), app.listener);
-  } else await awaitListen(settings.app!, app.exported);
-  await serving;
+  await serveApp();
   // PM2's wait_ready: served, but ready only once the app says so
   if (settings.waitReady) await awaitAppReady(appSaidReady, settings.app!, settings.bootTimeout);
   await h.call('postWorkerInit', info);
