@@ -3,6 +3,7 @@ import { requireApp, resolveSettings, type CommandLine } from '../config/resolve
 import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
+import { resolveAppModule } from '../worker/app-loader.js';
 import type { StartFlags } from './args.js';
 
 /**
@@ -44,7 +45,6 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       return EXIT.ok;
     }
     // a missing app fails here, before anything binds or forks
-    const { resolveAppModule } = await import('../worker/app-loader.js');
     resolveAppModule(requireApp(settings), settings.chdir ?? cwd);
     const upgraded = Boolean(process.env[PARENT_ENV]);
     if (settings.daemon && !isDaemonChild() && !upgraded) {
