@@ -550,7 +550,7 @@ export class Arbiter {
     let worker: Worker;
     try {
       this.slots.ensure(this.listeners, slot + 1);
-      // PM2's instance number: one per slot, so a replacement takes its predecessor's and 0 always exists
+      // PM2's instance number is the slot: a replacement takes the number of the worker it replaces
       const appEnv = { ...envOf(settings.rawEnv), NODE_APP_INSTANCE: String(slot) };
       const fork = workerFork(workerIdentity(settings), appEnv);
       cluster.setupPrimary({
