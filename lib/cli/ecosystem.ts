@@ -148,9 +148,9 @@ export async function readEcosystem(file: string, cwd: string, envName: string |
 
 /**
  * `tsgund start ecosystem.config.js`: the file's first app, as if given on the
- * command line (flags actually given win). PM2's `--env production` selects
- * `env_production`: tsgund's own `-e/--env` takes KEY=VALUE, so a value
- * without '=' can only be PM2's environment name.
+ * command line (flags actually given win, and `-e K=V` adds to the app's env).
+ * PM2's `--env production` selects `env_production`: tsgund's own `-e/--env`
+ * takes KEY=VALUE, so a value without '=' can only be PM2's environment name.
  */
 export async function withEcosystem(cli: CommandLine, file: string, cwd: string): Promise<CommandLine> {
   const rawEnv = (cli.values.rawEnv as string[] | undefined) ?? [];
@@ -160,14 +160,15 @@ export async function withEcosystem(cli: CommandLine, file: string, cwd: string)
   }
   const eco = await readEcosystem(file, cwd, names[0] ?? null);
   for (const w of eco.warnings) process.stderr.write(`tsgund: warning: ${w}\n`);
-  const values = { ...cli.values };
-  const pairs = rawEnv.filter((v) => v.includes('='));
-  if (pairs.length) values.rawEnv = pairs;
-  else delete values.rawEnv;
+  const fromFile = validateLayer(eco.values, file, false);
+  const flags = { ...cli.values };
+  delete flags.rawEnv;
+  // a later pair wins: -e K=V overrides one variable of the app's env
+  const pairs = [...((fromFile.rawEnv as string[] | undefined) ?? []), ...rawEnv.filter((v) => v.includes('='))];
   return {
     ...cli,
     app: eco.app,
-    values: { ...validateLayer(eco.values, file, false), ...values },
+    values: { ...fromFile, ...flags, ...(pairs.length ? { rawEnv: pairs } : {}) },
     defaults: validateLayer(eco.defaults, file, false),
   };
 }

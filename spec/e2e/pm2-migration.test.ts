@@ -49,7 +49,9 @@ describe('PM2 migration', () => {
     assert.deepEqual((await printConfig(['ecosystem.config.js', '-b', '127.0.0.1:9'], dir)).bind, ['127.0.0.1:9']);
     const prod = await printConfig(['ecosystem.config.js', '--env', 'production', '-e', 'A=1'], dir);
     assert.deepEqual(prod.bind, ['[::1]:5124']);
-    assert.deepEqual(prod.rawEnv, ['A=1']);
+    assert.deepEqual(prod.rawEnv, ['PORT=5124', 'HOST=::1', 'A=1']);
+    const named = await printConfig(['ecosystem.config.js', '--env', 'production'], dir);
+    assert.deepEqual(named.rawEnv, ['PORT=5124', 'HOST=::1']);
     writeFileSync(join(dir, 'tsgund.config.json'), JSON.stringify({ bind: '127.0.0.1:7' }));
     assert.deepEqual((await printConfig(['ecosystem.config.js'], dir)).bind, ['127.0.0.1:7']);
     const bad = await cli(['ecosystem.config.js', '--env', 'staging'], { cwd: dir, env: NO_ENV });
