@@ -37,6 +37,9 @@ export default defineConfig({
   // Seconds a new worker may take to load the app and report ready; a reload
   // whose workers miss it is abandoned and the old ones keep serving. Default: 30.
   bootTimeout: 30,
+  // A worker is ready only once the app calls process.send('ready') (PM2's
+  // wait_ready), within bootTimeout. Default: false (ready once it listens).
+  waitReady: false,
   // Seconds an idle keep-alive connection stays open. Default: 5.
   keepAlive: 5,
   // Limits of a request (gunicorn's): a longer request line gets 414 (0: no

@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { CommandLine } from '../config/resolve.js';
+import { validateLayer } from '../config/validate.js';
 import { ConfigError, oneLine } from '../errors.js';
 import { UntrustedFileError, assertRootOnly } from '../config/file-trust.js';
 
@@ -14,6 +16,8 @@ export interface Ecosystem {
   app: string;
   /** Settings, keyed as in a config file. */
   values: AnyRecord;
+  /** Settings that stand in for defaults (the bind that the app's PORT and HOST imply): a config file wins. */
+  defaults: AnyRecord;
   warnings: string[];
 }
 
@@ -47,8 +51,38 @@ function identity(value: unknown, field: string, origin: string): string {
   return String(value);
 }
 
-/** Translate the first app of a PM2 ecosystem file into tsgund settings. */
-export function fromEcosystem(config: unknown, file: string): Ecosystem {
+/** The app's `env`, with `env_<name>` over it when PM2's `--env <name>` was given. */
+function envOf(app: AnyRecord, envName: string | null, origin: string): AnyRecord {
+  const base = (app.env as AnyRecord | undefined) ?? {};
+  if (envName === null) return base;
+  const named = app[`env_${envName}`];
+  if (!named || typeof named !== 'object') {
+    const known = Object.keys(app).filter((k) => k.startsWith('env_'));
+    throw new ConfigError(
+      `${origin}: --env ${envName}: the app has no env_${envName} (it has ${known.join(', ') || 'none'})`,
+    );
+  }
+  return { ...base, ...(named as AnyRecord) };
+}
+
+/**
+ * What the app's PORT (and HOST) imply, as $PORT does for tsgund itself: the
+ * bind when none is given. Under PM2 the app listened there on its own.
+ */
+function bindOf(env: AnyRecord, origin: string): AnyRecord {
+  if (env.PORT === undefined) return {};
+  const port = String(env.PORT).trim();
+  if (!/^\d+$/.test(port) || Number(port) > 65535) {
+    throw new ConfigError(`${origin}: env.PORT is ${JSON.stringify(env.PORT)}, expected an integer from 0 to 65535`);
+  }
+  const host = env.HOST === undefined ? '0.0.0.0' : String(env.HOST).trim();
+  if (!host)
+    throw new ConfigError(`${origin}: env.HOST is ${JSON.stringify(env.HOST)}, expected a host or an IP address`);
+  return { bind: [`${host.includes(':') ? `[${host}]` : host}:${Number(port)}`] };
+}
+
+/** Translate the first app of a PM2 ecosystem file into tsgund settings (`envName`: PM2's `--env`). */
+export function fromEcosystem(config: unknown, file: string, envName: string | null = null): Ecosystem {
   const origin = basename(file);
   const apps = (config as AnyRecord | null)?.apps ?? config;
   const list = Array.isArray(apps) ? apps : [apps];
@@ -61,7 +95,8 @@ export function fromEcosystem(config: unknown, file: string): Ecosystem {
   const base = dirname(file);
   const cwd = typeof first.cwd === 'string' ? resolve(base, first.cwd) : base;
   const values: AnyRecord = { workers: cpuCount(first.instances, origin) };
-  const env = Object.entries((first.env as AnyRecord | undefined) ?? {}).map(([k, v]) => `${k}=${String(v)}`);
+  const appEnv = envOf(first, envName, origin);
+  const env = Object.entries(appEnv).map(([k, v]) => `${k}=${String(v)}`);
   const nodeArgs = first.node_args ?? first.interpreter_args;
   // workers are forked with the master's node: node_args reach them through NODE_OPTIONS
   if (nodeArgs) env.push(`NODE_OPTIONS=${Array.isArray(nodeArgs) ? nodeArgs.join(' ') : String(nodeArgs)}`);
@@ -108,14 +143,19 @@ export function fromEcosystem(config: unknown, file: string): Ecosystem {
       case 'error_file':
         values.errorlog = resolve(cwd, String(value));
         break;
+      case 'wait_ready':
+        values.waitReady = Boolean(value);
+        break;
       default:
-        if (!HARMLESS.has(key)) warnings.push(`${origin}: PM2 field '${key}' is not supported by tsgund, ignored`);
+        // env_<name> is read only with --env <name>, as PM2 does
+        if (!HARMLESS.has(key) && !key.startsWith('env_'))
+          warnings.push(`${origin}: PM2 field '${key}' is not supported by tsgund, ignored`);
     }
   }
-  return { app: resolve(cwd, first.script), values, warnings };
+  return { app: resolve(cwd, first.script), values, defaults: bindOf(appEnv, origin), warnings };
 }
 
-export async function readEcosystem(file: string, cwd: string): Promise<Ecosystem> {
+export async function readEcosystem(file: string, cwd: string, envName: string | null = null): Promise<Ecosystem> {
   const path = resolve(cwd, file);
   assertRootOnly(path, 'PM2 ecosystem file');
   (await import('../config/module-hooks.js')).checkImportsOf(path);
@@ -129,5 +169,32 @@ export async function readEcosystem(file: string, cwd: string): Promise<Ecosyste
     if (err instanceof UntrustedFileError) throw err; // a module it imports
     throw new ConfigError(`cannot load PM2 ecosystem file ${path}: ${oneLine(err)}`);
   }
-  return fromEcosystem(mod.default ?? mod, path);
+  return fromEcosystem(mod.default ?? mod, path, envName);
+}
+
+/**
+ * `tsgund start ecosystem.config.js`: the file's first app, as if given on the
+ * command line (flags actually given win, and `-e K=V` adds to the app's env).
+ * PM2's `--env production` selects `env_production`: tsgund's own `-e/--env`
+ * takes KEY=VALUE, so a value without '=' can only be PM2's environment name.
+ */
+export async function withEcosystem(cli: CommandLine, file: string, cwd: string): Promise<CommandLine> {
+  const rawEnv = (cli.values.rawEnv as string[] | undefined) ?? [];
+  const names = rawEnv.filter((v) => !v.includes('='));
+  if (names.length > 1) {
+    throw new ConfigError(`command line: --env names ${names.join(', ')}; PM2's --env selects one environment`);
+  }
+  const eco = await readEcosystem(file, cwd, names[0] ?? null);
+  for (const w of eco.warnings) process.stderr.write(`tsgund: warning: ${w}\n`);
+  const fromFile = validateLayer(eco.values, file, false);
+  const flags = { ...cli.values };
+  delete flags.rawEnv;
+  // a later pair wins: -e K=V overrides one variable of the app's env
+  const pairs = [...((fromFile.rawEnv as string[] | undefined) ?? []), ...rawEnv.filter((v) => v.includes('='))];
+  return {
+    ...cli,
+    app: eco.app,
+    values: { ...fromFile, ...flags, ...(pairs.length ? { rawEnv: pairs } : {}) },
+    defaults: validateLayer(eco.defaults, file, false),
+  };
 }

@@ -5,9 +5,10 @@ import { UserError, oneLine } from '../errors.js';
 import { VERSION } from '../version.js';
 import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
-import { isEcosystemFile, readEcosystem } from './ecosystem.js';
-import { validateLayer } from '../config/validate.js';
+import { isEcosystemFile, withEcosystem } from './ecosystem.js';
 import { INSECURE_FLAG, skipFileChecks } from '../config/file-trust.js';
+import { appArgument } from './dispatch.js';
+import { registerLogs } from './logs-command.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 
@@ -32,14 +33,9 @@ const start = (name: string, description: string, check: boolean) =>
     .action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
       // before any file is read: the check applies to the ecosystem file too
       if (opts.insecureConfigFiles) skipFileChecks();
-      const cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
-      if (app && isEcosystemFile(app)) {
-        // a PM2 ecosystem file: its first app, as if given on the command line (real flags win)
-        const eco = await readEcosystem(app, process.cwd());
-        for (const w of eco.warnings) process.stderr.write(`tsgund: warning: ${w}\n`);
-        cli.app = eco.app;
-        cli.values = { ...validateLayer(eco.values, app, false), ...cli.values };
-      }
+      let cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
+      // a PM2 ecosystem file: its first app, as if given on the command line (real flags win)
+      if (app && isEcosystemFile(app)) cli = await withEcosystem(cli, app, process.cwd());
       const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
       // exit explicitly: an upgraded master or a file watcher may still hold the loop
       process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
@@ -59,21 +55,27 @@ for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
 }
 
 registerStatus(program);
+registerLogs(program);
 
 /**
  * `tsgund app.js` and `tsgund -w 4 app.js` mean `tsgund start …`, as with
- * gunicorn; -V is kept as another spelling of -v.
+ * gunicorn, and a bare `tsgund` starts the app the config file names; -V is
+ * kept as another spelling of -v. A word that is neither a command nor an
+ * app is a mistyped command: it fails here, before anything binds.
  */
 function withDefaultCommand(argv: string[]): string[] {
   const [first] = argv.slice(2);
   if (first === '-V') return [...argv.slice(0, 2), '-v'];
-  const commands = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  const commands = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
   const own = new Set(['-h', '--help', '-v', '--version', 'help']);
-  if (first === undefined || commands.has(first) || own.has(first)) return argv;
+  if (first !== undefined && (commands.includes(first) || own.has(first))) return argv;
+  if (first !== undefined && !first.startsWith('-')) appArgument(first, commands, process.cwd());
   return [...argv.slice(0, 2), 'start', ...argv.slice(2)];
 }
 
-program.parseAsync(withDefaultCommand(process.argv)).catch((err: unknown) => {
+try {
+  await program.parseAsync(withDefaultCommand(process.argv));
+} catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 1);
   fail(err);
-});
+}

@@ -3,6 +3,7 @@ import { requireApp, resolveSettings, type CommandLine } from '../config/resolve
 import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
+import { resolveAppModule } from '../worker/app-loader.js';
 import type { StartFlags } from './args.js';
 
 /**
@@ -17,6 +18,8 @@ async function loadAppInMaster(app: string, cwd: string) {
     import('../worker/listen-hook.js'),
   ]);
   interceptListen(() => {}, { passOwnCalls: true });
+  // PM2 apps call process.send('ready') unguarded: the master has no parent to tell
+  process.send ??= ((message: unknown) => message === 'ready') as NonNullable<typeof process.send>;
   return loadApp(app, cwd);
 }
 
@@ -41,6 +44,8 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       );
       return EXIT.ok;
     }
+    // a missing app fails here, before anything binds or forks
+    resolveAppModule(requireApp(settings), settings.chdir ?? cwd);
     const upgraded = Boolean(process.env[PARENT_ENV]);
     if (settings.daemon && !isDaemonChild() && !upgraded) {
       const { startDaemon } = await import('../daemon/start-daemon.js'); // daemonize-process, for -D only

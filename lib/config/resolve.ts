@@ -10,6 +10,8 @@ export interface CommandLine {
   configPath: string | null;
   app: string | null;
   values: Record<string, unknown>;
+  /** Settings that stand in for the defaults (a PM2 ecosystem file's PORT): the config file wins over them. */
+  defaults?: Record<string, unknown>;
 }
 
 export interface Resolved {
@@ -36,8 +38,8 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
   const origin = file.filepath ?? 'config';
   const fromFile = fileLayer(file.config, origin);
   for (const hook of HOOKS) delete fromFile[hook];
-  const given = { ...fromFile, ...envArgs?.values, ...cli.values };
-  const merged: Record<string, unknown> = { ...defaults(given), ...fromFile };
+  const given = { ...cli.defaults, ...fromFile, ...envArgs?.values, ...cli.values };
+  const merged: Record<string, unknown> = { ...defaults(given), ...cli.defaults, ...fromFile };
   for (const layer of [envArgs, cli]) {
     if (!layer) continue;
     Object.assign(merged, layer.values);
@@ -60,6 +62,10 @@ function fileLayer(config: Record<string, unknown>, origin: string): Record<stri
 }
 
 export function requireApp(settings: Settings): string {
-  if (!settings.app) throw new ConfigError("no app given: pass APP (module[:export]) or set 'app' in the config file");
+  if (!settings.app) {
+    throw new ConfigError(
+      "no app given: pass APP (module[:export]) or set 'app' in the config file (tsgund --help shows the usage)",
+    );
+  }
   return settings.app;
 }

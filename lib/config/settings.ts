@@ -103,6 +103,12 @@ const TABLE = [
     default: () => 30,
   },
   {
+    key: 'waitReady',
+    kind: 'bool',
+    help: "a worker is ready only once the app calls process.send('ready') (PM2's wait_ready), within boot-timeout",
+    default: () => false,
+  },
+  {
     key: 'keepAlive',
     kind: 'number',
     min: 0,

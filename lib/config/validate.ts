@@ -94,7 +94,8 @@ function closest(name: string): string | null {
   return bestScore <= 3 ? best : null;
 }
 
-function distance(a: string, b: string): number {
+/** Levenshtein distance: how many single-character edits turn `a` into `b`. */
+export function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;

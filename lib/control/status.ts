@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+
 /** What `tsgund status` shows: the master and each of its workers. */
 export interface WorkerStatus {
   pid: number;
@@ -28,6 +30,8 @@ export interface StatusSnapshot {
   restarts: number;
   listeners: string[];
   workers: WorkerStatus[];
+  /** Where the workers write their logs: absolute paths, '-' for stdout or stderr, null for no access log. */
+  logs: LogLocations;
   /** The app's own prom-client metrics, aggregated over the workers (`status --json` with statsBind). */
   appMetrics?: AppMetricsStatus;
 }
@@ -43,3 +47,14 @@ export interface AppMetricsStatus {
     values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
   }>;
 }
+
+export interface LogLocations {
+  errorlog: string;
+  accesslog: string | null;
+}
+
+/** The log settings with relative paths resolved from `cwd`, the directory the master opened them from. */
+export const logLocations = (s: LogLocations, cwd: string): LogLocations => ({
+  errorlog: s.errorlog === '-' ? '-' : resolve(cwd, s.errorlog),
+  accesslog: s.accesslog === null || s.accesslog === '-' ? s.accesslog : resolve(cwd, s.accesslog),
+});

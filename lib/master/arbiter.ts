@@ -9,7 +9,7 @@ import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
-import type { AppMetricsStatus, StatusSnapshot } from '../control/status.js';
+import { logLocations, type AppMetricsStatus, type StatusSnapshot } from '../control/status.js';
 import { handleSignal } from '../early-signals.js';
 import { adoptHandle, unlinkUnixSocket, type Listener } from '../listeners/handles.js';
 import { FDS_ENV, REUSEPORT_ENV, bindAll, inheritedFromParent } from '../listeners/inherited.js';
@@ -324,6 +324,7 @@ export class Arbiter {
         bootMs: h.bootMs,
         rss: h.rss,
       })),
+      logs: logLocations(this.settings, this.opts.cwd),
     };
   }
 
@@ -582,7 +583,9 @@ export class Arbiter {
     let worker: Worker;
     try {
       this.slots.ensure(this.listeners, slot + 1);
-      const fork = workerFork(workerIdentity(settings), envOf(settings.rawEnv));
+      // PM2's instance number is the slot: a replacement takes the number of the worker it replaces
+      const appEnv = { ...envOf(settings.rawEnv), NODE_APP_INSTANCE: String(slot) };
+      const fork = workerFork(workerIdentity(settings), appEnv);
       cluster.setupPrimary({
         cwd: settings.chdir ?? this.opts.cwd,
         ...fork.ids,

@@ -33,6 +33,9 @@ export function parseAppSpec(spec: string): { module: string; exportName: string
   return { module: spec.slice(0, i), exportName: spec.slice(i + 1) || null };
 }
 
+/** The URL of the module of `spec` (`module[:export]`), resolved from `cwd`, or an AppLoadError. */
+export const resolveAppModule = (spec: string, cwd: string): string => resolveModule(parseAppSpec(spec).module, cwd);
+
 function resolveModule(module: string, cwd: string): string {
   const asPath = resolve(cwd, module);
   if (existsSync(asPath)) return pathToFileURL(asPath).href;

@@ -9,6 +9,7 @@ import { createDirectErrorLog, reopenEach } from '../log/error-line.js';
 import { LineFile } from '../log/line-file.js';
 import { type NativeHandle, listenOnHandle, stopAccepting } from '../listeners/handles.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
+import { awaitAppReady, interceptAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen, type Bind } from './binds.js';
 import { Drainer } from './drain.js';
 import { forwardedFilter } from './forwarded.js';
@@ -28,8 +29,10 @@ const log = createDirectErrorLog(settings, LineFile.inherited(logFds.errorlog, s
 // Loaded in boot() only when configured: a worker imports what its settings use
 // (the access log, TLS, the config file's hooks), each a measurable part of its boot.
 let accessLog: AccessLog | null = null;
+// before any app code: the app's process.send('ready') never reaches the master as a message
+const { toMaster, said: appSaidReady } = interceptAppReady();
 const send = (msg: WorkerToMaster): void => {
-  if (process.connected) process.send!(msg);
+  if (process.connected) toMaster(msg);
 };
 
 process.title = `${settings.name}: worker [${settings.app}]`;
@@ -279,7 +282,7 @@ function sendLastStats(then: () => void): void {
       then();
     };
     setTimeout(once, 500);
-    process.send!(
+    toMaster(
       {
         type: 'heartbeat',
         requests,
@@ -299,6 +302,21 @@ function retire(reason: string): void {
   log.info(`worker retiring: ${reason}`);
   send({ type: 'retiring', reason });
   drainAndExit();
+}
+
+/** Load the app and serve what it exports on the binds, or the server it listened itself. */
+async function serveApp(): Promise<void> {
+  const app = await loadApp(settings.app!, process.cwd());
+  closeApp = app.close;
+  if (app.kind === 'server') await serveServer(app.server, null);
+  else if (served) log.debug('the app called listen() itself; its export is not served a second time');
+  else if (app.kind === 'listener') {
+    const tls = settings.certfile
+      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+      : null;
+    await serveServer(await createServer(settings, tls), app.listener);
+  } else await awaitListen(settings.app!, app.exported);
+  await serving;
 }
 
 async function boot(): Promise<void> {
@@ -341,17 +359,9 @@ async function boot(): Promise<void> {
   if (port !== null) process.env.PORT = String(port);
   // before any app code runs: an app's own listen() is served from the binds
   interceptListen(onAppListen);
-  const app = await loadApp(settings.app!, process.cwd());
-  closeApp = app.close;
-  if (app.kind === 'server') await serveServer(app.server, null);
-  else if (served) log.debug('the app called listen() itself; its export is not served a second time');
-  else if (app.kind === 'listener') {
-    const tls = settings.certfile
-      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
-      : null;
-    await serveServer(await createServer(settings, tls), app.listener);
-  } else await awaitListen(settings.app!, app.exported);
-  await serving;
+  await serveApp();
+  // PM2's wait_ready: served, but ready only once the app says so
+  if (settings.waitReady) await awaitAppReady(appSaidReady, settings.app!, settings.bootTimeout);
   await h.call('postWorkerInit', info);
 
   const heartbeat = setInterval(

@@ -35,6 +35,7 @@ const SNAPSHOT: StatusSnapshot = {
   rss: 50 * 1048576,
   restarts: 1,
   listeners: ['http://127.0.0.1:8000', 'unix:/run/app.sock'],
+  logs: { errorlog: '-', accesslog: null },
   workers: [
     {
       pid: 102,

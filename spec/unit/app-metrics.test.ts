@@ -273,6 +273,7 @@ const SNAPSHOT: StatusSnapshot = {
   state: 'running',
   uptimeMs: 0,
   rss: 0,
+  logs: { errorlog: '-', accesslog: null },
   restarts: 0,
   listeners: [],
   workers: [],

@@ -119,6 +119,7 @@ describe('health', () => {
     rss: 0,
     restarts: 0,
     listeners: [],
+    logs: { errorlog: '-', accesslog: null },
     workers: workers.map(([generation, s], id) => ({
       pid: id,
       id,
