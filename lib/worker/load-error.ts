@@ -58,6 +58,19 @@ export function caretUnder(source: string, column: number): string {
   return `${pad}^`;
 }
 
+/** Longer source lines (minified code) are shown around the column. */
+const MAX_SOURCE = 160;
+
+/** `at` with a long source line cut to MAX_SOURCE characters around the column, marked with '…'. */
+export function clipped(at: Location): Location {
+  if (at.source.length <= MAX_SOURCE) return at;
+  const start = Math.max(0, Math.min(at.column - 1 - MAX_SOURCE / 2, at.source.length - MAX_SOURCE));
+  const head = start > 0 ? '…' : '';
+  const tail = start + MAX_SOURCE < at.source.length ? '…' : '';
+  const source = head + at.source.slice(start, start + MAX_SOURCE) + tail;
+  return { ...at, source, caret: caretUnder(source, at.column - start + head.length) };
+}
+
 const FRAME = /^\s+at (?:.*? \()?((?:file:\/\/|\/)[^()]*?):(\d+):(\d+)\)?$/;
 
 /**
@@ -178,7 +191,8 @@ export interface LoadFailure {
  */
 export function describeLoadFailure({ what, err, appUrl, cwd, withStack }: LoadFailure): string {
   const lines = [`${what}: ${headline(err)}${typeStrippingHint(err)}`];
-  const at = locate(err, appUrl);
+  const found = locate(err, appUrl);
+  const at = found && clipped(found);
   if (at) lines.push(`${shortPath(at.file, cwd)}:${at.line}:${at.column}`, at.source, at.caret);
   const hint = esmInCommonJsHint(err, at?.file ?? (appUrl ? pathOf(appUrl) : null), cwd);
   if (hint) lines.push(hint);

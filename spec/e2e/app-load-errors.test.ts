@@ -61,13 +61,13 @@ describe('an app that fails to load', () => {
   it('a syntax error in an ES module the app imports (Node gives no place in the stack)', async () => {
     const d = project({
       'app.mjs': "import { hi } from './lib/util.mjs';\nexport default (_req, res) => res.end(hi);\n",
-      'lib/util.mjs': "export const hi = 'hi';\n\texport const n = ;\n",
+      'lib/util.mjs': "export const hi = 'hi';\n  export const n = ;\n",
     });
     assert.deepEqual(verdict(await failedStart('app.mjs', d)).slice(0, 4), [
       "tsgund: app 'app.mjs' failed to load: SyntaxError: Unexpected token ';'",
-      'lib/util.mjs:2:19',
-      '\texport const n = ;',
-      '\t                 ^',
+      'lib/util.mjs:2:20',
+      '  export const n = ;',
+      '                   ^',
     ]);
   });
 

@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import {
   arrowLocation,
   caretUnder,
+  clipped,
   esmInCommonJsHint,
   frameLocation,
   headline,
@@ -77,6 +78,19 @@ describe('where a load error points', () => {
   it('puts the caret under the column, keeping tabs', () => {
     assert.equal(caretUnder('abc', 1), '^');
     assert.equal(caretUnder('\t\tx = 1', 4), '\t\t ^');
+  });
+
+  it('cuts a long source line (minified code) around the column, the caret still under it', () => {
+    const source = `${'a'.repeat(500)}BAD${'b'.repeat(500)}`;
+    const at = clipped({ file: '/x.js', line: 1, column: 501, source, caret: caretUnder(source, 501) });
+    assert.equal(at.source.length, 162);
+    assert.ok(at.source.startsWith('…') && at.source.endsWith('…'));
+    assert.equal(at.source.slice(at.caret.length - 1, at.caret.length + 2), 'BAD');
+    const start = clipped({ file: '/x.js', line: 1, column: 2, source, caret: ' ^' });
+    assert.ok(!start.source.startsWith('…'));
+    assert.equal(start.caret, ' ^');
+    const short = { file: '/x.js', line: 1, column: 1, source: 'x', caret: '^^' };
+    assert.equal(clipped(short), short);
   });
 
   it('names the class and code as Node does', () => {
