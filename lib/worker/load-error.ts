@@ -106,7 +106,9 @@ function probeModuleSyntax(url: string): Location | null {
   const env = { ...process.env };
   for (const k of ['NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE']) delete env[k];
   const code = `import 'data:text/javascript,process.exit(0)';\nimport ${JSON.stringify(url)};\n`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+  // loaded as this process loads modules (NODE_OPTIONS and flags such as --import tsx), minus the inspector
+  const flags = process.execArgv.filter((a) => !/^--inspect/.test(a));
+  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', code], {
     env,
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
