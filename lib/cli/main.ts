@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './node-version-check.js';
 import '../early-signals.js';
 import { Command, CommanderError } from 'commander';
 import { UserError, oneLine } from '../errors.js';

@@ -12,7 +12,7 @@ import type { StartFlags } from './args.js';
  * ignored; the workers serve the app.
  * Loaded on demand: a plain start needs neither module in the master.
  */
-async function loadAppInMaster(app: string, cwd: string) {
+async function loadAppInMaster(app: string, cwd: string, withStack: boolean) {
   const [{ loadApp }, { interceptListen }] = await Promise.all([
     import('../worker/app-loader.js'),
     import('../worker/listen-hook.js'),
@@ -20,7 +20,7 @@ async function loadAppInMaster(app: string, cwd: string) {
   interceptListen(() => {}, { passOwnCalls: true });
   // PM2 apps call process.send('ready') unguarded: the master has no parent to tell
   process.send ??= ((message: unknown) => message === 'ready') as NonNullable<typeof process.send>;
-  return loadApp(app, cwd);
+  return loadApp(app, cwd, { withStack });
 }
 
 /** `tsgund start` (and check-config): returns the process exit code. */
@@ -38,7 +38,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     }
     if (flags.checkConfig) {
       requireApp(settings);
-      await loadAppInMaster(settings.app!, settings.chdir ?? cwd);
+      await loadAppInMaster(settings.app!, settings.chdir ?? cwd, settings.loglevel === 'debug');
       process.stdout.write(
         `config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`,
       );
@@ -53,7 +53,8 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
       return code;
     }
-    if (settings.preload) await loadAppInMaster(requireApp(settings), settings.chdir ?? cwd);
+    if (settings.preload)
+      await loadAppInMaster(requireApp(settings), settings.chdir ?? cwd, settings.loglevel === 'debug');
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();
     reportToStarter(`READY ${process.pid}`);

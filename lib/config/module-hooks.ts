@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { registerHooks, type LoadHookSync, type ResolveFnOutput, type ResolveHookSync } from 'node:module';
+// default import: a named `registerHooks` would fail to link on Node before 22.15, ahead of the CLI's version check
+import nodeModule, { type LoadHookSync, type ResolveFnOutput, type ResolveHookSync } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { assertRootOnly, checkingFiles } from './file-trust.js';
 
@@ -48,7 +49,7 @@ function checkImport(parentURL: string | undefined, url: string): void {
 export function registerConfigHooks(): void {
   if (registered) return;
   registered = true;
-  registerHooks({ resolve, load });
+  nodeModule.registerHooks({ resolve, load });
 }
 
 function versionOf(url: string | undefined): string | null {

@@ -28,13 +28,18 @@ export function watchStarter(onGone: () => void): void {
   channel.unref(); // the master's own timers decide when it exits
 }
 
+/** The report's one line: a message of several lines (an app's source line and caret) keeps them as `\\n`. */
+export const encodeReport = (line: string): string => line.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+export const decodeReport = (text: string): string =>
+  text.replace(/\\(\\|n)/g, (_, c: string) => (c === 'n' ? '\n' : '\\'));
+
 /** Report `READY <pid>` or `ERROR <exit code> <message>` to the waiting starter, once. */
 export function reportToStarter(line: string): void {
   const fd = Number(process.env[READY_FD_ENV]);
   if (!fd) return;
   delete process.env[READY_FD_ENV];
   try {
-    writeSync(fd, line.replace(/\n/g, ' ') + '\n');
+    writeSync(fd, encodeReport(line) + '\n');
   } catch {
     // the starter is gone; nobody to tell
   }

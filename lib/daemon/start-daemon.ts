@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { decodeReport } from './ready-pipe.js';
 
 const INTERMEDIATE = fileURLToPath(new URL('./intermediate.js', import.meta.url));
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -37,7 +38,7 @@ export function startDaemon(args: string[]): Promise<{ code: number; message: st
       if (interrupted)
         resolve({ code: 1, message: `start interrupted by ${interrupted}: the daemon stopped before it was ready` });
       else if (ok) resolve({ code: 0, message: `tsgund: daemon started (master pid ${ok[1]})` });
-      else if (failed) resolve({ code: Number(failed[1]), message: failed[2]! });
+      else if (failed) resolve({ code: Number(failed[1]), message: decodeReport(failed[2]!) });
       else resolve({ code: 1, message: 'the daemon exited before it was ready (see the error log)' });
     };
     pipe.setEncoding('utf8');

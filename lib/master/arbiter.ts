@@ -159,7 +159,12 @@ export class Arbiter {
       if (this.boot?.generation === h.generation) this.boot.onReady();
       this.placeGuests();
     },
-    'boot-error': (h, msg) => this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`),
+    // a report of several lines (the app's source line and a caret under it): one log line each
+    'boot-error': (h, msg) => {
+      const [first, ...rest] = msg.message.split('\n');
+      this.log.error(`Worker ${h.pid} failed to boot: ${first}`);
+      for (const line of rest) this.log.error(line);
+    },
     heartbeat: (h, msg) => this.onHeartbeat(h, msg),
     retiring: (h, msg) => this.onRetiring(h, msg.reason),
   };

@@ -16,7 +16,7 @@ import type { ErrorLog } from '../log/error-line.js';
  * cluster worker from libuv, and the master would never learn that it died.
  *
  * So the native part (native/reaper, an N-API addon shipped prebuilt for linux
- * x64 glibc and musl and arm64 glibc, built at install time elsewhere, and
+ * x64 glibc and musl and arm64 glibc, built with native/reaper/build.cjs elsewhere, and
  * optional) only peeks — waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT) — and reaps
  * exactly one pid on request. This module decides which pids are safe:
  *  - never a current worker (the master's handles, `cluster.workers`) nor a
@@ -39,7 +39,7 @@ interface Native {
   isSubreaper(): boolean;
 }
 
-// node-gyp-build picks native/reaper/build/Release (built at install) if there,
+// node-gyp-build picks native/reaper/build/Release (built by build.cjs) if there,
 // else the prebuild for this platform, arch and libc in native/reaper/prebuilds.
 const ADDON_DIR = fileURLToPath(new URL('../../../native/reaper/', import.meta.url));
 
@@ -126,7 +126,7 @@ export class Reaper {
       log.warning(
         `Running as PID 1 without the zombie reaper: ${error}. Zombies will not be reaped: orphaned processes ` +
           'the app leaves behind stay zombies. Run the container with an init (docker run --init, or tini as ' +
-          'the entrypoint), or install tsgund where a C compiler can build the addon',
+          'the entrypoint), or build the addon where a C compiler is: node node_modules/tsgund/native/reaper/build.cjs',
       );
       return null;
     }

@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EXIT, UserError, oneLine } from '../errors.js';
-import { typeStrippingHint } from '../type-stripping.js';
+import { EXIT, UserError } from '../errors.js';
+import { describeLoadFailure } from './load-error.js';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 type Close = () => unknown;
@@ -89,32 +89,53 @@ async function toServable(value: unknown, label: string, depth = 0): Promise<Loa
 export const describeValue = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 
+/** The names a module exports, a CommonJS module's `module.exports` keys included. */
+function exportNames(mod: AnyRecord): string[] {
+  const names = new Set(Object.keys(mod).filter((k) => k !== 'module.exports'));
+  const cjs = mod['module.exports'] ?? mod.default;
+  if (cjs && typeof cjs === 'object' && mod.default === cjs)
+    for (const k of Object.keys(cjs)) if (isFn((cjs as AnyRecord)[k])) names.add(k);
+  return [...names];
+}
+
+function missingExport(spec: string, module: string, exportName: string, mod: AnyRecord): string {
+  const names = exportNames(mod);
+  const found = names.join(', ') || 'none';
+  const hint = names.length
+    ? `hint: name one of them, e.g. ${module}:${names.find((n) => n !== 'default') ?? names[0]}, or export '${exportName}' from ${module}`
+    : `hint: ${module} exports nothing: export '${exportName}' (ESM: export function ${exportName}; CommonJS: exports.${exportName} = ...)`;
+  return `app '${spec}' has no export '${exportName}' (exports: ${found})\n${hint}`;
+}
+
 /**
  * Import the app module and return what it exports for serving; errors are
  * AppLoadErrors. `kind: 'none'` is not an error here: the app may have called
  * listen() while loading, or call it later.
  */
-export async function loadApp(spec: string, cwd: string): Promise<LoadedApp & { exported: unknown }> {
+export async function loadApp(
+  spec: string,
+  cwd: string,
+  { withStack = false } = {},
+): Promise<LoadedApp & { exported: unknown }> {
   const { module, exportName } = parseAppSpec(spec);
   const url = resolveModule(module, cwd);
+  const failure = (what: string, err: unknown, appUrl: string | null) =>
+    new AppLoadError(describeLoadFailure({ what: `app '${spec}' ${what}`, err, appUrl, cwd, withStack }));
   let mod: AnyRecord;
   try {
     mod = (await import(url)) as AnyRecord;
   } catch (err) {
-    throw new AppLoadError(`app '${spec}' failed to load: ${oneLine(err)}${typeStrippingHint(err)}`);
+    throw failure('failed to load', err, url);
   }
   // a CommonJS module imported from ESM puts module.exports on `default`
   let value = mod[exportName ?? 'default'];
   if (value === undefined && exportName && isFn((mod.default as AnyRecord | undefined)?.[exportName] as unknown)) {
     value = (mod.default as AnyRecord)[exportName];
   }
-  if (value === undefined && exportName) {
-    const found = Object.keys(mod).join(', ') || 'none';
-    throw new AppLoadError(`app '${spec}' has no export '${exportName}' (exports: ${found})`);
-  }
+  if (value === undefined && exportName) throw new AppLoadError(missingExport(spec, module, exportName, mod));
   try {
     return { ...(await toServable(value, spec)), exported: value };
   } catch (err) {
-    throw new AppLoadError(`app '${spec}' failed to start: ${oneLine(err)}`);
+    throw failure('failed to start', err, null);
   }
 }

@@ -212,21 +212,23 @@ async function awaitListen(app: string, exported: unknown): Promise<void> {
     exported === undefined ||
     (exported !== null && Object.getPrototypeOf(exported) === Object.prototype && !Object.keys(exported).length);
   if (!absent) throw new AppLoadError(`app '${app}' is ${describeValue(exported)}, expected ${AS_ALLOWED}`);
-  // the master's boot timeout runs from the fork: answer before it, with the reason
+  await beforeBootTimeout(
+    listenCalled,
+    `app '${app}' exports no handler and did not call listen() within the boot timeout (${settings.bootTimeout} s); export ${AS_ALLOWED}`,
+  );
+}
+
+/**
+ * `promise`, or an AppLoadError with `message` shortly before the master's boot
+ * timeout (which runs from the fork) would end this worker without a reason.
+ */
+async function beforeBootTimeout<T>(promise: Promise<T>, message: string): Promise<T> {
   const waitMs = Math.max(100, (settings.bootTimeout - process.uptime()) * 1000 - 500);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new AppLoadError(
-            `app '${app}' exports no handler and did not call listen() within the boot timeout (${settings.bootTimeout} s); export ${AS_ALLOWED}`,
-          ),
-        ),
-      waitMs,
-    );
+    timer = setTimeout(() => reject(new AppLoadError(message)), waitMs);
   });
-  await Promise.race([listenCalled, late]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function failRequest(res: http.ServerResponse, err: unknown): void {
@@ -306,7 +308,11 @@ function retire(reason: string): void {
 
 /** Load the app and serve what it exports on the binds, or the server it listened itself. */
 async function serveApp(): Promise<void> {
-  const app = await loadApp(settings.app!, process.cwd());
+  const app = await beforeBootTimeout(
+    loadApp(settings.app!, process.cwd(), { withStack: settings.loglevel === 'debug' }),
+    `app '${settings.app}' did not finish loading within the boot timeout (${settings.bootTimeout} s)\n` +
+      'hint: its top-level code or the factory it exports waits on something that never settles (a connection, a promise never resolved); make it resolve or fail, or raise bootTimeout',
+  );
   closeApp = app.close;
   if (app.kind === 'server') await serveServer(app.server, null);
   else if (served) log.debug('the app called listen() itself; its export is not served a second time');

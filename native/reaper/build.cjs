@@ -1,13 +1,16 @@
 #!/usr/bin/env node
-// tsgund's `install` script: the zombie reaper addon ships prebuilt (prebuilds/,
-// loaded by node-gyp-build) for linux x64 glibc and musl and arm64 glibc; on
-// any other Linux it is built here with node-gyp, as a fallback.
+// Builds the zombie reaper addon where no prebuild fits. The addon ships
+// prebuilt (prebuilds/, loaded by node-gyp-build at run time) for linux x64
+// glibc and musl and arm64 glibc; on any other Linux run, once after install:
+//
+//   node node_modules/tsgund/native/reaper/build.cjs
+//
+// (needs python3, make and a C compiler). tsgund has no install script, so no
+// package manager runs this by itself.
 //
 // Optional by design: when this cannot build (no compiler, no Node headers)
-// tsgund still installs and runs; a master that finds itself PID 1 without the
-// addon logs one warning and leaves orphans unreaped (run the container with
-// --init then). So this script never fails the install. Package managers that
-// skip install scripts (pnpm, --ignore-scripts) still get the prebuilds.
+// tsgund still runs; a master that finds itself PID 1 without the addon logs
+// one warning and leaves orphans unreaped (run the container with --init then).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync } = require('node:fs');
@@ -26,6 +29,7 @@ if (process.platform !== 'linux') process.exit(0); // PID 1 reaping is a Linux-c
 if (process.env.TSGUND_SKIP_REAPER) process.exit(0);
 try {
   require('node-gyp-build')(here); // a prebuild (or an earlier build) loads: nothing to build
+  process.stdout.write('tsgund: the zombie reaper addon loads for this platform; nothing to build\n');
   process.exit(0);
 } catch {
   // no prebuild for this platform: build it
@@ -62,3 +66,4 @@ if (r.status !== 0) {
     .join('\n  ');
   warn(`node-gyp rebuild failed:\n  ${why}\n`);
 }
+process.stdout.write('tsgund: zombie reaper addon built\n');

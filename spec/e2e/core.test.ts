@@ -418,7 +418,7 @@ describe('bad input: one line naming the culprit, the documented exit code, no s
       name: 'app throws on load',
       args: ['start', join(FIXTURES, 'throws-on-load.js'), '-b', '127.0.0.1:0'],
       code: 4,
-      message: /failed to load: database unreachable/,
+      message: /failed to load: Error: database unreachable$/,
     },
     {
       name: 'export not a handler',

@@ -71,7 +71,11 @@ describe('--daemon', () => {
   it('fails with the boot error and leaves no daemon behind', async () => {
     const bad = await startDaemon([], join(FIXTURES, 'throws-on-load.js'));
     assert.equal(bad.code, 4);
-    assert.match(bad.proc.output, /tsgund: app .* failed to load: database unreachable/);
+    // the report keeps its lines through the ready pipe: the place and the source line
+    assert.match(
+      bad.proc.output,
+      /tsgund: app .* failed to load: Error: database unreachable\n.*throws-on-load\.js:1:7\nthrow new Error\('database unreachable'\);\n {6}\^/,
+    );
     assert.equal(existsSync(bad.pidfile), false, 'no pidfile left');
 
     const busy = net.createServer().listen(0, '127.0.0.1');
