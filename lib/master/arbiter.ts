@@ -29,6 +29,7 @@ import { planGuests, Slots } from './slots.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { GenerationBoot } from './generation-boot.js';
+import { MessageIntake } from './message-intake.js';
 import { decide, oldestSurplus, type PoolView } from './reconcile.js';
 import { BootFailure, QUICK_STOP_MS, WorkerHandle } from './worker-handle.js';
 
@@ -148,7 +149,15 @@ export class Arbiter {
     SIGWINCH: { run: () => this.onWinch() },
   };
 
-  /** One handler per kind of message a worker sends (node:cluster's methodMessageMapping). */
+  /** Checks every message from a worker before a handler below sees it (see message-intake.ts). */
+  private readonly intake = new MessageIntake({
+    log: () => this.log,
+    counted: (reason) => this.metrics?.ignoredMessage(reason),
+    deliver: (h, msg) => this.onWorkerMessage(h, msg),
+    stop: (h, why) => this.stopMisbehaving(h, why),
+  });
+
+  /** One handler per kind of message a worker sends (node:cluster's methodMessageMapping); each gets a valid message. */
   private readonly messageHandlers: MessageHandlers = {
     'want-sockets': (h) => this.sendSockets(h),
     ready: (h) => {
@@ -281,6 +290,7 @@ export class Arbiter {
       uptimeMs: Math.round(process.uptime() * 1000),
       rss: process.memoryUsage.rss(),
       restarts: this.restarts,
+      ignoredMessages: { ...this.intake.ignored },
       listeners: this.listeners.map((l) => this.describe(l)),
       workers: [...this.workers.values()].map((h) => ({
         pid: h.pid,
@@ -573,7 +583,7 @@ export class Arbiter {
     }
     const h = new WorkerHandle(worker, generation, () => this.graceMs, slot);
     this.workers.set(worker.id, h);
-    worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
+    this.intake.attach(h);
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
     this.log.info(`Booting worker with pid: ${h.pid} (generation ${generation})`);
     void this.hooks.call('postFork', { pid: h.pid, id: h.id, generation });
@@ -592,6 +602,12 @@ export class Arbiter {
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
     h.onMessage(msg);
     (this.messageHandlers[msg.type] as (h: WorkerHandle, msg: WorkerToMaster) => void)(h, msg);
+  }
+
+  /** A worker that floods the master or corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL. */
+  private stopMisbehaving(h: WorkerHandle, why: string): void {
+    this.log.error(`Worker ${h.pid} ${why}: stopping it`);
+    h.abort(Date.now());
   }
 
   private onRetiring(h: WorkerHandle, reason: string): void {
