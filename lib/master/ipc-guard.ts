@@ -113,7 +113,11 @@ function onInternal(child: ChildProcess, policy: ChannelPolicy, m: Record<string
   if (m?.cmd === 'NODE_CLUSTER' && typeof m.act === 'string' && CLUSTER_ACTS.has(m.act) && m.ack === undefined) {
     return true;
   }
-  closeHandle(handle);
+  if (m?.cmd === 'NODE_HANDLE' && handle) {
+    // a descriptor sent to the master: closed, but acknowledged, or the worker's channel waits for that forever
+    closeHandle(handle);
+    reply(child, { cmd: 'NODE_HANDLE_ACK' });
+  }
   if (m?.cmd === 'NODE_CLUSTER' && m.act === 'queryServer') {
     policy.bindRefused(describeQuery(m));
     refuse(child, m.seq);
@@ -123,9 +127,14 @@ function onInternal(child: ChildProcess, policy: ChannelPolicy, m: Record<string
 
 /** Answer a bind request with an error, as the primary does when its own bind fails. */
 function refuse(child: ChildProcess, seq: unknown): void {
-  if (!Number.isSafeInteger(seq) || !child.connected) return;
+  if (Number.isSafeInteger(seq))
+    reply(child, { cmd: 'NODE_CLUSTER', ack: seq, errno: -constants.errno.EACCES, data: null });
+}
+
+function reply(child: ChildProcess, msg: object): void {
+  if (!child.connected) return;
   try {
-    child.send({ cmd: 'NODE_CLUSTER', ack: seq, errno: -constants.errno.EACCES, data: null }, undefined, {}, () => {});
+    child.send(msg, undefined, {}, () => {});
   } catch {
     // the channel just closed
   }

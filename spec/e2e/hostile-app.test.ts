@@ -30,6 +30,8 @@ const MiB = 1024 * 1024;
 const rssOf = (pid: number): number =>
   Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
+const fdsOf = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
 /** An error-log line as tsgund writes it: `[time] [pid] [LEVEL] message`. */
 const LOG_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] /;
 
@@ -48,6 +50,7 @@ describe('a hostile app as nobody', { skip: process.getuid?.() !== 0 && 'needs r
     const atTarget = () => waitFor(() => pool().length === TARGET, 'the pool at its target', 20_000);
     for (let i = 0; i < 4; i++) assert.equal((await request(`${url}/`)).status, 200);
     const rssBefore = rssOf(master);
+    const fdsBefore = fdsOf(master);
     const listening = listeningAddresses([master, ...pool()]);
     assert.deepEqual(listening, [`127.0.0.1:${port}`]);
 
@@ -55,6 +58,9 @@ describe('a hostile app as nobody', { skip: process.getuid?.() !== 0 && 'needs r
     const junk = await attack('junk');
     const forged = await attack('forged');
     assert.ok(isRunning(junk.pid) && isRunning(forged.pid));
+
+    // descriptors sent to the master are closed and acknowledged
+    assert.equal((await attack('handles')).delivered, true);
 
     // node:cluster's bind request: refused with an error (EACCES), nothing bound
     const otherPort = await freePort();
@@ -108,6 +114,7 @@ describe('a hostile app as nobody', { skip: process.getuid?.() !== 0 && 'needs r
     if (process.env.HOSTILE_VERBOSE) t.diagnostic(proc.output);
     assert.ok(grown < 20 * MiB, `the master grew by ${(grown / MiB).toFixed(1)} MiB`);
     assert.equal(pool().length, TARGET);
+    assert.ok(fdsOf(master) <= fdsBefore + 2, `the master holds ${fdsOf(master)} descriptors, ${fdsBefore} before`);
     assert.deepEqual(listeningAddresses([master, ...pool()]), listening);
     assert.ok(!existsSync(sock));
     assert.deepEqual(readdirSync(secret), []);
