@@ -28,6 +28,8 @@ export interface StatusSnapshot {
   rss: number;
   /** Workers that died unexpectedly and were replaced. */
   restarts: number;
+  /** Messages from workers the master did not act on, by reason (see lib/master/worker-messages.ts). */
+  ignoredMessages?: Record<string, number>;
   listeners: string[];
   workers: WorkerStatus[];
   /** Where the workers write their logs: absolute paths, '-' for stdout or stderr, null for no access log. */

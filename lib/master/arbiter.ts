@@ -15,7 +15,6 @@ import { adoptHandle, unlinkUnixSocket, type Listener } from '../listeners/handl
 import { FDS_ENV, REUSEPORT_ENV, bindAll, inheritedFromParent } from '../listeners/inherited.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { createErrorLog } from '../log/error-log.js';
-import { isMetricsResponse } from '../stats/app-metrics.js';
 import type { AppMetricsCollector, AppScrape } from '../stats/app-metrics-collector.js';
 import type { MasterMetrics } from '../stats/master-metrics.js';
 import type { StatsServer } from '../stats/server.js';
@@ -31,6 +30,7 @@ import { planGuests, Slots } from './slots.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { GenerationBoot } from './generation-boot.js';
+import { MessageIntake } from './message-intake.js';
 import { decide, oldestSurplus, type PoolView } from './reconcile.js';
 import { BootFailure, QUICK_STOP_MS, WorkerHandle } from './worker-handle.js';
 
@@ -152,7 +152,15 @@ export class Arbiter {
     SIGWINCH: { run: () => this.onWinch() },
   };
 
-  /** One handler per kind of message a worker sends (node:cluster's methodMessageMapping). */
+  /** Checks every message from a worker before a handler below sees it (see message-intake.ts). */
+  private readonly intake = new MessageIntake({
+    log: () => this.log,
+    counted: (reason) => this.metrics?.ignoredMessage(reason),
+    deliver: (h, msg) => this.onWorkerMessage(h, msg),
+    stop: (h, why) => this.stopMisbehaving(h, why),
+  });
+
+  /** One handler per kind of message a worker sends (node:cluster's methodMessageMapping); each gets a valid message. */
   private readonly messageHandlers: MessageHandlers = {
     'want-sockets': (h) => this.sendSockets(h),
     ready: (h) => {
@@ -167,6 +175,8 @@ export class Arbiter {
     },
     heartbeat: (h, msg) => this.onHeartbeat(h, msg),
     retiring: (h, msg) => this.onRetiring(h, msg.reason),
+    // prom-client's cluster protocol, answered by the app: checked in depth by the collector
+    'prom-client:getMetricsRes': (h, msg) => this.appMetrics?.onAnswer(h.pid, msg),
   };
 
   constructor(private readonly opts: ArbiterOptions) {
@@ -316,6 +326,7 @@ export class Arbiter {
       uptimeMs: Math.round(process.uptime() * 1000),
       rss: process.memoryUsage.rss(),
       restarts: this.restarts,
+      ignoredMessages: { ...this.intake.ignored },
       listeners: this.listeners.map((l) => this.describe(l)),
       workers: [...this.workers.values()].map((h) => ({
         pid: h.pid,
@@ -614,7 +625,7 @@ export class Arbiter {
     }
     const h = new WorkerHandle(worker, generation, () => this.graceMs, slot);
     this.workers.set(worker.id, h);
-    worker.on('message', (msg: WorkerToMaster) => this.onWorkerMessage(h, msg));
+    this.intake.attach(h);
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
     this.log.info(`Booting worker with pid: ${h.pid} (generation ${generation})`);
     void this.hooks.call('postFork', { pid: h.pid, id: h.id, generation });
@@ -631,13 +642,14 @@ export class Arbiter {
   }
 
   private onWorkerMessage(h: WorkerHandle, msg: WorkerToMaster): void {
-    // prom-client's cluster protocol, answered by the app: checked by the collector, never dispatched below
-    if (isMetricsResponse(msg)) {
-      this.appMetrics?.onAnswer(h.pid, msg);
-      return;
-    }
     h.onMessage(msg);
     (this.messageHandlers[msg.type] as (h: WorkerHandle, msg: WorkerToMaster) => void)(h, msg);
+  }
+
+  /** A worker that floods the master or corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL. */
+  private stopMisbehaving(h: WorkerHandle, why: string): void {
+    this.log.error(`Worker ${h.pid} ${why}: stopping it`);
+    h.abort(Date.now());
   }
 
   private onRetiring(h: WorkerHandle, reason: string): void {

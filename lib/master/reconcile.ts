@@ -38,8 +38,18 @@ const live = (pool: PoolView, generation: number): WorkerView[] =>
 
 const byAge = (a: WorkerView, b: WorkerView): number => a.startedAt - b.startedAt;
 
+/**
+ * What `generation` lacks. A retiring worker that has not exited yet is
+ * replaced while it drains, but only one at a time: the rest still count,
+ * so the generation never has more than `size` + 1 processes, whatever its
+ * workers claim (a worker that says it retires and stays is SIGKILLed after
+ * the graceful timeout, and only then replaced).
+ */
 function shortfall(pool: PoolView, generation: number, size: number): number {
-  return Math.max(0, size - live(pool, generation).length - (pool.pending.get(generation) ?? 0));
+  const all = pool.workers.filter((w) => w.generation === generation);
+  const retiring = all.filter((w) => w.retiring).length;
+  const counted = all.length - Math.min(retiring, 1);
+  return Math.max(0, size - counted - (pool.pending.get(generation) ?? 0));
 }
 
 /**

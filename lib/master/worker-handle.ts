@@ -31,6 +31,8 @@ export class WorkerHandle {
   /** The app's own failure to load, as the worker reported it. */
   bootError: BootFailure | null = null;
   private killTimer: NodeJS.Timeout | null = null;
+  /** When the armed SIGKILL fires (monotonic ms). */
+  private killAt = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly worker: Worker,
@@ -114,6 +116,7 @@ export class WorkerHandle {
 
   /** The worker drains on its own (max-requests): SIGKILL it if that outlasts the graceful timeout. */
   retire(): void {
+    if (this.retiring) return;
     this.retiring = true;
     this.state = 'draining';
     this.killAfter(this.graceMs());
@@ -137,8 +140,12 @@ export class WorkerHandle {
     this.killAfter(graceMs);
   }
 
+  /** Arm the SIGKILL; one armed to fire sooner stands (a later stop never buys a worker time). */
   private killAfter(ms: number): void {
+    const at = performance.now() + ms;
+    if (this.killTimer && at >= this.killAt) return;
     if (this.killTimer) clearTimeout(this.killTimer);
+    this.killAt = at;
     this.killTimer = setTimeout(() => this.kill(), ms);
   }
 }

@@ -8,6 +8,7 @@
 
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { AppMetricsStatus, StatusSnapshot, WorkerStatus } from '../control/status.js';
+import { IGNORE_REASONS, type IgnoreReason } from '../master/worker-messages.js';
 import { withoutReserved } from './app-metrics.js';
 import type { AppScrape } from './app-metrics-collector.js';
 import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from './request-metrics.js';
@@ -107,6 +108,12 @@ export class MasterMetrics {
     help: 'Generation of the workers currently serving',
     registers: [this.registry],
   });
+  private readonly ignored = new Counter({
+    name: 'tsgund_worker_messages_ignored_total',
+    help: 'Messages from workers the master did not act on, by reason: unknown kind, malformed, wrong state, internal, bind request, over the rate limit',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   private readonly workerRss = new Gauge({
     name: 'tsgund_worker_resident_memory_bytes',
     help: 'Resident memory of each worker, as of its last heartbeat',
@@ -130,6 +137,7 @@ export class MasterMetrics {
     for (const c of STATUS_CLASSES) this.requests.inc({ status_class: c }, 0);
     for (const c of RESTART_CAUSES) this.restarts.inc({ cause: c }, 0);
     for (const r of ['ok', 'failed']) this.reloads.inc({ result: r }, 0);
+    for (const reason of IGNORE_REASONS) this.ignored.inc({ reason }, 0);
   }
 
   get contentType(): string {
@@ -148,6 +156,10 @@ export class MasterMetrics {
 
   restart(cause: RestartCause): void {
     this.restarts.inc({ cause });
+  }
+
+  ignoredMessage(reason: IgnoreReason): void {
+    this.ignored.inc({ reason });
   }
 
   reload(ok: boolean): void {

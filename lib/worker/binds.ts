@@ -29,12 +29,14 @@ export const appPort = (binds: Bind[]): number | null => binds.find((b) => b.por
 /**
  * The listen rule: a listen() on the port of one of tsgund's binds, or on the
  * path of one of its unix binds, is served from all of them. Anything else
- * (another port, port 0, another path) is refused: null when it matches, else
+ * (another port, port 0, another path, an fd or a handle) is refused: null when it matches, else
  * the one-line reason.
  */
 export function refuseListen(target: ListenTarget, binds: Bind[]): string | null {
+  // a descriptor or a handle is never one of them: node:cluster would ask the master to adopt it
   const match =
-    'port' in target ? binds.some((b) => b.port === target.port) : binds.some((b) => b.path === target.path);
+    ('port' in target && binds.some((b) => b.port === target.port)) ||
+    ('path' in target && binds.some((b) => b.path === target.path));
   if (match) return null;
   const port = appPort(binds);
   const hint = port === null ? 'listen on a unix bind path' : `listen on process.env.PORT (${port})`;

@@ -2,16 +2,13 @@ import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where an app asked to listen: a TCP port or a unix socket path. */
-export type ListenTarget = { port: number } | { path: string };
+/** Where an app asked to listen: a TCP port, a unix socket path, a file descriptor or a handle. */
+export type ListenTarget = { port: number } | { path: string } | { fd: number } | { handle: true };
 
 type ListenArgs = unknown[];
 
-/**
- * Read what a `server.listen(...)` call asks for, as node:net would. Null for
- * a handle or an fd (tsgund's own calls, which go through untouched).
- */
-export function listenTarget(args: ListenArgs): ListenTarget | null {
+/** Read what a `server.listen(...)` call asks for, as node:net would. */
+export function listenTarget(args: ListenArgs): ListenTarget {
   const first = args[0];
   if (first === undefined || first === null || typeof first === 'function') return { port: 0 };
   if (typeof first === 'number') return { port: first };
@@ -23,18 +20,26 @@ export function listenTarget(args: ListenArgs): ListenTarget | null {
     const port = Number(o.port ?? 0);
     return { port: Number.isInteger(port) ? port : -1 };
   }
-  // a handle (TCP/Pipe wraps have fd), { handle } or { fd }: not a port
-  if ('_handle' in o || 'handle' in o || 'fd' in o) return null;
+  // a native handle (a TCP or Pipe wrap: it has fd too), { handle }, a server with _handle, or { fd }
+  if ('_handle' in o || 'handle' in o || typeof o.listen === 'function') return { handle: true };
+  if ('fd' in o) return { fd: Number(o.fd) };
   return { port: 0 };
 }
 
-export const describeTarget = (t: ListenTarget): string => ('port' in t ? `port ${t.port}` : `unix:${t.path}`);
+export function describeTarget(t: ListenTarget): string {
+  if ('port' in t) return `port ${t.port}`;
+  if ('path' in t) return `unix:${t.path}`;
+  return 'fd' in t ? `fd ${t.fd}` : 'a handle';
+}
 
 /**
  * Replace net.Server#listen so that an app's own listen() never reaches
- * node:cluster (whose worker-side listen asks the master to open the port and
- * round-robins connections through it). `onListen` decides what to do with the
- * server instead, and gets the call's callback.
+ * node:cluster (whose worker-side listen asks the master to open the port, or
+ * to adopt a descriptor of its own for listen({ fd }), and round-robins
+ * connections through it; the master refuses that anyway, see
+ * lib/master/ipc-guard.ts). `onListen` decides what to do with the server
+ * instead, and gets the call's callback. Only tsgund's own code listens on
+ * a handle (the sockets the master sent), or on anything with `passOwnCalls`.
  */
 export function interceptListen(
   onListen: (server: net.Server, target: ListenTarget, cb: (() => void) | undefined) => void,
@@ -43,7 +48,8 @@ export function interceptListen(
   const original = net.Server.prototype.listen;
   net.Server.prototype.listen = function listen(this: net.Server, ...args: ListenArgs): net.Server {
     const target = listenTarget(args);
-    if (target === null || (passOwnCalls && isOwnCaller(listen))) {
+    const onHandle = 'fd' in target || 'handle' in target;
+    if ((passOwnCalls || onHandle) && isOwnCaller(listen)) {
       return original.apply(this, args as Parameters<typeof original>);
     }
     onListen(this, target, args.findLast((a) => typeof a === 'function') as (() => void) | undefined);

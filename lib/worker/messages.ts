@@ -37,4 +37,6 @@ export type WorkerToMaster =
   | { type: 'ready' }
   | { type: 'boot-error'; exitCode: number; message: string }
   | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
-  | { type: 'retiring'; reason: string };
+  | { type: 'retiring'; reason: string }
+  /** prom-client's cluster protocol, answered by the app's own prom-client (checked in depth by app-metrics.ts). */
+  | { type: 'prom-client:getMetricsRes'; requestId: number; metrics?: unknown; error?: unknown };

@@ -97,7 +97,7 @@ for (const file of ['config/docker/app.Dockerfile', 'config/docker/Dockerfile'])
           .map((a) => JSON.stringify(a))
           .join(' '),
       );
-      const bind = parseBind(String((cmd?.values.bind as string[])[0]));
+      const bind = parseBind(String((cmd?.values.bind as string[] | undefined)?.[0]));
       const exposed = one(stage, 'EXPOSE').args.split(/\s+/).map(Number);
       assert.deepEqual(
         exposed.sort(),

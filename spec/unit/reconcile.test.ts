@@ -34,6 +34,20 @@ describe('decide: the pool against its targets', () => {
     assert.deepEqual(decide(pool(workers)).spawn, [{ generation: 1, count: 1 }]);
   });
 
+  it('replaces one retiring worker at a time while they drain: never more than target + 1 processes', () => {
+    const retiring = () => w('draining', { retiring: true });
+    assert.deepEqual(decide(pool([w('ready'), retiring()])).spawn, [{ generation: 1, count: 1 }]);
+    // its replacement says it retires too (and stays): no third process until one of them exits
+    assert.deepEqual(decide(pool([w('ready'), retiring(), retiring()])).spawn, []);
+    assert.deepEqual(
+      decide(pool([retiring(), retiring(), retiring()], { serving: { generation: 1, target: 1 } })).spawn,
+      [],
+    );
+    assert.deepEqual(decide(pool([retiring(), retiring()])).spawn, [{ generation: 1, count: 1 }]);
+    // a fork under way for it counts too
+    assert.deepEqual(decide(pool([w('ready'), retiring()], { pending: new Map([[1, 1]]) })).spawn, []);
+  });
+
   it('stops the oldest ready workers beyond the target', () => {
     const [a, b, c] = [w('ready'), w('ready'), w('ready')];
     assert.deepEqual(decide(pool([c!, a!, b!])).stop, [a!.id]);

@@ -24,11 +24,12 @@ describe('listenTarget', () => {
     assert.deepEqual(listenTarget([{ path: '/run/app.sock' }]), { path: '/run/app.sock' });
   });
 
-  it('lets handles and fds through (tsgund listening on the master sockets)', () => {
-    assert.equal(listenTarget([{ fd: 3 }]), null);
-    assert.equal(listenTarget([{ handle: {} }]), null);
-    assert.equal(listenTarget([{ _handle: {} }]), null);
-    assert.equal(listenTarget([Object.assign(Object.create({ fd: 5 }), {})]), null);
+  it('reads handles and fds (only tsgund itself may listen on them)', () => {
+    assert.deepEqual(listenTarget([{ fd: 3 }]), { fd: 3 });
+    assert.deepEqual(listenTarget([Object.assign(Object.create({ fd: 5 }), {})]), { fd: 5 });
+    assert.deepEqual(listenTarget([{ handle: {} }]), { handle: true });
+    assert.deepEqual(listenTarget([{ _handle: {} }]), { handle: true });
+    assert.deepEqual(listenTarget([{ fd: 7, listen() {}, close() {} }]), { handle: true });
   });
 });
 
@@ -49,5 +50,13 @@ describe('refuseListen', () => {
     );
     assert.match(refuseListen({ path: '/tmp/b.sock' }, binds)!, /on unix:\/tmp\/b\.sock, which/);
     assert.match(refuseListen({ port: 3000 }, [unix('/run/a.sock')])!, /listen on a unix bind path or change --bind$/);
+  });
+
+  it('refuses an fd or a handle like a foreign port', () => {
+    assert.match(
+      refuseListen({ fd: 3 }, binds)!,
+      /^the app called listen\(\) on fd 3, which is not one of tsgund's binds \(/,
+    );
+    assert.match(refuseListen({ handle: true }, binds)!, /^the app called listen\(\) on a handle, which is not one of/);
   });
 });
