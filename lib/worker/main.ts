@@ -1,4 +1,5 @@
 import '../early-signals.js';
+import './ignore-signals.js';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
