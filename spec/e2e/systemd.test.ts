@@ -26,6 +26,13 @@ const missing = ['systemd-socket-activate', 'systemd-notify', 'perl'].filter((to
 const dirs: string[] = [];
 after(() => cleanup(dirs));
 
+/** The shipped service unit, its example paths pointed at things that exist here. */
+const unitHere = (dir: string): string =>
+  readFileSync(join(ROOT, 'config/systemd/tsgund.service'), 'utf8')
+    .replace(/\/usr\/bin\/node /g, `${process.execPath} `)
+    .replace(/\/srv\/app\/node_modules\/tsgund\/dist\/lib\/cli\/main\.js/g, CLI)
+    .replace(/\/srv\/app/g, dir);
+
 describe('systemd', () => {
   it('socket activation: workers serve the passed socket across a HUP; READY, RELOADING, STOPPING are notified', {
     skip: missing.length ? `missing ${missing.join(', ')}` : false,
@@ -148,11 +155,7 @@ describe('systemd', () => {
   }, async () => {
     const dir = tempDir();
     dirs.push(dir);
-    // the unit's paths are examples: point them at things that exist here
-    const service = readFileSync(join(ROOT, 'config/systemd/tsgund.service'), 'utf8')
-      .replace(/\/srv\/app\/node_modules\/\.bin\/tsgund/g, process.execPath)
-      .replace(/\/srv\/app/g, dir);
-    writeFileSync(join(dir, 'tsgund.service'), service);
+    writeFileSync(join(dir, 'tsgund.service'), unitHere(dir));
     copyFileSync(join(ROOT, 'config/systemd/tsgund.socket'), join(dir, 'tsgund.socket'));
     const done = await exec(which('systemd-analyze')!, [
       'verify',
@@ -162,5 +165,25 @@ describe('systemd', () => {
     ]);
     assert.equal(done.code, 0, done.stderr);
     assert.equal(done.stdout + done.stderr, '');
+  });
+
+  it('the service unit is sandboxed: systemd-analyze security rates its exposure 2.5 or lower', {
+    skip: which('systemd-analyze') ? false : 'no systemd-analyze',
+  }, async (t) => {
+    const dir = tempDir();
+    dirs.push(dir);
+    writeFileSync(join(dir, 'tsgund.service'), unitHere(dir));
+    const done = await exec(which('systemd-analyze')!, [
+      'security',
+      '--offline=true',
+      '--no-pager',
+      join(dir, 'tsgund.service'),
+    ]);
+    const text = done.stdout + done.stderr;
+    if (/unrecognized option|unknown option/i.test(text)) return t.skip('this systemd-analyze has no --offline');
+    const exposure = /Overall exposure level for tsgund\.service: (\d+\.\d+)/.exec(text);
+    assert.ok(exposure, text);
+    const open = text.split('\n').filter((l) => l.startsWith('✗'));
+    assert.ok(Number(exposure[1]) <= 2.5, `exposure ${exposure[1]}; open:\n${open.join('\n')}`);
   });
 });
