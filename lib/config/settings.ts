@@ -252,6 +252,20 @@ const TABLE = [
     default: () => null,
   },
   {
+    key: 'unixSocketMode',
+    kind: 'mode',
+    help: 'mode of the unix:PATH sockets tsgund binds, octal; connecting needs write permission',
+    default: () => 0o660,
+  },
+  {
+    key: 'unixSocketGroup',
+    kind: 'string',
+    nullable: true,
+    help: "group of the unix:PATH sockets tsgund binds (name or gid), such as the proxy's",
+    default: () => null,
+    defaultText: "the workers' group with -u/-g, else the master's",
+  },
+  {
     key: 'rawEnv',
     kind: 'list',
     short: 'e',
