@@ -65,13 +65,15 @@ type Request = Pick<IncomingMessage, 'rawHeaders' | 'headers' | 'socket'> & {
   trailers?: IncomingMessage['trailers'];
   trailersDistinct?: IncomingMessage['trailersDistinct'];
   prependOnceListener?: IncomingMessage['prependOnceListener'];
+  /** http2's compatibility request: its stream, whose session is the connection. */
+  stream?: EventEmitter & { session?: object };
 };
 
 const FORWARDING = 1;
-/** A chunked body, which may end in trailers. */
-const CHUNKED = 2;
+/** A body that may end in trailers: a chunked HTTP/1.1 one, or any HTTP/2 stream. */
+const MAY_TRAIL = 2;
 
-/** Which of FORWARDING and CHUNKED the header names show. */
+/** Which of FORWARDING and MAY_TRAIL the header names show. */
 function scan(raw: string[]): number {
   let found = 0;
   for (let i = 0; i < raw.length; i += 2) {
@@ -79,7 +81,7 @@ function scan(raw: string[]): number {
     if (name.length < MIN_NAME || name.length > MAX_NAME) continue;
     const lower = name.toLowerCase();
     if (FORWARDED_HEADERS.has(lower)) found |= FORWARDING;
-    else if (lower === 'transfer-encoding') found |= CHUNKED;
+    else if (lower === 'transfer-encoding') found |= MAY_TRAIL;
   }
   return found;
 }
@@ -99,6 +101,20 @@ function strip(raw: string[] | undefined, views: () => Views[]): void {
 }
 
 /**
+ * Trailers arrive with the end of the body. node:http stores them before it
+ * emits 'end', and http2's compatibility request copies them from its
+ * stream's 'trailers' event: a listener put first on either removes them
+ * before the app can see them, whenever the app added its own.
+ */
+function stripTrailers(req: Request): void {
+  if (req.stream) {
+    req.stream.prependOnceListener('trailers', (trailers: Views, _flags: number, raw: string[] | undefined) =>
+      strip(raw, () => [trailers]),
+    );
+  } else req.prependOnceListener?.('end', () => strip(req.rawTrailers, () => [req.trailers, req.trailersDistinct]));
+}
+
+/**
  * `forwardedAllowIps`: only the listed proxies may tell the app who the client
  * is and which scheme it used. From any other peer the forwarding headers, and
  * trailers of the same names, are removed before the app sees them, so they
@@ -109,25 +125,22 @@ function strip(raw: string[] | undefined, views: () => Views[]): void {
 export function forwardedFilter(entries: string[]): ((req: Request) => void) | null {
   if (entries.includes('*')) return null;
   const trusts = allowList(entries);
-  const verdicts = new WeakMap<Socket, boolean>();
+  // by connection: an HTTP/2 request's socket is a new proxy per stream, its session is not
+  const verdicts = new WeakMap<object, boolean>();
   return (req) => {
     // the peer's address is looked up only when there is something to strip:
     // socket.remoteAddress is a getpeername() system call, measurable per new connection
-    const found = scan(req.rawHeaders);
+    const found = scan(req.rawHeaders) | (req.stream ? MAY_TRAIL : 0);
     if (!found) return;
-    const sock = req.socket;
-    let trusted = verdicts.get(sock);
+    const connection: object = req.stream?.session ?? req.socket;
+    let trusted = verdicts.get(connection);
     if (trusted === undefined) {
-      trusted = trusts(sock.remoteAddress);
-      verdicts.set(sock, trusted);
+      trusted = trusts((req.socket as Socket).remoteAddress);
+      verdicts.set(connection, trusted);
     }
     if (trusted) return;
     if (found & FORWARDING) strip(req.rawHeaders, () => [req.headers, req.headersDistinct]);
-    // trailers arrive with the end of the body, before 'end' is emitted; this
-    // listener runs ahead of the app's, whenever the app added those
-    if (found & CHUNKED) {
-      req.prependOnceListener?.('end', () => strip(req.rawTrailers, () => [req.trailers, req.trailersDistinct]));
-    }
+    if (found & MAY_TRAIL) stripTrailers(req);
   };
 }
 

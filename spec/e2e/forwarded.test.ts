@@ -181,7 +181,7 @@ describe('forwardedAllowIps', () => {
     await proc.exit;
   });
 
-  it("an exported HTTP/2 server's requests are filtered too", async () => {
+  it("an exported HTTP/2 server's requests and trailers are filtered too", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const { cert, key } = selfSignedCert(dir);
@@ -190,15 +190,24 @@ describe('forwardedAllowIps', () => {
       env: { ...process.env, CERT: cert, KEY: key },
     });
     const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-    const seen = await new Promise<{ headers: Record<string, string>; raw: string[] }>((resolve, reject) => {
-      const req = session.request({
-        ':path': '/',
-        'x-forwarded-for': '203.0.113.9',
-        'x-forwarded-proto': 'https',
-        forwarded: 'for=203.0.113.9',
-        'x-real-ip': '203.0.113.9',
-        'x-kept': 'yes',
-      });
+    type Seen2 = { headers: Record<string, string>; raw: string[]; trailers: object; rawTrailers: string[] };
+    const seen = await new Promise<Seen2>((resolve, reject) => {
+      const req = session.request(
+        {
+          ':path': '/',
+          ':method': 'POST',
+          'x-forwarded-for': '203.0.113.9',
+          'x-forwarded-proto': 'https',
+          forwarded: 'for=203.0.113.9',
+          'x-real-ip': '203.0.113.9',
+          'x-kept': 'yes',
+        },
+        { waitForTrailers: true },
+      );
+      req.on('wantTrailers', () =>
+        req.sendTrailers({ 'x-forwarded-for': '203.0.113.9', forwarded: 'proto=https', 'x-checksum': 'abc' }),
+      );
+      req.end('body');
       let text = '';
       req.setEncoding('utf8').on('data', (d: string) => (text += d));
       req.on('end', () => resolve(JSON.parse(text)));
@@ -208,6 +217,8 @@ describe('forwardedAllowIps', () => {
     assert.deepEqual(forwardingNames({ ...seen, distinct: {} }), []);
     assert.equal(seen.headers['x-kept'], 'yes');
     assert.ok(seen.raw.includes('x-kept'));
+    assert.deepEqual(seen.trailers, { 'x-checksum': 'abc' });
+    assert.deepEqual(seen.rawTrailers, ['x-checksum', 'abc']);
     proc.kill('SIGQUIT');
     await proc.exit;
   });
