@@ -24,7 +24,7 @@ import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster }
 import { CrashBackoff } from './crash-backoff.js';
 import { Pidfile } from './pidfile.js';
 import { MasterLogFiles } from './log-files.js';
-import { workerFork, workerIdentity } from './privileges.js';
+import { unixSocketAccess, workerFork, workerIdentity } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { planGuests, Slots } from './slots.js';
 import { notifySystemd } from './systemd-notify.js';
@@ -215,7 +215,13 @@ export class Arbiter {
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.hooks.call('onStarting');
     const inherited = inheritedFromParent(process.env);
-    this.listeners = await bindAll(this.settings.bind, [], process.env, this.settings.reusePort);
+    this.listeners = await bindAll(
+      this.settings.bind,
+      [],
+      process.env,
+      this.settings.reusePort,
+      unixSocketAccess(this.settings),
+    );
     this.slots = new Slots(inherited, adoptHandle);
     delete process.env[FDS_ENV];
     delete process.env[REUSEPORT_ENV];
@@ -512,7 +518,13 @@ export class Arbiter {
       );
       requireApp(next.settings);
       this.logFiles.adopt(next.settings, workerIdentity(next.settings) ?? undefined);
-      listeners = await bindAll(next.settings.bind, this.listeners, process.env);
+      listeners = await bindAll(
+        next.settings.bind,
+        this.listeners,
+        process.env,
+        false,
+        unixSocketAccess(next.settings),
+      );
     } catch (err) {
       this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
       this.metrics?.reload(false);
