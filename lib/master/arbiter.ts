@@ -26,6 +26,7 @@ import { MasterLogFiles } from './log-files.js';
 import { workerFork, workerIdentity } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { planGuests, Slots } from './slots.js';
+import { StickyPlacement, type StickyTarget } from './sticky.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { GenerationBoot } from './generation-boot.js';
@@ -120,6 +121,8 @@ export class Arbiter {
   /** With reusePort: one socket per worker slot for each TCP bind, and the workers adopting slots as guests. */
   private slots = new Slots(new Map(), adoptHandle);
   private readonly guests = new Map<number, WorkerHandle>();
+  /** With sticky placement (fixed at start): the master's acceptors; null when workers accept. */
+  private sticky: StickyPlacement | null = null;
   /** `generation:slot` of forks under way, so that two spawns never take the same slot. */
   private readonly reservedSlots = new Set<string>();
   private watcher: FSWatcher | null = null;
@@ -154,6 +157,7 @@ export class Arbiter {
     ready: (h) => {
       if (this.boot?.generation === h.generation) this.boot.onReady();
       this.placeGuests();
+      this.sticky?.flush();
     },
     'boot-error': (h, msg) => this.log.error(`Worker ${h.pid} failed to boot: ${msg.message}`),
     heartbeat: (h, msg) => this.onHeartbeat(h, msg),
@@ -208,6 +212,15 @@ export class Arbiter {
       await this.pidfile.claim();
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
+    if (this.settings.sticky !== 'none') {
+      this.sticky = new StickyPlacement(
+        () => this.stickyTargets(),
+        () => this.settings.backlog,
+        this.log,
+      );
+      await this.sticky.follow(this.listeners, this.settings.backlog);
+      this.log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
+    }
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     this.reaper = Reaper.forMaster(this.log); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
@@ -472,6 +485,7 @@ export class Arbiter {
       if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     const previous = { resolved: this.resolved, listeners: this.listeners, hooks: this.hooks };
     this.adopt(next, listeners);
+    await this.followSticky();
     await this.hooks.call('onReload');
     this.logFiles.reopen(this.log);
     try {
@@ -484,6 +498,7 @@ export class Arbiter {
       if (!superseded) this.metrics?.reload(false);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
+      await this.sticky?.follow(this.listeners, this.settings.backlog);
       return false;
     }
     this.dropListeners(previous.listeners, listeners);
@@ -539,6 +554,7 @@ export class Arbiter {
       maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
       stats: this.metrics !== null,
+      sticky: this.sticky !== null,
       logFds: this.logFiles.workerFds(settings),
     };
     await this.hooks.call('preFork', { generation });
@@ -656,6 +672,7 @@ export class Arbiter {
     this.workers.delete(h.id);
     h.onExit();
     this.placeGuests();
+    this.sticky?.onExit(h.worker);
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
     void this.hooks.call('childExit', info);
@@ -718,12 +735,36 @@ export class Arbiter {
     }
   }
 
+  /**
+   * Sticky placement is fixed at start (the master cannot stop accepting on a
+   * socket without closing it): a HUP only makes it accept on new binds.
+   */
+  private async followSticky(): Promise<void> {
+    const wanted = this.settings.sticky !== 'none';
+    if (wanted !== (this.sticky !== null)) {
+      this.log.warning(
+        `setting 'sticky' takes effect at start; it stays ${this.sticky ? 'on' : 'off'} until a restart or USR2`,
+      );
+    }
+    await this.sticky?.follow(this.listeners, this.settings.backlog);
+  }
+
+  /** Where sticky placement sends connections: the serving generation's accepting workers, by slot. */
+  private stickyTargets(): Map<number, StickyTarget> {
+    const targets = new Map<number, StickyTarget>();
+    for (const h of this.workers.values()) {
+      if (h.generation === this.generation && h.accepting && h.worker.isConnected()) targets.set(h.slot, h.worker);
+    }
+    return targets;
+  }
+
   /** One turn of the housekeeping loop: reap orphans, abort silent workers, fix the pool, follow an upgrade. */
   private tick(): void {
     this.reaper?.sweep();
     this.murderSilentWorkers();
     this.reconcile();
     this.placeGuests();
+    this.sticky?.flush();
     this.followUpgrade();
   }
 
@@ -762,6 +803,7 @@ export class Arbiter {
     notifySystemd('STOPPING=1');
     for (const h of this.workers.values()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
+    this.sticky?.close();
     this.closeListeners();
     // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
     await this.waitForWorkers((mode === 'quick' ? QUICK_STOP_MS : this.graceMs) + 1000);

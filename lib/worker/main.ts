@@ -14,7 +14,7 @@ import { Drainer } from './drain.js';
 import { forwardedFilter } from './forwarded.js';
 import { type HookRunner, loadWorkerHooks } from '../config/hooks.js';
 import { interceptListen, type ListenTarget } from './listen-hook.js';
-import { acceptorsFor, createServer, listenAll, refuseOverLimits } from './serve.js';
+import { acceptorsFor, createServer, listenAll, refuseOverLimits, trackConnections } from './serve.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 
@@ -61,6 +61,7 @@ const allSockets = new Promise<void>((resolve) => (socketsArrived = resolve));
 process.on('message', (msg: MasterToWorker, handle: unknown) => {
   if (msg?.type === 'adopt') adopt(msg.slot, msg.index, handle as NativeHandle);
   else if (msg?.type === 'release') release(msg.slot);
+  else if (msg?.type === 'sticky-connection') takeConnection(handle);
   if (msg?.type !== 'socket') return;
   handles[msg.index] = handle;
   labels[msg.index] = msg.label;
@@ -127,7 +128,8 @@ function serveServer(server: net.Server, listener: RequestListener | null): Prom
     );
   }
   served = server;
-  const accepting = acceptorsFor(server, binds, settings.workerConnections);
+  // with sticky placement the master accepts: nothing here listens on the binds
+  const accepting = spec.sticky ? [] : acceptorsFor(server, binds, settings.workerConnections);
   const d = new Drainer([server], accepting);
   drainer = d;
   if (listener) {
@@ -142,7 +144,8 @@ function serveServer(server: net.Server, listener: RequestListener | null): Prom
       }
     });
   } else server.prependListener('request', (req, res) => onRequest(d, req, res));
-  serving = listenAll(accepting, binds, settings.backlog);
+  if (spec.sticky) trackConnections(server);
+  serving = spec.sticky ? Promise.resolve() : listenAll(accepting, binds, settings.backlog);
   onServing();
   return serving;
 }
@@ -182,6 +185,17 @@ function release(slot: number): void {
     // closes this process's descriptor only; the socket stays open and listening in the master
     stopAccepting(acceptor);
   }
+}
+
+/**
+ * Sticky placement: a connection the master accepted and chose this worker
+ * for. It goes to the served server, as an acceptor's connections do, and the
+ * drain counts it like any other.
+ */
+function takeConnection(socket: unknown): void {
+  if (!(socket instanceof net.Socket)) return;
+  if (!booted || !served) socket.destroy();
+  else served.emit('connection', socket);
 }
 
 /** The app called listen() on a server of its own: serve it from the binds, or refuse. */
@@ -333,6 +347,8 @@ async function boot(): Promise<void> {
 
   await allSockets;
   binds = handles.map((handle, i) => describeBind(labels[i]!, handle));
+  // with sticky placement this worker never listens: its copies of the sockets would only keep them open
+  if (spec.sticky) for (const handle of handles) (handle as NativeHandle).close();
   const port = appPort(binds);
   if (port !== null) process.env.PORT = String(port);
   // before any app code runs: an app's own listen() is served from the binds

@@ -13,6 +13,8 @@ export interface WorkerSpec {
   logFds: WorkerLogFds;
   /** Count requests and send the deltas in heartbeats (the master serves statsBind). */
   stats?: boolean;
+  /** Sticky placement: the master accepts and sends each connection; the worker never accepts on the binds. */
+  sticky?: boolean;
 }
 
 /** The fds a worker writes its logs to: 1 or 2 for its own stdout or stderr (accesslog null: none). */
@@ -27,7 +29,9 @@ export type MasterToWorker =
   | { type: 'socket'; index: number; total: number; label: string }
   /** With reusePort: accept on slot `slot`'s socket of listener `index` too, until released. */
   | { type: 'adopt'; slot: number; index: number }
-  | { type: 'release'; slot: number };
+  | { type: 'release'; slot: number }
+  /** Sticky placement: a connection the master accepted, sent along as the handle. */
+  | { type: 'sticky-connection' };
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }

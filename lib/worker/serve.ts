@@ -76,3 +76,14 @@ export function acceptorsFor(server: net.Server, binds: Bind[], maxConnections: 
 export async function listenAll(accepting: net.Server[], binds: Bind[], backlog: number): Promise<void> {
   await Promise.all(accepting.map((s, i) => listenOnHandle(s, binds[i]!.handle, backlog)));
 }
+
+/**
+ * A server that never listens (with sticky placement the master accepts and
+ * sends it its connections) still needs node:http's connection tracking: it
+ * enforces headersTimeout and requestTimeout, and Node starts it from an
+ * internal 'listening' listener, setupConnectionsTracking. Run just that one
+ * (emitting 'listening' would tell the app it listens, with no address).
+ */
+export function trackConnections(server: net.Server): void {
+  for (const fn of server.listeners('listening')) if (fn.name === 'setupConnectionsTracking') fn.call(server);
+}

@@ -1,0 +1,76 @@
+// Sticky placement (--sticky ip): the master accepts and hands each
+// connection to the worker of the slot the client's address hashes to.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { cli } from '../support/exec.js';
+import { cleanup, request, startServer, waitFor, workersOf } from '../support/harness.js';
+import { listeningAddresses } from '../support/listening.js';
+
+after(() => cleanup());
+
+const ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${20 + i}`);
+
+/** The pid that answers a new connection from `localAddress`. */
+async function pidFor(url: string, localAddress: string): Promise<number> {
+  return Number((await request(`${url}/pid`, { localAddress })).body);
+}
+
+/** Each address's worker, asked three times on new connections, which must agree. */
+async function placement(url: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const address of ADDRESSES) {
+    const pids = new Set([await pidFor(url, address), await pidFor(url, address), await pidFor(url, address)]);
+    assert.equal(pids.size, 1, `connections from ${address} reached ${[...pids]}`);
+    out.set(address, [...pids][0]!);
+  }
+  return out;
+}
+
+describe('sticky placement', () => {
+  it('sends each client address to one worker; a replaced worker gets its slot clients back, the rest stay', async () => {
+    const { proc, port, url } = await startServer(['-w', '3', '--sticky', 'ip']);
+    // the master listens on the bind itself, and nothing else listens
+    assert.deepEqual(listeningAddresses([proc.pid, ...workersOf(proc.pid)]), [`127.0.0.1:${port}`]);
+    const before = await placement(url);
+    const used = new Set(before.values());
+    assert.ok(used.size >= 2, `eight addresses spread over ${used.size} worker(s)`);
+    const [victimAddress, victim] = [...before][0]!;
+    const workers = workersOf(proc.pid);
+    process.kill(victim, 'SIGKILL');
+    // once the replacement is ready, the victim's clients reach it
+    const replacement = await waitFor(
+      async () => {
+        const pid = await pidFor(url, victimAddress);
+        return !workers.includes(pid) && pid;
+      },
+      'the replacement worker to serve its slot',
+      20_000,
+    );
+    const afterKill = await placement(url);
+    for (const [address, pid] of before) {
+      assert.equal(afterKill.get(address), pid === victim ? replacement : pid, `clients from ${address}`);
+    }
+  });
+
+  it('refuses sticky with reusePort, and with a unix bind, in one line', async () => {
+    const both = await cli(['check-config', 'examples/hello.js', '--sticky', 'ip', '--reuse-port']);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /^tsgund: .*'sticky' is "ip" and 'reusePort' is true.*turn one of them off\n$/);
+    const unix = await cli([
+      'check-config',
+      'examples/hello.js',
+      '--sticky',
+      'ip',
+      '-b',
+      'unix:/tmp/tsgund-sticky.sock',
+    ]);
+    assert.equal(unix.code, 1);
+    assert.match(
+      unix.stderr,
+      /^tsgund: .*'sticky' is "ip", but bind "unix:\/tmp\/tsgund-sticky.sock" is a unix socket.*\n$/,
+    );
+    const bad = await cli(['check-config', 'examples/hello.js', '--sticky', 'cookie']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^tsgund: .*--sticky.*'cookie' is invalid. Allowed choices are none, ip.\n$/);
+  });
+});
