@@ -218,6 +218,7 @@ export class Arbiter {
         () => this.settings.backlog,
         this.log,
       );
+      this.sticky.configure(this.settings);
       await this.sticky.follow(this.listeners, this.settings.backlog);
       this.log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
     }
@@ -498,6 +499,7 @@ export class Arbiter {
       if (!superseded) this.metrics?.reload(false);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
+      this.sticky?.configure(this.settings);
       await this.sticky?.follow(this.listeners, this.settings.backlog);
       return false;
     }
@@ -746,6 +748,7 @@ export class Arbiter {
         `setting 'sticky' takes effect at start; it stays ${this.sticky ? 'on' : 'off'} until a restart or USR2`,
       );
     }
+    this.sticky?.configure(this.settings);
     await this.sticky?.follow(this.listeners, this.settings.backlog);
   }
 

@@ -21,9 +21,10 @@
 // worker is ready; the other clients stay where they are.
 
 import net from 'node:net';
-import type { Listener } from '../listeners/handles.js';
+import type { Listener, NativeHandle } from '../listeners/handles.js';
 import { listenOnHandle } from '../listeners/handles.js';
 import type { ErrorLog } from '../log/error-line.js';
+import { allowList } from '../worker/forwarded.js';
 import type { MasterToWorker } from '../worker/messages.js';
 
 const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
@@ -32,6 +33,26 @@ const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 export function clientKey(address: string | undefined): string {
   if (!address) return '';
   return MAPPED_V4.exec(address)?.[1] ?? address;
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+const FORWARDED_FOR = /^x-forwarded-for[ \t]*:[ \t]*([^,\r\n]*)/im;
+/** How long the master waits for a trusted proxy's request head before it places the connection by the peer. */
+const HEAD_WAIT_MS = 1000;
+
+/**
+ * The client a trusted proxy names in the request head it sent: the first
+ * address of X-Forwarded-For (the original client), or null when there is
+ * none or it is not an address.
+ */
+export function forwardedClient(head: Buffer): string | null {
+  const end = head.indexOf(HEAD_END);
+  const text = head.subarray(0, end === -1 ? head.length : end).toString('latin1');
+  const first =
+    FORWARDED_FOR.exec(text)?.[1]
+      ?.trim()
+      .replace(/^\[(.*)\]$/, '$1') ?? '';
+  return net.isIP(first) ? first : null;
 }
 
 /** 32-bit FNV-1a. */
@@ -65,6 +86,57 @@ export function chooseSlot(key: string, slots: Iterable<number>): number | null 
   return best;
 }
 
+/** A connection's libuv handle, taken from its socket once the master has read from it. */
+type StreamHandle = NativeHandle & { reading?: boolean; readStop(): number };
+
+/** A connection the master accepted: its socket (or handle), the client it is placed by and what was read of it. */
+interface Conn {
+  socket: net.Socket | StreamHandle;
+  key: string;
+  /** The request head read from a trusted proxy, for the worker to parse (null: nothing was read). */
+  head: Buffer | null;
+}
+
+/**
+ * Read a trusted proxy's request head, up to `max` bytes or HEAD_WAIT_MS,
+ * then stop reading: what follows stays in the kernel for the worker.
+ */
+function readHead(socket: net.Socket, max: number, done: (head: Buffer, handle: StreamHandle) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const finish = () => {
+    clearTimeout(timer);
+    socket.off('data', onData).off('end', finish).off('error', fail);
+    // Take the handle away from the socket: a paused stream still reads ahead
+    // to fill its buffer, and every byte read here is one the worker misses.
+    const s = socket as unknown as { _handle: StreamHandle | null };
+    const handle = s._handle;
+    if (!handle) return; // closed meanwhile
+    handle.reading = false;
+    handle.readStop();
+    s._handle = null;
+    done(Buffer.concat(chunks, size), handle);
+  };
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= max || Buffer.concat(chunks, size).includes(HEAD_END)) finish();
+  };
+  const fail = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(finish, HEAD_WAIT_MS);
+  socket.on('data', onData).on('end', finish).on('error', fail);
+  socket.resume();
+}
+
+/** Close the master's descriptor of a connection (a worker that has its own keeps the connection open). */
+function release(conn: Conn): void {
+  if (conn.socket instanceof net.Socket) conn.socket.destroy();
+  else conn.socket.close();
+}
+
 /** Where a connection can go: the IPC send of a worker that accepts. */
 export interface StickyTarget {
   send(
@@ -84,7 +156,7 @@ export interface StickyTarget {
  */
 export class StickyPlacement {
   private readonly acceptors = new Map<Listener, net.Server>();
-  private readonly held: net.Socket[] = [];
+  private readonly held: Conn[] = [];
   /**
    * Connections sent to a worker and not yet written to its channel. Node
    * passes one descriptor at a time per channel and queues the rest until the
@@ -92,14 +164,23 @@ export class StickyPlacement {
    * master keeps its copy of each (keepOpen) until the write is done, and
    * places them again if the worker exits before.
    */
-  private readonly unsent = new Map<StickyTarget, Set<net.Socket>>();
+  private readonly unsent = new Map<StickyTarget, Set<Conn>>();
   private warned = false;
+  /** The proxies whose X-Forwarded-For places a connection (forwardedAllowIps), and the longest head read. */
+  private trusts: (address: string | undefined) => boolean = () => false;
+  private headMax = 8190;
 
   constructor(
     private readonly targets: () => ReadonlyMap<number, StickyTarget>,
     private readonly limit: () => number,
     private readonly log: ErrorLog,
   ) {}
+
+  /** Take the settings of a start or a reload: which proxies are trusted, how long a head may be. */
+  configure(settings: { forwardedAllowIps: string[]; limitRequestFieldSize: number }): void {
+    this.trusts = allowList(settings.forwardedAllowIps);
+    this.headMax = settings.limitRequestFieldSize;
+  }
 
   /**
    * Accept on each of `listeners` (those a HUP added, too) and forget the
@@ -110,7 +191,7 @@ export class StickyPlacement {
     for (const l of this.acceptors.keys()) if (!listeners.includes(l)) this.acceptors.delete(l);
     for (const l of listeners) {
       if (this.acceptors.has(l)) continue;
-      const acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.place(socket));
+      const acceptor = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.accept(socket));
       acceptor.on('error', (err) => this.log.error(`sticky placement: accepting on ${l.label} failed`, err));
       this.acceptors.set(l, acceptor);
       await listenOnHandle(acceptor, l.handle, backlog);
@@ -122,7 +203,7 @@ export class StickyPlacement {
     if (!this.held.length) return;
     const targets = this.targets();
     if (!targets.size) return;
-    for (const socket of this.held.splice(0)) this.sendTo(targets, socket);
+    for (const conn of this.held.splice(0)) this.sendTo(targets, conn);
     this.warned = false;
   }
 
@@ -131,21 +212,33 @@ export class StickyPlacement {
     const unsent = [...(this.unsent.get(target) ?? [])];
     this.unsent.get(target)?.clear(); // a late send callback finds nothing to do
     this.unsent.delete(target);
-    for (const socket of unsent) this.place(socket);
+    for (const conn of unsent) this.place(conn);
   }
 
   /** At shutdown: close the connections no worker took. */
   close(): void {
-    for (const socket of this.held.splice(0)) socket.destroy();
+    for (const conn of this.held.splice(0)) release(conn);
   }
 
-  private place(socket: net.Socket): void {
+  /** A new connection: from a trusted proxy, read the head to place it by X-Forwarded-For; else by the peer. */
+  private accept(socket: net.Socket): void {
+    const peer = socket.remoteAddress;
+    if (!this.trusts(peer)) {
+      this.place({ socket, key: clientKey(peer), head: null });
+      return;
+    }
+    readHead(socket, this.headMax, (head, handle) =>
+      this.place({ socket: handle, key: clientKey(forwardedClient(head) ?? peer), head: head.length ? head : null }),
+    );
+  }
+
+  private place(conn: Conn): void {
     const targets = this.targets();
-    if (targets.size) this.sendTo(targets, socket);
-    else this.hold(socket);
+    if (targets.size) this.sendTo(targets, conn);
+    else this.hold(conn);
   }
 
-  private hold(socket: net.Socket): void {
+  private hold(conn: Conn): void {
     if (this.held.length >= this.limit()) {
       if (!this.warned) {
         this.log.warning(
@@ -153,23 +246,27 @@ export class StickyPlacement {
         );
       }
       this.warned = true;
-      socket.destroy();
+      release(conn);
       return;
     }
-    this.held.push(socket);
+    this.held.push(conn);
   }
 
-  private sendTo(targets: ReadonlyMap<number, StickyTarget>, socket: net.Socket): void {
-    const target = targets.get(chooseSlot(clientKey(socket.remoteAddress), targets.keys())!)!;
-    const pending = this.unsent.get(target) ?? new Set<net.Socket>();
+  private sendTo(targets: ReadonlyMap<number, StickyTarget>, conn: Conn): void {
+    const target = targets.get(chooseSlot(conn.key, targets.keys())!)!;
+    const pending = this.unsent.get(target) ?? new Set<Conn>();
     this.unsent.set(target, pending);
-    pending.add(socket);
-    target.send({ type: 'sticky-connection' }, socket, { keepOpen: true }, (err) => {
-      if (!pending.delete(socket)) return; // placed again: its worker exited first
+    pending.add(conn);
+    const msg: MasterToWorker = conn.head
+      ? { type: 'sticky-connection', head: conn.head.toString('base64') }
+      : { type: 'sticky-connection' };
+    // node:child_process passes a bare handle too (as 'net.Native'); the worker wraps it in a socket
+    target.send(msg, conn.socket as net.Socket, { keepOpen: true }, (err) => {
+      if (!pending.delete(conn)) return; // placed again: its worker exited first
       // the worker has its own descriptor now: closing this one leaves the connection open.
       // A send that failed waits for the next flush (the worker's exit, a tick), not in a loop.
-      if (err) this.hold(socket);
-      else socket.destroy();
+      if (err) this.hold(conn);
+      else release(conn);
     });
   }
 }

@@ -61,7 +61,7 @@ const allSockets = new Promise<void>((resolve) => (socketsArrived = resolve));
 process.on('message', (msg: MasterToWorker, handle: unknown) => {
   if (msg?.type === 'adopt') adopt(msg.slot, msg.index, handle as NativeHandle);
   else if (msg?.type === 'release') release(msg.slot);
-  else if (msg?.type === 'sticky-connection') takeConnection(handle);
+  else if (msg?.type === 'sticky-connection') takeConnection(handle, msg.head);
   if (msg?.type !== 'socket') return;
   handles[msg.index] = handle;
   labels[msg.index] = msg.label;
@@ -192,10 +192,22 @@ function release(slot: number): void {
  * for. It goes to the served server, as an acceptor's connections do, and the
  * drain counts it like any other.
  */
-function takeConnection(socket: unknown): void {
-  if (!(socket instanceof net.Socket)) return;
-  if (!booted || !served) socket.destroy();
-  else served.emit('connection', socket);
+function takeConnection(handle: unknown, head: unknown): void {
+  // a connection the master read from comes as its bare TCP handle (see lib/master/sticky.ts)
+  const socket =
+    handle instanceof net.Socket
+      ? handle
+      : (handle as object | null)?.constructor?.name === 'TCP'
+        ? new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts)
+        : null;
+  if (!socket) return;
+  if (!booted || !served || (head !== undefined && typeof head !== 'string')) {
+    socket.destroy();
+    return;
+  }
+  // what the master read of it (a trusted proxy's request head) comes first, as if just received
+  if (head) socket.unshift(Buffer.from(head, 'base64'));
+  served.emit('connection', socket);
 }
 
 /** The app called listen() on a server of its own: serve it from the binds, or refuse. */

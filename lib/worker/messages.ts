@@ -30,8 +30,11 @@ export type MasterToWorker =
   /** With reusePort: accept on slot `slot`'s socket of listener `index` too, until released. */
   | { type: 'adopt'; slot: number; index: number }
   | { type: 'release'; slot: number }
-  /** Sticky placement: a connection the master accepted, sent along as the handle. */
-  | { type: 'sticky-connection' };
+  /**
+   * Sticky placement: a connection the master accepted, sent along as the
+   * handle, with the bytes it read of it first (base64), if any.
+   */
+  | { type: 'sticky-connection'; head?: string };
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }

@@ -1,13 +1,20 @@
 // Sticky placement (--sticky ip): the master accepts and hands each
 // connection to the worker of the slot the client's address hashes to.
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli } from '../support/exec.js';
-import { cleanup, request, startServer, waitFor, workersOf } from '../support/harness.js';
+import { FIXTURES, cleanup, request, startServer, waitFor, workersOf } from '../support/harness.js';
 import { listeningAddresses } from '../support/listening.js';
 
 after(() => cleanup());
 
+// answers "<pid> <bytes> <sha1>" for the request body
+const ECHO = join(FIXTURES, 'apps/body-digest.js');
+const BODY = randomBytes(300_000);
+const DIGEST = createHash('sha1').update(BODY).digest('hex');
 const ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${20 + i}`);
 
 /** The pid that answers a new connection from `localAddress`. */
@@ -50,6 +57,36 @@ describe('sticky placement', () => {
     for (const [address, pid] of before) {
       assert.equal(afterKill.get(address), pid === victim ? replacement : pid, `clients from ${address}`);
     }
+  });
+
+  it('places connections from a trusted proxy by X-Forwarded-For, with the request intact; others by their address', async () => {
+    const { url } = await startServer(['-w', '3', '--sticky', 'ip'], { app: ECHO });
+    const post = async (forwardedFor: string, localAddress = '127.0.0.1') => {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = http.request(
+          url,
+          { method: 'POST', agent: false, localAddress, headers: { 'x-forwarded-for': forwardedFor } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (d: string) => (text += d));
+            res.on('end', () => resolve(text)).on('error', reject);
+          },
+        );
+        req.on('error', reject).end(BODY);
+      });
+      const [pid, length, digest] = body.trim().split(' ');
+      assert.deepEqual([length, digest], [String(BODY.length), DIGEST], 'the body arrives whole');
+      return Number(pid);
+    };
+    // 127.0.0.1 is trusted by default (forwardedAllowIps)
+    const clients = Array.from({ length: 8 }, (_, i) => `203.0.113.${i + 1}`);
+    const byClient = new Map<string, number>();
+    for (const client of clients) byClient.set(client, await post(client));
+    for (const client of clients) assert.equal(await post(`${client}, 10.0.0.1`), byClient.get(client), client);
+    assert.ok(new Set(byClient.values()).size >= 2, 'clients spread over workers');
+    // from an untrusted peer the header places nothing: the peer's address does
+    const untrusted = await Promise.all(clients.map((c) => post(c, '127.0.0.40')));
+    assert.equal(new Set(untrusted).size, 1);
   });
 
   it('refuses sticky with reusePort, and with a unix bind, in one line', async () => {

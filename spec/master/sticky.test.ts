@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chooseSlot, clientKey } from '../../lib/master/sticky.js';
+import { chooseSlot, clientKey, forwardedClient } from '../../lib/master/sticky.js';
 
 const keys = Array.from({ length: 4000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
 const placeAll = (slots: number[]) => new Map(keys.map((k) => [k, chooseSlot(k, slots)]));
@@ -53,5 +53,23 @@ describe('sticky placement: clientKey', () => {
     assert.equal(clientKey('::FFFF:10.1.2.3'), '10.1.2.3');
     assert.equal(clientKey('fd00::1'), 'fd00::1');
     assert.equal(clientKey(undefined), '');
+  });
+});
+
+describe('sticky placement: forwardedClient', () => {
+  const head = (lines: string[], rest = '') => Buffer.from(`GET / HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${rest}`);
+
+  it('is the first address of X-Forwarded-For, whatever the case of the name', () => {
+    assert.equal(forwardedClient(head(['Host: a', 'X-Forwarded-For: 203.0.113.7, 10.0.0.1'])), '203.0.113.7');
+    assert.equal(forwardedClient(head(['x-forwarded-for:2001:db8::1'])), '2001:db8::1');
+    assert.equal(forwardedClient(head(['X-FORWARDED-FOR: [2001:db8::2]'])), '2001:db8::2');
+  });
+
+  it('is null without the header, for what is not an address, and for the body or a cut head', () => {
+    assert.equal(forwardedClient(head(['Host: a'])), null);
+    assert.equal(forwardedClient(head(['X-Forwarded-For: unknown'])), null);
+    assert.equal(forwardedClient(head(['X-Forwarded-For: '])), null);
+    assert.equal(forwardedClient(head(['Host: a'], 'X-Forwarded-For: 203.0.113.7\r\n')), null);
+    assert.equal(forwardedClient(Buffer.from('GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.7\r\n')), '203.0.113.7');
   });
 });
