@@ -24,6 +24,11 @@ export default defineConfig({
   // connections evenly over the workers, but one busy worker's queue is not
   // taken over by an idle one (see the README). Default: false.
   reusePort: false,
+  // 'ip': the master accepts and hands each connection to the worker its
+  // client's address (or, from a trusted proxy, X-Forwarded-For) hashes to,
+  // so a client keeps its worker, as socket.io's long-polling needs (see the
+  // README). 'none': workers accept. Default: 'none'.
+  sticky: 'none',
 
   // ---- workers ----------------------------------------------------------
   // Worker processes. Default: $WEB_CONCURRENCY, else 1.

@@ -10,12 +10,14 @@
 // loopback addresses (127.0.0.10 and up), spread evenly over the loops:
 //   keepalive  CONNS keep-alive connections
 //   close      CONNS loops of a new connection per request (Connection: close)
+// Every request also names its client in X-Forwarded-For (198.51.100.N, one
+// per address), which only the sticky-xff server trusts and places by.
 // The load generator shares the machine with the servers, so compare the
 // ratios of one run, not req/s across machines.
 //
 // Env: WORKERS (default 2), DURATION seconds per server and workload
 // (default 3), CONNS (default 32), CLIENTS (default 16), SERVERS (comma list
-// of rr, none, tsgund, sticky; default all), APP (default examples/hello.js,
+// of rr, none, tsgund, sticky, sticky-xff; default all), APP (default examples/hello.js,
 // needs /pid). Servers run in their own process groups and are stopped by
 // the pid spawned (SIGTERM, SIGKILL to the group after 5 s), also on Ctrl-C.
 // Prints a Markdown table on stdout, progress on stderr.
@@ -43,6 +45,11 @@ const SERVERS = {
   none: { name: 'bare cluster, SCHED_NONE', argv: ['scripts/bench/bare-cluster.mjs', APP], env: { SCHED: 'none' } },
   tsgund: { name: 'tsgund', argv: [CLI, 'start', APP, '-w', WORKERS] },
   sticky: { name: 'tsgund --sticky ip', argv: [CLI, 'start', APP, '-w', WORKERS, '--sticky', 'ip'] },
+  // every connection comes from a trusted proxy: the master reads each request head for X-Forwarded-For
+  'sticky-xff': {
+    name: 'tsgund --sticky ip, by X-Forwarded-For',
+    argv: [CLI, 'start', APP, '-w', WORKERS, '--sticky', 'ip', '--forwarded-allow-ips', '127.0.0.0/8'],
+  },
 };
 const wanted = (process.env.SERVERS ?? Object.keys(SERVERS).join(',')).split(',').filter(Boolean);
 for (const k of wanted)
@@ -86,7 +93,7 @@ async function load(port, keepAlive) {
   const loop = async (i) => {
     const localAddress = `127.0.0.${10 + (i % CLIENTS)}`;
     const agent = keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1, localAddress }) : false;
-    const headers = keepAlive ? {} : { connection: 'close' };
+    const headers = { 'x-forwarded-for': `198.51.100.${i % CLIENTS}`, ...(keepAlive ? {} : { connection: 'close' }) };
     while (Date.now() < until) {
       await new Promise((done) => {
         const req = http.get({ host: '127.0.0.1', port, path: '/pid', agent, localAddress, headers }, (res) => {
