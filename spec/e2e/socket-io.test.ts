@@ -33,31 +33,32 @@ function connected(socket: Socket): Promise<void> {
 }
 
 describe('socket.io', () => {
-  it('after HUP, clients of the example reconnect to a worker of the new generation and get acks', async () => {
-    const { proc, port } = await startServer(['-w', '2'], { app: APP });
-    const socket = io(`http://127.0.0.1:${port}`, {
-      transports: ['websocket'],
-      reconnectionDelay: 100,
-      reconnectionDelayMax: 500,
+  for (const { how, flags, transports } of [
+    { how: 'websocket only', flags: [], transports: ['websocket'] },
+    { how: 'default transports, --sticky ip', flags: ['--sticky', 'ip'], transports: undefined },
+  ]) {
+    it(`after HUP, clients of the example reconnect to a worker of the new generation and get acks (${how})`, async () => {
+      const { proc, port } = await startServer(['-w', '2', ...flags], { app: APP });
+      const socket = io(`http://127.0.0.1:${port}`, { transports, reconnectionDelay: 100, reconnectionDelayMax: 500 });
+      try {
+        await within(connected(socket), 10_000, 'the first connect');
+        const old = workersOf(proc.pid);
+        assert.ok(old.includes(((await socket.timeout(5000).emitWithAck('echo', 'before')) as Echo).pid));
+        const reason = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+        const back = new Promise<void>((resolve) => socket.io.once('reconnect', () => resolve()));
+        proc.kill('SIGHUP');
+        assert.equal(await within(reason, 20_000, 'the disconnect'), 'transport close');
+        await within(back, 20_000, 'the client to reconnect');
+        const reply = (await socket.timeout(5000).emitWithAck('echo', 'after')) as Echo;
+        assert.equal(reply.msg, 'after');
+        assert.ok(!old.includes(reply.pid), `answered by ${reply.pid}, a worker of the new generation`);
+        await proc.line(/Reloaded: generation 2/, 20_000);
+        assert.ok(workersOf(proc.pid).includes(reply.pid));
+      } finally {
+        socket.close();
+      }
     });
-    try {
-      await within(connected(socket), 10_000, 'the first connect');
-      const old = workersOf(proc.pid);
-      assert.ok(old.includes(((await socket.timeout(5000).emitWithAck('echo', 'before')) as Echo).pid));
-      const reason = new Promise<string>((resolve) => socket.once('disconnect', resolve));
-      const back = new Promise<void>((resolve) => socket.io.once('reconnect', () => resolve()));
-      proc.kill('SIGHUP');
-      assert.equal(await within(reason, 20_000, 'the disconnect'), 'transport close');
-      await within(back, 20_000, 'the client to reconnect');
-      const reply = (await socket.timeout(5000).emitWithAck('echo', 'after')) as Echo;
-      assert.equal(reply.msg, 'after');
-      assert.ok(!old.includes(reply.pid), `answered by ${reply.pid}, a worker of the new generation`);
-      await proc.line(/Reloaded: generation 2/, 20_000);
-      assert.ok(workersOf(proc.pid).includes(reply.pid));
-    } finally {
-      socket.close();
-    }
-  });
+  }
 
   it('with --sticky ip on -w 4, 50 of 50 clients on the default transports connect, emit and get their ack', async () => {
     const { proc, port } = await startServer(['-w', '4', '--sticky', 'ip'], { app: APP });
