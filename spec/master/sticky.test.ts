@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, it } from 'node:test';
-import { chooseSlot, clientKey, forwardedClient } from '../../lib/master/sticky.js';
+import { bindListener } from '../../lib/listeners/handles.js';
+import type { ErrorLog } from '../../lib/log/error-line.js';
+import { StickyPlacement, type StickyTarget, chooseSlot, clientKey, forwardedClient } from '../../lib/master/sticky.js';
+import type { MasterToWorker } from '../../lib/worker/messages.js';
 
 const keys = Array.from({ length: 4000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
 const placeAll = (slots: number[]) => new Map(keys.map((k) => [k, chooseSlot(k, slots)]));
@@ -71,5 +75,107 @@ describe('sticky placement: forwardedClient', () => {
     assert.equal(forwardedClient(head(['X-Forwarded-For: '])), null);
     assert.equal(forwardedClient(head(['Host: a'], 'X-Forwarded-For: 203.0.113.7\r\n')), null);
     assert.equal(forwardedClient(Buffer.from('GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.7\r\n')), '203.0.113.7');
+  });
+});
+
+/** A worker as the placement sees it: records what it is sent; `answer` completes (or fails) each write. */
+class FakeWorker implements StickyTarget {
+  readonly sent: { msg: MasterToWorker; socket: net.Socket; done: (err: Error | null) => void }[] = [];
+  send(msg: MasterToWorker, socket: net.Socket, _options: { keepOpen: boolean }, done: (err: Error | null) => void) {
+    this.sent.push({ msg, socket, done });
+    return true;
+  }
+}
+
+const warnings: string[] = [];
+const log = {
+  debug() {},
+  info() {},
+  warning: (m: string) => warnings.push(m),
+  error() {},
+  critical() {},
+  reopen() {},
+  close: async () => {},
+} satisfies ErrorLog;
+
+async function placement(targets: Map<number, FakeWorker>, limit = 10) {
+  const listener = await bindListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+  const sticky = new StickyPlacement(
+    () => targets,
+    () => limit,
+    log,
+  );
+  sticky.configure({ forwardedAllowIps: ['127.0.0.1'], limitRequestFieldSize: 8190 });
+  await sticky.follow([listener], 16);
+  const port = listener.address.kind === 'tcp' ? listener.address.port : 0;
+  const connect = (localAddress: string) => {
+    const c = net.connect({ host: '127.0.0.1', port, localAddress });
+    const closed = new Promise<void>((resolve) => c.on('close', () => resolve()).on('error', () => {}));
+    return { c, closed };
+  };
+  return { sticky, connect, stop: () => listener.handle.close() };
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 2000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(check());
+};
+
+describe('sticky placement: StickyPlacement on a real socket', () => {
+  it('holds connections while no worker accepts, up to the limit, and hands them over once one does', async () => {
+    const targets = new Map<number, FakeWorker>();
+    const { sticky, connect, stop } = await placement(targets, 2);
+    warnings.length = 0;
+    const clients = ['127.0.0.50', '127.0.0.51', '127.0.0.52'].map(connect);
+    // one of them is past the limit: closed at once
+    const refused = await Promise.race(clients.map((c, i) => c.closed.then(() => i)));
+    assert.equal(warnings.length, 1);
+    const worker = new FakeWorker();
+    targets.set(0, worker);
+    sticky.flush();
+    assert.equal(worker.sent.length, 2);
+    for (const s of worker.sent) {
+      assert.deepEqual(s.msg, { type: 'sticky-connection' });
+      s.done(null); // written: the master lets go of its descriptor
+    }
+    await Promise.all(clients.filter((_, i) => i !== refused).map((c) => c.closed)); // no worker kept a copy here
+    stop();
+  });
+
+  it('places again, on another worker, a connection whose worker exited before it got it', async () => {
+    const [a, b] = [new FakeWorker(), new FakeWorker()];
+    const targets = new Map([
+      [0, a],
+      [1, b],
+    ]);
+    const { sticky, connect, stop } = await placement(targets);
+    const client = connect('127.0.0.60');
+    await until(() => a.sent.length + b.sent.length === 1);
+    const [first, other] = a.sent.length ? [a, b] : [b, a];
+    targets.delete(first === a ? 0 : 1);
+    sticky.onExit(first);
+    assert.equal(other.sent.length, 1);
+    first.sent[0]!.done(new Error('channel closed')); // a late callback changes nothing
+    assert.equal(other.sent.length, 1);
+    other.sent[0]!.done(null);
+    await client.closed;
+    stop();
+  });
+
+  it('from a trusted peer, places by X-Forwarded-For and sends the bytes it read', async () => {
+    const workers = [new FakeWorker(), new FakeWorker(), new FakeWorker(), new FakeWorker()];
+    const targets = new Map(workers.map((w, slot) => [slot, w]));
+    const { connect, stop } = await placement(targets);
+    const head = 'GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n';
+    const client = connect('127.0.0.1');
+    client.c.write(head);
+    await until(() => workers.some((w) => w.sent.length));
+    const slot = chooseSlot('198.51.100.7', [0, 1, 2, 3])!;
+    const got = workers[slot]!.sent[0];
+    assert.ok(got, `sent to slot ${slot}`);
+    assert.equal(Buffer.from((got.msg as { head: string }).head, 'base64').toString(), head);
+    got.done(null);
+    await client.closed;
+    stop();
   });
 });
