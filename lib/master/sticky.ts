@@ -37,6 +37,8 @@ export function clientKey(address: string | undefined): string {
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 const FORWARDED_FOR = /^x-forwarded-for[ \t]*:[ \t]*([^,\r\n]*)/im;
+/** The first byte of a TLS record that opens a handshake. */
+const TLS_HANDSHAKE = 0x16;
 /** How long the master waits for a trusted proxy's request head before it places the connection by the peer. */
 const HEAD_WAIT_MS = 1000;
 
@@ -120,7 +122,8 @@ function readHead(socket: net.Socket, max: number, done: (head: Buffer, handle: 
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
     size += chunk.length;
-    if (size >= max || Buffer.concat(chunks, size).includes(HEAD_END)) finish();
+    // a TLS handshake (HTTPS with certfile) hides the head: place by the peer at once
+    if (chunks[0]![0] === TLS_HANDSHAKE || size >= max || Buffer.concat(chunks, size).includes(HEAD_END)) finish();
   };
   const fail = () => {
     clearTimeout(timer);

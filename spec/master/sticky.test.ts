@@ -178,4 +178,19 @@ describe('sticky placement: StickyPlacement on a real socket', () => {
     await client.closed;
     stop();
   });
+
+  it('from a trusted peer that opens with a TLS handshake, places by the peer at once', async () => {
+    const worker = new FakeWorker();
+    const { connect, stop } = await placement(new Map([[0, worker]]));
+    const client = connect('127.0.0.1');
+    const hello = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]);
+    client.c.write(hello);
+    const t0 = Date.now();
+    await until(() => worker.sent.length === 1);
+    assert.ok(Date.now() - t0 < 900, 'did not wait for a head');
+    assert.deepEqual(Buffer.from((worker.sent[0]!.msg as { head: string }).head, 'base64'), hello);
+    worker.sent[0]!.done(null);
+    await client.closed;
+    stop();
+  });
 });
