@@ -212,16 +212,7 @@ export class Arbiter {
       await this.pidfile.claim();
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
-    if (this.settings.sticky !== 'none') {
-      this.sticky = new StickyPlacement(
-        () => this.stickyTargets(),
-        () => this.settings.backlog,
-        this.log,
-      );
-      this.sticky.configure(this.settings);
-      await this.sticky.follow(this.listeners, this.settings.backlog);
-      this.log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
-    }
+    if (this.settings.sticky !== 'none') await this.startSticky();
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     this.reaper = Reaper.forMaster(this.log); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
@@ -735,6 +726,18 @@ export class Arbiter {
       const configPath = boot ? boot.configPath : this.resolved.configPath;
       for (let i = 0; i < count; i++) void this.spawnWorker(settings, configPath, generation);
     }
+  }
+
+  /** Sticky placement: from now on the master accepts on the binds (see sticky.ts). */
+  private async startSticky(): Promise<void> {
+    this.sticky = new StickyPlacement(
+      () => this.stickyTargets(),
+      () => this.settings.backlog,
+      this.log,
+    );
+    this.sticky.configure(this.settings);
+    await this.sticky.follow(this.listeners, this.settings.backlog);
+    this.log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
   }
 
   /**
