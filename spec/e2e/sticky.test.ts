@@ -2,14 +2,16 @@
 // connection to the worker of the slot the client's address hashes to.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli } from '../support/exec.js';
-import { FIXTURES, cleanup, request, startServer, waitFor, workersOf } from '../support/harness.js';
+import { FIXTURES, cleanup, request, startServer, tempDir, waitFor, workersOf } from '../support/harness.js';
 import { listeningAddresses } from '../support/listening.js';
 
-after(() => cleanup());
+const dirs: string[] = [];
+after(() => cleanup(dirs));
 
 // answers "<pid> <bytes> <sha1>" for the request body
 const ECHO = join(FIXTURES, 'apps/body-digest.js');
@@ -87,6 +89,20 @@ describe('sticky placement', () => {
     // from an untrusted peer the header places nothing: the peer's address does
     const untrusted = await Promise.all(clients.map((c) => post(c, '127.0.0.40')));
     assert.equal(new Set(untrusted).size, 1);
+  });
+
+  it('is fixed at start: a HUP that turns it off warns, and placement stays sticky', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const config = join(dir, 'tsgund.config.json');
+    writeFileSync(config, JSON.stringify({ workers: 3, sticky: 'ip' }));
+    const { proc, url } = await startServer(['-c', config]);
+    writeFileSync(config, JSON.stringify({ workers: 3, sticky: 'none' }));
+    proc.kill('SIGHUP');
+    await proc.line(/Reloaded: generation 2/, 20_000);
+    assert.match(proc.output, /setting 'sticky' takes effect at start; it stays on until a restart or USR2/);
+    const placed = await placement(url);
+    assert.ok(new Set(placed.values()).size >= 2);
   });
 
   it('refuses sticky with reusePort, and with a unix bind, in one line', async () => {
