@@ -263,6 +263,10 @@ export class StickyPlacement {
     const msg: MasterToWorker = conn.head
       ? { type: 'sticky-connection', head: conn.head.toString('base64') }
       : { type: 'sticky-connection' };
+    // Without its server, node:child_process skips the bookkeeping it keeps for
+    // a server's sockets sent to a worker (an entry per worker ever sent one,
+    // and a message back each time the worker's count of them drops to zero).
+    if (conn.socket instanceof net.Socket) (conn.socket as { server?: unknown }).server = null;
     // node:child_process passes a bare handle too (as 'net.Native'); the worker wraps it in a socket
     target.send(msg, conn.socket as net.Socket, { keepOpen: true }, (err) => {
       if (!pending.delete(conn)) return; // placed again: its worker exited first
