@@ -3,7 +3,7 @@
 // examples/hello.js with the same number of workers, in one run.
 //
 //   node scripts/bench/sticky.mjs
-//   DURATION=3 WORKERS=2 node scripts/bench/sticky.mjs
+//   ROUNDS=3 DURATION=2 node scripts/bench/sticky.mjs
 //
 // wrk connects from one address, which sticky placement sends to one worker,
 // so the load here is Node's own (closed loops, as in load.mjs) from CLIENTS
@@ -16,8 +16,9 @@
 // ratios of one run, not req/s across machines.
 //
 // Env: WORKERS (default 2), DURATION seconds per server and workload
-// (default 3), CONNS (default 32), CLIENTS (default 16), SERVERS (comma list
-// of rr, none, tsgund, sticky, sticky-xff; default all), APP (default examples/hello.js,
+// (default 3), ROUNDS (default 1; every other one in reverse order), CONNS
+// (default 32), CLIENTS (default 16), SERVERS (comma list of rr, none,
+// tsgund, sticky, sticky-xff; default all), APP (default examples/hello.js,
 // needs /pid). Servers run in their own process groups and are stopped by
 // the pid spawned (SIGTERM, SIGKILL to the group after 5 s), also on Ctrl-C.
 // Prints a Markdown table on stdout, progress on stderr.
@@ -34,6 +35,7 @@ import { processAlive } from './proc.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKERS = String(Number(process.env.WORKERS ?? 2));
 const DURATION = Number(process.env.DURATION ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 1);
 const CONNS = Number(process.env.CONNS ?? 32);
 const CLIENTS = Number(process.env.CLIENTS ?? 16);
 const APP = process.env.APP ?? 'examples/hello.js';
@@ -121,7 +123,14 @@ async function load(port, keepAlive) {
 }
 
 const fmt = (n) => (n >= 10000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n)));
-const ratio = (a, b) => (a && b ? `${(a.rps / b.rps).toFixed(2)}×` : '—');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+/** The ratio to `base` within each round: median, and the range over the rounds when there are several. */
+function ratio(runs, base) {
+  if (!runs || !base) return '—';
+  const rs = runs.map((r, i) => r.rps / base[i].rps);
+  const range = rs.length > 1 ? ` (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})` : '';
+  return `${median(rs).toFixed(2)}×${range}`;
+}
 
 async function main() {
   const loadStart = os.loadavg()[0].toFixed(2);
@@ -131,14 +140,20 @@ async function main() {
     servers.push(await start(key));
   }
   const results = {};
-  for (const workload of ['keepalive', 'close']) {
-    for (const s of servers) {
-      log(`${workload}: ${SERVERS[s.key].name}`);
-      results[`${s.key}:${workload}`] = await load(s.port, workload === 'keepalive');
+  for (let round = 0; round < ROUNDS; round++) {
+    // every other round in reverse order, so that a drifting machine hits every server alike
+    for (const s of round % 2 ? [...servers].reverse() : servers) {
+      for (const workload of ['keepalive', 'close']) {
+        log(`round ${round + 1}, ${workload}: ${SERVERS[s.key].name}`);
+        const key = `${s.key}:${workload}`;
+        results[key] = [...(results[key] ?? []), await load(s.port, workload === 'keepalive')];
+      }
     }
   }
   const lines = [
-    `Node ${process.version}, ${os.cpus().length} cores, ${WORKERS} workers per server, ${DURATION} s per server and workload, ${CONNS} closed loops from ${CLIENTS} client addresses; load average ${loadStart} at the start, ${os.loadavg()[0].toFixed(2)} at the end.`,
+    `Node ${process.version}, ${os.cpus().length} cores, ${WORKERS} workers per server, ${ROUNDS} round(s) of ${DURATION} s per server and workload, ${CONNS} closed loops from ${CLIENTS} client addresses; load average ${loadStart} at the start, ${os.loadavg()[0].toFixed(2)} at the end.`,
+    '',
+    'Medians over the rounds; a ratio is taken within each round, its range over the rounds in parentheses.',
     '',
     '| server | keep-alive req/s | vs tsgund | vs SCHED_NONE | new connection per request req/s | vs tsgund | vs round-robin | failed | workers that answered |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -146,8 +161,11 @@ async function main() {
   for (const s of servers) {
     const [ka, cl] = [results[`${s.key}:keepalive`], results[`${s.key}:close`]];
     const base = (k, w) => results[`${k}:${w}`];
+    const rps = (runs) => fmt(median(runs.map((r) => r.rps)));
+    const failed = [...ka, ...cl].reduce((n, r) => n + r.failed, 0);
+    const workers = (runs) => Math.min(...runs.map((r) => r.workers));
     lines.push(
-      `| ${SERVERS[s.key].name} | ${fmt(ka.rps)} | ${ratio(ka, base('tsgund', 'keepalive'))} | ${ratio(ka, base('none', 'keepalive'))} | ${fmt(cl.rps)} | ${ratio(cl, base('tsgund', 'close'))} | ${ratio(cl, base('rr', 'close'))} | ${ka.failed + cl.failed} | ${ka.workers}, ${cl.workers} |`,
+      `| ${SERVERS[s.key].name} | ${rps(ka)} | ${ratio(ka, base('tsgund', 'keepalive'))} | ${ratio(ka, base('none', 'keepalive'))} | ${rps(cl)} | ${ratio(cl, base('tsgund', 'close'))} | ${ratio(cl, base('rr', 'close'))} | ${failed} | ${workers(ka)}, ${workers(cl)} |`,
     );
   }
   console.log(lines.join('\n'));
