@@ -14,7 +14,7 @@ import { Drainer } from './drain.js';
 import { forwardedFilter } from './forwarded.js';
 import { type HookRunner, loadWorkerHooks } from '../config/hooks.js';
 import { interceptListen, type ListenTarget } from './listen-hook.js';
-import { acceptorsFor, createServer, listenAll, refuseOverLimits, trackConnections } from './serve.js';
+import { acceptorsFor, createServer, listenAll, refuseOverLimits, serveFromMaster, socketAddress } from './serve.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 
@@ -144,11 +144,14 @@ function serveServer(server: net.Server, listener: RequestListener | null): Prom
       }
     });
   } else server.prependListener('request', (req, res) => onRequest(d, req, res));
-  if (spec.sticky) trackConnections(server);
+  if (spec.sticky) serveFromMaster(server, stickyAddress);
   serving = spec.sticky ? Promise.resolve() : listenAll(accepting, binds, settings.backlog);
   onServing();
   return serving;
 }
+
+/** With sticky placement: the first bind's address, which the served server reports as its own. */
+let stickyAddress: net.AddressInfo | null = null;
 
 /** Other slots' sockets this worker accepts on as a guest (reusePort), by `slot:bind index`. */
 const guests = new Map<string, net.Server>();
@@ -360,7 +363,10 @@ async function boot(): Promise<void> {
   await allSockets;
   binds = handles.map((handle, i) => describeBind(labels[i]!, handle));
   // with sticky placement this worker never listens: its copies of the sockets would only keep them open
-  if (spec.sticky) for (const handle of handles) (handle as NativeHandle).close();
+  if (spec.sticky) {
+    stickyAddress = socketAddress(handles[0]);
+    for (const handle of handles) (handle as NativeHandle).close();
+  }
   const port = appPort(binds);
   if (port !== null) process.env.PORT = String(port);
   // before any app code runs: an app's own listen() is served from the binds

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli } from '../support/exec.js';
@@ -89,6 +90,22 @@ describe('sticky placement', () => {
     // from an untrusted peer the header places nothing: the peer's address does
     const untrusted = await Promise.all(clients.map((c) => post(c, '127.0.0.40')));
     assert.equal(new Set(untrusted).size, 1);
+  });
+
+  it("serves an app's own listen(), whose callback gets the bind's address; headersTimeout applies", async () => {
+    const own = await startServer(['-w', '2', '--sticky', 'ip'], { app: join(FIXTURES, 'apps/listen-address.js') });
+    assert.equal((await request(own.url)).body, `port ${own.port}\n`);
+    // a client that never finishes its headers gets 408 from the worker, as without sticky placement
+    // (from 127.0.0.1, a trusted proxy: the master first waits a second for the head itself)
+    const { port } = await startServer(['-w', '2', '--sticky', 'ip', '--headers-timeout', '1']);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: a\r\n'));
+      let text = '';
+      c.setEncoding('utf8').on('data', (d: string) => (text += d));
+      c.on('close', () => resolve(text)).on('error', reject);
+      setTimeout(() => reject(new Error(`no answer in 15 s: ${JSON.stringify(text)}`)), 15_000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
   });
 
   it('is fixed at start: a HUP that turns it off warns, and placement stays sticky', async () => {
