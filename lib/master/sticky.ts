@@ -7,9 +7,11 @@
 // sends each poll as its own request) then fail with "Session ID unknown".
 // Only a process that sees the connection before a worker does can place it,
 // so with sticky placement the master listens on the binds itself, accepts
-// with pauseOnConnect (it reads nothing), and hands the socket over IPC to
-// the worker of the slot that the client's address hashes to. Workers then
-// never accept on the binds.
+// with pauseOnConnect, and hands the socket over IPC to the worker of the
+// slot that the client's address hashes to. Workers then never accept on the
+// binds. The master reads nothing, except from a proxy that forwardedAllowIps
+// trusts: there it reads the request head, places the connection by
+// X-Forwarded-For, and sends the bytes along for the worker to parse.
 //
 // The cost: one IPC message and a descriptor passed per connection, through
 // the master's one thread (node:cluster's round-robin pays the same). A
