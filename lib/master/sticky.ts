@@ -155,9 +155,11 @@ export interface StickyTarget {
 /**
  * The master's side of sticky placement: one acceptor per bind, and the
  * connections it holds while no worker accepts. `targets` gives the workers
- * that accept now, by slot (the serving generation, ready, not retiring);
- * `limit` bounds the held connections (past it new ones are closed, as a
- * full listen queue drops them).
+ * that accept now, by slot (the serving generation, ready, not retiring).
+ * `limit` bounds both the connections on their way to workers and those
+ * held: past it they wait, and past that new ones are closed, as a full
+ * listen queue drops them. The master cannot stop accepting instead:
+ * closing its listening descriptor would close the socket.
  */
 export class StickyPlacement {
   private readonly acceptors = new Map<Listener, net.Server>();
@@ -170,6 +172,8 @@ export class StickyPlacement {
    * places them again if the worker exits before.
    */
   private readonly unsent = new Map<StickyTarget, Set<Conn>>();
+  /** How many connections `unsent` holds, over all workers. */
+  private inFlight = 0;
   private warned = false;
   /** The proxies whose X-Forwarded-For places a connection (forwardedAllowIps), and the longest head read. */
   private trusts: (address: string | undefined) => boolean = () => false;
@@ -208,8 +212,8 @@ export class StickyPlacement {
     if (!this.held.length) return;
     const targets = this.targets();
     if (!targets.size) return;
-    for (const conn of this.held.splice(0)) this.sendTo(targets, conn);
-    this.warned = false;
+    while (this.held.length && this.inFlight < this.limit()) this.sendTo(targets, this.held.shift()!);
+    if (!this.held.length) this.warned = false;
   }
 
   /** A worker exited: place again what it was sent and never got. */
@@ -217,6 +221,7 @@ export class StickyPlacement {
     const unsent = [...(this.unsent.get(target) ?? [])];
     this.unsent.get(target)?.clear(); // a late send callback finds nothing to do
     this.unsent.delete(target);
+    this.inFlight -= unsent.length;
     for (const conn of unsent) this.place(conn);
   }
 
@@ -239,16 +244,14 @@ export class StickyPlacement {
 
   private place(conn: Conn): void {
     const targets = this.targets();
-    if (targets.size) this.sendTo(targets, conn);
+    if (targets.size && !this.held.length && this.inFlight < this.limit()) this.sendTo(targets, conn);
     else this.hold(conn);
   }
 
   private hold(conn: Conn): void {
     if (this.held.length >= this.limit()) {
       if (!this.warned) {
-        this.log.warning(
-          `sticky placement: no worker accepts and ${this.held.length} connections wait; closing new ones`,
-        );
+        this.log.warning(`sticky placement: ${this.held.length} connections wait for a worker; closing new ones`);
       }
       this.warned = true;
       release(conn);
@@ -262,6 +265,7 @@ export class StickyPlacement {
     const pending = this.unsent.get(target) ?? new Set<Conn>();
     this.unsent.set(target, pending);
     pending.add(conn);
+    this.inFlight++;
     const msg: MasterToWorker = conn.head
       ? { type: 'sticky-connection', head: conn.head.toString('base64') }
       : { type: 'sticky-connection' };
@@ -272,10 +276,11 @@ export class StickyPlacement {
     // node:child_process passes a bare handle too (as 'net.Native'); the worker wraps it in a socket
     target.send(msg, conn.socket as net.Socket, { keepOpen: true }, (err) => {
       if (!pending.delete(conn)) return; // placed again: its worker exited first
-      // the worker has its own descriptor now: closing this one leaves the connection open.
+      this.inFlight--;
       // A send that failed waits for the next flush (the worker's exit, a tick), not in a loop.
-      if (err) this.hold(conn);
-      else release(conn);
+      if (err) return this.hold(conn);
+      release(conn); // the worker has its own descriptor now: closing this one leaves the connection open
+      this.flush();
     });
   }
 }

@@ -142,6 +142,22 @@ describe('sticky placement: StickyPlacement on a real socket', () => {
     stop();
   });
 
+  it('bounds what is on its way to workers: past the limit connections wait, past that they are closed', async () => {
+    const worker = new FakeWorker();
+    const { connect, stop } = await placement(new Map([[0, worker]]), 2);
+    const clients = [70, 71, 72, 73, 74].map((n) => connect(`127.0.0.${n}`));
+    // two on their way (the worker has not taken them yet), two waiting, one closed
+    const refused = await Promise.race(clients.map((c, i) => c.closed.then(() => i)));
+    await until(() => worker.sent.length === 2);
+    worker.sent[0]!.done(null); // one taken: one waiting goes
+    await until(() => worker.sent.length === 3);
+    for (const s of worker.sent.slice(1)) s.done(null);
+    await until(() => worker.sent.length === 4);
+    worker.sent[3]!.done(null);
+    await Promise.all(clients.filter((_, i) => i !== refused).map((c) => c.closed));
+    stop();
+  });
+
   it('places again, on another worker, a connection whose worker exited before it got it', async () => {
     const [a, b] = [new FakeWorker(), new FakeWorker()];
     const targets = new Map([
