@@ -27,6 +27,7 @@ import { MasterLogFiles } from './log-files.js';
 import { unixSocketAccess, workerFork, workerIdentity } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { planGuests, Slots } from './slots.js';
+import { StickyPlacement, type StickyTarget } from './sticky.js';
 import { notifySystemd } from './systemd-notify.js';
 import { Upgrade } from './upgrade.js';
 import { GenerationBoot } from './generation-boot.js';
@@ -122,6 +123,8 @@ export class Arbiter {
   /** With reusePort: one socket per worker slot for each TCP bind, and the workers adopting slots as guests. */
   private slots = new Slots(new Map(), adoptHandle);
   private readonly guests = new Map<number, WorkerHandle>();
+  /** With sticky placement (fixed at start): the master's acceptors; null when workers accept. */
+  private sticky: StickyPlacement | null = null;
   /** `generation:slot` of forks under way, so that two spawns never take the same slot. */
   private readonly reservedSlots = new Set<string>();
   private watcher: FSWatcher | null = null;
@@ -166,6 +169,7 @@ export class Arbiter {
     ready: (h) => {
       if (this.boot?.generation === h.generation) this.boot.onReady();
       this.placeGuests();
+      this.sticky?.flush();
     },
     // a report of several lines (the app's source line and a caret under it): one log line each
     'boot-error': (h, msg) => {
@@ -233,6 +237,7 @@ export class Arbiter {
       await this.pidfile.claim();
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
+    if (this.settings.sticky !== 'none') await this.startSticky();
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     this.reaper = Reaper.forMaster(this.log); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
@@ -534,6 +539,7 @@ export class Arbiter {
       if (!this.listeners.includes(l)) this.log.info(`Listening at: ${this.describe(l)} (${process.pid})`);
     const previous = { resolved: this.resolved, listeners: this.listeners, hooks: this.hooks };
     this.adopt(next, listeners);
+    await this.followSticky();
     await this.hooks.call('onReload');
     this.logFiles.reopen(this.log);
     try {
@@ -546,6 +552,8 @@ export class Arbiter {
       if (!superseded) this.metrics?.reload(false);
       this.dropListeners(listeners, previous.listeners);
       this.adopt(previous.resolved, previous.listeners, previous.hooks);
+      this.sticky?.configure(this.settings);
+      await this.sticky?.follow(this.listeners, this.settings.backlog);
       return false;
     }
     this.dropListeners(previous.listeners, listeners);
@@ -601,6 +609,7 @@ export class Arbiter {
       maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
       stats: this.metrics !== null,
+      sticky: this.sticky !== null,
       logFds: this.logFiles.workerFds(settings),
     };
     await this.hooks.call('preFork', { generation });
@@ -727,6 +736,7 @@ export class Arbiter {
     h.onExit();
     this.appMetrics?.forget(h.pid);
     this.placeGuests();
+    this.sticky?.onExit(h.worker);
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const info = { pid: h.pid, id: h.id, generation: h.generation, code, signal };
     void this.hooks.call('childExit', info);
@@ -789,12 +799,49 @@ export class Arbiter {
     }
   }
 
+  /** Sticky placement: from now on the master accepts on the binds (see sticky.ts). */
+  private async startSticky(): Promise<void> {
+    this.sticky = new StickyPlacement(
+      () => this.stickyTargets(),
+      () => this.settings.backlog,
+      this.log,
+    );
+    this.sticky.configure(this.settings);
+    await this.sticky.follow(this.listeners, this.settings.backlog);
+    this.log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
+  }
+
+  /**
+   * Sticky placement is fixed at start (the master cannot stop accepting on a
+   * socket without closing it): a HUP only makes it accept on new binds.
+   */
+  private async followSticky(): Promise<void> {
+    const wanted = this.settings.sticky !== 'none';
+    if (wanted !== (this.sticky !== null)) {
+      this.log.warning(
+        `setting 'sticky' takes effect at start; it stays ${this.sticky ? 'on' : 'off'} until a restart or USR2`,
+      );
+    }
+    this.sticky?.configure(this.settings);
+    await this.sticky?.follow(this.listeners, this.settings.backlog);
+  }
+
+  /** Where sticky placement sends connections: the serving generation's accepting workers, by slot. */
+  private stickyTargets(): Map<number, StickyTarget> {
+    const targets = new Map<number, StickyTarget>();
+    for (const h of this.workers.values()) {
+      if (h.generation === this.generation && h.accepting && h.worker.isConnected()) targets.set(h.slot, h.worker);
+    }
+    return targets;
+  }
+
   /** One turn of the housekeeping loop: reap orphans, abort silent workers, fix the pool, follow an upgrade. */
   private tick(): void {
     this.reaper?.sweep();
     this.murderSilentWorkers();
     this.reconcile();
     this.placeGuests();
+    this.sticky?.flush();
     this.followUpgrade();
   }
 
@@ -833,6 +880,7 @@ export class Arbiter {
     notifySystemd('STOPPING=1');
     for (const h of this.workers.values()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
+    this.sticky?.close();
     this.closeListeners();
     // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
     await this.waitForWorkers((mode === 'quick' ? QUICK_STOP_MS : this.graceMs) + 1000);
