@@ -1,0 +1,70 @@
+// --log-syslog: the error log also goes to syslog (or journald) through
+// winston-syslog, imported only when the option is set.
+import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
+import winston from 'winston';
+import type Transport from 'winston-transport';
+import type { Entry, LogLevel } from './error-line.js';
+import { parseSyslogTo } from './syslog-target.js';
+
+/** tsgund's levels as syslog severities (winston-syslog's names). */
+const SEVERITY: Record<LogLevel, string> = {
+  critical: 'crit',
+  error: 'error',
+  warning: 'warning',
+  info: 'info',
+  debug: 'debug',
+};
+
+const LEVEL = Symbol.for('level');
+const MESSAGE = Symbol.for('message');
+
+/** gunicorn's syslog line, `[pid] [LEVEL] message`: the pid is the worker's for a worker's line. */
+const syslogFormat = winston.format((info) => {
+  const entry = info as unknown as Entry & Record<symbol, string>;
+  const level = entry[LEVEL] as LogLevel;
+  const text = `[${entry.pid ?? process.pid}] [${level.toUpperCase()}] ${entry.message}`;
+  entry[MESSAGE] = entry.stack === undefined ? text : `${text}\n${entry.stack}`;
+  entry[LEVEL] = SEVERITY[level] ?? 'error';
+  return info;
+});
+
+export interface SyslogOptions {
+  logSyslogTo: string;
+  logSyslogPrefix: string | null;
+  logSyslogFacility: string;
+  name: string;
+}
+
+/**
+ * The syslog transport. unix:// needs winston-syslog's optional native
+ * dependency unix-dgram (Node cannot send unix datagrams): without it, a
+ * one-line error (thrown as an Error) says so.
+ */
+export async function createSyslogTransport(opts: SyslogOptions): Promise<Transport> {
+  const target = parseSyslogTo(opts.logSyslogTo);
+  if (typeof target === 'string') throw new Error(target);
+  const { Syslog } = await import('winston-syslog');
+  if (target.protocol === 'unix') assertUnixDgram(opts.logSyslogTo);
+  return new Syslog({
+    ...target,
+    facility: opts.logSyslogFacility,
+    type: 'BSD', // RFC 3164, as gunicorn sends (glossy's RFC 5424 timestamps drop the leading zeros of milliseconds)
+    appName: opts.logSyslogPrefix ?? opts.name,
+    localhost: hostname(),
+    pid: process.pid,
+    format: syslogFormat(),
+  });
+}
+
+function assertUnixDgram(url: string): void {
+  try {
+    const fromSyslog = createRequire(createRequire(import.meta.url).resolve('winston-syslog'));
+    fromSyslog('unix-dgram');
+  } catch {
+    throw new Error(
+      `${url} needs the optional native module unix-dgram, which is not built here (it needs a compiler at install); ` +
+        'use udp://localhost:514 (rsyslog, syslog-ng) instead',
+    );
+  }
+}
