@@ -11,7 +11,7 @@ export const isLogConfigKey = (key: string): key is LogConfigKey =>
   (LOG_CONFIG_KEYS as readonly string[]).includes(key);
 
 const kindOf = (v: unknown): string => {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 };
