@@ -8,6 +8,8 @@ import { readPipe } from '../log/error-pipe.js';
 
 /** How long a stopping master waits for the workers' pipes to be read to their end. */
 const DRAIN_MS = 2000;
+/** How long the errorLogTransports function may take: one that never settles must not wedge a reload. */
+const FACTORY_MS = 10_000;
 
 type Factory = () => Promise<Transport[]>;
 
@@ -21,6 +23,8 @@ type Factory = () => Promise<Transport[]>;
  */
 export class ErrorTransports {
   private factory: Factory | null = null;
+  /** Counts the calls of a factory: a set made by an older call than the newest (a USR1 overtaken by a HUP) is dropped. */
+  private calls = 0;
   /** The workers' pipes not yet read to their end. */
   private readonly pipes = new Set<Promise<void>>();
   /** Whether a worker forked now gets a pipe for its error log. */
@@ -31,7 +35,8 @@ export class ErrorTransports {
   /** Make the transports of `settings` and the config file's exports; throws a one-line ConfigError. */
   async configure(settings: Settings, fileConfig: Record<string, unknown>): Promise<void> {
     const factory = factoryOf(settings, fileConfig as LogTransportsConfig);
-    const transports = await factory();
+    const transports = await this.make(factory);
+    if (transports === null) return;
     this.factory = transports.length > 0 ? factory : null;
     this.piped = transports.length > 0;
     this.log.setExtraTransports(transports);
@@ -50,10 +55,20 @@ export class ErrorTransports {
   async refresh(): Promise<void> {
     if (!this.factory) return;
     try {
-      this.log.setExtraTransports(await this.factory());
+      const transports = await this.make(this.factory);
+      if (transports) this.log.setExtraTransports(transports);
     } catch (err) {
       this.log.error(`error log transports kept as they were: ${oneLine(err)}`);
     }
+  }
+
+  /** The transports `factory` makes, or null (and they are closed) when a newer call was made meanwhile. */
+  private async make(factory: Factory): Promise<Transport[] | null> {
+    const call = ++this.calls;
+    const transports = await factory();
+    if (call === this.calls) return transports;
+    for (const t of transports) t.close?.();
+    return null;
   }
 
   /** Read a worker's error-log pipe (its fd 4) to the end: each entry is logged under the worker's pid. */
@@ -93,7 +108,13 @@ function factoryOf(settings: Settings, config: LogTransportsConfig): Factory {
 }
 
 async function userTransports(factory: () => unknown): Promise<Transport[]> {
-  const made = await Promise.resolve().then(factory).catch(asSetting('errorLogTransports', 'its function failed: '));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`it did not return within ${FACTORY_MS / 1000} s`)), FACTORY_MS);
+  });
+  const made = await Promise.race([Promise.resolve().then(factory), late])
+    .catch(asSetting('errorLogTransports', 'its function failed: '))
+    .finally(() => clearTimeout(timer));
   return checkTransports(made, Transport);
 }
 
