@@ -63,7 +63,7 @@ export function createErrorLog(opts: ErrorLogOptions, file = LineFile.open(opts.
   const emit = (entry: Entry): void => {
     if (closed) return;
     try {
-      logger.log({ ...entry, pid: entry.pid ?? process.pid });
+      logger.log({ ...entry, pid: entry.pid ?? process.pid, time: entry.time ?? new Date() });
     } catch (err) {
       report(err); // a config's transport that throws in log()
     }

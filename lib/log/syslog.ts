@@ -63,7 +63,8 @@ function assertUnixDgram(url: string): void {
     fromSyslog('unix-dgram');
   } catch {
     throw new Error(
-      `${url} needs the optional native module unix-dgram, which is not built here (it needs a compiler at install); ` +
+      `${url} needs the optional native module unix-dgram, which does not load here ` +
+        '(it is compiled at install, with a compiler, for the Node version that runs tsgund); ' +
         'use udp://localhost:514 (rsyslog, syslog-ng) instead',
     );
   }
