@@ -15,7 +15,7 @@ import {
 import { LineFile } from './line-file.js';
 
 /** What a worker holds for a master that does not read before it drops lines (counted, reported once read again). */
-export const PIPE_BACKLOG_BYTES = 1024 * 1024;
+export const PIPE_BACKLOG_BYTES = 4 * 1024 * 1024;
 /** The longest line the master takes from a worker; the rest of a longer one is dropped. */
 export const MAX_PIPE_LINE = 64 * 1024;
 

@@ -12,7 +12,7 @@ after(() => cleanup(dirs));
 
 const TRANSPORT = join(FIXTURES, 'json-lines-transport.mjs');
 const STDERR_APP = join(FIXTURES, 'stderr-app.js');
-/** About 600 KB: more than a socketpair's kernel buffer, less than a worker's backlog (PIPE_BACKLOG_BYTES). */
+/** About 600 KB: more than a socketpair's kernel buffer, less than a worker’s backlog (PIPE_BACKLOG_BYTES). */
 const BUSY_LINES = 5000;
 const ERROR_LINE = /^\[[^\]]+\] \[(\d+)\] \[([A-Z]+)\] (.*)$/;
 
