@@ -5,6 +5,7 @@
 // winston (error-line.ts, error-pipe.ts).
 import { writeSync } from 'node:fs';
 import winston from 'winston';
+import { oneLine } from '../errors.js';
 import Transport from 'winston-transport';
 import { type Entry, type ErrorLog, type ErrorLogOptions, LEVELS, errorLogOver, formatEntry } from './error-line.js';
 import { LineFile } from './line-file.js';
@@ -32,14 +33,14 @@ export interface MasterErrorLog extends ErrorLog {
 }
 
 /** One line on stderr per failing transport: the error log cannot log its own failure. */
-function reportTransportError(): (err: unknown, transport?: unknown) => void {
+function reportTransportError(logger: object): (err: unknown, transport?: unknown) => void {
   const seen = new WeakSet<object>();
-  return (err, transport?: unknown) => {
-    const key = typeof transport === 'object' && transport !== null ? transport : reportTransportError;
+  return (err, transport) => {
+    const key = typeof transport === 'object' && transport !== null ? transport : logger;
     if (seen.has(key)) return;
     seen.add(key);
     try {
-      writeSync(2, `tsgund: error log transport failed: ${(err as Error)?.message ?? String(err)}\n`);
+      writeSync(2, `tsgund: error log transport failed: ${oneLine(err)}\n`);
     } catch {
       // stderr is gone as well
     }
@@ -56,7 +57,7 @@ export function createErrorLog(opts: ErrorLogOptions, file = LineFile.open(opts.
     transports: [new LineTransport(file)],
     exitOnError: false,
   });
-  const report = reportTransportError();
+  const report = reportTransportError(logger);
   logger.on('error', report);
   let extra: Transport[] = [];
   let closed = false;
