@@ -111,7 +111,7 @@ export default defineConfig({
   // Send the workers' stdout and stderr to the error log. Default: false.
   captureOutput: false,
   // Send the error log to syslog as well (the workers' lines through the
-  // master). Default: false.
+  // master); needs `npm install winston-syslog`. Default: false.
   logSyslog: false,
   // Where: udp://HOST:PORT, tcp://HOST:PORT, or unix:///dev/log (needs the
   // optional native module unix-dgram). Default: 'udp://localhost:514'.

@@ -292,7 +292,7 @@ const TABLE = [
   {
     key: 'logSyslog',
     kind: 'bool',
-    help: 'send the error log to syslog as well (see --log-syslog-to)',
+    help: 'send the error log to syslog as well, through the winston-syslog package (see --log-syslog-to)',
     default: () => false,
   },
   {

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import winston from 'winston';
+import { ConfigError } from '../errors.js';
 import type Transport from 'winston-transport';
 import type { Entry, LogLevel } from './error-line.js';
 import { parseSyslogTo } from './syslog-target.js';
@@ -37,14 +38,24 @@ export interface SyslogOptions {
 }
 
 /**
- * The syslog transport. unix:// needs winston-syslog's optional native
- * dependency unix-dgram (Node cannot send unix datagrams): without it, a
- * one-line error (thrown as an Error) says so.
+ * The syslog transport, through winston-syslog: an optional peer dependency,
+ * so that installing tsgund runs no install script (winston-syslog's own
+ * optional dependency unix-dgram compiles at install). unix:// needs
+ * unix-dgram (Node cannot send unix datagrams): without it, one line says so.
  */
-export async function createSyslogTransport(opts: SyslogOptions): Promise<Transport> {
+export async function createSyslogTransport(
+  opts: SyslogOptions,
+  load: () => Promise<typeof import('winston-syslog')> = () => import('winston-syslog'),
+): Promise<Transport> {
   const target = parseSyslogTo(opts.logSyslogTo);
   if (typeof target === 'string') throw new Error(target);
-  const { Syslog } = await import('winston-syslog');
+  const { Syslog } = await load().catch((err: NodeJS.ErrnoException) => {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new ConfigError(
+      "setting 'logSyslog': --log-syslog needs the package winston-syslog, which is not installed: " +
+        'npm install winston-syslog@^2.7.1 next to tsgund (udp:// and tcp:// need no compiler)',
+    );
+  });
   if (target.protocol === 'unix') assertUnixDgram(opts.logSyslogTo);
   return new Syslog({
     ...target,

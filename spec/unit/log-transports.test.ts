@@ -90,3 +90,24 @@ describe('--log-syslog-to', () => {
     assert.deepEqual(validateLayer({ logSyslogFacility: 'daemon' }, 'cfg', false), { logSyslogFacility: 'daemon' });
   });
 });
+
+describe('--log-syslog without winston-syslog installed', () => {
+  it('is one line naming the setting and the package to install', async () => {
+    const { createSyslogTransport } = await import('../../lib/log/syslog.js');
+    const missing = Object.assign(new Error("Cannot find package 'winston-syslog'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    const opts = {
+      logSyslogTo: 'udp://localhost:514',
+      logSyslogPrefix: null,
+      logSyslogFacility: 'user',
+      name: 'tsgund',
+    };
+    await assert.rejects(
+      createSyslogTransport(opts, () => Promise.reject(missing)),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /^setting 'logSyslog': --log-syslog needs the package winston-syslog, which is not installed: npm install winston-syslog/.test(
+          err.message,
+        ),
+    );
+  });
+});
