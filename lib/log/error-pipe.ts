@@ -3,7 +3,7 @@
 // lines to a pipe the master reads, and the master logs each through winston
 // under the worker's pid. A leaf module: the worker loads only node:net here.
 import net from 'node:net';
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import {
   type Entry,
   type ErrorLog,
@@ -46,8 +46,12 @@ export class PipeLineWriter {
   /** The pipe is not a path: nothing to reopen (the master reopens its transports). */
   reopen(): void {}
 
+  /** Ends the pipe once what the worker holds is written (or the master is gone). */
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.end(resolve));
+    return new Promise((resolve) => {
+      finished(this.socket, () => resolve());
+      this.socket.end();
+    });
   }
 
   private reportDrops(): void {
