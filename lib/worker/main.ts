@@ -6,7 +6,8 @@ import net from 'node:net';
 import { handleSignal } from '../early-signals.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
 import type { AccessLog } from '../log/access-log.js';
-import { createDirectErrorLog, reopenEach } from '../log/error-line.js';
+import { reopenEach } from '../log/error-line.js';
+import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { LineFile } from '../log/line-file.js';
 import { type NativeHandle, listenOnHandle, stopAccepting } from '../listeners/handles.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
@@ -34,7 +35,7 @@ const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
 // The master opened the log files (this process may not be allowed to) and passed their descriptors.
 const { logFds } = spec;
-const log = createDirectErrorLog(settings, LineFile.inherited(logFds.errorlog, settings.errorlog, false));
+const log = createWorkerErrorLog(settings, logFds.errorlog, logFds.errorlogPipe === true);
 // Loaded in boot() only when configured: a worker imports what its settings use
 // (the access log, TLS, the config file's hooks), each a measurable part of its boot.
 let accessLog: AccessLog | null = null;
