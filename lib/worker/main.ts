@@ -24,7 +24,7 @@ const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
 // The master opened the log files (this process may not be allowed to) and passed their descriptors.
 const { logFds } = spec;
-const log = createDirectErrorLog(settings, LineFile.inherited(logFds.errorlog, settings.errorlog, false));
+const log = createDirectErrorLog(settings, LineFile.inherited(logFds.errorlog, settings.errorlog));
 // Loaded in boot() only when configured: a worker imports what its settings use
 // (the access log, TLS, the config file's hooks), each a measurable part of its boot.
 let accessLog: AccessLog | null = null;
@@ -104,12 +104,7 @@ function onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerRespon
   }
   filterForwarded?.(req);
   if (keepAliveMs === 0) res.shouldKeepAlive = false;
-  if (accessLog) {
-    const start = process.hrtime.bigint();
-    const access = accessLog;
-    access.track(res);
-    res.once('finish', () => access.log(req, res, start));
-  }
+  accessLog?.track(req, res);
   if (requestHooks) {
     if (requestHooks.has('preRequest')) void requestHooks.call('preRequest', info, req);
     if (requestHooks.has('postRequest'))
@@ -306,7 +301,7 @@ async function boot(): Promise<void> {
     const { createAccessLog } = await import('../log/access-log.js');
     accessLog = createAccessLog(
       { accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat },
-      LineFile.inherited(logFds.accesslog, settings.accesslog, true),
+      LineFile.inherited(logFds.accesslog, settings.accesslog, settings.accessLogBuffered ? 'batched' : 'direct'),
     );
   }
   const h = await loadWorkerHooks(spec.configPath, settings, log);
