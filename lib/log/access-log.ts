@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { compileAccessLogFormat } from './access-format.js';
 import { LineFile } from './line-file.js';
+import { TurnLines } from './turn-lines.js';
 import { beforeEnd, countBodyBytes, keepWriteHeadHeaders } from './response-tracking.js';
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -35,21 +36,47 @@ export function validateAccessLogFormat(fmt: string): string | null {
 }
 
 /**
- * Logs into `file`, or into opts.accesslog opened here. Throws on an invalid
- * format (validate it first for a friendly message) or an unopenable file.
+ * Logs into the descriptor `inheritedFd` (a worker's, opened by the master
+ * for opts.accesslog), or into opts.accesslog opened here. Throws on an
+ * invalid format (validate it first for a friendly message) or an
+ * unopenable file.
  */
-export function createAccessLog(opts: AccessLogOptions, file?: LineFile): AccessLog {
+export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): AccessLog {
   const format = compileAccessLogFormat(opts.accessLogFormat);
   if (typeof format === 'string') throw new Error(`invalid access log format: ${format}`);
-  const sink = file ?? LineFile.open(opts.accesslog, 1, { mode: opts.accessLogBuffered ? 'batched' : 'direct' });
+  const mode = opts.accessLogBuffered ? 'batched' : 'direct';
+  const sink =
+    inheritedFd === undefined
+      ? LineFile.open(opts.accesslog, 1, { mode })
+      : LineFile.inherited(inheritedFd, opts.accesslog, mode);
+  // unbuffered: one write(2) per event-loop turn, before the sockets of that turn's responses get their last bytes
+  const turn =
+    mode === 'direct'
+      ? new TurnLines(
+          (chunk) => sink.write(chunk),
+          () => sink.maxBytes,
+        )
+      : null;
+  const flushAtExit = (): void => turn?.flush();
+  if (turn) process.on('exit', flushAtExit);
+  const write = turn
+    ? (line: string, res: ServerResponse) => turn.add(line, res.socket)
+    : (line: string) => sink.write(line);
   return {
     track(req, res) {
       const startNs = process.hrtime.bigint();
       if (format.countsBytes) countBodyBytes(res);
       if (format.readsResponseHeaders) keepWriteHeadHeaders(res);
-      beforeEnd(res, () => sink.write(format.line(req, res, startNs)));
+      beforeEnd(res, () => write(format.line(req, res, startNs), res));
     },
-    reopen: () => sink.reopen(),
-    close: () => sink.close(),
+    reopen() {
+      turn?.flush();
+      sink.reopen();
+    },
+    close() {
+      turn?.flush();
+      process.off('exit', flushAtExit);
+      return sink.close();
+    },
   };
 }

@@ -53,11 +53,11 @@ function stdioSink(fd: 1 | 2): Sink {
   return { maxBytes: PIPE_BUF, write: (chunk) => writeFdSync(fd, chunk), end: () => Promise.resolve() };
 }
 
-/** A file written synchronously, a line per write(2) (a FIFO reader gets each line whole if it fits PIPE_BUF). */
+/** A file written synchronously, one write(2) per chunk given. */
 function directFileSink(fd: number, target: string): Sink {
   const report = reportOnce(target);
   return {
-    maxBytes: Number.POSITIVE_INFINITY,
+    maxBytes: fs.fstatSync(fd).isFile() ? FILE_BATCH_BYTES : PIPE_BUF,
     write(chunk) {
       try {
         const written = fs.writeSync(fd, chunk);
@@ -135,7 +135,12 @@ export class LineFile {
     return new LineFile(opened, { mode, reopen: { create: false } });
   }
 
-  /** line must be one complete line ending in '\n'. */
+  /** The most one write should carry so that its lines stay whole (PIPE_BUF for a pipe). */
+  get maxBytes(): number {
+    return this.sink.maxBytes;
+  }
+
+  /** line must be one or more complete lines ending in '\n' (in mode 'direct', at most maxBytes long). */
   write(line: string): void {
     if (this.closing !== null) return;
     if (this.batch) this.batch.add(line);

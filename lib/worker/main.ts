@@ -300,8 +300,12 @@ async function boot(): Promise<void> {
   if (settings.accesslog && logFds.accesslog !== null) {
     const { createAccessLog } = await import('../log/access-log.js');
     accessLog = createAccessLog(
-      { accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat },
-      LineFile.inherited(logFds.accesslog, settings.accesslog, settings.accessLogBuffered ? 'batched' : 'direct'),
+      {
+        accesslog: settings.accesslog,
+        accessLogFormat: settings.accessLogFormat,
+        accessLogBuffered: settings.accessLogBuffered,
+      },
+      logFds.accesslog,
     );
   }
   const h = await loadWorkerHooks(spec.configPath, settings, log);
