@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { compileAccessLogFormat } from './access-format.js';
 import { LineFile } from './line-file.js';
 import { TurnLines } from './turn-lines.js';
-import { beforeEnd, countBodyBytes, keepWriteHeadHeaders } from './response-tracking.js';
+import { beforeLastBytes, countBodyBytes, keepWriteHeadHeaders } from './response-tracking.js';
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -16,12 +16,13 @@ export interface AccessLogOptions {
 
 export interface AccessLog {
   /**
-   * Call when a request starts, before the app sees it. The line is made and
-   * written when the app calls res.end(), before end() hands the last bytes
-   * of the response to the socket: unless the log is buffered, it is in the
-   * kernel before the client can have the whole response, so a worker killed
-   * after answering never loses it. %(D)s and friends measure up to that
-   * end() call. A response destroyed before end() gets no line.
+   * Call when a request starts, before the app sees it. The line is made
+   * when the response is complete (res.end(), or the write() that completes
+   * a Content-Length body), before its last bytes go to the socket: unless
+   * the log is buffered, it is in the kernel before the client can have the
+   * whole response, so a worker killed after answering never loses it.
+   * %(D)s and friends measure up to that call. A response destroyed before
+   * it gets no line.
    */
   track(req: IncomingMessage, res: ServerResponse): void;
   /** Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again. */
@@ -65,9 +66,10 @@ export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): A
   return {
     track(req, res) {
       const startNs = process.hrtime.bigint();
-      if (format.countsBytes) countBodyBytes(res);
+      // unbuffered, the bytes tell when a Content-Length body is complete (see beforeLastBytes)
+      if (format.countsBytes || turn) countBodyBytes(res);
       if (format.readsResponseHeaders) keepWriteHeadHeaders(res);
-      beforeEnd(res, () => write(format.line(req, res, startNs), res));
+      beforeLastBytes(res, () => write(format.line(req, res, startNs), res));
     },
     reopen() {
       turn?.flush();

@@ -13,9 +13,23 @@ function byteLength(chunk: unknown, encoding: unknown): number {
 
 let wrapped = false;
 
+function runAtEnd(res: Tracked): void {
+  const atEnd = res[AT_END];
+  res[AT_END] = undefined;
+  // a connection already gone gets no line, as it would get no 'finish'
+  if (atEnd !== undefined && !res.destroyed) atEnd(res);
+}
+
+/** The Content-Length the response declares (by setHeader or writeHead), else Infinity. */
+function declaredLength(res: ServerResponse): number {
+  const header = res.getHeader('content-length') ?? (res as { _contentLength?: unknown })._contentLength;
+  const n = header === undefined || header === null ? Number.NaN : Number(header);
+  return Number.isInteger(n) && n >= 0 ? n : Number.POSITIVE_INFINITY;
+}
+
 /**
  * ServerResponse's write() and end() are wrapped once, on the prototype, and
- * act only for responses marked by countBodyBytes() or beforeEnd(): no
+ * act only for responses marked by countBodyBytes() or beforeLastBytes(): no
  * per-response closures or listeners on the hot path.
  */
 function wrapResponsePrototype(): void {
@@ -25,17 +39,18 @@ function wrapResponsePrototype(): void {
   const proto = process.getBuiltinModule('node:http').ServerResponse.prototype;
   const { write, end } = proto;
   proto.write = function (this: Tracked, chunk: unknown, encoding?: unknown) {
-    if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
+    if (this[SENT] !== undefined) {
+      this[SENT] += byteLength(chunk, encoding);
+      // a body that reaches its Content-Length is complete for the client, whenever end() comes
+      if (this[AT_END] !== undefined && this[SENT] >= declaredLength(this)) runAtEnd(this);
+    }
     // biome-ignore lint/complexity/noArguments: forwards the caller's exact arity without allocating a rest array
     return Reflect.apply(write, this, arguments);
   } as typeof proto.write;
   proto.end = function (this: Tracked, chunk?: unknown, encoding?: unknown) {
     if (!this.writableEnded) {
       if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
-      const atEnd = this[AT_END];
-      this[AT_END] = undefined;
-      // a connection already gone gets no line, as it would get no 'finish'
-      if (atEnd !== undefined && !this.destroyed) atEnd(this);
+      runAtEnd(this);
     }
     // biome-ignore lint/complexity/noArguments: forwards the caller's exact arity without allocating a rest array
     return Reflect.apply(end, this, arguments);
@@ -49,13 +64,15 @@ export function countBodyBytes(res: ServerResponse): void {
 }
 
 /**
- * Calls `fn` once, synchronously, when the app calls res.end(): after the
- * last body bytes are counted and before end() hands the last bytes of the
- * response to the socket. So whatever `fn` writes synchronously is in the
- * kernel before the client can have the whole response. Not called if the
- * response is destroyed (the connection closed) before end().
+ * Calls `fn` once, synchronously, when the response is complete for the
+ * client: when the app calls res.end(), or earlier when a write() brings the
+ * body counted by countBodyBytes() to the declared Content-Length. `fn` runs
+ * after that call's bytes are counted and before they are handed to the
+ * socket, so whatever it writes synchronously is in the kernel before the
+ * client can have the whole response. Not called if the response is
+ * destroyed (the connection closed) first.
  */
-export function beforeEnd(res: ServerResponse, fn: (res: ServerResponse) => void): void {
+export function beforeLastBytes(res: ServerResponse, fn: (res: ServerResponse) => void): void {
   (res as Tracked)[AT_END] = fn;
   wrapResponsePrototype();
 }

@@ -174,7 +174,7 @@ describe('when the access-log line is written', () => {
   let port: number;
   let log: AccessLog;
   let file: string;
-  /** What the log file held when the response's first bytes were handed to the socket. */
+  /** What the log file held when the response's last bytes were handed to the socket. */
   let atSocketWrite: string | undefined;
   let handler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -185,7 +185,7 @@ describe('when the access-log line is written', () => {
       for (const method of ['_write', '_writev'] as const) {
         const original = socket[method];
         socket[method] = function (this: unknown, ...args: unknown[]) {
-          atSocketWrite ??= fs.readFileSync(file, 'utf8');
+          atSocketWrite = fs.readFileSync(file, 'utf8');
           return original.apply(this, args);
         };
       }
@@ -218,6 +218,26 @@ describe('when the access-log line is written', () => {
     assert.equal(atSocketWrite, '');
     await log.close();
     assert.deepEqual(lines(file), ['/buffered 200 4']);
+  });
+
+  it('is in the file before a write() that completes a Content-Length body reaches the socket', async () => {
+    for (const [path, declare] of [
+      ['/set-header', (res: http.ServerResponse) => res.setHeader('Content-Length', 4)],
+      ['/write-head', (res: http.ServerResponse) => res.writeHead(200, { 'Content-Length': 4 })],
+    ] as const) {
+      open(false);
+      handler = (_req, res) => {
+        declare(res);
+        res.write('bo');
+        res.write('dy');
+        // the client has the whole response now; end() comes a while later
+        setTimeout(() => res.end(), 20);
+      };
+      await request(port, path);
+      assert.equal(atSocketWrite, `${path} 200 4\n`);
+      await log.close();
+      assert.deepEqual(lines(file), [`${path} 200 4`]);
+    }
   });
 
   it('counts every body byte written before end(), streamed and chunked', async () => {
