@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { compileAccessLogFormat } from './access-format.js';
 import { LineFile } from './line-file.js';
 import { TurnLines } from './turn-lines.js';
-import { beforeLastBytes, countBodyBytes, keepWriteHeadHeaders } from './response-tracking.js';
+import { beforeLastBytes, countBodyBytes, isHttp1Response, keepWriteHeadHeaders } from './response-tracking.js';
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -61,7 +62,7 @@ export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): A
   const flushAtExit = (): void => turn?.flush();
   if (turn) process.on('exit', flushAtExit);
   const write = turn
-    ? (line: string, res: ServerResponse) => turn.add(line, res.socket)
+    ? (line: string, socket: Socket | null) => turn.add(line, socket)
     : (line: string) => sink.write(line);
   return {
     track(req, res) {
@@ -69,7 +70,9 @@ export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): A
       // unbuffered, the bytes tell when a Content-Length body is complete (see beforeLastBytes)
       if (format.countsBytes || turn) countBodyBytes(res);
       if (format.readsResponseHeaders) keepWriteHeadHeaders(res);
-      beforeLastBytes(res, () => write(format.line(req, res, startNs), res));
+      if (isHttp1Response(res)) beforeLastBytes(res, () => write(format.line(req, res, startNs), res.socket));
+      // http2's compatibility response has no such hook: its line is written at 'finish', as it always was
+      else res.once('finish', () => write(format.line(req, res, startNs), null));
     },
     reopen() {
       turn?.flush();

@@ -12,6 +12,13 @@ function byteLength(chunk: unknown, encoding: unknown): number {
 }
 
 let wrapped = false;
+let ServerResponseClass: typeof ServerResponse | null = null;
+
+/** Whether `res` is node:http's (or https's) ServerResponse, not http2's compatibility response. */
+export function isHttp1Response(res: object): boolean {
+  ServerResponseClass ??= process.getBuiltinModule('node:http').ServerResponse;
+  return res instanceof ServerResponseClass;
+}
 
 function runAtEnd(res: Tracked): void {
   const atEnd = res[AT_END];

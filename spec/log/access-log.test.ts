@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -284,6 +285,27 @@ describe('when the access-log line is written', () => {
     await request(port, '/after');
     await log.close();
     assert.deepEqual(lines(file), ['/after 200 0']);
+  });
+});
+
+describe('access log of an http2 compatibility response', () => {
+  it('is written when the response finishes', async () => {
+    const file = freshPath();
+    const log = createAccessLog({ accesslog: file, accessLogFormat: '%(U)s %(s)s %(H)s' });
+    const server = http2.createServer((req, res) => {
+      log.track(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+      res.end('h2');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.request({ ':path': '/h2' });
+      stream.on('error', reject).resume().on('end', resolve);
+    });
+    client.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await log.close();
+    assert.deepEqual(lines(file), ['/h2 200 HTTP/2.0']);
   });
 });
 
