@@ -268,7 +268,7 @@ const TABLE = [
   {
     key: 'accessLogBuffered',
     kind: 'bool',
-    help: 'batch access-log lines in each worker for up to 20 ms (a little faster; a killed worker loses its last lines)',
+    help: 'batch access-log lines in each worker for up to 20 ms and write files asynchronously (never waits on a slow disk; a killed worker loses its last lines)',
     default: () => false,
   },
   {

@@ -11,7 +11,7 @@ export interface AccessLogOptions {
   /** A file path, or '-' for stdout. */
   accesslog: string;
   accessLogFormat: string;
-  /** Batch lines in memory for up to 20 ms (faster; a killed process loses them) instead of writing each at once. */
+  /** Batch lines in memory for up to 20 ms and write a file asynchronously (a killed process loses them). */
   accessLogBuffered?: boolean;
 }
 

@@ -14,9 +14,9 @@ const FILE_BATCH_BYTES = 64 * 1024;
 const NO_WRITEV_FS = { open: fs.open, write: fs.write, close: fs.close };
 
 /**
- * 'direct': each line is written with one synchronous write(2) before
- * write() returns (so a SIGKILL right after cannot lose it); 'batched': lines
- * wait up to 20 ms in memory (see LineBatcher), and a file is written
+ * 'direct': each write() is one synchronous write(2), done before write()
+ * returns (so a SIGKILL right after cannot lose it); 'batched': lines wait up
+ * to 20 ms in memory (see LineBatcher), and a file is written
  * asynchronously. By default a file is batched and stdout/stderr are direct.
  */
 export type LineMode = 'direct' | 'batched';
@@ -91,10 +91,11 @@ function streamSink(fd: number, target: string): Sink {
 }
 
 /**
- * Whole lines appended to a descriptor, each written at once (mode 'direct')
- * or batched (see LineBatcher) and written by an fs.WriteStream for a file,
- * or synchronously in chunks of at most PIPE_BUF for stdout and stderr
- * (lines from processes sharing one pipe stay whole, and none is lost at exit). reopen() opens the path again under
+ * Whole lines appended to a descriptor: written at once (mode 'direct'), or
+ * batched (see LineBatcher) and written by an fs.WriteStream for a file or
+ * synchronously in chunks of at most PIPE_BUF for stdout and stderr (lines
+ * from processes sharing one pipe stay whole, and none is lost at exit).
+ * reopen() opens the path again under
  * the rules of safe-open and swaps sinks in one synchronous step, so each
  * line goes to exactly one file; the old sink flushes into the renamed file,
  * then closes it. A failed reopen throws and leaves the old descriptor in use.
