@@ -168,7 +168,7 @@ const SERVERS = [
     skip: built,
     start: tsgund('tsgund-alog-stdout', ['--access-logfile', '-']),
   },
-  // today's default writes each line as its response ends; these batch lines for 20 ms (--access-log-buffered)
+  // the default writes each line before its response's last bytes; these batch lines for 20 ms (--access-log-buffered)
   {
     key: 'tsgund-alog-buffered',
     name: 'tsgund + access log (file, buffered)',

@@ -119,7 +119,7 @@ describe('LineFile', () => {
 
   const WRITER_SCRIPT = `
     const { LineFile } = await import(${JSON.stringify(new URL('../../lib/log/line-file.js', import.meta.url).href)});
-    const log = LineFile.open(process.argv[1], 1, { batch: true });
+    const log = LineFile.open(process.argv[1], 1, { mode: 'batched' });
     const pad = 'y'.repeat(200);
     for (let i = 0; i < 5000; i++) {
       log.write(process.pid + ' ' + i + ' ' + pad + '\\n');
