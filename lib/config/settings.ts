@@ -303,6 +303,12 @@ const TABLE = [
     default: () => '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
   },
   {
+    key: 'accessLogBuffered',
+    kind: 'bool',
+    help: 'batch access-log lines in each worker for up to 20 ms and write files asynchronously (never waits on a slow disk; a killed worker loses its last lines)',
+    default: () => false,
+  },
+  {
     key: 'errorlog',
     kind: 'string',
     flag: 'error-logfile',

@@ -64,7 +64,7 @@ export class PipeLineWriter {
 
 /** A worker's error log: into the file (or stderr) at `fd`, or as JSON lines into the pipe at `fd`. */
 export function createWorkerErrorLog(opts: ErrorLogOptions, fd: number, piped: boolean): ErrorLog {
-  if (!piped) return createDirectErrorLog(opts, LineFile.inherited(fd, opts.errorlog, false));
+  if (!piped) return createDirectErrorLog(opts, LineFile.inherited(fd, opts.errorlog));
   return createDirectErrorLog({ ...opts, logFormat: 'json' }, new PipeLineWriter(fd));
 }
 

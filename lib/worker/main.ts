@@ -8,7 +8,6 @@ import { EXIT, UserError, oneLine } from '../errors.js';
 import type { AccessLog } from '../log/access-log.js';
 import { reopenEach } from '../log/error-line.js';
 import { createWorkerErrorLog } from '../log/error-pipe.js';
-import { LineFile } from '../log/line-file.js';
 import { type NativeHandle, listenOnHandle, stopAccepting } from '../listeners/handles.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
 import { awaitAppReady, interceptAppReady } from './app-ready.js';
@@ -117,12 +116,7 @@ function onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerRespon
     );
   }
   if (keepAliveMs === 0) res.shouldKeepAlive = false;
-  if (accessLog) {
-    const start = process.hrtime.bigint();
-    const access = accessLog;
-    access.track(res);
-    res.once('finish', () => access.log(req, res, start));
-  }
+  accessLog?.track(req, res);
   if (requestHooks) {
     if (requestHooks.has('preRequest')) void requestHooks.call('preRequest', info, req);
     if (requestHooks.has('postRequest'))
@@ -369,8 +363,12 @@ async function boot(): Promise<void> {
   if (settings.accesslog && logFds.accesslog !== null) {
     const { createAccessLog } = await import('../log/access-log.js');
     accessLog = createAccessLog(
-      { accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat },
-      LineFile.inherited(logFds.accesslog, settings.accesslog, true),
+      {
+        accesslog: settings.accesslog,
+        accessLogFormat: settings.accessLogFormat,
+        accessLogBuffered: settings.accessLogBuffered,
+      },
+      logFds.accesslog,
     );
   }
   const h = await loadWorkerHooks(spec.configPath, settings, log);
