@@ -1,16 +1,25 @@
 // Chaos: a daemonized master under continuous load gets a seeded random
-// sequence of HUP (sometimes with a new worker count in the config file), TTIN,
-// TTOU, USR1 (after a logrotate-style rename of the access log), SIGKILL of a
-// worker, USR2 upgrade + promotion (WINCH old, TERM old), HUP with a broken
-// config file (then restored) and OVERLAP (a second signal while the master is
-// handling a first one). After every step, once settled: the master named by
-// the pidfile is alive and has the expected number of workers (TTIN/TTOU
-// counted, reset to the config file's on HUP and upgrade), no <pidfile>.2,
-// no other process of this run is left (found by an environment marker every
+// sequence of operator actions for a time budget (CHAOS_SECONDS, default 60):
+// HUP; HUP after a config edit (the worker count, an environment variable the
+// app reports in X-Version); TTIN; TTOU; USR1 (after a logrotate-style rename
+// of the access log); TERM of a worker (it drains, the master replaces it);
+// SIGKILL of a worker; WINCH (the workers stop, the master keeps the sockets)
+// held for a while, then HUP; USR2 upgrade + promotion (WINCH old, TERM old);
+// HUP with a broken config file (then restored) and OVERLAP (a second signal
+// while the master is handling a first one). After every step, once settled:
+// the master named by the pidfile is alive and has the expected number of
+// workers (TTIN/TTOU counted, reset to the config file's on HUP and upgrade),
+// every answer carries the configured X-Version, no <pidfile>.2, no other
+// process of this run is left (found by an environment marker every
 // descendant inherits, or the temp dir in its command line: other tsgund
 // processes on the machine are not ours to judge), and no request failed
-// except on a SIGKILLed worker's connections. At the end, after TERM, every
-// successful request is in the access log files exactly once.
+// except on a SIGKILLed worker's connections. While WINCH has stopped the
+// workers nothing is answered and nothing fails: connections wait in the
+// listen backlog and are served once HUP has brought workers back. At the end,
+// after TERM, the access log files hold exactly one line for every answered
+// request, SIGKILLed workers included (a line is written before the
+// response's last bytes leave), and nothing else but the requests whose
+// failure a SIGKILL explains (killed after its line, before its last bytes).
 //
 // Failures and SIGKILL: a failure is put down to a SIGKILL only if (a) the
 // response headers (X-Pid) came from the killed worker, or (b) it happened on
@@ -20,16 +29,16 @@
 // < 5 s after it). (c) is a time window; it is sound here because every step
 // waits until the previous one has settled (old workers gone), so nothing else
 // is going on around a kill, and it is counted separately. Any other failure
-// fails the test. Likewise an answered request missing from the access log is
-// excused only if the worker that answered it was SIGKILLed (its last lines
-// were not written yet), and counted.
+// fails the test.
 //
-//   node --test dist/spec/e2e/chaos.test.js                        # CI: 12 steps, < 60 s
-//   CHAOS_STEPS=200 node --test dist/spec/e2e/chaos.test.js        # long form
-//   CHAOS_SEED=1234 CHAOS_STEPS=200 node --test dist/spec/e2e/chaos.test.js   # replay a run
+//   node --test dist/spec/e2e/chaos.test.js                        # CI: steps for 60 s
+//   CHAOS_SECONDS=600 node --test dist/spec/e2e/chaos.test.js      # long form
+//   CHAOS_SEED=1234 CHAOS_STEPS=40 node --test dist/spec/e2e/chaos.test.js   # replay a run
 //
-// The seed is printed at the start (and in any failure message); the same seed
-// and step count give the same sequence of steps and choices.
+// The seed is printed at the start, the replay line (seed and the number of
+// steps taken) at the end and in any failure message: the same seed gives the
+// same sequence of steps and choices, and CHAOS_STEPS runs exactly that many
+// steps whatever the time.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -39,13 +48,39 @@ import { CHAOS_APP, TrackedLoad, type Failure } from '../support/chaos-load.js';
 import { Rng, intFrom, processesOf, readAccessLogs, seedFrom } from '../support/chaos.js';
 
 const SEED = seedFrom('CHAOS_SEED');
-const STEPS = intFrom('CHAOS_STEPS', 12);
+/** exactly this many steps when set; otherwise steps until the time budget is spent */
+const STEPS = process.env.CHAOS_STEPS ? intFrom('CHAOS_STEPS', 1) : null;
+const SECONDS = intFrom('CHAOS_SECONDS', 60);
 const MAX_WORKERS = 4;
 const SETTLE_MS = 20_000;
 
-const KINDS = ['HUP', 'TTIN', 'TTOU', 'USR1', 'KILL', 'UPGRADE', 'BADHUP', 'OVERLAP'] as const;
+const KINDS = [
+  'HUP',
+  'CONFIG',
+  'TTIN',
+  'TTOU',
+  'USR1',
+  'TERM',
+  'KILL',
+  'WINCH',
+  'UPGRADE',
+  'BADHUP',
+  'OVERLAP',
+] as const;
 type Kind = (typeof KINDS)[number];
-const WEIGHTS: Record<Kind, number> = { HUP: 3, TTIN: 2, TTOU: 2, USR1: 2, KILL: 3, UPGRADE: 1, BADHUP: 1, OVERLAP: 2 };
+const WEIGHTS: Record<Kind, number> = {
+  HUP: 2,
+  CONFIG: 2,
+  TTIN: 2,
+  TTOU: 2,
+  USR1: 2,
+  TERM: 2,
+  KILL: 2,
+  WINCH: 1,
+  UPGRADE: 1,
+  BADHUP: 1,
+  OVERLAP: 2,
+};
 
 /**
  * OVERLAP: a second signal sent as soon as the master has started handling the
@@ -60,11 +95,10 @@ const OVERLAPS = [
   ['TTOU', 'HUP'],
 ] as const;
 
-/** Every kind once (when there are enough steps), the rest weighted at random, shuffled. */
-function plan(rng: Rng, steps: number): Kind[] {
-  const kinds: Kind[] = steps >= KINDS.length ? [...KINDS] : [];
-  while (kinds.length < steps) kinds.push(rng.weighted(WEIGHTS));
-  return rng.shuffle(kinds);
+/** Every kind once in a shuffled first round, then weighted at random. */
+function planner(rng: Rng): (step: number) => Kind {
+  const first = rng.shuffle([...KINDS]);
+  return (step) => first[step - 1] ?? rng.weighted(WEIGHTS);
 }
 
 /** Broken config files for BADHUP, each with what the master must log about it. */
@@ -89,7 +123,6 @@ interface Kill {
   step: number;
   precise: number;
   inFlight: number;
-  lostLogLines: number;
 }
 
 const readPid = (file: string): number => (existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0);
@@ -114,10 +147,11 @@ after(async () => {
 });
 
 describe('chaos', () => {
-  it(`survives ${STEPS} seeded random operator actions under load (seed ${SEED})`, {
-    timeout: 90_000 + STEPS * 30_000,
+  const budget = STEPS === null ? `${SECONDS} s` : `${STEPS} steps`;
+  it(`survives seeded random operator actions under load for ${budget} (seed ${SEED})`, {
+    timeout: 120_000 + (STEPS === null ? SECONDS * 1000 : STEPS * 30_000),
   }, async () => {
-    console.log(`# chaos seed ${SEED}, ${STEPS} steps (replay: CHAOS_SEED=${SEED} CHAOS_STEPS=${STEPS})`);
+    console.log(`# chaos seed ${SEED}, ${budget}`);
     const rng = new Rng(SEED);
     const dir = tempDir('tsgund-chaos-');
     dirs.push(dir);
@@ -140,7 +174,9 @@ describe('chaos', () => {
       accessLogFormat: '%(U)s?%(q)s %(s)s %(p)s',
       errorlog: errorLog,
       gracefulTimeout: 10,
+      rawEnv: ['CHAOS_VERSION=1'],
     };
+    let version = 1;
     const writeGood = () => writeFileSync(configFile, JSON.stringify(good, null, 2) + '\n');
     writeGood();
 
@@ -166,6 +202,8 @@ describe('chaos', () => {
     let rotations = 0;
     let failuresSeen = 0;
     let stepNo = 0;
+    let taken = 0;
+    const replay = () => `CHAOS_SEED=${SEED} CHAOS_STEPS=${taken} node --test dist/spec/e2e/chaos.test.js`;
     let stepName = 'start';
 
     load = new TrackedLoad(url, { keepAlive: 6, fresh: 3, slowMs: 40 });
@@ -219,32 +257,50 @@ describe('chaos', () => {
         SETTLE_MS,
       );
       await waitFor(() => orphans().length === 0, `no stray processes: ${JSON.stringify(orphans())}`, SETTLE_MS);
+      // the old workers are gone; let answers they sent before they went be read, then count afresh
+      load!.markVersions();
+      await load!.flowing(5);
+      load!.markVersions();
       await load!.flowing(20);
+      assert.deepEqual([...load!.versions.keys()], [String(version)], 'every answer comes from the configured app env');
       checkFailures();
     };
 
     const handled = (sig: 'HUP' | 'TTIN' | 'TTOU') =>
       sig === 'HUP' ? /Handling signal: HUP/ : /Number of workers: \d+ -> \d+|already at 1 worker/;
+    /** HUP, and wait until the new generation took over; it must not fail. */
+    const reload = async (): Promise<void> => {
+      const before = countLog(master, /Reloaded: generation/);
+      const failed = countLog(master, /reload (failed|abandoned)/);
+      process.kill(master, 'SIGHUP');
+      await waitFor(
+        () =>
+          countLog(master, /Reloaded: generation/) > before || countLog(master, /reload (failed|abandoned)/) > failed,
+        'Reloaded: generation N',
+        SETTLE_MS,
+      );
+      assert.equal(countLog(master, /reload (failed|abandoned)/), failed, lastLog(master, /reload/));
+      expected = good.workers;
+    };
     const steps: Record<Kind, () => Promise<string>> = {
       HUP: async () => {
-        let note = '';
-        if (rng.chance(0.3)) {
+        await reload();
+        return `HUP -> ${expected} workers`;
+      },
+      CONFIG: async () => {
+        const edits: string[] = [];
+        const what = rng.pick(['workers', 'env', 'both'] as const);
+        if (what !== 'env') {
           good.workers = rng.int(1, 3);
-          writeGood();
-          note = ` (config now workers: ${good.workers})`;
+          edits.push(`workers: ${good.workers}`);
         }
-        const before = countLog(master, /Reloaded: generation/);
-        const failed = countLog(master, /reload (failed|abandoned)/);
-        process.kill(master, 'SIGHUP');
-        await waitFor(
-          () =>
-            countLog(master, /Reloaded: generation/) > before || countLog(master, /reload (failed|abandoned)/) > failed,
-          'Reloaded: generation N',
-          SETTLE_MS,
-        );
-        assert.equal(countLog(master, /reload (failed|abandoned)/), failed, lastLog(master, /reload/));
-        expected = good.workers;
-        return `HUP${note} -> ${expected} workers`;
+        if (what !== 'workers') {
+          good.rawEnv = [`CHAOS_VERSION=${++version}`];
+          edits.push(`CHAOS_VERSION=${version}`);
+        }
+        writeGood();
+        await reload();
+        return `HUP after a config edit (${edits.join(', ')}) -> ${expected} workers`;
       },
       TTIN: async () => {
         if (expected >= MAX_WORKERS) return steps.TTOU();
@@ -288,10 +344,32 @@ describe('chaos', () => {
       KILL: async () => {
         const workers = workersOf(master);
         const victim = workers[rng.int(0, workers.length - 1)]!;
-        kills.push({ pid: victim, t: performance.now(), step: stepNo, precise: 0, inFlight: 0, lostLogLines: 0 });
+        kills.push({ pid: victim, t: performance.now(), step: stepNo, precise: 0, inFlight: 0 });
         process.kill(victim, 'SIGKILL');
         await waitFor(() => !isRunning(victim), `worker ${victim} to die`);
         return `SIGKILL worker ${victim}`;
+      },
+      TERM: async () => {
+        const workers = workersOf(master);
+        const victim = workers[rng.int(0, workers.length - 1)]!;
+        process.kill(victim, 'SIGTERM');
+        await waitFor(() => !isRunning(victim), `worker ${victim} to drain and exit after TERM`, SETTLE_MS);
+        return `TERM worker ${victim}`;
+      },
+      WINCH: async () => {
+        const before = countLog(master, /Stopping all workers/);
+        process.kill(master, 'SIGWINCH');
+        await waitFor(() => countLog(master, /Stopping all workers/) > before, 'the master to handle WINCH', SETTLE_MS);
+        await waitFor(() => workersOf(master).length === 0, 'every worker to stop after WINCH', SETTLE_MS);
+        // paused: the sockets stay open, so requests wait in the backlog; none is answered, none fails
+        const pauseMs = rng.int(300, 1500);
+        await sleep(100); // answers the workers sent before they went are read first
+        const [ok, failed] = [load!.ok, load!.failures.length];
+        await sleep(pauseMs - 100);
+        assert.equal(load!.ok, ok, 'nothing is answered while WINCH has stopped the workers');
+        assert.equal(load!.failures.length, failed, 'nothing fails while WINCH has stopped the workers');
+        await reload();
+        return `WINCH, paused ${pauseMs} ms, HUP -> ${expected} workers`;
       },
       UPGRADE: async () => {
         const old = master;
@@ -363,19 +441,23 @@ describe('chaos', () => {
       },
     };
 
-    const kinds = plan(rng, STEPS);
+    const next = planner(rng);
+    const loadStart = performance.now();
+    const more = () => (STEPS === null ? performance.now() - loadStart < SECONDS * 1000 : taken < STEPS);
     try {
       await checkInvariants();
-      for (stepNo = 1; stepNo <= kinds.length; stepNo++) {
-        const kind = kinds[stepNo - 1]!;
+      for (stepNo = 1; more(); stepNo++) {
+        const kind = next(stepNo);
         stepName = kind;
+        taken = stepNo;
         const t0 = Date.now();
         const what = await steps[kind]();
         await checkInvariants();
         counts[kind] = (counts[kind] ?? 0) + 1;
-        console.log(`# step ${stepNo}/${STEPS}: ${what}; settled in ${Date.now() - t0} ms; ${load.ok} ok so far`);
+        console.log(`# step ${stepNo}: ${what}; settled in ${Date.now() - t0} ms; ${load.ok} ok so far`);
         await sleep(rng.int(0, 300));
       }
+      const loadSeconds = ((performance.now() - loadStart) / 1000).toFixed(1);
       stepName = 'final stop';
       await load.stop();
       checkFailures();
@@ -391,6 +473,9 @@ describe('chaos', () => {
       stepName = 'access log check';
       const { entries, junk, files } = readAccessLogs(dir);
       assert.deepEqual(junk, [], 'only request lines, each complete');
+      // Exactly one line per answered request; besides those, only requests a SIGKILL cut off
+      // after the worker had written their line (a failure already put down to that kill).
+      const killed = new Set(kills.map((k) => k.pid));
       const seen = new Map<number, number>();
       const problems: string[] = [];
       let loggedFailures = 0;
@@ -399,45 +484,45 @@ describe('chaos', () => {
         const outcome = load.outcome[e.id];
         if (outcome === undefined || outcome === 0)
           problems.push(`logged request ${e.id} was never sent or never finished`);
-        else if (outcome === -1)
-          loggedFailures++; // the worker finished it, the client saw a failure (a SIGKILL race, checked above)
+        else if (outcome === -1 && killed.has(e.pid)) loggedFailures++;
+        else if (outcome === -1) problems.push(`request ${e.id} failed, yet <${e.pid}> (not SIGKILLed) logged it`);
         else if (outcome !== e.pid) problems.push(`request ${e.id} answered by ${outcome} but logged by <${e.pid}>`);
         if (e.status !== '200') problems.push(`request ${e.id} logged with status ${e.status}`);
       }
       for (const [id, n] of seen) if (n > 1) problems.push(`request ${id} logged ${n} times`);
-      const killed = new Map(kills.map((k) => [k.pid, k]));
       let missing = 0;
       load.outcome.forEach((pid, id) => {
         if (pid <= 0 || seen.has(id)) return;
-        const k = killed.get(pid);
-        if (k)
-          k.lostLogLines++; // answered, but the line was still in the SIGKILLed worker's buffer
-        else missing++;
-        if (!k && missing <= 10) problems.push(`request ${id} (answered by ${pid}) is not in ${files.join(', ')}`);
+        if (++missing <= 10)
+          problems.push(
+            `request ${id} (answered by ${pid}${killed.has(pid) ? ', SIGKILLed later' : ''}) is not in ${files.join(', ')}`,
+          );
       });
-      if (missing > 10) problems.push(`... ${missing} successful requests missing from the access logs in all`);
+      if (missing > 10) problems.push(`... ${missing} answered requests missing from the access logs in all`);
       assert.deepEqual(problems, []);
+      assert.equal(
+        entries.length,
+        load.ok + loggedFailures,
+        'access-log lines = answered requests + logged SIGKILL failures',
+      );
 
-      const sum = (key: 'precise' | 'inFlight' | 'lostLogLines') => kills.reduce((s, k) => s + k[key], 0);
+      const sum = (key: 'precise' | 'inFlight') => kills.reduce((s, k) => s + k[key], 0);
       console.log(
-        `# ${load.requests} requests, ${load.ok} ok, ${load.failures.length} failed; steps: ${JSON.stringify(counts)}`,
+        `# ${taken} steps, load for ${loadSeconds} s: ${load.requests} requests, ${load.ok} ok, ${load.failures.length} failed; ` +
+          `steps: ${JSON.stringify(counts)}`,
       );
       console.log(
         `# ${kills.length} SIGKILLs: ${sum('precise')} failures on the killed workers' connections (known by pid), ` +
-          `${sum('inFlight')} more in flight at a kill on a connection of unknown worker; ${sum('lostLogLines')} answered requests ` +
-          `not logged (the killed worker's unwritten log buffer); ${loggedFailures} logged requests the client saw fail`,
+          `${sum('inFlight')} more in flight at a kill on a connection of unknown worker; ` +
+          `${loggedFailures} logged requests the client saw fail`,
       );
-      console.log(
-        `# access logs: ${files.length} files, ${entries.length} lines, every other successful request exactly once`,
-      );
-      for (const k of kills)
-        console.log(
-          `#   step ${k.step}: SIGKILL ${k.pid}: ${k.precise} + ${k.inFlight} failed, ${k.lostLogLines} unlogged`,
-        );
+      console.log(`# access logs: ${files.length} files, ${entries.length} lines, every answered request exactly once`);
+      for (const k of kills) console.log(`#   step ${k.step}: SIGKILL ${k.pid}: ${k.precise} + ${k.inFlight} failed`);
+      console.log(`# replay: ${replay()}`);
     } catch (err) {
       console.log(`# error log tail:\n${tail().replace(/^/gm, '#   ')}`);
       const e = err as Error;
-      e.message = `chaos seed ${SEED}, step ${stepNo}/${STEPS} (${stepName}): ${e.message}\n  replay: CHAOS_SEED=${SEED} CHAOS_STEPS=${STEPS} node --test dist/spec/e2e/chaos.test.js`;
+      e.message = `chaos seed ${SEED}, step ${stepNo} (${stepName}): ${e.message}\n  replay: ${replay()}`;
       throw e;
     }
   });

@@ -2,17 +2,18 @@
 // carries a unique id in its query string (/r?id=N&ms=M) so that it can be found
 // in the access log, and each failure keeps what is known about the worker it
 // was on, so that failures caused by a SIGKILLed worker can be told apart from
-// real ones. The app (CHAOS_APP) sends its headers, with X-Pid, before it waits
-// `ms` and ends the body.
+// real ones. The app (CHAOS_APP) sends its headers, with X-Pid and X-Version
+// (its CHAOS_VERSION environment variable), before it waits `ms` and ends the
+// body.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 
-/** The app the chaos suite serves: headers (with X-Pid) at once, the body after ?ms=. */
+/** The app the chaos suite serves: headers (with X-Pid, X-Version) at once, the body after ?ms=. */
 export const CHAOS_APP = `
 export default function chaosApp(req, res) {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const ms = Number(url.searchParams.get('ms') ?? 0);
-  res.writeHead(200, { 'content-type': 'text/plain', 'x-pid': String(process.pid) });
+  res.writeHead(200, { 'content-type': 'text/plain', 'x-pid': String(process.pid), 'x-version': process.env.CHAOS_VERSION ?? '' });
   if (!(ms > 0)) return res.end(process.pid + '\\n');
   res.flushHeaders();
   const timer = setTimeout(() => res.end(process.pid + '\\n'), ms);
@@ -49,6 +50,8 @@ export class TrackedLoad {
   /** By request id: the pid that answered (> 0), 0 while in flight, -1 when it failed. */
   readonly outcome: number[] = [];
   readonly failures: Failure[] = [];
+  /** X-Version of the answers since the last markVersions(), with how many */
+  versions = new Map<string, number>();
   ok = 0;
   private running = true;
   private seq = 0;
@@ -113,6 +116,8 @@ export class TrackedLoad {
           settled = true;
           this.outcome[id] = headerPid!;
           this.ok++;
+          const version = String(res.headers['x-version'] ?? '');
+          this.versions.set(version, (this.versions.get(version) ?? 0) + 1);
           resolve(false);
         });
       });
@@ -139,6 +144,11 @@ export class TrackedLoad {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+
+  /** Start counting X-Version afresh. */
+  markVersions(): void {
+    this.versions = new Map();
   }
 
   async stop(): Promise<void> {
