@@ -368,8 +368,20 @@ describe('chaos', () => {
         await sleep(pauseMs - 100);
         assert.equal(load!.ok, ok, 'nothing is answered while WINCH has stopped the workers');
         assert.equal(load!.failures.length, failed, 'nothing fails while WINCH has stopped the workers');
+        const waiting = load!.inFlight();
+        assert.ok(waiting.length > 0, 'requests wait while the workers are stopped');
         await reload();
-        return `WINCH, paused ${pauseMs} ms, HUP -> ${expected} workers`;
+        await waitFor(
+          () => waiting.every((id) => load!.outcome[id] !== 0),
+          'the waiting requests to finish',
+          SETTLE_MS,
+        );
+        assert.deepEqual(
+          waiting.filter((id) => load!.outcome[id]! < 0),
+          [],
+          'the requests that waited in the backlog are answered after HUP',
+        );
+        return `WINCH, paused ${pauseMs} ms (${waiting.length} requests waiting), HUP -> ${expected} workers`;
       },
       UPGRADE: async () => {
         const old = master;

@@ -146,6 +146,15 @@ export class TrackedLoad {
     }
   }
 
+  /** Ids of the requests sent and not finished yet. */
+  inFlight(): number[] {
+    const ids: number[] = [];
+    this.outcome.forEach((o, id) => {
+      if (o === 0) ids.push(id);
+    });
+    return ids;
+  }
+
   /** Start counting X-Version afresh. */
   markVersions(): void {
     this.versions = new Map();
