@@ -18,12 +18,19 @@ export default defineConfig({
   // list. Ignored under systemd socket activation (LISTEN_FDS). Default:
   // '0.0.0.0:$PORT' when PORT is set, else '127.0.0.1:8000'.
   bind: '127.0.0.1:8000',
-  // Pending connections the kernel queues per socket. Default: 2048.
+  // Pending connections the kernel queues per socket, 1 to 65535 (the kernel
+  // caps it at net.core.somaxconn). Default: 2048.
   backlog: 2048,
   // One SO_REUSEPORT socket per worker for each TCP bind: the kernel spreads
   // connections evenly over the workers, but one busy worker's queue is not
   // taken over by an idle one (see the README). Default: false.
   reusePort: false,
+  // Mode of the unix:PATH sockets tsgund binds; a client needs write
+  // permission to connect. Default: 0o660.
+  unixSocketMode: 0o660,
+  // Their group, such as the proxy's ('www-data'); their owner is the
+  // workers' user with -u. Default: null (the workers' group, else the master's).
+  unixSocketGroup: null,
 
   // ---- workers ----------------------------------------------------------
   // Worker processes. Default: $WEB_CONCURRENCY, else 1.

@@ -29,6 +29,7 @@ const PLACEHOLDER: Record<string, string> = {
   chdir: 'DIR',
   user: 'USER',
   group: 'GROUP',
+  unixSocketGroup: 'GROUP',
   umask: 'MODE',
   rawEnv: 'KEY=VALUE',
   name: 'NAME',

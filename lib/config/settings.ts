@@ -60,7 +60,16 @@ const TABLE = [
     default: defaultBind,
     defaultText: '0.0.0.0:$PORT if PORT is set, else 127.0.0.1:8000',
   },
-  { key: 'backlog', kind: 'int', min: 1, help: 'listen backlog (pending connections)', default: () => 2048 },
+  {
+    key: 'backlog',
+    kind: 'int',
+    min: 1,
+    // listen(2) takes an int, and libuv passes it on unchecked: 2^32 wrapped to 0.
+    // The kernel caps it at net.core.somaxconn, whose own ceiling is 65535 on most kernels.
+    max: 65535,
+    help: 'listen backlog (pending connections; the kernel caps it at net.core.somaxconn)',
+    default: () => 2048,
+  },
   {
     key: 'reusePort',
     kind: 'bool',
@@ -247,6 +256,20 @@ const TABLE = [
     nullable: true,
     help: 'umask of the master and workers, octal (e.g. 022)',
     default: () => null,
+  },
+  {
+    key: 'unixSocketMode',
+    kind: 'mode',
+    help: 'mode of the unix:PATH sockets tsgund binds, octal; connecting needs write permission',
+    default: () => 0o660,
+  },
+  {
+    key: 'unixSocketGroup',
+    kind: 'string',
+    nullable: true,
+    help: "group of the unix:PATH sockets tsgund binds (name or gid), such as the proxy's",
+    default: () => null,
+    defaultText: "the workers' group with -u/-g, else the master's",
   },
   {
     key: 'rawEnv',

@@ -12,10 +12,11 @@
 // Checked on Node 22, 24 and 26 by the end-to-end suite.
 
 import { lookup } from 'node:dns/promises';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { ConfigError } from '../errors.js';
+import { ConfigError, errnoOf, oneLine } from '../errors.js';
+import { LogPathError, checkSocketDirectory } from '../log/safe-open.js';
 import { formatBind, type BindAddress } from './address.js';
 import { freeSocketPath } from './unix-path.js';
 
@@ -81,19 +82,58 @@ function bindError(label: string, code: string | number): ConfigError {
   return new ConfigError(`cannot bind ${label}: ${describeBindError(code)}`);
 }
 
+/** The mode and owner of a unix socket tsgund binds; an id left out is not changed. */
+export interface UnixSocketAccess {
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
+/**
+ * Bind a unix socket where no other user can swap the path: every directory
+ * on the way is checked as for log files (lib/log/safe-open.ts), and the
+ * socket's own directory must be writable by no one else, unless it is
+ * sticky (/tmp), where only root could rename the socket root creates.
+ * bind(2) creates the file with the umask and no fchmod or fchown on a
+ * socket's descriptor reaches it, so mode and owner are set through the
+ * path, which the checks pin: the mode first, while the file is still root's.
+ */
+async function bindUnix(address: BindAddress & { kind: 'unix' }, label: string, access?: UnixSocketAccess) {
+  try {
+    checkSocketDirectory(address.path);
+  } catch (err) {
+    throw new ConfigError(`cannot bind ${label}: ${err instanceof LogPathError ? err.message : oneLine(err)}`);
+  }
+  const busy = await freeSocketPath(address.path);
+  if (busy) throw bindError(label, busy);
+  const handle = internals._createServerHandle(address.path, -1, -1);
+  if (typeof handle === 'number') throw bindError(label, handle);
+  if (access) {
+    try {
+      chmodSync(address.path, access.mode);
+      if (access.uid !== undefined || access.gid !== undefined) {
+        lchownSync(address.path, access.uid ?? -1, access.gid ?? -1);
+      }
+    } catch (err) {
+      handle.close(); // libuv unlinks the path it bound
+      throw new ConfigError(`cannot bind ${label}: cannot set its mode or owner (${errnoOf(err)})`);
+    }
+  }
+  return handle;
+}
+
 /** Create a bound, not yet listening socket for one address (TCP with SO_REUSEPORT if `reusePort`). */
-export async function bindListener(address: BindAddress, reusePort = false): Promise<Listener> {
+export async function bindListener(
+  address: BindAddress,
+  reusePort = false,
+  unix?: UnixSocketAccess,
+): Promise<Listener> {
   const label = formatBind(address);
   switch (address.kind) {
     case 'fd':
       return adoptFd(address.fd, label);
-    case 'unix': {
-      const busy = await freeSocketPath(address.path);
-      if (busy) throw bindError(label, busy);
-      const handle = internals._createServerHandle(address.path, -1, -1);
-      if (typeof handle === 'number') throw bindError(label, handle);
-      return { label, address, handle, unixPath: address.path };
-    }
+    case 'unix':
+      return { label, address, handle: await bindUnix(address, label, unix), unixPath: address.path };
     case 'tcp': {
       let ip = address.host;
       let family = net.isIP(ip);

@@ -1,5 +1,5 @@
 import { parseBind, formatBind } from './address.js';
-import { adoptFd, bindListener, type Listener } from './handles.js';
+import { adoptFd, bindListener, type Listener, type UnixSocketAccess } from './handles.js';
 
 /** Environment that hands sockets from an old master to the new one (USR2). */
 export const FDS_ENV = 'TSGUND_FDS';
@@ -41,6 +41,7 @@ export async function bindAll(
   held: Listener[],
   env: NodeJS.ProcessEnv,
   reusePort = false,
+  unixAccess?: UnixSocketAccess,
 ): Promise<Listener[]> {
   if (held.some(fromSystemd)) return held;
   const fromParent = held.length === 0 ? inheritedFromParent(env) : new Map<string, number>();
@@ -66,7 +67,7 @@ export async function bindAll(
         unixPath: address.kind === 'unix' ? address.path : null,
         reusePort: reused.has(label),
       });
-    } else result.push(await bindListener(address, reusePort && address.kind === 'tcp'));
+    } else result.push(await bindListener(address, reusePort && address.kind === 'tcp', unixAccess));
   }
   return result;
 }

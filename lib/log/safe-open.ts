@@ -140,6 +140,24 @@ export function resolvePinned(target: string, writers = LOG_WRITERS): Resolved |
   }
 }
 
+/**
+ * The directory checks above for a file that another call creates (a unix
+ * socket, which bind(2) creates and never follows a symlink to): every
+ * directory on the way is pinned, and so is the file's own directory, unless
+ * it is sticky and owned by a trusted user, where only we could rename what
+ * we create there. Throws LogPathError naming the path and the reason.
+ */
+export function checkSocketDirectory(target: string): void {
+  const resolved = resolvePinned(target);
+  if (typeof resolved === 'number') throw new LogPathError(`${target} names stdout or stderr`);
+  if (resolved.dirPlantable === null) return;
+  const dir = path.dirname(resolved.file);
+  const st = fs.statSync(dir);
+  if (!(st.mode & STICKY && trusted(st.uid))) {
+    throw new LogPathError(`refusing ${resolved.file}: its directory ${dir} is ${resolved.dirPlantable}`);
+  }
+}
+
 function openFd(file: string, create: boolean): { fd: number; created: boolean } {
   if (create) {
     try {

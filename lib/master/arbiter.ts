@@ -24,7 +24,7 @@ import { MasterLogFiles } from './log-files.js';
 import { MasterStats } from './master-stats.js';
 import { Pidfile } from './pidfile.js';
 import { Pool, type Targets } from './pool.js';
-import { workerIdentity } from './privileges.js';
+import { unixSocketAccess, workerIdentity } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './signal-queue.js';
 import { listenerUrl, snapshot } from './snapshot.js';
@@ -175,12 +175,8 @@ export class Arbiter {
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.startHooks.call('onStarting');
     const inherited = inheritedFromParent(process.env);
-    const first = new Generation(
-      1,
-      this.opts.resolved,
-      this.startHooks,
-      await bindAll(settings.bind, [], process.env, settings.reusePort),
-    );
+    const listeners = await bindAll(settings.bind, [], process.env, settings.reusePort, unixSocketAccess(settings));
+    const first = new Generation(1, this.opts.resolved, this.startHooks, listeners);
     this.candidate = first;
     this.placement = new SlotPlacement(inherited);
     delete process.env[FDS_ENV];

@@ -10,7 +10,7 @@ import type { ErrorLog } from '../log/error-line.js';
 import { Generation } from './generation.js';
 import { settleWithin } from './generation-boot.js';
 import type { MasterLogFiles } from './log-files.js';
-import { workerIdentity } from './privileges.js';
+import { unixSocketAccess, workerIdentity } from './privileges.js';
 
 export interface CandidateContext {
   cli: CommandLine;
@@ -33,7 +33,8 @@ export async function loadCandidate(
   const next = await settleWithin(load, serving.settings.bootTimeout * 1000, signal, 'the config file to load');
   requireApp(next.settings);
   ctx.logFiles.adopt(next.settings, workerIdentity(next.settings) ?? undefined);
-  const listeners = await bindAll(next.settings.bind, serving.listeners, process.env);
+  const access = unixSocketAccess(next.settings);
+  const listeners = await bindAll(next.settings.bind, serving.listeners, process.env, false, access);
   for (const l of listeners)
     if (!serving.listeners.includes(l)) ctx.log.info(`Listening at: ${ctx.url(l)} (${process.pid})`);
   return new Generation(number, next, HookRunner.from(next.fileConfig, next.settings, ctx.log), listeners);

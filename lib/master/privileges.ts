@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import type { UnixSocketAccess } from '../listeners/handles.js';
 
 /** Who workers run as: ids for the fork, and the environment that goes with them. */
 export interface WorkerIdentity {
@@ -41,10 +42,10 @@ function lookupUser(user: string): Pick<WorkerIdentity, 'uid' | 'gid' | 'user' |
   return { uid: Number(user), gid: Number(user), env: { HOME: '/', USER: user, LOGNAME: user } };
 }
 
-function lookupGroup(group: string): number {
-  const row = getent('group', group, 'group');
+function lookupGroup(group: string, setting = 'group'): number {
+  const row = getent('group', group, setting);
   if (row) return Number(row[2]);
-  if (!/^\d+$/.test(group)) throw new ConfigError(`setting 'group': no such group '${group}'`);
+  if (!/^\d+$/.test(group)) throw new ConfigError(`setting '${setting}': no such group '${group}'`);
   return Number(group);
 }
 
@@ -84,6 +85,24 @@ export function workerIdentity(settings: { user: string | null; group: string | 
     resolved.set(settings, resolveWorkerIdentity(settings.user, settings.group, settings.initgroups));
   }
   return resolved.get(settings)!;
+}
+
+/**
+ * Who gets the unix sockets tsgund binds, and their mode: the workers' user
+ * and group, as gunicorn does, or `unixSocketGroup` (a proxy's group);
+ * without -u/-g and unixSocketGroup, the master's own.
+ */
+export function unixSocketAccess(settings: {
+  user: string | null;
+  group: string | null;
+  initgroups: boolean;
+  unixSocketMode: number;
+  unixSocketGroup: string | null;
+}): UnixSocketAccess {
+  const identity = workerIdentity(settings);
+  const gid =
+    settings.unixSocketGroup === null ? identity?.gid : lookupGroup(settings.unixSocketGroup, 'unixSocketGroup');
+  return { mode: settings.unixSocketMode, uid: identity?.uid, gid };
 }
 
 /** Set in a worker forked as root for initgroups: what lib/worker/drop-privileges switches to. */

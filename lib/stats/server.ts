@@ -47,6 +47,24 @@ export interface StatsServerOptions {
 
 const RETRY_MS = 1000;
 
+/**
+ * The listener runs in the master, so every connection costs the master a
+ * descriptor and memory: scrapers and health checks need few, and a client
+ * that holds one open without a request gets it closed within seconds.
+ */
+export const STATS_LIMITS = {
+  /** Open connections at once; more are closed as they are accepted. */
+  maxConnections: 64,
+  /** A connection must send its request headers within this (ms), else 408. */
+  headersTimeout: 5000,
+  /** ... and the whole request within this. */
+  requestTimeout: 10_000,
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeout: 5000,
+  /** A connection silent this long is closed, whatever it is doing. */
+  idleTimeout: 10_000,
+} as const;
+
 /** The source the arbiter passes: health and readiness decided from its snapshot. */
 export function statsSource(
   snapshot: () => StatusSnapshot,
@@ -107,6 +125,37 @@ async function answer(req: IncomingMessage, res: ServerResponse, source: StatsSo
   send(res, verdict.ok ? 200 : 503, verdict.why + '\n');
 }
 
+/** The HTTP server of the listener, with the limits above. */
+function createHttpServer(source: StatsSource, log: ErrorLog): Server {
+  const server = http.createServer(
+    {
+      headersTimeout: STATS_LIMITS.headersTimeout,
+      requestTimeout: STATS_LIMITS.requestTimeout,
+      keepAliveTimeout: STATS_LIMITS.keepAliveTimeout,
+      // node:http checks the two timeouts above only this often (30 s by default)
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      // a failure here must never become an unhandled rejection in the master
+      answer(req, res, source, log).catch((err: unknown) => {
+        log.error(`stats listener: cannot answer ${req.url}`, err);
+        if (res.headersSent) res.destroy();
+        else send(res, 500, 'internal error (see the error log)\n');
+      });
+    },
+  );
+  server.maxConnections = STATS_LIMITS.maxConnections;
+  server.setTimeout(STATS_LIMITS.idleTimeout); // with no 'timeout' listener, node:http destroys the socket
+  // a headers or request timeout comes here too: answer 408 as node:http would, then close
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.writable) {
+      socket.write('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    }
+    socket.destroy();
+  });
+  return server;
+}
+
 /**
  * Serve /healthz, /readyz and /metrics on `address` (HOST:PORT, [IPv6]:PORT,
  * unix:PATH or fd://N). Rejects with a one-line ConfigError when the address
@@ -120,15 +169,7 @@ export async function startStatsServer(
 ): Promise<StatsServer> {
   const parsed = parseBind(address, 'stats-bind');
   const label = formatBind(parsed);
-  const server = http.createServer((req, res) => {
-    // a failure here must never become an unhandled rejection in the master
-    answer(req, res, source, log).catch((err: unknown) => {
-      log.error(`stats listener: cannot answer ${req.url}`, err);
-      if (res.headersSent) res.destroy();
-      else send(res, 500, 'internal error (see the error log)\n');
-    });
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  const server = createHttpServer(source, log);
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
 

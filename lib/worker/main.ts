@@ -1,4 +1,5 @@
 import '../early-signals.js';
+import './ignore-signals.js';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import net from 'node:net';
@@ -12,10 +13,10 @@ import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener 
 import { awaitAppReady, interceptAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen, type Bind } from './binds.js';
 import { Drainer } from './drain.js';
-import { forwardedFilter } from './forwarded.js';
+import { filterRequests, forwardedFilter } from './forwarded.js';
 import { type HookRunner, loadWorkerHooks } from '../config/hooks.js';
 import { interceptListen, type ListenTarget } from './listen-hook.js';
-import { acceptorsFor, createServer, listenAll, refuseOverLimits } from './serve.js';
+import { acceptorsFor, checkTimeoutsOften, createServer, listenAll, refuseOverLimits } from './serve.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 import { METRICS_REQUEST } from '../stats/app-metrics.js';
@@ -105,7 +106,6 @@ function onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerRespon
       requestMetrics.observe(res.writableFinished ? res.statusCode : CLIENT_CLOSED, (performance.now() - t0) / 1000),
     );
   }
-  filterForwarded?.(req);
   if (keepAliveMs === 0) res.shouldKeepAlive = false;
   if (accessLog) {
     const start = process.hrtime.bigint();
@@ -134,6 +134,8 @@ function serveServer(server: net.Server, listener: RequestListener | null): Prom
     );
   }
   served = server;
+  if (filterForwarded) filterRequests(server, filterForwarded);
+  checkTimeoutsOften(server);
   const accepting = acceptorsFor(server, binds, settings.workerConnections);
   const d = new Drainer([server], accepting);
   drainer = d;

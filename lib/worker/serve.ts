@@ -27,13 +27,37 @@ export async function createServer(settings: Limits, tls: https.ServerOptions | 
     // Node refuses a headersTimeout above a non-zero requestTimeout
     requestTimeout: settings.requestTimeout ? Math.max(settings.requestTimeout, settings.headersTimeout) * 1000 : 0,
     keepAliveTimeout: settings.keepAlive * 1000,
-    // Node checks these timeouts on this interval (30 s by default): check often enough to honour them
-    connectionsCheckingInterval: Math.min(30_000, Math.max(250, (settings.headersTimeout * 1000) / 4)),
   };
   const server = tls ? (await import('node:https')).createServer({ ...tls, ...options }) : http.createServer(options);
   // one more than the limit, so that a request over it can be told apart and refused
   if (settings.limitRequestFields) server.maxHeadersCount = settings.limitRequestFields + 1;
   return server;
+}
+
+/**
+ * How often node:http must look for connections past headersTimeout or
+ * requestTimeout so that each fires within a second of its value: it checks
+ * them only on this interval, 30 s by default, so a 10 s headersTimeout let
+ * slow-header connections live 40 s.
+ */
+export function checkingIntervalMs(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0));
+  return Math.min(1000, Math.max(100, Math.floor(shortest / 4)));
+}
+
+/**
+ * Make a node:http (or https) server, tsgund's or the app's, check its own
+ * timeouts often enough. node:http starts the check on 'listening', with the
+ * interval then set; an app's shorter one is kept.
+ */
+export function checkTimeoutsOften(server: net.Server): void {
+  const s = server as Partial<Pick<Server, 'headersTimeout' | 'requestTimeout'>> & {
+    connectionsCheckingInterval?: number;
+  };
+  if (typeof s.headersTimeout !== 'number') return; // not node:http: http2 and net servers have no such check
+  const ms = checkingIntervalMs(s.headersTimeout, s.requestTimeout ?? 0);
+  if (!(typeof s.connectionsCheckingInterval === 'number' && s.connectionsCheckingInterval <= ms))
+    s.connectionsCheckingInterval = ms;
 }
 
 /**

@@ -51,6 +51,25 @@ function rawRequest(port: number): Promise<Seen> {
   });
 }
 
+/** Write `text` on a raw connection and return the JSON after the reply's header block. */
+function rawExchange(port: number, text: string): Promise<{ head: string; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+    let got = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => (got += d));
+    sock.on('end', () => {
+      const split = got.indexOf('\r\n\r\n');
+      try {
+        resolve({ head: got.slice(0, split), body: JSON.parse(got.slice(split + 4)) as Record<string, unknown> });
+      } catch {
+        reject(new Error(`not JSON: ${got}`));
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
 const forwardingNames = (s: Seen): string[] => [
   ...Object.keys(s.headers).filter((k) => FORWARDING.test(k)),
   ...Object.keys(s.distinct).filter((k) => FORWARDING.test(k)),
@@ -85,7 +104,84 @@ describe('forwardedAllowIps', () => {
     await proc.exit;
   });
 
-  it("an exported HTTP/2 server's requests are filtered too", async () => {
+  it('upgrade and CONNECT requests, and trailers, from an untrusted peer lose them too', async () => {
+    const { proc, port } = await startServer(['-w', '1', '--forwarded-allow-ips', '192.0.2.0/24'], {
+      app: join(FIXTURES, 'forwarded-events.js'),
+    });
+    const upgrade = await rawExchange(
+      port,
+      ['GET /ws HTTP/1.1', 'Host: app.example', 'Upgrade: echo', 'Connection: Upgrade', ...SPOOFED, '', ''].join(
+        '\r\n',
+      ),
+    );
+    assert.match(upgrade.head, /^HTTP\/1\.1 101 /);
+    assert.deepEqual(forwardingNames(upgrade.body as unknown as Seen), []);
+    assert.deepEqual((upgrade.body as unknown as Seen).headers.upgrade, 'echo');
+
+    const connect = await rawExchange(
+      port,
+      ['CONNECT backend.example:443 HTTP/1.1', 'Host: backend.example:443', ...SPOOFED, '', ''].join('\r\n'),
+    );
+    assert.match(connect.head, /^HTTP\/1\.1 200 /);
+    assert.deepEqual(forwardingNames(connect.body as unknown as Seen), []);
+    assert.equal((connect.body as unknown as Seen).headers.host, 'backend.example:443');
+
+    const chunked = await rawExchange(
+      port,
+      [
+        'POST /upload HTTP/1.1',
+        'Host: app.example',
+        'Transfer-Encoding: chunked',
+        'Connection: close',
+        '',
+        '3',
+        'abc',
+        '0',
+        ...SPOOFED,
+        'X-Checksum: 900150983cd24fb0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    const { trailers, trailersDistinct, rawTrailers } = chunked.body as Record<string, Record<string, unknown>>;
+    assert.deepEqual(trailers, { 'x-checksum': '900150983cd24fb0' });
+    assert.deepEqual(trailersDistinct, { 'x-checksum': ['900150983cd24fb0'] });
+    assert.deepEqual(rawTrailers, ['X-Checksum', '900150983cd24fb0']);
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
+  it('a trusted proxy keeps them on upgrades and in trailers', async () => {
+    const { proc, port } = await startServer(['-w', '1', '--forwarded-allow-ips', '127.0.0.1'], {
+      app: join(FIXTURES, 'forwarded-events.js'),
+    });
+    const upgrade = await rawExchange(
+      port,
+      ['GET /ws HTTP/1.1', 'Host: a', 'Upgrade: echo', 'Connection: Upgrade', 'X-Real-IP: 203.0.113.9', '', ''].join(
+        '\r\n',
+      ),
+    );
+    assert.equal((upgrade.body as unknown as Seen).headers['x-real-ip'], '203.0.113.9');
+    const chunked = await rawExchange(
+      port,
+      [
+        'POST / HTTP/1.1',
+        'Host: a',
+        'Transfer-Encoding: chunked',
+        'Connection: close',
+        '',
+        '0',
+        'Forwarded: for=x',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    assert.deepEqual(chunked.body.rawTrailers, ['Forwarded', 'for=x']);
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
+  it("an exported HTTP/2 server's requests and trailers are filtered too", async () => {
     const dir = tempDir();
     dirs.push(dir);
     const { cert, key } = selfSignedCert(dir);
@@ -94,15 +190,24 @@ describe('forwardedAllowIps', () => {
       env: { ...process.env, CERT: cert, KEY: key },
     });
     const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-    const seen = await new Promise<{ headers: Record<string, string>; raw: string[] }>((resolve, reject) => {
-      const req = session.request({
-        ':path': '/',
-        'x-forwarded-for': '203.0.113.9',
-        'x-forwarded-proto': 'https',
-        forwarded: 'for=203.0.113.9',
-        'x-real-ip': '203.0.113.9',
-        'x-kept': 'yes',
-      });
+    type Seen2 = { headers: Record<string, string>; raw: string[]; trailers: object; rawTrailers: string[] };
+    const seen = await new Promise<Seen2>((resolve, reject) => {
+      const req = session.request(
+        {
+          ':path': '/',
+          ':method': 'POST',
+          'x-forwarded-for': '203.0.113.9',
+          'x-forwarded-proto': 'https',
+          forwarded: 'for=203.0.113.9',
+          'x-real-ip': '203.0.113.9',
+          'x-kept': 'yes',
+        },
+        { waitForTrailers: true },
+      );
+      req.on('wantTrailers', () =>
+        req.sendTrailers({ 'x-forwarded-for': '203.0.113.9', forwarded: 'proto=https', 'x-checksum': 'abc' }),
+      );
+      req.end('body');
       let text = '';
       req.setEncoding('utf8').on('data', (d: string) => (text += d));
       req.on('end', () => resolve(JSON.parse(text)));
@@ -112,6 +217,8 @@ describe('forwardedAllowIps', () => {
     assert.deepEqual(forwardingNames({ ...seen, distinct: {} }), []);
     assert.equal(seen.headers['x-kept'], 'yes');
     assert.ok(seen.raw.includes('x-kept'));
+    assert.deepEqual(seen.trailers, { 'x-checksum': 'abc' });
+    assert.deepEqual(seen.rawTrailers, ['x-checksum', 'abc']);
     proc.kill('SIGQUIT');
     await proc.exit;
   });

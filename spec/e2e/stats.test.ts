@@ -1,7 +1,7 @@
 // statsBind: the master's /healthz, /readyz and /metrics listener, driven with
 // the real binary, real signals and real sockets.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -247,6 +247,57 @@ describe('--stats-bind /metrics', () => {
       ),
     );
     assert.doesNotMatch(proc.output, /Booting worker/, 'no worker started');
+  });
+
+  it('caps its connections and closes idle ones: the master keeps a bounded number of descriptors', {
+    timeout: 60_000,
+  }, async () => {
+    const { proc, stats } = await start(['-w', '1', HELLO]);
+    const fds = () => readdirSync(`/proc/${proc.pid}/fd`).length;
+    const before = fds();
+    const { port } = new URL(stats);
+    const IDLE = 300;
+    let closed = 0;
+    let answered408 = 0;
+    await Promise.all(
+      Array.from(
+        { length: IDLE },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            // connects and then says nothing, or half a request line
+            const sock = net.connect(Number(port), '127.0.0.1', () => resolve());
+            sock.once('connect', () => sock.write('GET /metr'));
+            sock.on('data', (d) => {
+              if (d.toString().startsWith('HTTP/1.1 408 ')) answered408++;
+            });
+            sock.on('error', () => {});
+            sock.on('close', () => closed++);
+            sock.once('error', reject);
+          }),
+      ),
+    );
+    // those over the cap are closed at once
+    await waitFor(
+      () => closed >= IDLE - 64,
+      () => `connections over the cap closed (${closed})`,
+    );
+    const held = fds() - before;
+    assert.ok(held <= 64 + 8, `the master holds ${held} more descriptors`);
+    // the rest within the 5 s headers timeout (+ 1 s for the check)
+    const t0 = Date.now();
+    await waitFor(
+      () => closed === IDLE,
+      () => `idle connections closed (${closed} of ${IDLE})`,
+      20_000,
+    );
+    assert.ok(Date.now() - t0 < 9000, `idle connections lived ${Date.now() - t0} ms more`);
+    assert.ok(answered408 > 0, 'a timed-out request is answered 408');
+    await waitFor(
+      () => fds() <= before + 2,
+      () => `descriptors back to ${before} (${fds()})`,
+    );
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exit).code, 0);
   });
 
   it('serves on a unix socket too, and removes it at exit', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -25,6 +25,13 @@ const ACTIVATE = which('systemd-socket-activate');
 const missing = ['systemd-socket-activate', 'systemd-notify', 'perl'].filter((tool) => !which(tool));
 const dirs: string[] = [];
 after(() => cleanup(dirs));
+
+/** The shipped service unit, its example paths pointed at things that exist here. */
+const unitHere = (dir: string): string =>
+  readFileSync(join(ROOT, 'config/systemd/tsgund.service'), 'utf8')
+    .replace(/\/usr\/bin\/node /g, `${process.execPath} `)
+    .replace(/\/srv\/app\/node_modules\/tsgund\/dist\/lib\/cli\/main\.js/g, CLI)
+    .replace(/\/srv\/app/g, dir);
 
 describe('systemd', () => {
   it('socket activation: workers serve the passed socket across a HUP; READY, RELOADING, STOPPING are notified', {
@@ -148,11 +155,7 @@ describe('systemd', () => {
   }, async () => {
     const dir = tempDir();
     dirs.push(dir);
-    // the unit's paths are examples: point them at things that exist here
-    const service = readFileSync(join(ROOT, 'config/systemd/tsgund.service'), 'utf8')
-      .replace(/\/srv\/app\/node_modules\/\.bin\/tsgund/g, process.execPath)
-      .replace(/\/srv\/app/g, dir);
-    writeFileSync(join(dir, 'tsgund.service'), service);
+    writeFileSync(join(dir, 'tsgund.service'), unitHere(dir));
     copyFileSync(join(ROOT, 'config/systemd/tsgund.socket'), join(dir, 'tsgund.socket'));
     const done = await exec(which('systemd-analyze')!, [
       'verify',
@@ -163,4 +166,89 @@ describe('systemd', () => {
     assert.equal(done.code, 0, done.stderr);
     assert.equal(done.stdout + done.stderr, '');
   });
+
+  it('the service unit is sandboxed: systemd-analyze security rates its exposure 2.5 or lower', {
+    skip: which('systemd-analyze') ? false : 'no systemd-analyze',
+  }, async (t) => {
+    const dir = tempDir();
+    dirs.push(dir);
+    writeFileSync(join(dir, 'tsgund.service'), unitHere(dir));
+    const done = await exec(which('systemd-analyze')!, [
+      'security',
+      '--offline=true',
+      '--no-pager',
+      join(dir, 'tsgund.service'),
+    ]);
+    const text = done.stdout + done.stderr;
+    if (/unrecognized option|unknown option/i.test(text)) return t.skip('this systemd-analyze has no --offline');
+    const exposure = /Overall exposure level for tsgund\.service: (\d+\.\d+)/.exec(text);
+    assert.ok(exposure, text);
+    const open = text.split('\n').filter((l) => l.startsWith('✗'));
+    assert.ok(Number(exposure[1]) <= 2.5, `exposure ${exposure[1]}; open:\n${open.join('\n')}`);
+  });
+
+  it("-u works with no more than the unit's capabilities: workers as nobody serve TCP and a unix socket across a HUP", {
+    skip: process.getuid?.() !== 0 ? 'needs root' : !which('setpriv') && 'no setpriv',
+  }, async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    chmodSync(dir, 0o755);
+    const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unitHere(dir))![1]!.trim().split(/\s+/);
+    const sock = join(dir, 'app.sock');
+    const port = await freePort();
+    const proc = new Proc(
+      spawn(
+        which('setpriv')!,
+        [
+          '--no-new-privs',
+          '--bounding-set',
+          ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(','),
+          '--',
+          process.execPath,
+          CLI,
+          'start',
+          HELLO,
+          '-w',
+          '2',
+          '-u',
+          'nobody',
+          '-g',
+          'nogroup',
+          '-b',
+          `127.0.0.1:${port}`,
+          '-b',
+          `unix:${sock}`,
+        ],
+        {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, WEB_CONCURRENCY: '', TSGUND_CMD_ARGS: '' },
+        },
+      ),
+    );
+    await proc.line(/Booted 2 worker/, 15_000);
+    const capEff = BigInt(`0x${/^CapEff:\s+(\w+)/m.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))![1]}`);
+    const expected = caps.reduce((mask, c) => mask | (1n << BigInt(CAP_BITS[c]!)), 0n);
+    assert.equal(capEff, expected, "the master runs with the unit's capabilities only");
+    const worker = Number((await request(`http://127.0.0.1:${port}/pid`)).body);
+    assert.match(readFileSync(`/proc/${worker}/status`, 'utf8'), /^Uid:\s+65534\s/m);
+    assert.equal(statSync(sock).uid, 65534, "the unix socket is the workers' user's");
+    proc.kill('SIGHUP');
+    await proc.line(/Reloaded: generation 2/, 20_000);
+    assert.equal((await request('http://localhost/', { socketPath: sock })).status, 200);
+    proc.kill('SIGTERM');
+    assert.deepEqual(await proc.exit, { code: 0, signal: null });
+    assert.doesNotMatch(proc.output, /EPERM|EACCES|ERROR/);
+  });
 });
+
+/** Bit numbers of the capabilities a unit may name (linux/capability.h). */
+const CAP_BITS: Record<string, number> = {
+  CAP_CHOWN: 0,
+  CAP_DAC_OVERRIDE: 1,
+  CAP_FOWNER: 3,
+  CAP_KILL: 5,
+  CAP_SETGID: 6,
+  CAP_SETUID: 7,
+  CAP_NET_BIND_SERVICE: 10,
+};

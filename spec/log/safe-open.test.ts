@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { LogPathError, openLogFile, type OpenedLog } from '../../lib/log/safe-open.js';
+import { LogPathError, checkSocketDirectory, openLogFile, type OpenedLog } from '../../lib/log/safe-open.js';
 import { logScratch } from '../support/log-files.js';
 
 const { dir } = logScratch('safe');
@@ -112,5 +112,31 @@ describe('openLogFile', { skip: process.getuid?.() !== 0 && 'needs root (chown, 
     const opened = open('/dev/null');
     assert.equal(opened.kind, 'file');
     closeIfFile(opened);
+  });
+});
+
+describe('checkSocketDirectory', { skip: process.getuid?.() !== 0 && 'needs root (nobody-owned dirs)' }, () => {
+  it('accepts a root-owned directory, and a sticky one (as /tmp); refuses one another user owns or everyone may write', () => {
+    const mine = subdir();
+    checkSocketDirectory(path.join(mine, 'app.sock'));
+    const sticky = subdir();
+    fs.chmodSync(sticky, 0o1777);
+    checkSocketDirectory(path.join(sticky, 'app.sock'));
+    const theirs = subdir();
+    fs.chownSync(theirs, NOBODY, NOBODY);
+    refused(
+      () => checkSocketDirectory(path.join(theirs, 'app.sock')),
+      new RegExp(`^refusing ${theirs}/app\\.sock: its directory ${theirs} is owned by uid ${NOBODY}$`),
+    );
+    const open = subdir();
+    fs.chmodSync(open, 0o777);
+    refused(() => checkSocketDirectory(path.join(open, 'app.sock')), /its directory .* is writable by everyone$/);
+    // a directory on the way counts too
+    refused(() => checkSocketDirectory(path.join(theirs, 'sub', 'app.sock')), /does not exist|refusing directory/);
+    fs.mkdirSync(path.join(theirs, 'sub'));
+    refused(
+      () => checkSocketDirectory(path.join(theirs, 'sub', 'app.sock')),
+      /^refusing directory .*: .* is owned by uid/,
+    );
   });
 });

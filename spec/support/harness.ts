@@ -245,7 +245,7 @@ export function slowRequest(url: string, ms: number): { reply: Promise<Reply | E
 }
 
 /** Is `sig` pending for `pid`? Standard signals of one kind merge while pending, so send the next only once it is not. */
-export function signalPending(pid: number, sig: 'SIGTTIN' | 'SIGTTOU' | 'SIGHUP'): boolean {
+export function signalPending(pid: number, sig: 'SIGTTIN' | 'SIGTTOU' | 'SIGHUP' | 'SIGWINCH'): boolean {
   const bit = 1n << BigInt(osConstants.signals[sig] - 1);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return ['SigPnd', 'ShdPnd'].some((k) => (BigInt(`0x${new RegExp(`${k}:\\s+(\\w+)`).exec(status)![1]}`) & bit) !== 0n);

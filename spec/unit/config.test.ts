@@ -33,6 +33,15 @@ describe('validation', () => {
     rejects({ workers: 1.5 }, /an integer/);
   });
 
+  it('bounds backlog: 2^32 would wrap to 0 in listen(2)', () => {
+    assert.deepEqual(validateLayer({ backlog: 65535 }, 'cfg', false), { backlog: 65535 });
+    rejects({ backlog: 4294967296 }, /^cfg: setting 'backlog' is 4294967296, expected an integer from 1 to 65535$/);
+    assert.throws(
+      () => validateLayer({ backlog: 65536 }, 'command line', true),
+      /command line: --backlog is 65536, expected an integer from 1 to 65535$/,
+    );
+  });
+
   it('names unknown keys with a suggestion, and shows a circular value on one line', () => {
     rejects({ wrokers: 2 }, /unknown setting 'wrokers' \(did you mean 'workers'\?\)/);
     const c: Record<string, unknown> = {};
