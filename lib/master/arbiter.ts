@@ -1,50 +1,31 @@
-import type { FSWatcher } from 'chokidar';
 import cluster from 'node:cluster';
 import { HookRunner } from '../config/hooks.js';
 import { requireApp, type CommandLine, type Resolved } from '../config/resolve.js';
 import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
-import { controlSocketPath } from '../control/protocol.js';
-import { startControlServer, type ControlServer } from '../control/server.js';
 import type { StatusSnapshot } from '../control/status.js';
 import { handleSignal } from '../early-signals.js';
-import { oneLine } from '../errors.js';
 import { unlinkUnixSocket, type Listener } from '../listeners/handles.js';
-import { FDS_ENV, REUSEPORT_ENV, bindAll, inheritedFromParent } from '../listeners/inherited.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { createErrorLog } from '../log/error-log.js';
 import { VERSION } from '../version.js';
-import { parseAppSpec } from '../worker/app-loader.js';
-import { monotonic } from './clock.js';
-import { clusterFork, WORKER_MAIN } from './fork.js';
-import { Generation } from './generation.js';
-import { loadCandidate } from './candidate.js';
+import { WORKER_MAIN } from './fork.js';
+import { firstGeneration, type Generation } from './generation.js';
+import { abortOf, type MasterState, targetsOf } from './master-state.js';
+import { reloadFrom } from './reload.js';
 import { SlotPlacement } from './guests.js';
 import { MasterLogFiles } from './log-files.js';
-import { MasterStats } from './master-stats.js';
-import { Pidfile } from './pidfile.js';
-import { Pool, type Targets } from './pool.js';
-import { unixSocketAccess, workerIdentity } from './privileges.js';
-import { Reaper } from './reaper.js';
+import type { MasterStats } from './master-stats.js';
+import { MasterServices } from './services.js';
+import type { Pool } from './pool.js';
+import { workerIdentity } from './privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './signal-queue.js';
 import { listenerUrl, snapshot } from './snapshot.js';
 import { notifySystemd } from './systemd-notify.js';
 import { hasTerminal } from './terminal.js';
 import { Upgrade } from './upgrade.js';
 import { QUICK_STOP_MS } from './worker-handle.js';
-import { workerIntake } from './worker-events.js';
-
-/**
- * Where the master is (puma's @status): the one value every decision reads.
- * A boot or a reload carries the controller that a stop signal (or, for a
- * reload, a newer HUP) aborts it with; a reload remembers the phase it returns to.
- */
-type MasterState =
-  | { phase: 'starting'; abort: AbortController }
-  | { phase: 'running' }
-  | { phase: 'paused' }
-  | { phase: 'reloading'; abort: AbortController; resume: 'running' | 'paused' }
-  | { phase: 'stopping'; mode: 'graceful' | 'quick' };
+import { wirePool } from './worker-events.js';
 
 const TICK_MS = 250;
 
@@ -75,14 +56,8 @@ export class Arbiter {
   private placement = new SlotPlacement(new Map());
   private readonly pool: Pool;
   private tickTimer: NodeJS.Timeout | null = null;
-  private watcher: FSWatcher | null = null;
-  private control: ControlServer | null = null;
-  /** The statsBind listener and its metrics (null unless statsBind is set). */
-  private stats: MasterStats | null = null;
-  private pidfile: Pidfile | null = null;
   private readonly upgrade: Upgrade;
-  /** Reaps orphaned processes when the master is PID 1 (a container without --init); null otherwise. */
-  private reaper: Reaper | null = null;
+  private readonly services: MasterServices;
   private exitResolve!: (code: number) => void;
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
@@ -103,15 +78,6 @@ export class Arbiter {
     () => this.state.phase === 'stopping',
   );
 
-  /** Checks every message from a worker, then acts on it (see worker-events.ts). */
-  private readonly intake = workerIntake({
-    log: () => this.log,
-    pool: () => this.pool,
-    placement: () => this.placement,
-    stats: () => this.stats,
-    ready: () => this.placeGuests(),
-  });
-
   constructor(private readonly opts: ArbiterOptions) {
     const { settings } = opts.resolved;
     // resolves -u/-g now: an unknown user fails the start, not the first fork
@@ -119,29 +85,29 @@ export class Arbiter {
     this.log = createErrorLog(settings, this.logFiles.errorFile);
     this.startHooks = HookRunner.from(opts.resolved.fileConfig, settings, this.log);
     this.upgrade = new Upgrade(this.log, opts.cwd);
-    const fork = clusterFork({
+    this.services = new MasterServices({
+      log: this.log,
+      cwd: opts.cwd,
+      upgrade: this.upgrade,
+      snapshot: () => this.snapshot(),
+      workers: () => this.pool.list(),
+      changed: () => this.enqueue('SIGHUP'),
+    });
+    this.pool = wirePool({
+      log: () => this.log,
       cwd: opts.cwd,
       logFiles: this.logFiles,
       placement: () => this.placement,
-      stats: () => this.stats !== null,
+      stats: () => this.stats,
+      targets: () => targetsOf(this.state, this.current, this.candidate),
       stopping: () => this.state.phase === 'stopping',
+      placeGuests: () => this.placeGuests(),
     });
-    this.pool = new Pool(fork, monotonic, {
-      log: () => this.log,
-      targets: () => this.targets(),
-      stopping: () => this.state.phase === 'stopping',
-      restart: (cause) => this.stats?.metrics.restart(cause),
-      forked: (h) => {
-        this.intake.attach(h);
-        this.log.info(`Booting worker with pid: ${h.pid} (generation ${h.generation})`);
-        void h.gen.hooks.call('postFork', { pid: h.pid, id: h.id, generation: h.generation });
-      },
-      exited: (h, _kind, code, signal) => {
-        this.stats?.app.forget(h.pid);
-        this.placeGuests();
-        void h.gen.hooks.call('childExit', { pid: h.pid, id: h.id, generation: h.generation, code, signal });
-      },
-    });
+  }
+
+  /** The statsBind listener and its metrics (null unless statsBind is set). */
+  private get stats(): MasterStats | null {
+    return this.services.stats;
   }
 
   get errorLog(): ErrorLog {
@@ -174,25 +140,18 @@ export class Arbiter {
     process.title = `${this.name}: master [${settings.app}]`;
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.startHooks.call('onStarting');
-    const inherited = inheritedFromParent(process.env);
-    const listeners = await bindAll(settings.bind, [], process.env, settings.reusePort, unixSocketAccess(settings));
-    const first = new Generation(1, this.opts.resolved, this.startHooks, listeners);
+    const { first, inherited } = await firstGeneration(this.opts.resolved, this.startHooks);
     this.candidate = first;
     this.placement = new SlotPlacement(inherited);
-    delete process.env[FDS_ENV];
-    delete process.env[REUSEPORT_ENV];
-    if (settings.pidfile) {
-      this.pidfile = new Pidfile(settings.pidfile + (this.upgrade.isChild ? '.2' : ''), settings.controlSocket);
-      await this.pidfile.claim();
-    }
+    await this.services.claimPidfile(settings);
     for (const l of first.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
-    this.reaper = Reaper.forMaster(this.log); // swept by tick()
+    this.services.startReaper(); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     try {
-      await this.startServices();
-      await this.bootGeneration(first, this.abortOf(this.state)!.signal, true);
+      await this.services.start(settings);
+      await this.bootGeneration(first, abortOf(this.state)!.signal, true);
     } catch (err) {
       for (const h of this.pool.list()) h.kill();
       await this.pool.drained(QUICK_STOP_MS);
@@ -203,44 +162,9 @@ export class Arbiter {
     // signals that arrived while booting are handled from now on, in order
     void this.signals.loop();
     this.log.info(`Booted ${first.target} worker(s), generation ${first.number}`);
-    if (settings.reload) await this.startWatching();
+    if (settings.reload) await this.services.watch(settings);
     notifySystemd('READY=1', `STATUS=serving with ${first.target} workers`);
     await this.hooks.call('whenReady');
-  }
-
-  /** The control socket and the statsBind listener. */
-  private async startServices(): Promise<void> {
-    const { settings } = this;
-    const controlPath = controlSocketPath(settings.controlSocket, settings.pidfile, this.upgrade.isChild);
-    const status = () => this.snapshot();
-    if (controlPath)
-      this.control = await startControlServer(
-        controlPath,
-        status,
-        this.log,
-        async () => this.stats?.appStatus() ?? null,
-      );
-    if (settings.statsBind)
-      this.stats = await MasterStats.start(
-        settings.statsBind,
-        status,
-        () => this.pool.list(),
-        this.log,
-        this.upgrade.isChild,
-      );
-  }
-
-  private async startWatching(): Promise<void> {
-    const { watchForReload } = await import('./file-watcher.js'); // development only: load chokidar on demand
-    const { module } = parseAppSpec(this.settings.app!);
-    const onChange = (file: string) => {
-      this.log.info(`${file} changed, reloading`);
-      this.enqueue('SIGHUP');
-    };
-    const { chdir, reloadExtraFiles } = this.settings;
-    this.watcher = watchForReload(module, chdir ?? this.opts.cwd, reloadExtraFiles, onChange, () =>
-      this.log.info('Watching for file changes (--reload)'),
-    );
   }
 
   private url(l: Listener): string {
@@ -249,20 +173,8 @@ export class Arbiter {
 
   /** The live state for `tsgund status` and the metrics endpoint. */
   snapshot(): StatusSnapshot {
-    const { current, candidate, settings } = this;
-    const ignoredMessages = this.intake.ignored;
-    const [state, workers, restarts] = [this.state.phase, this.pool.list(), this.pool.restarts];
-    return snapshot({
-      name: this.name,
-      settings,
-      cwd: this.opts.cwd,
-      state,
-      current,
-      candidate,
-      workers,
-      restarts,
-      ignoredMessages,
-    });
+    const { name, settings, current, candidate, pool } = this;
+    return snapshot({ name, settings, cwd: this.opts.cwd, state: this.state.phase, current, candidate, pool });
   }
 
   // ---- signal queue ------------------------------------------------------
@@ -271,13 +183,9 @@ export class Arbiter {
     // A stop must not wait behind a boot (the first one or a reload's), and a
     // newer HUP supersedes a reload (the files changed again): both abort it.
     if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.state.phase === 'reloading')) {
-      this.abortOf(this.state)?.abort(sig);
+      abortOf(this.state)?.abort(sig);
     }
     this.signals.push(sig);
-  }
-
-  private abortOf(state: MasterState): AbortController | null {
-    return state.phase === 'starting' || state.phase === 'reloading' ? state.abort : null;
   }
 
   // ---- signal handlers ---------------------------------------------------
@@ -343,18 +251,6 @@ export class Arbiter {
     this.pool.manage();
   }
 
-  /** Which generations want workers: the serving one (unless paused or stopping) and a booting one. */
-  private targets(): Targets {
-    const { state } = this;
-    const paused = state.phase === 'paused' || (state.phase === 'reloading' && state.resume === 'paused');
-    const stopping = state.phase === 'stopping';
-    return {
-      serving: stopping || paused ? null : this.current,
-      booting: !stopping && this.candidate?.booting ? this.candidate : null,
-      mayStop: state.phase === 'running',
-    };
-  }
-
   /**
    * Boot a whole generation and wait until every worker of it is ready; dead
    * workers are replaced meanwhile (see GenerationBoot for when it fails).
@@ -379,64 +275,11 @@ export class Arbiter {
     const resume = this.state.phase === 'paused' ? 'paused' : 'running';
     const abort = new AbortController();
     this.state = { phase: 'reloading', abort, resume };
-    const ok = await this.reloadWith(abort.signal);
+    const { log, logFiles, pool, stats, placement } = this;
+    const boot = (gen: Generation) => this.bootGeneration(gen, abort.signal, false);
+    const ctx = { ...this.opts, log, logFiles, pool, stats, placement, boot, url: (l: Listener) => this.url(l) };
+    const ok = await reloadFrom(ctx, this.current!, abort.signal);
     if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
-  }
-
-  /** Returns whether the candidate took over. */
-  private async reloadWith(signal: AbortSignal): Promise<boolean> {
-    const serving = this.current!;
-    const candidate = await this.loadCandidate(serving, signal);
-    if (!candidate) return false;
-    await candidate.hooks.call('onReload');
-    this.logFiles.reopen(this.log);
-    try {
-      await this.bootGeneration(candidate, signal, false);
-    } catch (err) {
-      const superseded = signal.reason === 'SIGHUP';
-      this.log[superseded ? 'info' : 'error'](
-        `reload ${superseded ? 'abandoned' : 'failed'}, the running workers keep serving: ${oneLine(err)}`,
-      );
-      if (!superseded) this.stats?.metrics.reload(false);
-      // everything the candidate created goes: its workers drain (above), its sockets and log files close
-      this.dropListeners(candidate.listeners, serving.listeners);
-      this.logFiles.keepOnly(serving.settings);
-      return false;
-    }
-    this.dropListeners(serving.listeners, candidate.listeners);
-    this.logFiles.keepOnly(candidate.settings);
-    // the old generations, with any replacement they got while the new one booted
-    for (const gen of new Set(this.pool.list().map((h) => h.gen))) if (gen !== candidate) gen.drain();
-    this.placement.forgetGuests(); // the old generation, guests included, stops accepting
-    this.pool.manage();
-    this.log.info(`Reloaded: generation ${candidate.number} serving with ${candidate.target} worker(s)`);
-    this.stats?.metrics.reload(true);
-    return true;
-  }
-
-  /** The candidate of a reload; null (logged) if its configuration cannot be used. */
-  private async loadCandidate(serving: Generation, signal: AbortSignal): Promise<Generation | null> {
-    // a generation's number is above every one that still has workers
-    const number = Math.max(serving.number, ...this.pool.list().map((h) => h.generation)) + 1;
-    const { cli, envArgs, cwd } = this.opts;
-    const ctx = { cli, envArgs, cwd, log: this.log, logFiles: this.logFiles, url: (l: Listener) => this.url(l) };
-    try {
-      return await loadCandidate(ctx, serving, number, signal);
-    } catch (err) {
-      this.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
-      this.stats?.metrics.reload(false);
-      return null;
-    }
-  }
-
-  /** Close sockets of `from` that `keep` no longer uses. */
-  private dropListeners(from: Listener[], keep: Listener[]): void {
-    for (const l of from) {
-      if (keep.includes(l)) continue;
-      this.log.info(`Closing listener ${l.label}`);
-      this.placement.slots.drop(l);
-      l.handle.close();
-    }
   }
 
   /** With reusePort, every slot socket needs a worker accepting on it (see guests.ts); not while a generation boots. */
@@ -447,7 +290,7 @@ export class Arbiter {
 
   /** One turn of the housekeeping loop: reap orphans, abort silent workers, fix the pool, follow an upgrade. */
   private tick(): void {
-    this.reaper?.sweep();
+    this.services.sweep();
     this.pool.murder();
     this.pool.manage();
     this.placeGuests();
@@ -456,12 +299,8 @@ export class Arbiter {
 
   /** The old master exited: this one takes its pidfile, control socket and name. */
   private promote(): void {
-    const { pidfile, controlSocket, app } = this.settings;
-    if (this.pidfile && pidfile) this.pidfile.moveTo(pidfile);
-    this.upgrade.promote();
-    const controlPath = controlSocketPath(controlSocket, pidfile);
-    if (controlPath) this.control?.moveTo(controlPath);
-    process.title = `${this.name}: master [${app}]`;
+    this.services.promote(this.settings);
+    process.title = `${this.name}: master [${this.settings.app}]`;
     this.log.info(`Old master exited; this master (${process.pid}) is now ${this.name}`);
     notifySystemd('READY=1');
   }
@@ -476,7 +315,7 @@ export class Arbiter {
     notifySystemd('STOPPING=1');
     for (const h of this.pool.list()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
-    this.closeListeners();
+    this.placement.closeAll(this.listeners(), this.upgrade.otherMasterAlive());
     // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
     const grace = Math.max(0, ...this.pool.list().map((h) => h.gen.settings.gracefulTimeout * 1000));
     await this.pool.drained((mode === 'quick' ? QUICK_STOP_MS : grace) + 1000);
@@ -492,27 +331,10 @@ export class Arbiter {
     return [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])];
   }
 
-  /**
-   * Stop holding the sockets so that, once the workers have closed theirs too,
-   * new connections are refused. Closing a unix socket handle that bound its
-   * path unlinks the path, so those stay open while another master serves on them.
-   */
-  private closeListeners(): void {
-    const shared = this.upgrade.otherMasterAlive();
-    for (const l of this.listeners()) {
-      if (shared && l.unixPath) continue;
-      this.placement.slots.drop(l);
-      l.handle.close();
-    }
-  }
-
   private finalCleanup(): void {
     if (this.tickTimer) clearInterval(this.tickTimer);
-    void this.watcher?.close();
     this.pool.close();
-    this.pidfile?.remove();
-    this.control?.close();
-    this.stats?.close();
+    this.services.close();
     // a unix socket path stays while another master (old or new) still serves on it
     if (!this.upgrade.otherMasterAlive()) for (const l of this.listeners()) unlinkUnixSocket(l);
   }

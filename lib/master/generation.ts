@@ -11,7 +11,9 @@ import type { Resolved } from '../config/resolve.js';
 import type { Settings } from '../config/types.js';
 import type { GenerationStatus } from '../control/status.js';
 import type { Listener } from '../listeners/handles.js';
+import { FDS_ENV, REUSEPORT_ENV, bindAll, inheritedFromParent } from '../listeners/inherited.js';
 import { GenerationBoot } from './generation-boot.js';
+import { unixSocketAccess } from './privileges.js';
 import type { WorkerGeneration, WorkerHandle } from './worker-handle.js';
 
 export type GenerationRole = GenerationStatus['role'];
@@ -98,4 +100,21 @@ export class Generation implements WorkerGeneration {
       workers: this.workers.size,
     };
   }
+}
+
+/**
+ * The first generation: the configuration the master started with, its
+ * sockets bound or taken over from an old master (USR2), with the slot
+ * sockets that master handed over (`inherited`, see slots.ts).
+ */
+export async function firstGeneration(
+  resolved: Resolved,
+  hooks: HookRunner,
+): Promise<{ first: Generation; inherited: Map<string, number> }> {
+  const { settings } = resolved;
+  const inherited = inheritedFromParent(process.env);
+  const listeners = await bindAll(settings.bind, [], process.env, settings.reusePort, unixSocketAccess(settings));
+  delete process.env[FDS_ENV];
+  delete process.env[REUSEPORT_ENV];
+  return { first: new Generation(1, resolved, hooks, listeners), inherited };
 }

@@ -93,6 +93,22 @@ export class SlotPlacement {
     }
   }
 
+  /** Close a listener no longer used, with its slot sockets. */
+  close(l: Listener): void {
+    this.slots.drop(l);
+    l.handle.close();
+  }
+
+  /**
+   * Shutdown: stop holding the sockets so that, once the workers have closed
+   * theirs too, new connections are refused. Closing a unix socket handle that
+   * bound its path unlinks the path, so those stay open while another master
+   * (`shared`) serves on them.
+   */
+  closeAll(listeners: Listener[], shared: boolean): void {
+    for (const l of listeners) if (!(shared && l.unixPath)) this.close(l);
+  }
+
   /** A new generation took over: the old one, guests included, stops accepting. */
   forgetGuests(): void {
     this.guests.clear();

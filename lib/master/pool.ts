@@ -62,6 +62,8 @@ export class Pool {
   readonly workers = new Map<number, Worker>();
   /** Workers that died unasked (crash or timeout) and were replaced. */
   restarts = 0;
+  /** Messages from workers the master did not act on, by reason (counted by their intake). */
+  ignored: Readonly<Record<string, number>> = {};
   /** Forks under way per generation (preFork hooks are async): see reconcile.ts. */
   private readonly pending = new Map<number, number>();
   /** `generation:slot` of forks under way, so that two spawns never take the same slot. */

@@ -5,6 +5,7 @@ import type { Settings } from '../config/types.js';
 import { logLocations, type StatusSnapshot, type WorkerStatus } from '../control/status.js';
 import type { Listener } from '../listeners/handles.js';
 import type { Generation } from './generation.js';
+import type { Pool } from './pool.js';
 import type { WorkerHandle } from './worker-handle.js';
 
 /** How a listener is shown in the log and in `status`: a URL for TCP, the label otherwise. */
@@ -31,14 +32,12 @@ export interface MasterView {
   state: StatusSnapshot['state'];
   current: Generation | null;
   candidate: Generation | null;
-  workers: readonly WorkerHandle<Generation>[];
-  restarts: number;
-  ignoredMessages: Record<string, number>;
+  pool: Pool;
 }
 
 /** The generations with workers, and the serving and booting ones, oldest first. */
 function generations(m: MasterView): StatusSnapshot['generations'] {
-  const all = new Set<Generation>(m.workers.map((h) => h.gen));
+  const all = new Set<Generation>(m.pool.list().map((h) => h.gen));
   for (const g of [m.current, m.candidate]) if (g) all.add(g);
   return [...all]
     .sort((a, b) => a.number - b.number)
@@ -56,11 +55,11 @@ export function snapshot(m: MasterView): StatusSnapshot {
     state: m.state,
     uptimeMs: Math.round(process.uptime() * 1000),
     rss: process.memoryUsage.rss(),
-    restarts: m.restarts,
-    ignoredMessages: { ...m.ignoredMessages },
+    restarts: m.pool.restarts,
+    ignoredMessages: { ...m.pool.ignored },
     listeners: (m.current ?? m.candidate)?.listeners.map((l) => listenerUrl(l, !!settings.certfile)) ?? [],
     generations: generations(m),
-    workers: m.workers.map(workerStatus),
+    workers: m.pool.list().map(workerStatus),
     logs: logLocations(settings, m.cwd),
   };
 }

@@ -1,13 +1,18 @@
-// What the master does with each kind of message a worker sends (node:cluster's
-// methodMessageMapping), behind the intake that checks every message first
-// (message-intake.ts): each handler gets a valid message from a known worker.
+// The pool wired to the master: what the master does with each kind of
+// message a worker sends (node:cluster's methodMessageMapping), behind the
+// intake that checks every message first (message-intake.ts), so each handler
+// gets a valid message from a known worker; and what it does when the pool
+// forks a worker or sees one exit.
 
 import type { ErrorLog } from '../log/error-line.js';
 import type { WorkerToMaster } from '../worker/messages.js';
+import { monotonic } from './clock.js';
+import { clusterFork } from './fork.js';
 import type { SlotPlacement } from './guests.js';
+import type { MasterLogFiles } from './log-files.js';
 import type { MasterStats } from './master-stats.js';
 import { MessageIntake } from './message-intake.js';
-import type { Pool, Worker } from './pool.js';
+import { Pool, type Targets, type Worker } from './pool.js';
 
 type MessageHandlers = {
   [T in WorkerToMaster['type']]: (h: Worker, msg: Extract<WorkerToMaster, { type: T }>) => void;
@@ -18,8 +23,15 @@ export interface WorkerEventContext {
   pool(): Pool;
   placement(): SlotPlacement;
   stats(): MasterStats | null;
-  /** A worker became ready: re-place the reusePort guests. */
-  ready(): void;
+  /** A worker became ready or exited: re-place the reusePort guests. */
+  placeGuests(): void;
+}
+
+export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
+  cwd: string;
+  logFiles: MasterLogFiles;
+  targets(): Targets;
+  stopping(): boolean;
 }
 
 function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
@@ -27,7 +39,7 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
     'want-sockets': (h) => ctx.placement().sendSockets(h, h.gen.listeners),
     ready: (h) => {
       h.gen.boot?.onReady();
-      ctx.ready();
+      ctx.placeGuests();
     },
     // a report of several lines (the app's source line and a caret under it): one log line each
     'boot-error': (h, msg) => {
@@ -45,8 +57,33 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
   };
 }
 
+/** The pool of the master, forking with node:cluster on the monotonic clock, and its workers' message intake. */
+export function wirePool(ctx: PoolWiring): Pool {
+  const { log, stats, stopping } = ctx;
+  const fork = clusterFork({ ...ctx, stats: () => stats() !== null });
+  const pool: Pool = new Pool(fork, monotonic, {
+    log,
+    targets: ctx.targets,
+    stopping,
+    restart: (cause) => stats()?.metrics.restart(cause),
+    forked: (h) => {
+      intake.attach(h);
+      log().info(`Booting worker with pid: ${h.pid} (generation ${h.generation})`);
+      void h.gen.hooks.call('postFork', { pid: h.pid, id: h.id, generation: h.generation });
+    },
+    exited: (h, _kind, code, signal) => {
+      stats()?.app.forget(h.pid);
+      ctx.placeGuests();
+      void h.gen.hooks.call('childExit', { pid: h.pid, id: h.id, generation: h.generation, code, signal });
+    },
+  });
+  const intake = workerIntake({ ...ctx, pool: () => pool });
+  pool.ignored = intake.ignored;
+  return pool;
+}
+
 /** The intake of every worker's messages, delivering to the handlers above. */
-export function workerIntake(ctx: WorkerEventContext): MessageIntake {
+function workerIntake(ctx: WorkerEventContext): MessageIntake {
   const handlers = messageHandlers(ctx);
   return new MessageIntake({
     log: ctx.log,
