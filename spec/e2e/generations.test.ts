@@ -47,10 +47,11 @@ describe('generations', () => {
     writeFileSync(join(dir, 'app.js'), APP);
     mkdirSync(marks);
     const config = join(dir, 'tsgund.config.cjs');
+    const stats = `127.0.0.1:${await freePort()}`;
     const writeConfig = (version: number) =>
       writeFileSync(
         config,
-        `module.exports = { app: './app.js', workers: 2, rawEnv: ['VERSION=${version}', 'MARKS=${marks}'] };\n`,
+        `module.exports = { app: './app.js', workers: 2, statsBind: '${stats}', rawEnv: ['VERSION=${version}', 'MARKS=${marks}'] };\n`,
       );
     writeConfig(1);
     const port = await freePort();
@@ -87,6 +88,13 @@ describe('generations', () => {
     assert.equal(gens.get(2)?.role, 'booting');
     assert.equal(gens.get(1)?.configPath, config);
     assert.notEqual(gens.get(1)?.digest, gens.get(2)?.digest, 'the two settings differ');
+    const table = await cli(['status', '-p', pidfile]);
+    assert.match(table.stdout, new RegExp(`^ *1 +serving +2 +${gens.get(1)?.digest} +${config} `, 'm'));
+    assert.match(table.stdout, new RegExp(`^ *2 +booting +2 +${gens.get(2)?.digest} +${config} `, 'm'));
+    const metrics = (await request(`http://${stats}/metrics`)).body;
+    assert.match(metrics, new RegExp(`^tsgund_worker_generation\\{pid="${replacement}"\\} 1$`, 'm'));
+    assert.match(metrics, /^tsgund_generation_workers\{generation="1",role="serving",settings_digest="\w+",.*\} 2$/m);
+    assert.match(metrics, /^tsgund_generation_workers\{generation="2",role="booting",.*\} 2$/m);
 
     writeFileSync(join(marks, 'fail'), '');
     await proc.line(/reload failed, the running workers keep serving: .*version 2 cannot start/, 20_000);
