@@ -31,6 +31,11 @@ export default defineConfig({
   // Their group, such as the proxy's ('www-data'); their owner is the
   // workers' user with -u. Default: null (the workers' group, else the master's).
   unixSocketGroup: null,
+  // 'ip': the master accepts and hands each connection to the worker its
+  // client's address (or, from a trusted proxy, X-Forwarded-For) hashes to,
+  // so a client keeps its worker, as socket.io's long-polling needs (see the
+  // README). 'none': workers accept. Default: 'none'.
+  sticky: 'none',
 
   // ---- workers ----------------------------------------------------------
   // Worker processes. Default: $WEB_CONCURRENCY, else 1.

@@ -77,6 +77,13 @@ const TABLE = [
     default: () => false,
   },
   {
+    key: 'sticky',
+    kind: 'enum',
+    choices: ['none', 'ip'],
+    help: "send each client to one worker: 'ip' (the master accepts and hands each connection to a worker chosen by the client's address) or 'none' (workers accept)",
+    default: () => 'none',
+  },
+  {
     key: 'workers',
     kind: 'int',
     short: 'w',

@@ -166,6 +166,19 @@ export function validateMerged(settings: Settings): void {
     if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
+  if (settings.sticky !== 'none') {
+    if (settings.reusePort) {
+      throw new ConfigError(
+        `setting 'sticky' is ${show(settings.sticky)} and 'reusePort' is true: sticky placement accepts in the master on one socket per bind; turn one of them off`,
+      );
+    }
+    const unix = settings.bind.find((b) => parseBind(b).kind === 'unix');
+    if (unix) {
+      throw new ConfigError(
+        `setting 'sticky' is ${show(settings.sticky)}, but bind ${show(unix)} is a unix socket, whose clients have no address to place them by; use TCP binds`,
+      );
+    }
+  }
   for (const key of ['certfile', 'keyfile'] as const) {
     const file = settings[key];
     if (file && !existsSync(file)) throw new ConfigError(`setting '${key}': ${show(file)} does not exist`);

@@ -1,8 +1,10 @@
 // The master binds its sockets and keeps them for its whole life, while the
 // workers accept on them. node:net has no public API for a socket that is bound
 // but not listening, nor for listening on a handle received over IPC when it is
-// a pipe, so this module uses these Node internals (the only other one is
-// node:http's `socket._httpMessage`, read by lib/worker/drain.ts):
+// a pipe, so this module uses these Node internals (the others are
+// node:http's `socket._httpMessage`, read by lib/worker/drain.ts, and, for
+// sticky placement, a socket's `_handle` in lib/master/sticky.ts and
+// node:http's setupConnectionsTracking listener in lib/worker/serve.ts):
 //   net._createServerHandle(ip, port, 4|6)      bound TCP handle or -errno
 //   net._createServerHandle(ip, port, 4|6, undefined, UV_TCP_REUSEPORT)
 //                                               the same with SO_REUSEPORT set before bind

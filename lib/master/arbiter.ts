@@ -12,12 +12,13 @@ import { VERSION } from '../version.js';
 import { WORKER_MAIN } from './fork.js';
 import { firstGeneration, type Generation } from './generation.js';
 import { abortOf, type MasterState, targetsOf } from './master-state.js';
-import { reloadFrom } from './reload.js';
+import { type ReloadContext, reloadFrom } from './reload.js';
 import { SlotPlacement } from './guests.js';
+import type { StickyPlacement } from './sticky.js';
+import { followSticky, startSticky } from './sticky-follow.js';
 import { MasterLogFiles } from './log-files.js';
-import type { MasterStats } from './master-stats.js';
 import { MasterServices } from './services.js';
-import type { Pool } from './pool.js';
+import type { Pool, Worker } from './pool.js';
 import { workerIdentity } from './privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './signal-queue.js';
 import { listenerUrl, snapshot } from './snapshot.js';
@@ -58,13 +59,15 @@ export class Arbiter {
   private tickTimer: NodeJS.Timeout | null = null;
   private readonly upgrade: Upgrade;
   private readonly services: MasterServices;
+  /** With sticky placement (fixed at start): the master's acceptors; null when workers accept. */
+  private sticky: StickyPlacement | null = null;
   private exitResolve!: (code: number) => void;
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
 
   private readonly signals = new SignalQueue(
     {
-      SIGHUP: { what: 'reloading', run: () => this.onHup() },
+      SIGHUP: { what: 'reloading', run: () => this.reload() },
       SIGTERM: { what: 'shutting down gracefully', run: () => void this.shutdown('graceful') },
       SIGINT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
       SIGQUIT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
@@ -98,16 +101,13 @@ export class Arbiter {
       cwd: opts.cwd,
       logFiles: this.logFiles,
       placement: () => this.placement,
-      stats: () => this.stats,
+      stats: () => this.services.stats,
+      sticky: () => this.sticky !== null,
       targets: () => targetsOf(this.state, this.current, this.candidate),
       stopping: () => this.state.phase === 'stopping',
-      placeGuests: () => this.placeGuests(),
+      ready: () => this.placeWork(),
+      exited: (h) => this.placeWork(h),
     });
-  }
-
-  /** The statsBind listener and its metrics (null unless statsBind is set). */
-  private get stats(): MasterStats | null {
-    return this.services.stats;
   }
 
   get errorLog(): ErrorLog {
@@ -145,6 +145,7 @@ export class Arbiter {
     this.placement = new SlotPlacement(inherited);
     await this.services.claimPidfile(settings);
     for (const l of first.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
+    if (settings.sticky !== 'none') this.sticky = await startSticky(first, () => this.current, this.log);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     this.services.startReaper(); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
@@ -190,15 +191,6 @@ export class Arbiter {
 
   // ---- signal handlers ---------------------------------------------------
 
-  private async onHup(): Promise<void> {
-    notifySystemd('RELOADING=1');
-    try {
-      await this.reload();
-    } finally {
-      notifySystemd('READY=1');
-    }
-  }
-
   private onTtin(): void {
     const { target } = this.current!;
     if (target >= MAX_WORKERS) this.log.info(`Number of workers stays ${target}: the maximum is ${MAX_WORKERS}`);
@@ -220,9 +212,7 @@ export class Arbiter {
   }
 
   private async onUsr2(): Promise<void> {
-    // PID 1's exit kills its whole PID namespace, the new master included: the upgrade could never finish
-    const refusal =
-      process.pid === 1 ? 'running as PID 1 (a container): roll out a new container instead' : this.upgrade.refusal();
+    const refusal = this.upgrade.refusal();
     if (refusal) {
       this.log.warning(`USR2 refused: ${refusal}`);
       return;
@@ -272,20 +262,32 @@ export class Arbiter {
   }
 
   private async reload(): Promise<void> {
+    notifySystemd('RELOADING=1');
     const resume = this.state.phase === 'paused' ? 'paused' : 'running';
     const abort = new AbortController();
     this.state = { phase: 'reloading', abort, resume };
-    const { log, logFiles, pool, stats, placement } = this;
-    const boot = (gen: Generation) => this.bootGeneration(gen, abort.signal, false);
-    const ctx = { ...this.opts, log, logFiles, pool, stats, placement, boot, url: (l: Listener) => this.url(l) };
-    const ok = await reloadFrom(ctx, this.current!, abort.signal);
+    const { log, logFiles, pool, placement } = this;
+    const { stats } = this.services;
+    const ctx: ReloadContext = {
+      ...this.opts,
+      ...{ log, logFiles, pool, stats, placement },
+      url: (l) => this.url(l),
+      boot: (gen) => this.bootGeneration(gen, abort.signal, false),
+      followSticky: (gen, candidate) => followSticky(this.sticky, gen, log, candidate),
+    };
+    const ok = await reloadFrom(ctx, this.current!, abort.signal).finally(() => notifySystemd('READY=1'));
     if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
   }
 
-  /** With reusePort, every slot socket needs a worker accepting on it (see guests.ts); not while a generation boots. */
-  private placeGuests(): void {
-    if (this.state.phase === 'stopping' || this.candidate || !this.current) return;
-    this.placement.place(this.pool.list(), this.current.listeners);
+  /**
+   * A worker became ready, or exited (`gone`): with reusePort every slot socket needs a worker
+   * accepting on it (guests.ts; not while a generation boots), and sticky connections a worker.
+   */
+  private placeWork(gone?: Worker): void {
+    if (!(this.state.phase === 'stopping' || this.candidate || !this.current))
+      this.placement.place(this.pool.list(), this.current.listeners);
+    if (gone) this.sticky?.onExit(gone.worker);
+    else this.sticky?.flush();
   }
 
   /** One turn of the housekeeping loop: reap orphans, abort silent workers, fix the pool, follow an upgrade. */
@@ -293,16 +295,8 @@ export class Arbiter {
     this.services.sweep();
     this.pool.murder();
     this.pool.manage();
-    this.placeGuests();
-    if (this.upgrade.parentGone()) this.promote();
-  }
-
-  /** The old master exited: this one takes its pidfile, control socket and name. */
-  private promote(): void {
-    this.services.promote(this.settings);
-    process.title = `${this.name}: master [${this.settings.app}]`;
-    this.log.info(`Old master exited; this master (${process.pid}) is now ${this.name}`);
-    notifySystemd('READY=1');
+    this.placeWork();
+    if (this.upgrade.parentGone()) this.services.promote(this.settings, () => this.name);
   }
 
   // ---- shutdown ----------------------------------------------------------
@@ -315,6 +309,7 @@ export class Arbiter {
     notifySystemd('STOPPING=1');
     for (const h of this.pool.list()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
+    this.sticky?.close();
     this.placement.closeAll(this.listeners(), this.upgrade.otherMasterAlive());
     // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
     const grace = Math.max(0, ...this.pool.list().map((h) => h.gen.settings.gracefulTimeout * 1000));

@@ -19,6 +19,8 @@ export interface ForkContext {
   placement(): SlotPlacement;
   /** The master serves statsBind: workers count requests. */
   stats(): boolean;
+  /** The master accepts and hands connections over (sticky placement). */
+  sticky(): boolean;
   stopping(): boolean;
 }
 
@@ -40,6 +42,7 @@ function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
     maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
     heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
     stats: ctx.stats(),
+    sticky: ctx.sticky(),
     logFds: ctx.logFiles.workerFds(settings),
   };
 }

@@ -30,12 +30,15 @@ export interface ReloadContext {
   url(l: Listener): string;
   /** Boot `gen` as the candidate: resolves once it serves, rejects (its workers draining) if it failed. */
   boot(gen: Generation): Promise<void>;
+  /** Make sticky placement (when on) follow `gen`'s binds and settings; `candidate`: warn if it asks to change it. */
+  followSticky(gen: Generation, candidate: boolean): Promise<void>;
 }
 
 /** Reload from `serving`; returns whether a candidate took over. */
 export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<boolean> {
   const candidate = await loadOrLog(ctx, serving, signal);
   if (!candidate) return false;
+  await ctx.followSticky(candidate, true);
   await candidate.hooks.call('onReload');
   ctx.logFiles.reopen(ctx.log);
   try {
@@ -49,6 +52,7 @@ export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal
     // everything the candidate created goes: its workers drain (see boot), its sockets and log files close
     dropListeners(ctx, candidate.listeners, serving.listeners);
     ctx.logFiles.keepOnly(serving.settings);
+    await ctx.followSticky(serving, false);
     return false;
   }
   dropListeners(ctx, serving.listeners, candidate.listeners);

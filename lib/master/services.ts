@@ -12,6 +12,7 @@ import { parseAppSpec } from '../worker/app-loader.js';
 import { MasterStats } from './master-stats.js';
 import { Pidfile } from './pidfile.js';
 import { Reaper } from './reaper.js';
+import { notifySystemd } from './systemd-notify.js';
 import type { Upgrade } from './upgrade.js';
 import type { WorkerHandle } from './worker-handle.js';
 
@@ -77,12 +78,15 @@ export class MasterServices {
     this.reaper?.sweep();
   }
 
-  /** The old master exited: take its pidfile and control socket. */
-  promote(settings: Settings): void {
+  /** The old master exited: this one takes its pidfile, control socket and `name` (its own, without '.2'). */
+  promote(settings: Settings, name: () => string): void {
     if (this.pidfile && settings.pidfile) this.pidfile.moveTo(settings.pidfile);
     this.ctx.upgrade.promote();
     const controlPath = controlSocketPath(settings.controlSocket, settings.pidfile);
     if (controlPath) this.control?.moveTo(controlPath);
+    process.title = `${name()}: master [${settings.app}]`;
+    this.ctx.log.info(`Old master exited; this master (${process.pid}) is now ${name()}`);
+    notifySystemd('READY=1');
   }
 
   close(): void {

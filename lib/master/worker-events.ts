@@ -23,8 +23,8 @@ export interface WorkerEventContext {
   pool(): Pool;
   placement(): SlotPlacement;
   stats(): MasterStats | null;
-  /** A worker became ready or exited: re-place the reusePort guests. */
-  placeGuests(): void;
+  /** A worker became ready: re-place the reusePort guests, hand queued sticky connections over. */
+  ready(): void;
 }
 
 export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
@@ -32,6 +32,9 @@ export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
   logFiles: MasterLogFiles;
   targets(): Targets;
   stopping(): boolean;
+  sticky(): boolean;
+  /** A worker exited: re-place the reusePort guests and its sticky connections. */
+  exited(h: Worker): void;
 }
 
 function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
@@ -39,7 +42,7 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
     'want-sockets': (h) => ctx.placement().sendSockets(h, h.gen.listeners),
     ready: (h) => {
       h.gen.boot?.onReady();
-      ctx.placeGuests();
+      ctx.ready();
     },
     // a report of several lines (the app's source line and a caret under it): one log line each
     'boot-error': (h, msg) => {
@@ -73,7 +76,7 @@ export function wirePool(ctx: PoolWiring): Pool {
     },
     exited: (h, _kind, code, signal) => {
       stats()?.app.forget(h.pid);
-      ctx.placeGuests();
+      ctx.exited(h);
       void h.gen.hooks.call('childExit', { pid: h.pid, id: h.id, generation: h.generation, code, signal });
     },
   });

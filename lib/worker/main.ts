@@ -16,7 +16,15 @@ import { Drainer } from './drain.js';
 import { filterRequests, forwardedFilter } from './forwarded.js';
 import { type HookRunner, loadWorkerHooks } from '../config/hooks.js';
 import { interceptListen, type ListenTarget } from './listen-hook.js';
-import { acceptorsFor, checkTimeoutsOften, createServer, listenAll, refuseOverLimits } from './serve.js';
+import {
+  acceptorsFor,
+  checkTimeoutsOften,
+  createServer,
+  listenAll,
+  refuseOverLimits,
+  serveFromMaster,
+  socketAddress,
+} from './serve.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { CLIENT_CLOSED, RequestMetrics } from '../stats/request-metrics.js';
 import { METRICS_REQUEST } from '../stats/app-metrics.js';
@@ -69,6 +77,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
   if (msg?.type === METRICS_REQUEST) return answerMetrics(msg.requestId);
   if (msg?.type === 'adopt') adopt(msg.slot, msg.index, handle as NativeHandle);
   else if (msg?.type === 'release') release(msg.slot);
+  else if (msg?.type === 'sticky-connection') takeConnection(handle, msg.head);
   if (msg?.type !== 'socket') return;
   handles[msg.index] = handle;
   labels[msg.index] = msg.label;
@@ -136,7 +145,8 @@ function serveServer(server: net.Server, listener: RequestListener | null): Prom
   served = server;
   if (filterForwarded) filterRequests(server, filterForwarded);
   checkTimeoutsOften(server);
-  const accepting = acceptorsFor(server, binds, settings.workerConnections);
+  // with sticky placement the master accepts: nothing here listens on the binds
+  const accepting = spec.sticky ? [] : acceptorsFor(server, binds, settings.workerConnections);
   const d = new Drainer([server], accepting);
   drainer = d;
   if (listener) {
@@ -151,10 +161,14 @@ function serveServer(server: net.Server, listener: RequestListener | null): Prom
       }
     });
   } else server.prependListener('request', (req, res) => onRequest(d, req, res));
-  serving = listenAll(accepting, binds, settings.backlog);
+  if (spec.sticky) serveFromMaster(server, stickyAddress);
+  serving = spec.sticky ? Promise.resolve() : listenAll(accepting, binds, settings.backlog);
   onServing();
   return serving;
 }
+
+/** With sticky placement: the first bind's address, which the served server reports as its own. */
+let stickyAddress: net.AddressInfo | null = null;
 
 /** Other slots' sockets this worker accepts on as a guest (reusePort), by `slot:bind index`. */
 const guests = new Map<string, net.Server>();
@@ -191,6 +205,29 @@ function release(slot: number): void {
     // closes this process's descriptor only; the socket stays open and listening in the master
     stopAccepting(acceptor);
   }
+}
+
+/**
+ * Sticky placement: a connection the master accepted and chose this worker
+ * for. It goes to the served server, as an acceptor's connections do, and the
+ * drain counts it like any other.
+ */
+function takeConnection(handle: unknown, head: unknown): void {
+  // a connection the master read from comes as its bare TCP handle (see lib/master/sticky.ts)
+  const socket =
+    handle instanceof net.Socket
+      ? handle
+      : (handle as object | null)?.constructor?.name === 'TCP'
+        ? new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts)
+        : null;
+  if (!socket) return;
+  if (!booted || !served || (head !== undefined && typeof head !== 'string')) {
+    socket.destroy();
+    return;
+  }
+  // what the master read of it (a trusted proxy's request head) comes first, as if just received
+  if (head) socket.unshift(Buffer.from(head, 'base64'));
+  served.emit('connection', socket);
 }
 
 /** The app called listen() on a server of its own: serve it from the binds, or refuse. */
@@ -363,6 +400,11 @@ async function boot(): Promise<void> {
 
   await allSockets;
   binds = handles.map((handle, i) => describeBind(labels[i]!, handle));
+  // with sticky placement this worker never listens: its copies of the sockets would only keep them open
+  if (spec.sticky) {
+    stickyAddress = socketAddress(handles[0]);
+    for (const handle of handles) (handle as NativeHandle).close();
+  }
   const port = appPort(binds);
   if (port !== null) process.env.PORT = String(port);
   // before any app code runs: an app's own listen() is served from the binds

@@ -14,6 +14,8 @@ export interface WorkerSpec {
   logFds: WorkerLogFds;
   /** Count requests and send the deltas in heartbeats (the master serves statsBind). */
   stats?: boolean;
+  /** Sticky placement: the master accepts and sends each connection; the worker never accepts on the binds. */
+  sticky?: boolean;
 }
 
 /** The fds a worker writes its logs to: 1 or 2 for its own stdout or stderr (accesslog null: none). */
@@ -30,7 +32,12 @@ export type MasterToWorker =
   | { type: 'adopt'; slot: number; index: number }
   | { type: 'release'; slot: number }
   /** prom-client's cluster request for the app's metrics (lib/worker/app-metrics.ts answers it). */
-  | MetricsRequest;
+  | MetricsRequest
+  /**
+   * Sticky placement: a connection the master accepted, sent along as the
+   * handle, with the bytes it read of it first (base64), if any.
+   */
+  | { type: 'sticky-connection'; head?: string };
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }

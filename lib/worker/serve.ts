@@ -100,3 +100,25 @@ export function acceptorsFor(server: net.Server, binds: Bind[], maxConnections: 
 export async function listenAll(accepting: net.Server[], binds: Bind[], backlog: number): Promise<void> {
   await Promise.all(accepting.map((s, i) => listenOnHandle(s, binds[i]!.handle, backlog)));
 }
+
+/** The address a bound socket handle has (null for one that is not TCP). */
+export function socketAddress(handle: unknown): net.AddressInfo | null {
+  const out: Record<string, unknown> = {};
+  const h = handle as { getsockname?(out: Record<string, unknown>): number };
+  if (h.getsockname?.(out) !== 0 || typeof out.port !== 'number') return null;
+  return { address: String(out.address), family: String(out.family), port: out.port };
+}
+
+/**
+ * Serve a server that never listens: with sticky placement the master
+ * accepts and sends it its connections. It still needs node:http's
+ * connection tracking, which enforces headersTimeout and requestTimeout and
+ * which Node starts from an internal 'listening' listener,
+ * setupConnectionsTracking: run just that one (emitting 'listening' would
+ * tell the app it listens). And an app's listen callback that asks for
+ * server.address(), as many log the port, gets the bind's.
+ */
+export function serveFromMaster(server: net.Server, address: net.AddressInfo | null): void {
+  for (const fn of server.listeners('listening')) if (fn.name === 'setupConnectionsTracking') fn.call(server);
+  if (address) server.address = () => address;
+}

@@ -1,0 +1,136 @@
+// Sticky placement (--sticky ip): the master accepts and hands each
+// connection to the worker of the slot the client's address hashes to.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cli } from '../support/exec.js';
+import { FIXTURES, cleanup, request, startServer, tempDir, waitFor, workersOf } from '../support/harness.js';
+import { listeningAddresses } from '../support/listening.js';
+
+const dirs: string[] = [];
+after(() => cleanup(dirs));
+
+// answers "<pid> <bytes> <sha1>" for the request body
+const ECHO = join(FIXTURES, 'apps/body-digest.js');
+const BODY = randomBytes(300_000);
+const DIGEST = createHash('sha1').update(BODY).digest('hex');
+const ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${20 + i}`);
+
+/** The pid that answers a new connection from `localAddress`. */
+async function pidFor(url: string, localAddress: string): Promise<number> {
+  return Number((await request(`${url}/pid`, { localAddress })).body);
+}
+
+/** Each address's worker, asked three times on new connections, which must agree. */
+async function placement(url: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const address of ADDRESSES) {
+    const pids = new Set([await pidFor(url, address), await pidFor(url, address), await pidFor(url, address)]);
+    assert.equal(pids.size, 1, `connections from ${address} reached ${[...pids]}`);
+    out.set(address, [...pids][0]!);
+  }
+  return out;
+}
+
+describe('sticky placement', () => {
+  it('sends each client address to one worker; a replaced worker gets its slot clients back, the rest stay', async () => {
+    const { proc, port, url } = await startServer(['-w', '3', '--sticky', 'ip']);
+    // the master listens on the bind itself, and nothing else listens
+    assert.deepEqual(listeningAddresses([proc.pid, ...workersOf(proc.pid)]), [`127.0.0.1:${port}`]);
+    const before = await placement(url);
+    const used = new Set(before.values());
+    assert.ok(used.size >= 2, `eight addresses spread over ${used.size} worker(s)`);
+    const [victimAddress, victim] = [...before][0]!;
+    const workers = workersOf(proc.pid);
+    process.kill(victim, 'SIGKILL');
+    // once the replacement is ready, the victim's clients reach it
+    const replacement = await waitFor(
+      async () => {
+        const pid = await pidFor(url, victimAddress);
+        return !workers.includes(pid) && pid;
+      },
+      'the replacement worker to serve its slot',
+      20_000,
+    );
+    const afterKill = await placement(url);
+    for (const [address, pid] of before) {
+      assert.equal(afterKill.get(address), pid === victim ? replacement : pid, `clients from ${address}`);
+    }
+  });
+
+  it('places connections from a trusted proxy by X-Forwarded-For, with the request intact; others by their address', async () => {
+    const { url } = await startServer(['-w', '3', '--sticky', 'ip'], { app: ECHO });
+    const post = async (forwardedFor: string, localAddress = '127.0.0.1') => {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = http.request(
+          url,
+          { method: 'POST', agent: false, localAddress, headers: { 'x-forwarded-for': forwardedFor } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8').on('data', (d: string) => (text += d));
+            res.on('end', () => resolve(text)).on('error', reject);
+          },
+        );
+        req.on('error', reject).end(BODY);
+      });
+      const [pid, length, digest] = body.trim().split(' ');
+      assert.deepEqual([length, digest], [String(BODY.length), DIGEST], 'the body arrives whole');
+      return Number(pid);
+    };
+    // 127.0.0.1 is trusted by default (forwardedAllowIps)
+    const clients = Array.from({ length: 8 }, (_, i) => `203.0.113.${i + 1}`);
+    const byClient = new Map<string, number>();
+    for (const client of clients) byClient.set(client, await post(client));
+    for (const client of clients) assert.equal(await post(`${client}, 10.0.0.1`), byClient.get(client), client);
+    assert.ok(new Set(byClient.values()).size >= 2, 'clients spread over workers');
+    // from an untrusted peer the header places nothing: the peer's address does
+    const untrusted = await Promise.all(clients.map((c) => post(c, '127.0.0.40')));
+    assert.equal(new Set(untrusted).size, 1);
+  });
+
+  it("serves an app's own listen(), whose callback gets the bind's address; headersTimeout applies", async () => {
+    const own = await startServer(['-w', '2', '--sticky', 'ip'], { app: join(FIXTURES, 'apps/listen-address.js') });
+    assert.equal((await request(own.url)).body, `port ${own.port}\n`);
+    // a client that never finishes its headers gets 408 from the worker, as without sticky placement
+    // (from 127.0.0.1, a trusted proxy: the master first waits a second for the head itself)
+    const { port } = await startServer(['-w', '2', '--sticky', 'ip', '--headers-timeout', '1']);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () => c.write('GET / HTTP/1.1\r\nHost: a\r\n'));
+      let text = '';
+      c.setEncoding('utf8').on('data', (d: string) => (text += d));
+      c.on('close', () => resolve(text)).on('error', reject);
+      setTimeout(() => reject(new Error(`no answer in 15 s: ${JSON.stringify(text)}`)), 15_000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+  });
+
+  it('is fixed at start: a HUP that turns it off warns, and placement stays sticky', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const config = join(dir, 'tsgund.config.json');
+    writeFileSync(config, JSON.stringify({ workers: 3, sticky: 'ip' }));
+    const { proc, url } = await startServer(['-c', config]);
+    writeFileSync(config, JSON.stringify({ workers: 3, sticky: 'none' }));
+    proc.kill('SIGHUP');
+    await proc.line(/Reloaded: generation 2/, 20_000);
+    assert.match(proc.output, /setting 'sticky' takes effect at start; it stays on until a restart or USR2/);
+    const placed = await placement(url);
+    assert.ok(new Set(placed.values()).size >= 2);
+  });
+
+  it('refuses sticky with reusePort, and with a unix bind, in one line', async () => {
+    const both = await cli(['check-config', 'examples/hello.js', '--sticky', 'ip', '--reuse-port']);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /^tsgund: .*'sticky' is "ip" and 'reusePort' is true.*turn one of them off\n$/);
+    const unix = await cli(['check-config', 'examples/hello.js', '--sticky', 'ip', '-b', 'unix:sticky.sock']);
+    assert.equal(unix.code, 1);
+    assert.match(unix.stderr, /^tsgund: .*'sticky' is "ip", but bind "unix:sticky.sock" is a unix socket.*\n$/);
+    const bad = await cli(['check-config', 'examples/hello.js', '--sticky', 'cookie']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^tsgund: .*--sticky.*'cookie' is invalid. Allowed choices are none, ip.\n$/);
+  });
+});
