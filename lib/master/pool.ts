@@ -195,6 +195,9 @@ export class Pool {
     gen.workers.add(h);
     forked.on('exit', (code: number | null, signal: string | null) => this.onExit(h, code, signal));
     this.ctx.forked(h);
+    // its generation stopped wanting workers while it was forked (a reload took over, WINCH): it drains
+    const { serving, booting } = this.ctx.targets();
+    if (gen !== serving && gen !== booting) h.term();
   }
 
   /** The lowest slot no serving worker of `gen` and no fork under way holds. */

@@ -242,4 +242,16 @@ describe('Pool (fake fork, injected monotonic clock)', () => {
     assert.deepEqual(t.exits, ['retired', 'stopped']);
     assert.equal(t.pool.restarts, 0);
   });
+
+  it('drains a worker whose fork ends after its generation stopped serving', async () => {
+    const gen1 = generation(1, { workers: 1 });
+    const t = harness({ serving: gen1, booting: null, mayStop: true });
+    t.pool.manage(); // the fork is under way (its preFork hook runs) ...
+    const gen2 = generation(2, { workers: 1 });
+    Object.assign(t.targets, { serving: gen2 }); // ... when a reload takes over
+    await settle();
+    const late = t.forks.find((w) => w.gen === 1)!;
+    assert.deepEqual(late.signals, ['SIGTERM']);
+    assert.equal(t.handle(late).retiring, true);
+  });
 });
