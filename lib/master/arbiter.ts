@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import type { Readable } from 'node:stream';
 import { HookRunner } from '../config/hooks.js';
 import { requireApp, type CommandLine, type Resolved } from '../config/resolve.js';
 import { MAX_WORKERS } from '../config/settings.js';
@@ -7,7 +8,8 @@ import type { StatusSnapshot } from '../control/status.js';
 import { handleSignal } from '../early-signals.js';
 import { unlinkUnixSocket, type Listener } from '../listeners/handles.js';
 import type { ErrorLog } from '../log/error-line.js';
-import { createErrorLog } from '../log/error-log.js';
+import { createErrorLog, type MasterErrorLog } from '../log/error-log.js';
+import { ErrorTransports } from './error-transports.js';
 import { VERSION } from '../version.js';
 import { WORKER_MAIN } from './fork.js';
 import { firstGeneration, type Generation } from './generation.js';
@@ -43,7 +45,9 @@ export interface ArbiterOptions {
  * handler named after it (onHup, onTtin, …). The workers are the pool's.
  */
 export class Arbiter {
-  private readonly log: ErrorLog;
+  private readonly log: MasterErrorLog;
+  /** The error log's transports beside its file (a config's, syslog), and the workers' pipes to them. */
+  private readonly transports: ErrorTransports;
   /** Opened here, as root, and inherited by workers: see log-files.ts. */
   private readonly logFiles: MasterLogFiles;
   /** The hooks of the configuration the master started with (onStarting runs before any generation exists). */
@@ -71,8 +75,8 @@ export class Arbiter {
       SIGTERM: { what: 'shutting down gracefully', run: () => void this.shutdown('graceful') },
       SIGINT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
       SIGQUIT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
-      SIGTTIN: { run: () => this.onTtin() },
-      SIGTTOU: { run: () => this.onTtou() },
+      SIGTTIN: { run: () => this.resize(1) },
+      SIGTTOU: { run: () => this.resize(-1) },
       SIGUSR1: { what: 'reopening log files', run: () => this.onUsr1() },
       SIGUSR2: { run: () => this.onUsr2() },
       SIGWINCH: { run: () => this.onWinch() },
@@ -86,6 +90,7 @@ export class Arbiter {
     // resolves -u/-g now: an unknown user fails the start, not the first fork
     this.logFiles = new MasterLogFiles(settings, workerIdentity(settings) ?? undefined);
     this.log = createErrorLog(settings, this.logFiles.errorFile);
+    this.transports = new ErrorTransports(this.log);
     this.startHooks = HookRunner.from(opts.resolved.fileConfig, settings, this.log);
     this.upgrade = new Upgrade(this.log, opts.cwd);
     this.services = new MasterServices({
@@ -103,6 +108,8 @@ export class Arbiter {
       placement: () => this.placement,
       stats: () => this.services.stats,
       sticky: () => this.sticky !== null,
+      piped: () => this.transports.piped,
+      forked: (h) => this.transports.attach(h.pid, h.worker.process.stdio[4] as Readable | null),
       targets: () => targetsOf(this.state, this.current, this.candidate),
       stopping: () => this.state.phase === 'stopping',
       ready: () => this.placeWork(),
@@ -135,6 +142,7 @@ export class Arbiter {
   async start(): Promise<void> {
     const { settings } = this;
     requireApp(settings);
+    await this.transports.configure(settings, this.opts.resolved.fileConfig);
     if (settings.umask !== null) process.umask(settings.umask);
     for (const sig of this.signals.signals) handleSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${settings.app}]`;
@@ -191,24 +199,25 @@ export class Arbiter {
 
   // ---- signal handlers ---------------------------------------------------
 
-  private onTtin(): void {
-    const { target } = this.current!;
-    if (target >= MAX_WORKERS) this.log.info(`Number of workers stays ${target}: the maximum is ${MAX_WORKERS}`);
-    else this.setTarget(target + 1);
-  }
-
-  private onTtou(): void {
-    const { target } = this.current!;
-    if (target <= 1) this.log.info('Number of workers stays 1: already at 1 worker');
+  /** TTIN (+1) and TTOU (-1): the serving generation's target, within 1 … MAX_WORKERS. */
+  private resize(by: 1 | -1): void {
+    const from = this.current!.target;
+    const to = from + by;
+    if (to > MAX_WORKERS) this.log.info(`Number of workers stays ${from}: the maximum is ${MAX_WORKERS}`);
+    else if (to < 1) this.log.info('Number of workers stays 1: already at 1 worker');
     else {
-      this.setTarget(target - 1);
-      this.pool.stopSurplus();
+      this.current!.target = to;
+      this.log.info(`Number of workers: ${from} -> ${to}`);
+      void this.hooks.call('nworkersChanged', { from, to });
+      this.pool.manage();
+      if (to < from) this.pool.stopSurplus(); // the oldest beyond the new target
     }
   }
 
   private onUsr1(): void {
     this.logFiles.reopen(this.log); // never throws: the workers get their USR1 whatever happens here
     for (const h of this.pool.list()) h.signal('SIGUSR1');
+    void this.transports.refresh();
   }
 
   private async onUsr2(): Promise<void> {
@@ -232,14 +241,6 @@ export class Arbiter {
   }
 
   // ---- generations -------------------------------------------------------
-
-  private setTarget(to: number): void {
-    const from = this.current!.target;
-    this.current!.target = to;
-    this.log.info(`Number of workers: ${from} -> ${to}`);
-    void this.hooks.call('nworkersChanged', { from, to });
-    this.pool.manage();
-  }
 
   /**
    * Boot a whole generation and wait until every worker of it is ready; dead
@@ -266,11 +267,11 @@ export class Arbiter {
     const resume = this.state.phase === 'paused' ? 'paused' : 'running';
     const abort = new AbortController();
     this.state = { phase: 'reloading', abort, resume };
-    const { log, logFiles, pool, placement } = this;
+    const { log, logFiles, pool, placement, transports } = this;
     const { stats } = this.services;
     const ctx: ReloadContext = {
       ...this.opts,
-      ...{ log, logFiles, pool, stats, placement },
+      ...{ log, logFiles, pool, stats, placement, transports },
       url: (l) => this.url(l),
       boot: (gen) => this.bootGeneration(gen, abort.signal, false),
       followSticky: (gen, candidate) => followSticky(this.sticky, gen, log, candidate),
@@ -317,6 +318,7 @@ export class Arbiter {
     await this.hooks.call('onExit');
     this.finalCleanup();
     this.log.info(`Shutting down: ${this.name} master (${process.pid})`);
+    await this.transports.drained();
     await Promise.all([this.log.close(), this.logFiles.close()]);
     this.exitResolve(0);
   }

@@ -21,6 +21,8 @@ export interface ForkContext {
   stats(): boolean;
   /** The master accepts and hands connections over (sticky placement). */
   sticky(): boolean;
+  /** Workers write their error log to a pipe the master reads (error log transports). */
+  piped(): boolean;
   stopping(): boolean;
 }
 
@@ -43,7 +45,7 @@ function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
     heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
     stats: ctx.stats(),
     sticky: ctx.sticky(),
-    logFds: ctx.logFiles.workerFds(settings),
+    logFds: ctx.logFiles.workerFds(settings, ctx.piped()),
   };
 }
 
@@ -58,7 +60,11 @@ export function clusterFork(ctx: ForkContext): ForkWorker {
     // PM2's instance number is the slot: a replacement takes the number of the worker it replaces
     const appEnv = { ...envOf(settings.rawEnv), NODE_APP_INSTANCE: String(slot) };
     const fork = workerFork(workerIdentity(settings), appEnv);
-    cluster.setupPrimary({ cwd: settings.chdir ?? ctx.cwd, ...fork.ids, stdio: ctx.logFiles.stdioFor(settings) });
+    cluster.setupPrimary({
+      cwd: settings.chdir ?? ctx.cwd,
+      ...fork.ids,
+      stdio: ctx.logFiles.stdioFor(settings, ctx.piped()),
+    });
     const worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
     if (worker.process.pid !== undefined) return worker;

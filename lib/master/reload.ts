@@ -10,6 +10,7 @@ import type { Listener } from '../listeners/handles.js';
 import { bindAll } from '../listeners/inherited.js';
 import { oneLine } from '../errors.js';
 import type { ErrorLog } from '../log/error-line.js';
+import type { ErrorTransports } from './error-transports.js';
 import { Generation } from './generation.js';
 import type { SlotPlacement } from './guests.js';
 import { settleWithin } from './generation-boot.js';
@@ -26,6 +27,8 @@ export interface ReloadContext {
   logFiles: MasterLogFiles;
   pool: Pool;
   placement: SlotPlacement;
+  /** The error log's transports: made afresh from the candidate's config (and kept if that fails). */
+  transports: ErrorTransports;
   stats: MasterStats | null;
   url(l: Listener): string;
   /** Boot `gen` as the candidate: resolves once it serves, rejects (its workers draining) if it failed. */
@@ -40,6 +43,7 @@ export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal
   if (!candidate) return false;
   await ctx.followSticky(candidate, true);
   await candidate.hooks.call('onReload');
+  await ctx.transports.reconfigure(candidate.settings, candidate.resolved.fileConfig);
   ctx.logFiles.reopen(ctx.log);
   try {
     await ctx.boot(candidate);

@@ -33,6 +33,9 @@ export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
   targets(): Targets;
   stopping(): boolean;
   sticky(): boolean;
+  piped(): boolean;
+  /** A worker was forked: read its error-log pipe. */
+  forked(h: Worker): void;
   /** A worker exited: re-place the reusePort guests and its sticky connections. */
   exited(h: Worker): void;
 }
@@ -70,6 +73,7 @@ export function wirePool(ctx: PoolWiring): Pool {
     stopping,
     restart: (cause) => stats()?.metrics.restart(cause),
     forked: (h) => {
+      ctx.forked(h);
       intake.attach(h);
       log().info(`Booting worker with pid: ${h.pid} (generation ${h.generation})`);
       void h.gen.hooks.call('postFork', { pid: h.pid, id: h.id, generation: h.generation });

@@ -6,8 +6,8 @@ import net from 'node:net';
 import { handleSignal } from '../early-signals.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
 import type { AccessLog } from '../log/access-log.js';
-import { createDirectErrorLog, reopenEach } from '../log/error-line.js';
-import { LineFile } from '../log/line-file.js';
+import { reopenEach } from '../log/error-line.js';
+import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { type NativeHandle, listenOnHandle, stopAccepting } from '../listeners/handles.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
 import { awaitAppReady, interceptAppReady } from './app-ready.js';
@@ -34,7 +34,7 @@ const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings } = spec;
 // The master opened the log files (this process may not be allowed to) and passed their descriptors.
 const { logFds } = spec;
-const log = createDirectErrorLog(settings, LineFile.inherited(logFds.errorlog, settings.errorlog, false));
+const log = createWorkerErrorLog(settings, logFds.errorlog, logFds.errorlogPipe === true);
 // Loaded in boot() only when configured: a worker imports what its settings use
 // (the access log, TLS, the config file's hooks), each a measurable part of its boot.
 let accessLog: AccessLog | null = null;
@@ -116,12 +116,7 @@ function onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerRespon
     );
   }
   if (keepAliveMs === 0) res.shouldKeepAlive = false;
-  if (accessLog) {
-    const start = process.hrtime.bigint();
-    const access = accessLog;
-    access.track(res);
-    res.once('finish', () => access.log(req, res, start));
-  }
+  accessLog?.track(req, res);
   if (requestHooks) {
     if (requestHooks.has('preRequest')) void requestHooks.call('preRequest', info, req);
     if (requestHooks.has('postRequest'))
@@ -394,8 +389,12 @@ async function boot(): Promise<void> {
   if (settings.accesslog && logFds.accesslog !== null) {
     const { createAccessLog } = await import('../log/access-log.js');
     accessLog = createAccessLog(
-      { accesslog: settings.accesslog, accessLogFormat: settings.accessLogFormat },
-      LineFile.inherited(logFds.accesslog, settings.accesslog, true),
+      {
+        accesslog: settings.accesslog,
+        accessLogFormat: settings.accessLogFormat,
+        accessLogBuffered: settings.accessLogBuffered,
+      },
+      logFds.accesslog,
     );
   }
   const h = await loadWorkerHooks(spec.configPath, settings, log);
