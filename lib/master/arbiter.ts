@@ -41,8 +41,8 @@ export interface ArbiterOptions {
 
 /**
  * The master: signals, generations and the tick. Signal handlers only
- * enqueue; `handleSignals` handles one signal at a time, in order, each by the
- * handler named after it (onHup, onTtin, …). The workers are the pool's.
+ * enqueue; the signal queue handles one signal at a time, in order, each by
+ * its entry in the table below. The workers are the pool's (pool.ts).
  */
 export class Arbiter {
   private readonly log: MasterErrorLog;
