@@ -53,6 +53,7 @@ const STEPS = process.env.CHAOS_STEPS ? intFrom('CHAOS_STEPS', 1) : null;
 const SECONDS = intFrom('CHAOS_SECONDS', 60);
 const MAX_WORKERS = 4;
 const SETTLE_MS = 20_000;
+const SLOW_STEP_MS = 3000;
 
 const KINDS = [
   'HUP',
@@ -462,11 +463,14 @@ describe('chaos', () => {
         const kind = next(stepNo);
         stepName = kind;
         taken = stepNo;
-        const t0 = Date.now();
+        const [t0, logAt] = [Date.now(), logLines().length];
         const what = await steps[kind]();
         await checkInvariants();
         counts[kind] = (counts[kind] ?? 0) + 1;
-        console.log(`# step ${stepNo}: ${what}; settled in ${Date.now() - t0} ms; ${load.ok} ok so far`);
+        const ms = Date.now() - t0;
+        console.log(`# step ${stepNo}: ${what}; settled in ${ms} ms; ${load.ok} ok so far`);
+        // what took a step long (a crash backoff, a slow drain) is in the error log
+        if (ms > SLOW_STEP_MS) console.log(logLines().slice(logAt, -1).join('\n').replace(/^/gm, '#   '));
         await sleep(rng.int(0, 300));
       }
       const loadSeconds = ((performance.now() - loadStart) / 1000).toFixed(1);
