@@ -26,7 +26,11 @@ if (cluster.isPrimary) {
   let stopping = false;
   for (let i = 0; i < workers; i++) cluster.fork();
   const listening = new Set();
-  cluster.on('listening', (worker) => listening.add(worker.id));
+  cluster.on('listening', (worker) => {
+    listening.add(worker.id);
+    // once, at start (replacements add ids beyond the count): scale.mjs times start-up by this line
+    if (listening.size === workers) console.error(`[${process.pid}] all ${workers} workers listening`);
+  });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
       if (Object.keys(cluster.workers).length === 0) process.exit(0);
