@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { HookRunner } from '../config/hooks.js';
 import { oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine, type Resolved } from '../config/resolve.js';
-import { MAX_WORKERS } from '../config/settings.js';
+import { MAX_WORKERS, WORKER_HOOKS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import { controlSocketPath } from '../control/protocol.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
@@ -67,7 +67,6 @@ type MessageHandlers = {
 };
 const STOP_SIGNALS = new Set<string>(['SIGINT', 'SIGQUIT', 'SIGTERM']);
 
-const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort', 'workerExit', 'preRequest', 'postRequest'] as const;
 const TICK_MS = 250;
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
