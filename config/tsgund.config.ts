@@ -122,6 +122,20 @@ export default defineConfig({
   logFormat: 'text',
   // Send the workers' stdout and stderr to the error log. Default: false.
   captureOutput: false,
+  // Send the error log to syslog as well (the workers' lines through the
+  // master); needs `npm install winston-syslog`. Default: false.
+  logSyslog: false,
+  // Where: udp://HOST:PORT, tcp://HOST:PORT, or unix:///dev/log (needs the
+  // optional native module unix-dgram). Default: 'udp://localhost:514'.
+  logSyslogTo: 'udp://localhost:514',
+  // The syslog app name of the lines. Default: null (the name setting).
+  logSyslogPrefix: null,
+  // The syslog facility: user, daemon, local0 … local7 and the others. Default: 'user'.
+  logSyslogFacility: 'user',
+  // winston transports beside the error log file, with their format: a
+  // function, called again on USR1 and HUP. Default: none. For example:
+  //   errorLogTransports: () => [new winston.transports.File({ filename: 'app-errors.log' })],
+  //   errorLogFormat: winston.format.json(),
   // Address of a health and metrics listener. Default: null (none).
   statsBind: null,
 

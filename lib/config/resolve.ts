@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, oneLine } from '../errors.js';
 import { loadConfigFile } from './load-file.js';
+import { LOG_CONFIG_KEYS } from './log-transports.js';
 import { HOOKS, SETTINGS } from './settings.js';
 import type { Settings } from './types.js';
 import { validateLayer, validateMerged } from './validate.js';
@@ -37,7 +38,8 @@ export async function resolveSettings(cli: CommandLine, envArgs: CommandLine | n
   const file = await loadConfigFile(configPath ? resolve(cwd, configPath) : null, cwd);
   const origin = file.filepath ?? 'config';
   const fromFile = fileLayer(file.config, origin);
-  for (const hook of HOOKS) delete fromFile[hook];
+  // hooks and transports stay in fileConfig: they are not settings
+  for (const key of [...HOOKS, ...LOG_CONFIG_KEYS]) delete fromFile[key];
   const given = { ...cli.defaults, ...fromFile, ...envArgs?.values, ...cli.values };
   const merged: Record<string, unknown> = { ...defaults(given), ...cli.defaults, ...fromFile };
   for (const layer of [envArgs, cli]) {

@@ -2,6 +2,7 @@
 // the validation rules are all derived from it, so they cannot drift apart.
 
 import { ConfigError } from '../errors.js';
+import { SYSLOG_FACILITIES } from '../log/syslog-target.js';
 
 export type SettingKind = 'int' | 'number' | 'bool' | 'string' | 'list' | 'enum' | 'mode';
 
@@ -302,6 +303,12 @@ const TABLE = [
     default: () => '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
   },
   {
+    key: 'accessLogBuffered',
+    kind: 'bool',
+    help: 'batch access-log lines in each worker for up to 20 ms and write files asynchronously (never waits on a slow disk; a killed worker loses its last lines)',
+    default: () => false,
+  },
+  {
     key: 'errorlog',
     kind: 'string',
     flag: 'error-logfile',
@@ -318,6 +325,33 @@ const TABLE = [
     default: () => 'info',
   },
   { key: 'logFormat', kind: 'enum', choices: ['text', 'json'], help: 'error log line format', default: () => 'text' },
+  {
+    key: 'logSyslog',
+    kind: 'bool',
+    help: 'send the error log to syslog as well, through the winston-syslog package (see --log-syslog-to)',
+    default: () => false,
+  },
+  {
+    key: 'logSyslogTo',
+    kind: 'string',
+    help: 'where --log-syslog sends: udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH (needs unix-dgram)',
+    default: () => 'udp://localhost:514',
+  },
+  {
+    key: 'logSyslogPrefix',
+    kind: 'string',
+    nullable: true,
+    help: 'the syslog app name of the lines',
+    default: () => null,
+    defaultText: 'the process name (--name)',
+  },
+  {
+    key: 'logSyslogFacility',
+    kind: 'enum',
+    choices: SYSLOG_FACILITIES,
+    help: 'syslog facility',
+    default: () => 'user',
+  },
   {
     key: 'statsBind',
     kind: 'string',

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logform } from 'winston';
+import type Transport from 'winston-transport';
 import type { HookName, SettingValues } from './settings.js';
 
 /** Every setting after defaults, file, TSGUND_CMD_ARGS and CLI flags are merged. */
@@ -46,4 +48,17 @@ export type UserConfig = Partial<Omit<Settings, 'bind' | 'forwardedAllowIps' | '
   bind?: string | string[];
   forwardedAllowIps?: string | string[];
   umask?: number | string | null;
-} & Partial<Pick<Hooks, HookName>>;
+} & Partial<Pick<Hooks, HookName>> &
+  LogTransportsConfig;
+
+/** The error log's winston transports and format: only a JS or TS config file can give them. */
+export interface LogTransportsConfig {
+  /**
+   * Transports beside tsgund's own file (or stderr), which get the master's
+   * and the workers' lines. Called at start, and again on USR1 and HUP; the
+   * transports it returned before are then closed.
+   */
+  errorLogTransports?: () => Transport[] | Promise<Transport[]>;
+  /** The format of those transports (each one that has no format of its own); tsgund's line by default. */
+  errorLogFormat?: Logform.Format;
+}

@@ -5,6 +5,8 @@ import type { Settings } from './types.js';
 import { HOOKS, SETTINGS, flagOf, type SettingSpec } from './settings.js';
 import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
+import { parseSyslogTo } from '../log/syslog-target.js';
+import { LOG_CONFIG_KEYS, isLogConfigKey, logConfigProblem } from './log-transports.js';
 import { allowListProblem } from '../worker/forwarded.js';
 
 const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
@@ -84,7 +86,7 @@ const show = (v: unknown): string => {
 };
 
 function closest(name: string): string | null {
-  const candidates = [...bySetting.keys(), ...HOOKS, 'app'];
+  const candidates = [...bySetting.keys(), ...HOOKS, ...LOG_CONFIG_KEYS, 'app'];
   let best: string | null = null;
   let bestScore = Infinity;
   for (const c of candidates) {
@@ -117,6 +119,12 @@ export function validateLayer(raw: Record<string, unknown>, origin: string, asFl
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (value === undefined) continue;
+    if (isLogConfigKey(key)) {
+      const problem = logConfigProblem(key, value);
+      if (problem) throw new ConfigError(`${origin}: ${problem}`);
+      out[key] = value;
+      continue;
+    }
     if ((HOOKS as readonly string[]).includes(key)) {
       if (typeof value !== 'function') {
         throw new ConfigError(`${origin}: hook '${key}' must be a function, got ${show(value)}`);
@@ -159,6 +167,10 @@ export function validateMerged(settings: Settings): void {
   }
   const proxies = allowListProblem(settings.forwardedAllowIps);
   if (proxies) throw new ConfigError(`setting 'forwardedAllowIps' ${proxies}`);
+  const syslogTo = parseSyslogTo(settings.logSyslogTo);
+  if (typeof syslogTo === 'string') {
+    throw new ConfigError(`setting 'logSyslogTo' is ${show(settings.logSyslogTo)}: ${syslogTo}`);
+  }
   const formatProblem = validateAccessLogFormat(settings.accessLogFormat);
   if (formatProblem) throw new ConfigError(`setting 'accessLogFormat': ${formatProblem}`);
   if (settings.chdir) {

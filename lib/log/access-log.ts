@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { compileAccessLogFormat } from './access-format.js';
 import { LineFile } from './line-file.js';
-import { countBodyBytes, keepWriteHeadHeaders } from './response-tracking.js';
+import { TurnLines } from './turn-lines.js';
+import { beforeLastBytes, countBodyBytes, isHttp1Response, keepWriteHeadHeaders } from './response-tracking.js';
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
@@ -9,18 +11,21 @@ export interface AccessLogOptions {
   /** A file path, or '-' for stdout. */
   accesslog: string;
   accessLogFormat: string;
+  /** Batch lines in memory for up to 20 ms and write a file asynchronously (a killed process loses them). */
+  accessLogBuffered?: boolean;
 }
 
 export interface AccessLog {
   /**
-   * Call when a request starts, before the app sees the response: counts body
-   * bytes for %(b)s/%(B)s when no Content-Length is set, and makes headers
-   * passed to writeHead() visible to %({name}o)s. A no-op when the format
-   * needs neither.
+   * Call when a request starts, before the app sees it. The line is made
+   * when the response is complete (res.end(), or the write() that completes
+   * a Content-Length body), before its last bytes go to the socket: unless
+   * the log is buffered, it is in the kernel before the client can have the
+   * whole response, so a worker killed after answering never loses it.
+   * %(D)s and friends measure up to that call. A response destroyed before
+   * it gets no line.
    */
-  track(res: ServerResponse): void;
-  /** Call once the response has finished; startNs is process.hrtime.bigint() at request start. */
-  log(req: IncomingMessage, res: ServerResponse, startNs: bigint): void;
+  track(req: IncomingMessage, res: ServerResponse): void;
   /** Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again. */
   reopen(): void;
   close(): Promise<void>;
@@ -33,20 +38,50 @@ export function validateAccessLogFormat(fmt: string): string | null {
 }
 
 /**
- * Logs into `file`, or into opts.accesslog opened here. Throws on an invalid
- * format (validate it first for a friendly message) or an unopenable file.
+ * Logs into the descriptor `inheritedFd` (a worker's, opened by the master
+ * for opts.accesslog), or into opts.accesslog opened here. Throws on an
+ * invalid format (validate it first for a friendly message) or an
+ * unopenable file.
  */
-export function createAccessLog(opts: AccessLogOptions, file?: LineFile): AccessLog {
+export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): AccessLog {
   const format = compileAccessLogFormat(opts.accessLogFormat);
   if (typeof format === 'string') throw new Error(`invalid access log format: ${format}`);
-  const sink = file ?? LineFile.open(opts.accesslog, 1, { batch: true });
+  const mode = opts.accessLogBuffered ? 'batched' : 'direct';
+  const sink =
+    inheritedFd === undefined
+      ? LineFile.open(opts.accesslog, 1, { mode })
+      : LineFile.inherited(inheritedFd, opts.accesslog, mode);
+  // unbuffered: one write(2) per event-loop turn, before the sockets of that turn's responses get their last bytes
+  const turn =
+    mode === 'direct'
+      ? new TurnLines(
+          (chunk) => sink.write(chunk),
+          () => sink.maxBytes,
+        )
+      : null;
+  const flushAtExit = (): void => turn?.flush();
+  if (turn) process.on('exit', flushAtExit);
+  const write = turn
+    ? (line: string, socket: Socket | null) => turn.add(line, socket)
+    : (line: string) => sink.write(line);
   return {
-    track(res) {
-      if (format.countsBytes) countBodyBytes(res);
+    track(req, res) {
+      const startNs = process.hrtime.bigint();
+      // unbuffered, the bytes tell when a Content-Length body is complete (see beforeLastBytes)
+      if (format.countsBytes || turn) countBodyBytes(res);
       if (format.readsResponseHeaders) keepWriteHeadHeaders(res);
+      if (isHttp1Response(res)) beforeLastBytes(res, () => write(format.line(req, res, startNs), res.socket));
+      // http2's compatibility response has no such hook: its line is written at 'finish', as it always was
+      else res.once('finish', () => write(format.line(req, res, startNs), null));
     },
-    log: (req, res, startNs) => sink.write(format.line(req, res, startNs)),
-    reopen: () => sink.reopen(),
-    close: () => sink.close(),
+    reopen() {
+      turn?.flush();
+      sink.reopen();
+    },
+    close() {
+      turn?.flush();
+      process.off('exit', flushAtExit);
+      return sink.close();
+    },
   };
 }

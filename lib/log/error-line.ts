@@ -36,15 +36,19 @@ export interface Entry {
   level: LogLevel;
   message: string;
   stack?: string;
+  /** The process the line is from (a worker's, when the master logs it for the worker): this one by default. */
+  pid?: number;
+  time?: Date;
 }
 
 /** gunicorn's line, `[2026-11-25 09:20:36 +0000] [1234] [INFO] message`, or one JSON object. */
-export function formatEntry(format: ErrorLogOptions['logFormat'], { level, message, stack }: Entry): string {
+export function formatEntry(format: ErrorLogOptions['logFormat'], entry: Entry): string {
+  const { level, message, stack, pid = process.pid, time = new Date() } = entry;
   if (format === 'json') {
     // JSON.stringify leaves out stack when it is undefined.
-    return JSON.stringify({ time: new Date().toISOString(), pid: process.pid, level, msg: message, stack });
+    return JSON.stringify({ time: time.toISOString(), pid, level, msg: message, stack });
   }
-  const line = `[${errorLogTime(new Date())}] [${process.pid}] [${level.toUpperCase()}] ${message}`;
+  const line = `[${errorLogTime(time)}] [${pid}] [${level.toUpperCase()}] ${message}`;
   return stack === undefined ? line : `${line}\n${stack}`;
 }
 
@@ -54,10 +58,13 @@ function detailOf(err: unknown): string | undefined {
   return inspect(err);
 }
 
+/** Where a logger's lines go: a LineFile, or a worker's pipe to the master (error-pipe.ts). */
+export type LineSink = Pick<LineFile, 'write' | 'reopen' | 'close'>;
+
 /** The shared half of both loggers: level filter, drop after close, reopen and close of the file. */
 export function errorLogOver(
   opts: ErrorLogOptions,
-  file: LineFile,
+  file: LineSink,
   emit: (entry: Entry) => void,
   finish: () => Promise<void>,
 ): ErrorLog {
@@ -81,7 +88,7 @@ export function errorLogOver(
 }
 
 /** A worker's error log: each line formatted and handed to `file`, no logging library. */
-export function createDirectErrorLog(opts: ErrorLogOptions, file: LineFile): ErrorLog {
+export function createDirectErrorLog(opts: ErrorLogOptions, file: LineSink): ErrorLog {
   return errorLogOver(
     opts,
     file,

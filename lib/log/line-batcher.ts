@@ -2,11 +2,13 @@
 export const PIPE_BUF = 4096;
 
 /**
- * How long a line may wait for others before it is written. Flushing once per
- * event-loop turn cost about 13% of keep-alive throughput with an access log
- * (a busy worker's turns are short, so most writes carried a few lines);
- * 20 ms cost about 6%. Lines still pending at exit are written by close() or
- * an 'exit' flush; only a SIGKILL can lose them.
+ * How long a line may wait for others before it is written. Flushing an
+ * asynchronous fs.WriteStream once per event-loop turn cost about 13% of
+ * keep-alive throughput with an access log (a busy worker's turns are short,
+ * so most writes carried a few lines); 20 ms cost about 6%. Lines still
+ * pending at exit are written by close() or an 'exit' flush; only a SIGKILL
+ * can lose them, which is why the access log uses this only when buffered
+ * (see TurnLines for its default).
  */
 const FLUSH_AFTER_MS = 20;
 

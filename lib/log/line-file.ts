@@ -13,9 +13,16 @@ const FILE_BATCH_BYTES = 64 * 1024;
  */
 const NO_WRITEV_FS = { open: fs.open, write: fs.write, close: fs.close };
 
+/**
+ * 'direct': each write() is one synchronous write(2), done before write()
+ * returns (so a SIGKILL right after cannot lose it); 'batched': lines wait up
+ * to 20 ms in memory (see LineBatcher), and a file is written
+ * asynchronously. By default a file is batched and stdout/stderr are direct.
+ */
+export type LineMode = 'direct' | 'batched';
+
 export interface LineFileOptions {
-  /** Batch the lines of stdout or stderr too (the access log); files are always batched. */
-  batch?: boolean;
+  mode?: LineMode;
   /** How reopen() opens the path again (the master creates it; a worker does not). */
   reopen?: OpenOptions;
 }
@@ -46,6 +53,26 @@ function stdioSink(fd: 1 | 2): Sink {
   return { maxBytes: PIPE_BUF, write: (chunk) => writeFdSync(fd, chunk), end: () => Promise.resolve() };
 }
 
+/** A file written synchronously, one write(2) per chunk given. */
+function directFileSink(fd: number, target: string): Sink {
+  const report = reportOnce(target);
+  return {
+    maxBytes: fs.fstatSync(fd).isFile() ? FILE_BATCH_BYTES : PIPE_BUF,
+    write(chunk) {
+      try {
+        const written = fs.writeSync(fd, chunk);
+        if (written === Buffer.byteLength(chunk)) return;
+        let rest = Buffer.from(chunk).subarray(written);
+        while (rest.length > 0) rest = rest.subarray(fs.writeSync(fd, rest));
+      } catch (err) {
+        // ENOSPC, EIO...: the line is dropped; the response it describes must not fail for it
+        report(err as Error);
+      }
+    },
+    end: () => new Promise((resolve) => fs.close(fd, () => resolve())),
+  };
+}
+
 /** A file: an fs.WriteStream (asynchronous, written with writev), no per-line sync. */
 function streamSink(fd: number, target: string): Sink {
   const regular = fs.fstatSync(fd).isFile();
@@ -64,10 +91,11 @@ function streamSink(fd: number, target: string): Sink {
 }
 
 /**
- * Whole lines appended to a descriptor: batched (see LineBatcher) and
- * written by an fs.WriteStream for a file, or synchronously in chunks of at
- * most PIPE_BUF for stdout and stderr (lines from processes sharing one pipe
- * stay whole, and none is lost at exit). reopen() opens the path again under
+ * Whole lines appended to a descriptor: written at once (mode 'direct'), or
+ * batched (see LineBatcher) and written by an fs.WriteStream for a file or
+ * synchronously in chunks of at most PIPE_BUF for stdout and stderr (lines
+ * from processes sharing one pipe stay whole, and none is lost at exit).
+ * reopen() opens the path again under
  * the rules of safe-open and swaps sinks in one synchronous step, so each
  * line goes to exactly one file; the old sink flushes into the renamed file,
  * then closes it. A failed reopen throws and leaves the old descriptor in use.
@@ -90,12 +118,8 @@ export class LineFile {
   ) {
     this.fd = opened.fd;
     this.target = opened.kind === 'file' ? opened.path : null;
-    this.sink = opened.kind === 'file' ? streamSink(opened.fd, opened.path) : stdioSink(opened.fd);
-    // the error log on stderr writes each line at once; anything else is batched
-    this.batch =
-      opened.kind === 'file' || opts.batch
-        ? new LineBatcher((chunk) => this.sink.write(chunk), this.sink.maxBytes)
-        : null;
+    this.sink = this.sinkFor(opened);
+    this.batch = this.batched ? new LineBatcher((chunk) => this.sink.write(chunk), this.sink.maxBytes) : null;
     if (opened.kind === 'stdio') process.on('exit', this.flushAtExit);
   }
 
@@ -106,13 +130,18 @@ export class LineFile {
   }
 
   /** A log a worker inherited at `fd` from the master (1 and 2 are its stdout and stderr). */
-  static inherited(fd: number, target: string, batch: boolean): LineFile {
+  static inherited(fd: number, target: string, mode?: LineMode): LineFile {
     const opened: OpenedLog =
       fd === 1 || fd === 2 ? { kind: 'stdio', fd } : { kind: 'file', fd, path: target, created: false };
-    return new LineFile(opened, { batch, reopen: { create: false } });
+    return new LineFile(opened, { mode, reopen: { create: false } });
   }
 
-  /** line must be one complete line ending in '\n'. */
+  /** The most one write should carry so that its lines stay whole (PIPE_BUF for a pipe). */
+  get maxBytes(): number {
+    return this.sink.maxBytes;
+  }
+
+  /** line must be one or more complete lines ending in '\n' (in mode 'direct', at most maxBytes long). */
   write(line: string): void {
     if (this.closing !== null) return;
     if (this.batch) this.batch.add(line);
@@ -131,7 +160,7 @@ export class LineFile {
     const old = this.sink;
     this.batch?.flush();
     this.fd = opened.fd;
-    this.sink = opened.kind === 'file' ? streamSink(opened.fd, opened.path) : stdioSink(opened.fd);
+    this.sink = this.sinkFor(opened);
     if (this.batch) this.batch.maxBytes = this.sink.maxBytes;
     void old.end();
   }
@@ -144,6 +173,15 @@ export class LineFile {
       return this.sink.end();
     })();
     return this.closing;
+  }
+
+  private get batched(): boolean {
+    return (this.opts.mode ?? (this.target === null ? 'direct' : 'batched')) === 'batched';
+  }
+
+  private sinkFor(opened: OpenedLog): Sink {
+    if (opened.kind === 'stdio') return stdioSink(opened.fd);
+    return this.batched ? streamSink(opened.fd, opened.path) : directFileSink(opened.fd, opened.path);
   }
 
   private isSameFile(fd: number): boolean {

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 
 const SENT = Symbol('tsgund.sentBodyBytes');
-type Counted = ServerResponse & { [SENT]?: number };
+const AT_END = Symbol('tsgund.atEnd');
+type Tracked = ServerResponse & { [SENT]?: number; [AT_END]?: (res: ServerResponse) => void };
 
 function byteLength(chunk: unknown, encoding: unknown): number {
   if (typeof chunk === 'string') {
@@ -10,30 +11,77 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return ArrayBuffer.isView(chunk) ? chunk.byteLength : 0;
 }
 
-let counting = false;
+let wrapped = false;
+let ServerResponseClass: typeof ServerResponse | null = null;
+
+/** Whether `res` is node:http's (or https's) ServerResponse, not http2's compatibility response. */
+export function isHttp1Response(res: object): boolean {
+  ServerResponseClass ??= process.getBuiltinModule('node:http').ServerResponse;
+  return res instanceof ServerResponseClass;
+}
+
+function runAtEnd(res: Tracked): void {
+  const atEnd = res[AT_END];
+  res[AT_END] = undefined;
+  // a connection already gone gets no line, as it would get no 'finish'
+  if (atEnd !== undefined && !res.destroyed) atEnd(res);
+}
+
+/** The Content-Length the response declares (by setHeader or writeHead), else Infinity. */
+function declaredLength(res: ServerResponse): number {
+  const header = res.getHeader('content-length') ?? (res as { _contentLength?: unknown })._contentLength;
+  const n = header === undefined || header === null ? Number.NaN : Number(header);
+  return Number.isInteger(n) && n >= 0 ? n : Number.POSITIVE_INFINITY;
+}
 
 /**
- * Counts the body bytes the app hands to res.write()/res.end() from now on.
- * ServerResponse's methods are wrapped once, on the prototype, and count only
- * for responses marked here: no per-response closures on the hot path.
+ * ServerResponse's write() and end() are wrapped once, on the prototype, and
+ * act only for responses marked by countBodyBytes() or beforeLastBytes(): no
+ * per-response closures or listeners on the hot path.
  */
-export function countBodyBytes(res: ServerResponse): void {
-  (res as Counted)[SENT] = 0;
-  if (counting) return;
-  counting = true;
+function wrapResponsePrototype(): void {
+  if (wrapped) return;
+  wrapped = true;
   // fetched here, not at import: the master imports this module (to validate accessLogFormat) and never serves HTTP
   const proto = process.getBuiltinModule('node:http').ServerResponse.prototype;
   const { write, end } = proto;
-  proto.write = function (this: Counted, chunk: unknown, encoding?: unknown) {
-    if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
+  proto.write = function (this: Tracked, chunk: unknown, encoding?: unknown) {
+    if (this[SENT] !== undefined) {
+      this[SENT] += byteLength(chunk, encoding);
+      // a body that reaches its Content-Length is complete for the client, whenever end() comes
+      if (this[AT_END] !== undefined && this[SENT] >= declaredLength(this)) runAtEnd(this);
+    }
     // biome-ignore lint/complexity/noArguments: forwards the caller's exact arity without allocating a rest array
     return Reflect.apply(write, this, arguments);
   } as typeof proto.write;
-  proto.end = function (this: Counted, chunk?: unknown, encoding?: unknown) {
-    if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
+  proto.end = function (this: Tracked, chunk?: unknown, encoding?: unknown) {
+    if (!this.writableEnded) {
+      if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
+      runAtEnd(this);
+    }
     // biome-ignore lint/complexity/noArguments: forwards the caller's exact arity without allocating a rest array
     return Reflect.apply(end, this, arguments);
   } as typeof proto.end;
+}
+
+/** Counts the body bytes the app hands to res.write()/res.end() from now on. */
+export function countBodyBytes(res: ServerResponse): void {
+  (res as Tracked)[SENT] = 0;
+  wrapResponsePrototype();
+}
+
+/**
+ * Calls `fn` once, synchronously, when the response is complete for the
+ * client: when the app calls res.end(), or earlier when a write() brings the
+ * body counted by countBodyBytes() to the declared Content-Length. `fn` runs
+ * after that call's bytes are counted and before they are handed to the
+ * socket, so whatever it writes synchronously is in the kernel before the
+ * client can have the whole response. Not called if the response is
+ * destroyed (the connection closed) first.
+ */
+export function beforeLastBytes(res: ServerResponse, fn: (res: ServerResponse) => void): void {
+  (res as Tracked)[AT_END] = fn;
+  wrapResponsePrototype();
 }
 
 /** The Content-Length header if set, else the bytes counted, else undefined. */
@@ -43,7 +91,7 @@ export function bodyBytes(res: ServerResponse): number | undefined {
     const n = Number(header);
     if (Number.isInteger(n) && n >= 0) return n;
   }
-  return (res as Counted)[SENT];
+  return (res as Tracked)[SENT];
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FSWatcher } from 'chokidar';
 import cluster, { type Worker } from 'node:cluster';
 import { closeSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { HookRunner } from '../config/hooks.js';
 import { oneLine } from '../errors.js';
@@ -14,7 +15,8 @@ import { handleSignal } from '../early-signals.js';
 import { adoptHandle, unlinkUnixSocket, type Listener } from '../listeners/handles.js';
 import { FDS_ENV, REUSEPORT_ENV, bindAll, inheritedFromParent } from '../listeners/inherited.js';
 import type { ErrorLog } from '../log/error-line.js';
-import { createErrorLog } from '../log/error-log.js';
+import { createErrorLog, type MasterErrorLog } from '../log/error-log.js';
+import { ErrorTransports } from './error-transports.js';
 import type { AppMetricsCollector, AppScrape } from '../stats/app-metrics-collector.js';
 import type { MasterMetrics } from '../stats/master-metrics.js';
 import type { StatsServer } from '../stats/server.js';
@@ -100,7 +102,9 @@ export class Arbiter {
   private settings: Settings;
   private resolved: Resolved;
   private hooks: HookRunner;
-  private log: ErrorLog;
+  private log: MasterErrorLog;
+  /** The error log's transports beside its file (a config's, syslog), and the workers' pipes to them. */
+  private readonly transports: ErrorTransports;
   /** Opened here, as root, and inherited by workers: see log-files.ts. */
   private readonly logFiles: MasterLogFiles;
   private listeners: Listener[] = [];
@@ -189,6 +193,7 @@ export class Arbiter {
     // resolves -u/-g now: an unknown user fails the start, not the first fork
     this.logFiles = new MasterLogFiles(this.settings, workerIdentity(this.settings) ?? undefined);
     this.log = createErrorLog(this.settings, this.logFiles.errorFile);
+    this.transports = new ErrorTransports(this.log);
     this.hooks = HookRunner.from(this.resolved.fileConfig, this.settings, this.log);
     this.upgrade = new Upgrade(this.log, opts.cwd);
   }
@@ -212,6 +217,7 @@ export class Arbiter {
   /** Bind, write the pidfile and boot the first generation; throws a UserError on failure. */
   async start(): Promise<void> {
     requireApp(this.settings);
+    await this.transports.configure(this.settings, this.resolved.fileConfig);
     if (this.settings.umask !== null) process.umask(this.settings.umask);
     for (const sig of Object.keys(this.signalHandlers) as MasterSignal[]) handleSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${this.settings.app}]`;
@@ -436,6 +442,7 @@ export class Arbiter {
   private onUsr1(): void {
     this.logFiles.reopen(this.log); // never throws: the workers get their USR1 whatever happens here
     for (const h of this.workers.values()) h.signal('SIGUSR1');
+    void this.transports.refresh();
   }
 
   private async onUsr2(): Promise<void> {
@@ -540,6 +547,7 @@ export class Arbiter {
     this.adopt(next, listeners);
     await this.followSticky();
     await this.hooks.call('onReload');
+    await this.transports.reconfigure(next.settings, next.fileConfig);
     this.logFiles.reopen(this.log);
     try {
       await this.bootGeneration(next.settings, next.configPath, signal, false);
@@ -600,6 +608,7 @@ export class Arbiter {
       this.reservedSlots.delete(reservation);
     };
     const jitter = settings.maxRequestsJitter ? Math.floor(Math.random() * (settings.maxRequestsJitter + 1)) : 0;
+    const piped = this.transports.piped;
     const spec: WorkerSpec = {
       settings,
       // a worker reads the config file only for hooks it runs itself
@@ -609,7 +618,7 @@ export class Arbiter {
       heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
       stats: this.metrics !== null,
       sticky: this.sticky !== null,
-      logFds: this.logFiles.workerFds(settings),
+      logFds: this.logFiles.workerFds(settings, piped),
     };
     await this.hooks.call('preFork', { generation });
     if (this.state.phase === 'stopping') {
@@ -625,7 +634,7 @@ export class Arbiter {
       cluster.setupPrimary({
         cwd: settings.chdir ?? this.opts.cwd,
         ...fork.ids,
-        stdio: this.logFiles.stdioFor(settings),
+        stdio: this.logFiles.stdioFor(settings, piped),
       });
       worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
     } catch (err) {
@@ -644,6 +653,7 @@ export class Arbiter {
       return;
     }
     const h = new WorkerHandle(worker, generation, () => this.graceMs, slot);
+    this.transports.attach(h.pid, worker.process.stdio[4] as Readable | null);
     this.workers.set(worker.id, h);
     this.intake.attach(h);
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));
@@ -886,6 +896,7 @@ export class Arbiter {
     await this.hooks.call('onExit');
     this.finalCleanup();
     this.log.info(`Shutting down: ${this.name} master (${process.pid})`);
+    await this.transports.drained();
     await Promise.all([this.log.close(), this.logFiles.close()]);
     this.exitResolve(0);
   }

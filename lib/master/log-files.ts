@@ -45,17 +45,19 @@ export class MasterLogFiles {
   }
 
   /** A fork's stdio: the master's stdout and stderr, the IPC channel, then the log files the worker writes. */
-  stdioFor(settings: LogSettings): Array<number | 'ipc' | 'ignore'> {
+  stdioFor(settings: LogSettings, errorPipe = false): Array<number | 'ipc' | 'ignore' | 'pipe'> {
     const fdOf = (key: Key) => this.fileOf(key, settings)?.fd ?? 'ignore';
-    return [0, 1, 2, 'ipc', fdOf('errorlog'), fdOf('accesslog')];
+    // errorPipe: the error log goes through the master's transports (master/error-transports.ts)
+    return [0, 1, 2, 'ipc', errorPipe ? 'pipe' : fdOf('errorlog'), fdOf('accesslog')];
   }
 
-  /** The fd a worker forked with stdioFor writes each log to: 4 and 5 for files, else its own stdout or stderr. */
-  workerFds(settings: LogSettings): WorkerLogFds {
+  /** The fd a worker forked with stdioFor writes each log to: 4 and 5 for files (4 for the pipe), else its own stdout or stderr. */
+  workerFds(settings: LogSettings, errorPipe = false): WorkerLogFds {
     const fdIn = (key: Key): number | null => {
       if (!settings[key]) return null;
       return this.fileOf(key, settings) ? WORKER_LOG_FDS[key] : (this.stdioOf(key, settings) ?? dashOf(key));
     };
+    if (errorPipe) return { errorlog: WORKER_LOG_FDS.errorlog, accesslog: fdIn('accesslog'), errorlogPipe: true };
     return { errorlog: fdIn('errorlog')!, accesslog: fdIn('accesslog') };
   }
 

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type net from 'node:net';
-import { LineFile } from '../log/line-file.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp } from './app-loader.js';
 import { awaitAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen } from './binds.js';
@@ -22,8 +21,12 @@ export async function loadFeatures(rt: WorkerRuntime): Promise<Features> {
     settings.accesslog && logFds.accesslog !== null
       ? import('../log/access-log.js').then(({ createAccessLog }) =>
           createAccessLog(
-            { accesslog: settings.accesslog!, accessLogFormat: settings.accessLogFormat },
-            LineFile.inherited(logFds.accesslog!, settings.accesslog!, true),
+            {
+              accesslog: settings.accesslog!,
+              accessLogFormat: settings.accessLogFormat,
+              accessLogBuffered: settings.accessLogBuffered,
+            },
+            logFds.accesslog!,
           ),
         )
       : null;

@@ -2,8 +2,8 @@ import '../early-signals.js';
 import './ignore-signals.js';
 import { handleSignal } from '../early-signals.js';
 import type { NativeHandle } from '../listeners/handles.js';
-import { createDirectErrorLog, reopenEach } from '../log/error-line.js';
-import { LineFile } from '../log/line-file.js';
+import { reopenEach } from '../log/error-line.js';
+import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { interceptAppReady } from './app-ready.js';
 import { boot } from './boot.js';
 import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from './messages.js';
@@ -14,7 +14,7 @@ import { takeConnection } from './sticky-connection.js';
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings, logFds } = spec;
 // The master opened the log files (this process may not be allowed to) and passed their descriptors.
-const log = createDirectErrorLog(settings, LineFile.inherited(logFds.errorlog, settings.errorlog, false));
+const log = createWorkerErrorLog(settings, logFds.errorlog, logFds.errorlogPipe === true);
 // before any app code: the app's process.send('ready') never reaches the master as a message
 const { toMaster, said: appSaidReady } = interceptAppReady();
 const rt = new WorkerRuntime(spec, log, toMaster);

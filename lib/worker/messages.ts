@@ -22,6 +22,8 @@ export interface WorkerSpec {
 export interface WorkerLogFds {
   errorlog: number;
   accesslog: number | null;
+  /** errorlog is a pipe to the master, which logs each entry through its transports (log/error-pipe.ts). */
+  errorlogPipe?: boolean;
 }
 
 export const WORKER_ENV = 'TSGUND_WORKER';

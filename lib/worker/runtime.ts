@@ -97,11 +97,7 @@ export class WorkerRuntime {
       );
     }
     if (this.keepAliveMs === 0) res.shouldKeepAlive = false;
-    if (accessLog) {
-      const start = process.hrtime.bigint();
-      accessLog.track(res);
-      res.once('finish', () => accessLog.log(req, res, start));
-    }
+    accessLog?.track(req, res);
     const hooks = this.requestHooks;
     if (hooks) {
       if (hooks.has('preRequest')) void hooks.call('preRequest', this.info, req);

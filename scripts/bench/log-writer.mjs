@@ -32,7 +32,10 @@ const writerName = process.env.LABEL ?? path.relative(process.cwd(), DIST);
 const CHILD = `
 const [file, lines, mode] = [process.argv[1], Number(process.argv[2]), process.argv[3]];
 const mod = await import(${JSON.stringify(pathToFileURL(writerModule).href)});
-const log = mod.LineFile ? mod.LineFile.open(file, 1, { batch: true }) : new mod.ReopenableFile(file);
+// 'mode' names the batching in current builds, 'batch' in earlier ones
+const log = mod.LineFile
+  ? mod.LineFile.open(file, 1, { mode: 'batched', batch: true })
+  : new mod.ReopenableFile(file);
 const pad = 'x'.repeat(100);
 const t0 = performance.now();
 for (let i = 0; i < lines; i++) {

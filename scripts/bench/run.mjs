@@ -32,7 +32,8 @@
 //               single, rr (bare cluster, round-robin), none (bare cluster, SCHED_NONE),
 //               none-copy (a second, identical SCHED_NONE cluster: the noise floor of a ratio),
 //               tsgund (shared accept), tsgund-reuseport, pm2,
-//               tsgund-alog, tsgund-alog-stdout (tsgund with an access log to a file / stdout)
+//               tsgund-alog, tsgund-alog-stdout (tsgund with an access log to a file / stdout),
+//               tsgund-alog-buffered, tsgund-alog-stdout-buffered (the same with --access-log-buffered)
 //   APP       app module (default examples/mixed-latency.js; needs /, /mixed, /size and /slow)
 //   PM2_BIN   pm2 executable (default node_modules/.bin/pm2, the devDependency;
 //             skipped if absent)
@@ -154,7 +155,7 @@ const SERVERS = [
     skip: () => !pm2.available && `${path.relative(root, PM2)} not found (npm install)`,
     start: startPm2,
   },
-  // the cost of access logging (opt-in: SERVERS=tsgund,tsgund-alog,tsgund-alog-stdout)
+  // the cost of access logging (opt-in: SERVERS=tsgund,tsgund-alog,tsgund-alog-buffered,tsgund-alog-stdout)
   {
     key: 'tsgund-alog',
     name: 'tsgund + access log (file)',
@@ -166,6 +167,23 @@ const SERVERS = [
     name: 'tsgund + access log (stdout)',
     skip: built,
     start: tsgund('tsgund-alog-stdout', ['--access-logfile', '-']),
+  },
+  // the default writes each line before its response's last bytes; these batch lines for 20 ms (--access-log-buffered)
+  {
+    key: 'tsgund-alog-buffered',
+    name: 'tsgund + access log (file, buffered)',
+    skip: built,
+    start: tsgund('tsgund-alog-buffered', [
+      '--access-logfile',
+      path.join(tmp, 'access-buffered.log'),
+      '--access-log-buffered',
+    ]),
+  },
+  {
+    key: 'tsgund-alog-stdout-buffered',
+    name: 'tsgund + access log (stdout, buffered)',
+    skip: built,
+    start: tsgund('tsgund-alog-stdout-buffered', ['--access-logfile', '-', '--access-log-buffered']),
   },
 ];
 

@@ -147,7 +147,8 @@ describe('HUP', () => {
     breakApp('await new Promise(() => setTimeout(() => {}, 60000));\nexport default () => {};\n');
     proc.kill('SIGHUP');
     await proc.line(
-      /reload failed, the running workers keep serving: gave up waiting for workers to report ready after 5 s \(boot-timeout\)/,
+      // the worker tells why just before the master's own boot timeout would
+      /reload failed, the running workers keep serving: app '.*' did not finish loading within the boot timeout \(5 s\)/,
       15_000,
     );
     const hanging = join(dir, 'tsgund.config.mjs');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -28,13 +29,10 @@ const FORMAT = [
 ].join('\t');
 const FIELDS = [...ALL_ATOMS, 'x-in', 'x-out', 'x-head', 'env', 'absent', 'percent'];
 
-/** A real server whose handler does what the worker does: track, then log on finish. */
+/** A real server whose handler does what the worker does: track each request before the app sees it. */
 function serve(getLog: () => AccessLog): http.Server {
   return http.createServer((req, res) => {
-    const startNs = process.hrtime.bigint();
-    const log = getLog();
-    log.track(res);
-    res.on('finish', () => log.log(req, res, startNs));
+    getLog().track(req, res);
     const url = req.url ?? '';
     if (url.startsWith('/chunked')) {
       res.statusCode = 201;
@@ -150,15 +148,6 @@ describe('access log atoms against a real server', () => {
     assert.equal(line, '- - - - 0 0');
   });
 
-  it('prints - for b when bytes were not tracked', async () => {
-    const file = freshPath();
-    const untracked = createAccessLog({ accesslog: file, accessLogFormat: '%(b)s %(B)s' });
-    const res = new http.ServerResponse(new http.IncomingMessage(null as never));
-    untracked.log(new http.IncomingMessage(null as never), res, process.hrtime.bigint());
-    await untracked.close();
-    assert.deepEqual(lines(file), ['- 0']);
-  });
-
   it('writes the default format like gunicorn', async () => {
     const line = await logged(DEFAULT_ACCESS_LOG_FORMAT, '/chunked?a=b', { 'User-Agent': 'test-agent' });
     assert.match(
@@ -178,6 +167,145 @@ describe('access log atoms against a real server', () => {
     await log.close();
     assert.deepEqual(lines(`${file}.1`), ['/empty/1', '/empty/2']);
     assert.deepEqual(lines(file), ['/empty/3']);
+  });
+});
+
+describe('when the access-log line is written', () => {
+  let server: http.Server;
+  let port: number;
+  let log: AccessLog;
+  let file: string;
+  /** What the log file held when the response's last bytes were handed to the socket. */
+  let atSocketWrite: string | undefined;
+  let handler: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      log.track(req, res);
+      const socket = res.socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+      for (const method of ['_write', '_writev'] as const) {
+        const original = socket[method];
+        socket[method] = function (this: unknown, ...args: unknown[]) {
+          atSocketWrite = fs.readFileSync(file, 'utf8');
+          return original.apply(this, args);
+        };
+      }
+      handler(req, res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  function open(buffered: boolean): void {
+    file = freshPath();
+    atSocketWrite = undefined;
+    log = createAccessLog({ accesslog: file, accessLogFormat: '%(U)s %(s)s %(b)s', accessLogBuffered: buffered });
+  }
+
+  it('is in the file before end() hands the response to the socket', async () => {
+    open(false);
+    handler = (_req, res) => res.end('body');
+    await request(port, '/direct');
+    assert.equal(atSocketWrite, '/direct 200 4\n');
+    await log.close();
+    assert.deepEqual(lines(file), ['/direct 200 4']);
+  });
+
+  it('waits in memory when buffered (accessLogBuffered)', async () => {
+    open(true);
+    handler = (_req, res) => res.end('body');
+    await request(port, '/buffered');
+    assert.equal(atSocketWrite, '');
+    await log.close();
+    assert.deepEqual(lines(file), ['/buffered 200 4']);
+  });
+
+  it('is in the file before a write() that completes a Content-Length body reaches the socket', async () => {
+    for (const [path, declare] of [
+      ['/set-header', (res: http.ServerResponse) => res.setHeader('Content-Length', 4)],
+      ['/write-head', (res: http.ServerResponse) => res.writeHead(200, { 'Content-Length': 4 })],
+    ] as const) {
+      open(false);
+      handler = (_req, res) => {
+        declare(res);
+        res.write('bo');
+        res.write('dy');
+        // the client has the whole response now; end() comes a while later
+        setTimeout(() => res.end(), 20);
+      };
+      await request(port, path);
+      assert.equal(atSocketWrite, `${path} 200 4\n`);
+      await log.close();
+      assert.deepEqual(lines(file), [`${path} 200 4`]);
+    }
+  });
+
+  it('counts every body byte written before end(), streamed and chunked', async () => {
+    open(false);
+    handler = (_req, res) => {
+      res.write('abc');
+      setImmediate(() => res.end('defg'));
+    };
+    await request(port, '/streamed');
+    await log.close();
+    assert.deepEqual(lines(file), ['/streamed 200 7']);
+  });
+
+  it('is written once when end() is called twice', async () => {
+    open(false);
+    handler = (_req, res) => {
+      res.end('one');
+      res.end();
+    };
+    await request(port, '/twice');
+    await log.close();
+    assert.deepEqual(lines(file), ['/twice 200 3']);
+  });
+
+  it('is not written for a response whose connection closed before end()', async () => {
+    open(false);
+    let ended: () => void = () => {};
+    const endedLate = new Promise<void>((resolve) => (ended = resolve));
+    let arrived: () => void = () => {};
+    const requestArrived = new Promise<void>((resolve) => (arrived = resolve));
+    handler = (_req, res) => {
+      res.once('close', () => {
+        res.end('too late');
+        ended();
+      });
+      arrived();
+    };
+    const client = http.get({ host: '127.0.0.1', port, path: '/gone', agent: false });
+    client.on('error', () => {});
+    await requestArrived;
+    client.destroy();
+    await endedLate;
+    handler = (_req, res) => res.end();
+    await request(port, '/after');
+    await log.close();
+    assert.deepEqual(lines(file), ['/after 200 0']);
+  });
+});
+
+describe('access log of an http2 compatibility response', () => {
+  it('is written when the response finishes', async () => {
+    const file = freshPath();
+    const log = createAccessLog({ accesslog: file, accessLogFormat: '%(U)s %(s)s %(H)s' });
+    const server = http2.createServer((req, res) => {
+      log.track(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse);
+      res.end('h2');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.request({ ':path': '/h2' });
+      stream.on('error', reject).resume().on('end', resolve);
+    });
+    client.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await log.close();
+    assert.deepEqual(lines(file), ['/h2 200 HTTP/2.0']);
   });
 });
 
@@ -205,7 +333,7 @@ describe('validateAccessLogFormat', () => {
 });
 
 describe("access log on stdout ('-')", () => {
-  it('writes whole lines in batches of at most 4 KiB, and flushes at exit', () => {
+  it('buffered: writes whole lines in batches of at most 4 KiB, and flushes at exit', () => {
     const moduleUrl = new URL('../../lib/log/line-file.js', import.meta.url).href;
     const script = `
       import fs from 'node:fs';
@@ -213,7 +341,7 @@ describe("access log on stdout ('-')", () => {
       const chunks = [];
       const writeSync = fs.writeSync;
       fs.writeSync = (fd, data, ...rest) => { if (fd === 1) chunks.push(data.toString()); return writeSync(fd, data, ...rest); };
-      const out = new LineFile({ kind: 'stdio', fd: 1 }, { batch: true });
+      const out = new LineFile({ kind: 'stdio', fd: 1 }, { mode: 'batched' });
       for (let i = 0; i < 3000; i++) out.write('line ' + i + ' ' + 'x'.repeat(90) + '\\n');
       setImmediate(() => {
         for (let i = 3000; i < 6000; i++) out.write('line ' + i + ' ' + 'x'.repeat(90) + '\\n');

@@ -55,9 +55,37 @@ describe('LineFile', () => {
     );
   });
 
+  it("mode 'direct' has each line in the file when write() returns; a file is batched by default", async () => {
+    const [direct, batched] = [freshPath(), freshPath()];
+    const now = LineFile.open(direct, 1, { mode: 'direct' });
+    const later = LineFile.open(batched, 1);
+    for (let i = 0; i < 3; i++) {
+      now.write(`line ${i}\n`);
+      later.write(`line ${i}\n`);
+      assert.deepEqual(
+        lines(direct),
+        Array.from({ length: i + 1 }, (_, k) => `line ${k}`),
+      );
+      assert.equal(fs.readFileSync(batched, 'utf8'), '');
+    }
+    await Promise.all([now.close(), later.close()]);
+    assert.deepEqual(lines(batched), ['line 0', 'line 1', 'line 2']);
+  });
+
+  it("mode 'direct' sends new lines to the new file after a rename + reopen", async () => {
+    const file = freshPath();
+    const log = LineFile.open(file, 1, { mode: 'direct' });
+    log.write('old\n');
+    fs.renameSync(file, `${file}.1`);
+    log.reopen();
+    log.write('new\n');
+    assert.deepEqual([lines(`${file}.1`), lines(file)], [['old'], ['new']]);
+    await log.close();
+  });
+
   it('writes 20,000 lines across a rename + reopen: each exactly once, none torn', async () => {
     const file = freshPath();
-    const log = LineFile.open(file, 1, { batch: true });
+    const log = LineFile.open(file, 1, { mode: 'batched' });
     const pad = 'x'.repeat(100);
     const all = await writeAcrossRotation(file, log, (i) => log.write(`line ${i} ${pad}\n`));
     assert.equal(all.length, 20_000);
@@ -91,7 +119,7 @@ describe('LineFile', () => {
 
   const WRITER_SCRIPT = `
     const { LineFile } = await import(${JSON.stringify(new URL('../../lib/log/line-file.js', import.meta.url).href)});
-    const log = LineFile.open(process.argv[1], 1, { batch: true });
+    const log = LineFile.open(process.argv[1], 1, { mode: 'batched' });
     const pad = 'y'.repeat(200);
     for (let i = 0; i < 5000; i++) {
       log.write(process.pid + ' ' + i + ' ' + pad + '\\n');

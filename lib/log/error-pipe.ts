@@ -1,0 +1,144 @@
+// The error-log pipe: when the error log has transports beside tsgund's file
+// (syslog, a config's winston transports), a worker writes its entries as JSON
+// lines to a pipe the master reads, and the master logs each through winston
+// under the worker's pid. A leaf module: the worker loads only node:net here.
+import net from 'node:net';
+import { finished, type Readable } from 'node:stream';
+import {
+  type Entry,
+  type ErrorLog,
+  type ErrorLogOptions,
+  LEVELS,
+  type LogLevel,
+  createDirectErrorLog,
+} from './error-line.js';
+import { LineFile } from './line-file.js';
+
+/** What a worker holds for a master that does not read before it drops lines (counted, reported once read again). */
+export const PIPE_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** The longest line the master takes from a worker; the rest of a longer one is dropped. */
+export const MAX_PIPE_LINE = 64 * 1024;
+
+/**
+ * A worker's end: a non-blocking socket, so a write never waits for the
+ * master. Node writes at once what the kernel buffer takes (so a line written
+ * before a SIGKILL is in the pipe) and queues the rest, up to PIPE_BACKLOG_BYTES.
+ */
+export class PipeLineWriter {
+  private readonly socket: net.Socket;
+  private dropped = 0;
+
+  constructor(fd: number) {
+    this.socket = new net.Socket({ fd, readable: false, writable: true });
+    this.socket.unref();
+    // the master is gone: the worker leaves on 'disconnect', nowhere to report this
+    this.socket.on('error', () => {});
+    this.socket.on('drain', () => this.reportDrops());
+  }
+
+  /** line must be one complete line ending in '\n'. */
+  write(line: string): void {
+    if (this.socket.destroyed) return;
+    if (this.socket.writableLength > PIPE_BACKLOG_BYTES) this.dropped++;
+    else this.socket.write(line);
+  }
+
+  /** The pipe is not a path: nothing to reopen (the master reopens its transports). */
+  reopen(): void {}
+
+  /** Ends the pipe once what the worker holds is written (or the master is gone). */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      finished(this.socket, () => resolve());
+      this.socket.end();
+    });
+  }
+
+  private reportDrops(): void {
+    if (this.dropped === 0) return;
+    const msg = `${this.dropped} error-log line(s) dropped: the master did not read them in time`;
+    this.dropped = 0;
+    this.socket.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'warning', msg })}\n`);
+  }
+}
+
+/** A worker's error log: into the file (or stderr) at `fd`, or as JSON lines into the pipe at `fd`. */
+export function createWorkerErrorLog(opts: ErrorLogOptions, fd: number, piped: boolean): ErrorLog {
+  if (!piped) return createDirectErrorLog(opts, LineFile.inherited(fd, opts.errorlog));
+  return createDirectErrorLog({ ...opts, logFormat: 'json' }, new PipeLineWriter(fd));
+}
+
+const cut = (text: string): string => (text.length > MAX_PIPE_LINE ? text.slice(0, MAX_PIPE_LINE) : text);
+
+/**
+ * One line from a worker's pipe as an entry. The line is untrusted (the app
+ * runs in the worker and may write to the pipe itself): anything that is not
+ * a well-formed entry is logged as an error line holding the raw text.
+ */
+export function parsePipeLine(line: string): Entry {
+  const raw = { level: 'error' as const, message: cut(line) };
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return raw;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return raw;
+  const { level, msg, stack, time } = value as Record<string, unknown>;
+  if (typeof level !== 'string' || !Object.hasOwn(LEVELS, level) || typeof msg !== 'string') return raw;
+  if (stack !== undefined && typeof stack !== 'string') return raw;
+  const at = typeof time === 'string' ? new Date(time) : null;
+  return {
+    level: level as LogLevel,
+    message: cut(msg),
+    stack: stack === undefined ? undefined : cut(stack),
+    time: at && !Number.isNaN(at.getTime()) ? at : undefined,
+  };
+}
+
+/** Splits a stream of text into lines, each cut at MAX_PIPE_LINE characters. */
+export class LineSplitter {
+  private pending = '';
+  /** Past MAX_PIPE_LINE in the current line: drop text until its end. */
+  private skipping = false;
+
+  push(text: string): string[] {
+    const parts = (this.pending + text).split('\n');
+    this.pending = parts.pop()!;
+    const lines: string[] = [];
+    for (const part of parts) {
+      if (!this.skipping) lines.push(cut(part));
+      this.skipping = false;
+    }
+    if (this.pending.length > MAX_PIPE_LINE) {
+      if (!this.skipping) lines.push(cut(this.pending));
+      this.pending = '';
+      this.skipping = true;
+    }
+    return lines;
+  }
+
+  /** A last line without its newline (a worker killed mid-write). */
+  end(): string[] {
+    const rest = this.skipping || this.pending === '' ? [] : [this.pending];
+    this.pending = '';
+    return rest;
+  }
+}
+
+/** Reads a worker's pipe to its end (after the worker exited too), each entry to `onEntry`; resolves at the end. */
+export function readPipe(stream: Readable, onEntry: (entry: Entry) => void): Promise<void> {
+  const lines = new LineSplitter();
+  const take = (all: string[]): void => {
+    for (const line of all) if (line !== '') onEntry(parsePipeLine(line));
+  };
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => take(lines.push(text)));
+  return new Promise((resolve) => {
+    stream.once('close', () => {
+      take(lines.end());
+      resolve();
+    });
+    stream.on('error', () => {}); // 'close' follows
+  });
+}
