@@ -6,6 +6,7 @@ import { reopenEach } from '../log/error-line.js';
 import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { interceptAppReady } from './app-ready.js';
 import { boot } from './boot.js';
+import { captureOutput } from './capture-output.js';
 import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from './messages.js';
 import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
@@ -21,12 +22,14 @@ const rt = new WorkerRuntime(spec, log, toMaster);
 const sockets = new SocketArrival();
 
 process.title = `${settings.name}: worker [${settings.app}]`;
-if (settings.captureOutput) void import('./capture-output.js').then(({ captureOutput }) => captureOutput(log));
+// before any app code, so that none of its output escapes
+if (settings.captureOutput) captureOutput(log);
+const appDir = process.cwd();
 
 /** Features that only some configurations use are imported on their first message, in order. */
 const guests = lazy(() => import('./guests.js').then(({ Guests }) => new Guests(log, settings)));
 const appMetrics = lazy(() =>
-  import('./app-metrics.js').then(({ appMetricsResponder }) => appMetricsResponder(process.cwd())),
+  import('./app-metrics.js').then(({ appMetricsResponder }) => appMetricsResponder(appDir)),
 );
 
 type MessageHandlers = {
