@@ -25,7 +25,7 @@ import { parseAppSpec } from '../worker/app-loader.js';
 import { WORKER_ENV, type MasterToWorker, type WorkerSpec, type WorkerToMaster } from '../worker/messages.js';
 import { CrashBackoff } from './crash-backoff.js';
 import { Pidfile } from './pidfile.js';
-import { MasterLogFiles } from './log-files.js';
+import { MasterLogFiles, WORKER_HANDOVER_FD } from './log-files.js';
 import { unixSocketAccess, workerFork, workerIdentity } from './privileges.js';
 import { Reaper } from './reaper.js';
 import { planGuests, Slots } from './slots.js';
@@ -442,6 +442,7 @@ export class Arbiter {
 
   private onUsr1(): void {
     this.logFiles.reopen(this.log); // never throws: the workers get their USR1 whatever happens here
+    this.logFiles.handOver(this.log); // before the signal: the descriptors wait in each worker's socket
     for (const h of this.workers.values()) h.signal('SIGUSR1');
     void this.transports.refresh();
   }
@@ -655,6 +656,7 @@ export class Arbiter {
     }
     const h = new WorkerHandle(worker, generation, () => this.graceMs, slot);
     this.transports.attach(h.pid, worker.process.stdio[4] as Readable | null);
+    this.logFiles.attach(worker.process.stdio.at(WORKER_HANDOVER_FD), settings, piped);
     this.workers.set(worker.id, h);
     this.intake.attach(h);
     worker.on('exit', (code: number | null, signal: string | null) => this.onWorkerExit(h, code, signal));

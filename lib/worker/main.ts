@@ -6,13 +6,13 @@ import net from 'node:net';
 import { handleSignal } from '../early-signals.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
 import type { AccessLog } from '../log/access-log.js';
-import { reopenEach } from '../log/error-line.js';
 import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { type NativeHandle, listenOnHandle, stopAccepting } from '../listeners/handles.js';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp, type RequestListener } from './app-loader.js';
 import { awaitAppReady, interceptAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen, type Bind } from './binds.js';
 import { Drainer } from './drain.js';
+import { reopenLogs } from './reopen-logs.js';
 import { filterRequests, forwardedFilter } from './forwarded.js';
 import { type HookRunner, loadWorkerHooks } from '../config/hooks.js';
 import { interceptListen, type ListenTarget } from './listen-hook.js';
@@ -51,7 +51,9 @@ process.on('disconnect', () => exitNow(0));
 
 handleSignal('SIGUSR1', () => {
   log.info('reopening log files');
-  reopenEach(log, [log, accessLog]);
+  const failed = reopenLogs({ errorlog: log, accesslog: accessLog }, logFds.handover);
+  // still on the old files, which logrotate may compress or delete: a replacement gets the fresh ones at fork
+  if (failed) retire(`cannot reopen log file: ${failed}`);
 });
 
 if (settings.captureOutput) {
