@@ -81,28 +81,12 @@ function bindOf(env: AnyRecord, origin: string): AnyRecord {
   return { bind: [`${host.includes(':') ? `[${host}]` : host}:${Number(port)}`] };
 }
 
-/** Translate the first app of a PM2 ecosystem file into tsgund settings (`envName`: PM2's `--env`). */
-export function fromEcosystem(config: unknown, file: string, envName: string | null = null): Ecosystem {
-  const origin = basename(file);
-  const apps = (config as AnyRecord | null)?.apps ?? config;
-  const list = Array.isArray(apps) ? apps : [apps];
-  const first = list[0] as AnyRecord | undefined;
-  if (!first || typeof first !== 'object' || typeof first.script !== 'string') {
-    throw new ConfigError(`${origin}: expected apps[0].script, the app's main module`);
-  }
-  const warnings: string[] = [];
-  if (list.length > 1) warnings.push(`${origin}: only the first app ('${first.name ?? first.script}') is started`);
-  const base = dirname(file);
-  const cwd = typeof first.cwd === 'string' ? resolve(base, first.cwd) : base;
-  const values: AnyRecord = { workers: cpuCount(first.instances, origin) };
-  const appEnv = envOf(first, envName, origin);
-  const env = Object.entries(appEnv).map(([k, v]) => `${k}=${String(v)}`);
-  const nodeArgs = first.node_args ?? first.interpreter_args;
-  // workers are forked with the master's node: node_args reach them through NODE_OPTIONS
-  if (nodeArgs) env.push(`NODE_OPTIONS=${Array.isArray(nodeArgs) ? nodeArgs.join(' ') : String(nodeArgs)}`);
-  if (env.length) values.rawEnv = env;
-  if (typeof first.cwd === 'string') values.chdir = cwd;
-  for (const [key, value] of Object.entries(first)) {
+/** PM2's fields of `app` as tsgund settings in `into.values`; an unsupported field is a warning. */
+function translateFields(
+  app: AnyRecord,
+  { values, cwd, origin, warnings }: { values: AnyRecord; cwd: string; origin: string; warnings: string[] },
+): void {
+  for (const [key, value] of Object.entries(app)) {
     switch (key) {
       case 'script':
       case 'instances':
@@ -152,6 +136,30 @@ export function fromEcosystem(config: unknown, file: string, envName: string | n
           warnings.push(`${origin}: PM2 field '${key}' is not supported by tsgund, ignored`);
     }
   }
+}
+
+/** Translate the first app of a PM2 ecosystem file into tsgund settings (`envName`: PM2's `--env`). */
+export function fromEcosystem(config: unknown, file: string, envName: string | null = null): Ecosystem {
+  const origin = basename(file);
+  const apps = (config as AnyRecord | null)?.apps ?? config;
+  const list = Array.isArray(apps) ? apps : [apps];
+  const first = list[0] as AnyRecord | undefined;
+  if (!first || typeof first !== 'object' || typeof first.script !== 'string') {
+    throw new ConfigError(`${origin}: expected apps[0].script, the app's main module`);
+  }
+  const warnings: string[] = [];
+  if (list.length > 1) warnings.push(`${origin}: only the first app ('${first.name ?? first.script}') is started`);
+  const base = dirname(file);
+  const cwd = typeof first.cwd === 'string' ? resolve(base, first.cwd) : base;
+  const values: AnyRecord = { workers: cpuCount(first.instances, origin) };
+  const appEnv = envOf(first, envName, origin);
+  const env = Object.entries(appEnv).map(([k, v]) => `${k}=${String(v)}`);
+  const nodeArgs = first.node_args ?? first.interpreter_args;
+  // workers are forked with the master's node: node_args reach them through NODE_OPTIONS
+  if (nodeArgs) env.push(`NODE_OPTIONS=${Array.isArray(nodeArgs) ? nodeArgs.join(' ') : String(nodeArgs)}`);
+  if (env.length) values.rawEnv = env;
+  if (typeof first.cwd === 'string') values.chdir = cwd;
+  translateFields(first, { values, cwd, origin, warnings });
   return { app: resolve(cwd, first.script), values, defaults: bindOf(appEnv, origin), warnings };
 }
 

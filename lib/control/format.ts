@@ -32,6 +32,22 @@ function table(header: string[], rows: string[][], right: boolean[]): string[] {
   return [line(header), ...rows.map(line)];
 }
 
+/** One row per generation: which settings its workers run (an older master sends none: no table). */
+function generationTable(s: StatusSnapshot): string[] {
+  if (!s.generations?.length) return [];
+  const rows = s.generations.map((g) => [
+    String(g.generation),
+    g.role,
+    String(g.workers),
+    g.digest,
+    g.configPath ?? '-',
+    g.app,
+    g.createdAt,
+  ]);
+  const header = ['GEN', 'ROLE', 'WORKERS', 'SETTINGS', 'CONFIG', 'APP', 'CREATED'];
+  return [...table(header, rows, [true, false, true, false, false, false, false]), ''];
+}
+
 /** The text `tsgund status` prints: the master on one row, then one row per worker. */
 export function formatStatus(s: StatusSnapshot): string {
   const serving = s.workers.filter((w) => w.state === 'ready').length;
@@ -57,6 +73,7 @@ export function formatStatus(s: StatusSnapshot): string {
     ...master,
     `listening on ${s.listeners.length ? s.listeners.join(', ') : '(nothing)'}`,
     '',
+    ...generationTable(s),
     ...(workers.length
       ? table(
           ['WORKER', 'GEN', 'STATE', 'UPTIME', 'REQUESTS', 'ACCEPTED', 'RSS MiB'],

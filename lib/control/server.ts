@@ -134,6 +134,30 @@ function serve(sock: net.Socket, snapshot: () => StatusSnapshot, log: ErrorLog, 
   });
 }
 
+/** Listen at `path` through a private directory (see startControlServer); returns the socket file's identity. */
+async function bindPrivately(server: net.Server, path: string): Promise<string> {
+  let privateDir: string;
+  try {
+    privateDir = mkdtempSync(join(dirname(path), '.tsgund-ctl-'));
+  } catch (err) {
+    throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
+  }
+  try {
+    const bound = join(privateDir, 's');
+    await listen(server, bound);
+    chmodSync(bound, 0o600);
+    // link, not rename: a file someone put at `path` since clearStale stays theirs and fails the start
+    linkSync(bound, path);
+    return fileIdentity(path);
+  } catch (err) {
+    server.close();
+    if (errno(err) === 'EEXIST') throw squatted(path, ownerOf(path));
+    throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
+  } finally {
+    rmSync(privateDir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Answer `{"cmd":"status"}` on a unix socket that only the master's user (and
  * root) can connect to. Node cannot read the peer's credentials
@@ -159,32 +183,12 @@ export async function startControlServer(
     sock.unref();
     serve(sock, snapshot, log, appMetrics);
   });
-  let privateDir: string;
-  try {
-    privateDir = mkdtempSync(join(dirname(path), '.tsgund-ctl-'));
-  } catch (err) {
-    throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
-  }
-  let current = path;
-  let identity: string;
-  try {
-    const bound = join(privateDir, 's');
-    await listen(server, bound);
-    chmodSync(bound, 0o600);
-    // link, not rename: a file someone put at `path` since clearStale stays theirs and fails the start
-    linkSync(bound, path);
-    identity = fileIdentity(path);
-  } catch (err) {
-    server.close();
-    if (errno(err) === 'EEXIST') throw squatted(path, ownerOf(path));
-    throw new ConfigError(`cannot create the control socket ${path}: ${errno(err)}`);
-  } finally {
-    rmSync(privateDir, { recursive: true, force: true });
-  }
+  const identity = await bindPrivately(server, path);
   // the master's own timers decide when it exits, not this socket
   server.unref();
   log.info(`Control socket: ${path}`);
 
+  let current = path;
   const ours = (): boolean => {
     try {
       return fileIdentity(current) === identity;

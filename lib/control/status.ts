@@ -17,6 +17,21 @@ export interface WorkerStatus {
   rss: number;
 }
 
+/** One generation of workers and which settings it runs. */
+export interface GenerationStatus {
+  generation: number;
+  /** serving: the current one; booting: a reload's candidate; draining: an old one whose workers are stopping. */
+  role: 'serving' | 'booting' | 'draining';
+  configPath: string | null;
+  /** A short digest of its settings: two generations with the same digest run the same settings. */
+  digest: string;
+  app: string;
+  /** When it was created (ISO 8601). */
+  createdAt: string;
+  /** Its workers that have not exited. */
+  workers: number;
+}
+
 export interface StatusSnapshot {
   name: string;
   pid: number;
@@ -31,6 +46,8 @@ export interface StatusSnapshot {
   /** Messages from workers the master did not act on, by reason (see lib/master/worker-messages.ts). */
   ignoredMessages?: Record<string, number>;
   listeners: string[];
+  /** The generations that have workers or are booting, oldest first (an older master does not send them). */
+  generations?: GenerationStatus[];
   workers: WorkerStatus[];
   /** Where the workers write their logs: absolute paths, '-' for stdout or stderr, null for no access log. */
   logs: LogLocations;

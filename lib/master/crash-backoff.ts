@@ -1,3 +1,5 @@
+import { monotonic } from './clock.js';
+
 const QUICK_DEATH_MS = 1000;
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 10_000;
@@ -14,8 +16,8 @@ export class CrashBackoff {
   private lastCrash = 0;
   private notBefore = 0;
 
-  /** Record a worker exit after `servingMs` of service; returns the delay before the next spawn in ms. */
-  recordExit(servingMs: number, now = Date.now()): number {
+  /** Record a worker exit (`now`: monotonic ms) after `servingMs` of service; returns the delay before the next spawn in ms. */
+  recordExit(servingMs: number, now = monotonic()): number {
     if (now - this.lastCrash > HEALTHY_RESET_MS) this.streak = 0;
     if (servingMs >= QUICK_DEATH_MS) return 0;
     this.lastCrash = now;
@@ -26,7 +28,7 @@ export class CrashBackoff {
   }
 
   /** Milliseconds to wait before a spawn is allowed. */
-  wait(now = Date.now()): number {
+  wait(now = monotonic()): number {
     return Math.max(0, this.notBefore - now);
   }
 }

@@ -15,7 +15,6 @@ import { BootFailure, type WorkerHandle } from './worker-handle.js';
 export class GenerationBoot {
   readonly done: Promise<void>;
   private settled = false;
-  private readyCount = 0;
   private finish!: { resolve: () => void; reject: (e: BootFailure) => void };
   private readonly timer: NodeJS.Timeout;
 
@@ -26,6 +25,10 @@ export class GenerationBoot {
     private readonly lenient: boolean,
     signal: AbortSignal,
     private readonly warn: (message: string) => void,
+    /** How many of its workers must be ready: all of them, or a batch of a rolling boot. */
+    readonly size = settings.workers,
+    /** Workers of it already ready (a later batch counts those of the earlier ones). */
+    private readyCount = 0,
   ) {
     this.done = new Promise<void>((resolve, reject) => (this.finish = { resolve, reject }));
     const timeoutMs = settings.bootTimeout * 1000;
@@ -40,10 +43,7 @@ export class GenerationBoot {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     void this.done.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
-  }
-
-  get size(): number {
-    return this.settings.workers;
+    if (this.readyCount >= size) this.succeed();
   }
 
   /** Still waiting: its workers are still to be spawned and replaced. */
@@ -91,4 +91,28 @@ export class GenerationBoot {
     clearTimeout(this.timer);
     this.finish.reject(err);
   }
+}
+
+/** `work`, unless `signal` aborts or `timeoutMs` passes first (then a BootFailure). */
+export function settleWithin<T>(
+  work: Promise<T>,
+  timeoutMs: number,
+  signal: AbortSignal | null,
+  what: string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new BootFailure(`gave up waiting for ${what} after ${timeoutMs / 1000} s (boot-timeout)`, 3)),
+      timeoutMs,
+    );
+    const onAbort = () =>
+      reject(
+        new BootFailure(signal?.reason === 'SIGHUP' ? 'superseded by a newer HUP' : 'interrupted by a stop signal', 3),
+      );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    });
+  });
 }

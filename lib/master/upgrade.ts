@@ -32,6 +32,8 @@ export class Upgrade {
 
   /** Why a USR2 cannot start an upgrade now, or null when it can. */
   refusal(): string | null {
+    // PID 1's exit kills its whole PID namespace, the new master included: the upgrade could never finish
+    if (process.pid === 1) return 'running as PID 1 (a container): roll out a new container instead';
     if (this.childPid !== null) return `an upgraded master (pid ${this.childPid}) is already running`;
     if (this.parentPid !== null) return `the old master (pid ${this.parentPid}) has not exited yet`;
     return null;

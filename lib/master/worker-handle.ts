@@ -1,6 +1,8 @@
-import { UserError } from '../errors.js';
 import type { Worker } from 'node:cluster';
+import type { Settings } from '../config/types.js';
+import { UserError } from '../errors.js';
 import type { WorkerToMaster } from '../worker/messages.js';
+import { type Clock, monotonic } from './clock.js';
 
 /** How long a QUIT (quick stop) waits before SIGKILL, as gunicorn's quick shutdown. */
 export const QUICK_STOP_MS = 2000;
@@ -12,15 +14,23 @@ export type WorkerState = 'booting' | 'ready' | 'draining' | 'stopping';
 /** A generation (or the first one, at start) did not come up. */
 export class BootFailure extends UserError {}
 
+/** What a worker knows of its generation: its number, and the settings it was forked with and is stopped with. */
+export interface WorkerGeneration {
+  readonly number: number;
+  readonly settings: Settings;
+}
+
 /**
  * The master's view of one worker process: its state, last check-in and stats.
  * It owns the stop policy (puma's WorkerHandle#term): every stop is a signal
  * followed by SIGKILL if the worker is still there when its grace runs out.
+ * Every time it keeps is on the monotonic clock.
  */
-export class WorkerHandle {
+export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
   state: WorkerState = 'booting';
-  readonly startedAt = Date.now();
-  lastCheckin = Date.now();
+  readonly startedAt: number;
+  lastCheckin: number;
+  /** When it reported ready (0 until then). */
   readyAt = 0;
   requests = 0;
   accepted = 0;
@@ -28,6 +38,8 @@ export class WorkerHandle {
   abortedAt = 0;
   /** Set when the worker stopped on purpose (drain, recycle, shutdown). */
   retiring = false;
+  /** Who decided it stops: the master (TERM, QUIT) or the worker itself (max-requests). */
+  stoppedBy: 'master' | 'worker' | null = null;
   /** The app's own failure to load, as the worker reported it. */
   bootError: BootFailure | null = null;
   private killTimer: NodeJS.Timeout | null = null;
@@ -36,12 +48,22 @@ export class WorkerHandle {
 
   constructor(
     readonly worker: Worker,
-    readonly generation: number,
-    /** The current graceful timeout in ms (it may change on HUP). */
-    private readonly graceMs: () => number,
+    /** The generation it belongs to: it runs, and is stopped with, that generation's settings. */
+    readonly gen: G,
     /** Its worker slot: with reusePort, the socket it accepts on; a replacement takes over a free one. */
     readonly slot = 0,
-  ) {}
+    private readonly clock: Clock = monotonic,
+  ) {
+    this.startedAt = this.lastCheckin = clock();
+  }
+
+  get generation(): number {
+    return this.gen.number;
+  }
+
+  private graceMs(): number {
+    return this.gen.settings.gracefulTimeout * 1000;
+  }
 
   get pid(): number {
     return this.worker.process.pid!;
@@ -52,12 +74,12 @@ export class WorkerHandle {
   }
 
   get uptimeMs(): number {
-    return Date.now() - this.startedAt;
+    return Math.round(this.clock() - this.startedAt);
   }
 
   /** How long it took from fork to ready (null until it is ready). */
   get bootMs(): number | null {
-    return this.readyAt ? this.readyAt - this.startedAt : null;
+    return this.readyAt ? Math.round(this.readyAt - this.startedAt) : null;
   }
 
   /** Ready and not retiring: accepting on its sockets. */
@@ -67,7 +89,7 @@ export class WorkerHandle {
 
   /** How long it has served since it reported ready (0 if it never did). */
   get servingMs(): number {
-    return this.readyAt ? Date.now() - this.readyAt : 0;
+    return this.readyAt ? this.clock() - this.readyAt : 0;
   }
 
   get serving(): boolean {
@@ -76,11 +98,11 @@ export class WorkerHandle {
 
   /** Apply a message from the worker to its state. */
   onMessage(msg: WorkerToMaster): void {
-    this.lastCheckin = Date.now();
+    this.lastCheckin = this.clock();
     switch (msg.type) {
       case 'ready':
         if (this.state === 'booting') this.state = 'ready';
-        this.readyAt = Date.now();
+        this.readyAt = this.lastCheckin;
         return;
       case 'boot-error':
         this.bootError = new BootFailure(msg.message, msg.exitCode);
@@ -118,13 +140,14 @@ export class WorkerHandle {
   retire(): void {
     if (this.retiring) return;
     this.retiring = true;
+    this.stoppedBy = 'worker';
     this.state = 'draining';
     this.killAfter(this.graceMs());
   }
 
   /** Missed heartbeats: SIGABRT (the workerAbort hook may run), then SIGKILL. */
-  abort(now: number): void {
-    this.abortedAt = now;
+  abort(): void {
+    this.abortedAt = this.clock();
     this.signal('SIGABRT');
     this.killAfter(ABORT_GRACE_MS);
   }
@@ -135,6 +158,7 @@ export class WorkerHandle {
 
   private stopWith(sig: 'SIGTERM' | 'SIGQUIT', state: WorkerState, graceMs: number): void {
     this.retiring = true;
+    this.stoppedBy ??= 'master';
     this.state = state;
     this.signal(sig);
     this.killAfter(graceMs);
@@ -142,7 +166,7 @@ export class WorkerHandle {
 
   /** Arm the SIGKILL; one armed to fire sooner stands (a later stop never buys a worker time). */
   private killAfter(ms: number): void {
-    const at = performance.now() + ms;
+    const at = this.clock() + ms;
     if (this.killTimer && at >= this.killAt) return;
     if (this.killTimer) clearTimeout(this.killTimer);
     this.killAt = at;

@@ -108,6 +108,18 @@ export class MasterMetrics {
     help: 'Generation of the workers currently serving',
     registers: [this.registry],
   });
+  private readonly generations = new Gauge({
+    name: 'tsgund_generation_workers',
+    help: 'Workers of each generation, with the settings it runs: role (serving, booting, draining), a digest of its settings, its config file and app',
+    labelNames: ['generation', 'role', 'settings_digest', 'config', 'app'] as const,
+    registers: [this.registry],
+  });
+  private readonly workerGeneration = new Gauge({
+    name: 'tsgund_worker_generation',
+    help: 'The generation each worker belongs to (and whose settings it runs)',
+    labelNames: ['pid'] as const,
+    registers: [this.registry],
+  });
   private readonly ignored = new Counter({
     name: 'tsgund_worker_messages_ignored_total',
     help: 'Messages from workers the master did not act on, by reason: unknown kind, malformed, wrong state, internal, bind request, over the rate limit',
@@ -174,6 +186,20 @@ export class MasterMetrics {
     this.generation.set(snapshot.generation);
     for (const state of WORKER_STATES)
       this.workers.set({ state }, snapshot.workers.filter((w) => w.state === state).length);
+    this.generations.reset(); // generations without workers drop out
+    for (const g of snapshot.generations ?? [])
+      this.generations.set(
+        {
+          generation: String(g.generation),
+          role: g.role,
+          settings_digest: g.digest,
+          config: g.configPath ?? '',
+          app: g.app,
+        },
+        g.workers,
+      );
+    this.workerGeneration.reset();
+    for (const w of snapshot.workers) this.workerGeneration.set({ pid: String(w.pid) }, w.generation);
     this.workerRss.reset(); // workers that exited drop out
     for (const w of snapshot.workers) if (w.rss > 0) this.workerRss.set({ pid: String(w.pid) }, w.rss);
     this.appWorkers.set({ answered: 'yes' }, app?.answered ?? 0);

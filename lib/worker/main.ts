@@ -361,21 +361,8 @@ async function serveApp(): Promise<void> {
   await serving;
 }
 
-async function boot(): Promise<void> {
-  if (settings.accesslog && logFds.accesslog !== null) {
-    const { createAccessLog } = await import('../log/access-log.js');
-    accessLog = createAccessLog(
-      {
-        accesslog: settings.accesslog,
-        accessLogFormat: settings.accessLogFormat,
-        accessLogBuffered: settings.accessLogBuffered,
-      },
-      logFds.accesslog,
-    );
-  }
-  const h = await loadWorkerHooks(spec.configPath, settings, log);
-  hooks = h;
-  if (h.has('preRequest') || h.has('postRequest')) requestHooks = h;
+/** TERM drains; INT and QUIT run workerInt and workerExit, then exit; ABRT runs workerAbort, then exits. */
+function installStopSignals(h: HookRunner): void {
   process.on('SIGTERM', () => {
     log.info('worker received TERM, finishing in-flight requests');
     drainAndExit();
@@ -398,6 +385,24 @@ async function boot(): Promise<void> {
       exitNow(1);
     });
   }
+}
+
+async function boot(): Promise<void> {
+  if (settings.accesslog && logFds.accesslog !== null) {
+    const { createAccessLog } = await import('../log/access-log.js');
+    accessLog = createAccessLog(
+      {
+        accesslog: settings.accesslog,
+        accessLogFormat: settings.accessLogFormat,
+        accessLogBuffered: settings.accessLogBuffered,
+      },
+      logFds.accesslog,
+    );
+  }
+  const h = await loadWorkerHooks(spec.configPath, settings, log);
+  hooks = h;
+  if (h.has('preRequest') || h.has('postRequest')) requestHooks = h;
+  installStopSignals(h);
 
   await allSockets;
   binds = handles.map((handle, i) => describeBind(labels[i]!, handle));

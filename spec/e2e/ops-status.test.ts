@@ -74,7 +74,9 @@ describe('tsgund status', () => {
       new RegExp(`^${proc.pid}\\s+shop\\s+\\S+hello\\.js\\s+1\\s+running\\s+\\d+s\\s+[\\d.]+\\s+2/2\\s+0$`),
     );
     assert.equal(lines[2], `listening on ${url}`);
-    assert.match(lines[4]!, /^WORKER\s+GEN\s+STATE\s+UPTIME\s+REQUESTS\s+ACCEPTED\s+RSS MiB$/);
+    assert.match(lines[4]!, /^GEN\s+ROLE\s+WORKERS\s+SETTINGS\s+CONFIG\s+APP\s+CREATED$/);
+    assert.match(lines[5]!, /^\s*1\s+serving\s+2\s+[0-9a-f]{12}\s+-\s+\S+hello\.js\s+\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+    assert.match(lines[7]!, /^WORKER\s+GEN\s+STATE\s+UPTIME\s+REQUESTS\s+ACCEPTED\s+RSS MiB$/);
     for (const w of s.workers)
       assert.ok(
         lines.some((l) => new RegExp(`^${w.pid}\\s+1\\s+ready\\s+\\d+s\\s+\\d+\\s+\\d+\\s+[\\d.]+$`).test(l)),

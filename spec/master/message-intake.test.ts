@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
+import { defaults } from '../../lib/config/resolve.js';
 import type { ErrorLog } from '../../lib/log/error-line.js';
 import { MessageIntake } from '../../lib/master/message-intake.js';
 import { WorkerHandle } from '../../lib/master/worker-handle.js';
@@ -36,7 +37,10 @@ function setup(opts: { deliver?: (msg: WorkerToMaster) => void } = {}) {
   const child = new FakeChild();
   const worker = Object.assign(new EventEmitter(), { process: child, id: 1 });
   child.on('message', (m: unknown) => worker.emit('message', m)); // as node:cluster's Worker does
-  const h = new WorkerHandle(worker as unknown as Worker, 1, () => 1000);
+  const h = new WorkerHandle(worker as unknown as Worker, {
+    number: 1,
+    settings: { ...defaults(), gracefulTimeout: 1 },
+  });
   const intake = new MessageIntake(
     {
       log: () => log,
