@@ -210,6 +210,30 @@ describe('log files as root', { skip: process.getuid?.() !== 0 && 'needs root' }
     assert.doesNotMatch(errorText, /\[ERROR\]|\[CRITICAL\]/);
   });
 
+  it('a worker that cannot reopen its path and was handed nothing retires and is replaced: no error, no line lost', async (t) => {
+    const dir = rootDir(0o750);
+    mkdirSync(join(dir, 'app'), { mode: 0o755 });
+    const { proc, url, errors, access } = await start(dir, 'app', ['-w', '2']);
+    const workers = workersOf(proc.pid);
+    const load = new NumberedRequests(url);
+    t.after(() => load.stop());
+    await load.flowing(200);
+    // a USR1 straight to a worker, not through the master: no descriptors wait for it, and nobody cannot reach the path
+    process.kill(workers[0]!, 'SIGUSR1');
+    await waitFor(() => {
+      const now = workersOf(proc.pid);
+      return now.length === 2 && !now.includes(workers[0]!) && now.includes(workers[1]!);
+    }, 'a replacement for the worker');
+    await load.flowing(200);
+    await load.stop();
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exit).code, 0);
+    assert.deepEqual(load.failures, []);
+    assert.deepEqual(accessLogAccounting([access], load.ok), { twice: [], missing: [], unknown: [] });
+    assert.match(read(errors), new RegExp(`Worker ${workers[0]} is retiring: cannot reopen log file: .*EACCES`));
+    assert.doesNotMatch(read(errors), /\[ERROR\]|\[CRITICAL\]/);
+  });
+
   it('a reopen that fails in the master keeps the old file, one error line; the workers follow the master', async () => {
     const dir = rootDir(0o755);
     const { proc, url, errors, access } = await start(dir, '.', ['-w', '2']);
