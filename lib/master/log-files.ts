@@ -100,7 +100,7 @@ export class MasterLogFiles {
       }
       try {
         if (handOver(fd, logs) === 'full')
-          log.warning('a worker has not read its last log files yet: it reopens them by path');
+          log.warning('a worker has not taken the log files of earlier USR1s: it stays on older files until a later one');
       } catch {
         // the worker is exiting (EPIPE): its exit is handled elsewhere
       }
