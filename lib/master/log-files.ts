@@ -100,7 +100,9 @@ export class MasterLogFiles {
       }
       try {
         if (handOver(fd, logs) === 'full')
-          log.warning('a worker has not taken the log files of earlier USR1s: it stays on older files until a later one');
+          log.warning(
+            'a worker has not taken the log files of earlier USR1s: it stays on older files until a later one',
+          );
       } catch {
         // the worker is exiting (EPIPE): its exit is handled elsewhere
       }
