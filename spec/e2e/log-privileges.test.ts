@@ -30,12 +30,14 @@ import {
   waitFor,
   workersOf,
 } from '../support/harness.js';
+import { exec, which } from '../support/exec.js';
 import { NumberedRequests, accessLogAccounting, linesOf, read } from '../support/numbered-requests.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
 
 const NOBODY = 65534;
+const LOGROTATE = which('logrotate');
 const ENV_APP = join(FIXTURES, 'env-app.js');
 
 /** A fresh directory owned by root, mode `mode` (0755: nobody may enter it, not write to it). */
@@ -207,6 +209,40 @@ describe('log files as root', { skip: process.getuid?.() !== 0 && 'needs root' }
         assert.match(text, new RegExp(`\\[${pid}\\] \\[INFO\\] reopening log files`), `${errors}.${k}`);
     }
     const errorText = [errors, ...[1, 2, 3, 4].map((k) => `${errors}.${k}`)].map(read).join('');
+    assert.doesNotMatch(errorText, /\[ERROR\]|\[CRITICAL\]/);
+  });
+
+  it('logrotate with -u nobody, logs under a 0750 root-owned parent: 3 rotations under load, nothing lost', {
+    skip: !LOGROTATE && 'logrotate is not installed',
+  }, async (t) => {
+    const dir = rootDir(0o750);
+    mkdirSync(join(dir, 'app'), { mode: 0o755 });
+    const pidfile = join(dir, 'app', 'app.pid');
+    const { proc, url, errors, access } = await start(dir, 'app', ['-w', '2', '-p', pidfile]);
+    const workers = workersOf(proc.pid);
+    const config = join(dir, 'logrotate.conf');
+    writeFileSync(
+      config,
+      `${access} ${errors} {\n  rotate 5\n  create 0640 nobody root\n  sharedscripts\n  postrotate\n    kill -USR1 "$(cat ${pidfile})"\n  endscript\n}\n`,
+    );
+    const load = new NumberedRequests(url);
+    t.after(() => load.stop());
+    await load.flowing(200);
+    for (let i = 1; i <= 3; i++) {
+      const done = await exec(LOGROTATE!, ['-s', join(dir, 'state'), '-f', config]);
+      assert.equal(done.code, 0, `logrotate: ${done.stdout}${done.stderr}`);
+      await waitFor(() => reopenLines(errors, 3).length === 3 * i, `the master and both workers to reopen (${i})`);
+      await load.flowing(200);
+      await waitFor(() => linesOf(access).length > 0, `the new access.log to be written (${i})`);
+    }
+    await load.stop();
+    assert.deepEqual(workersOf(proc.pid), workers, 'the same workers serve throughout');
+    proc.kill('SIGTERM');
+    assert.equal((await proc.exit).code, 0);
+    assert.deepEqual(load.failures, []);
+    const files = [access, ...[1, 2, 3].map((k) => `${access}.${k}`)];
+    assert.deepEqual(accessLogAccounting(files, load.ok), { twice: [], missing: [], unknown: [] });
+    const errorText = [errors, ...[1, 2, 3].map((k) => `${errors}.${k}`)].map(read).join('');
     assert.doesNotMatch(errorText, /\[ERROR\]|\[CRITICAL\]/);
   });
 
