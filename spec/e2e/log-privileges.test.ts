@@ -270,11 +270,12 @@ describe('log files as root', { skip: process.getuid?.() !== 0 && 'needs root' }
     assert.doesNotMatch(read(errors), /\[ERROR\]|\[CRITICAL\]/);
   });
 
-  it('a reopen that fails in the master keeps the old file, one error line; the workers follow the master', async () => {
+  it('a reopen that fails in the master keeps the old file, one error line; the workers follow the master', async (t) => {
     const dir = rootDir(0o755);
     const { proc, url, errors, access } = await start(dir, '.', ['-w', '2']);
     const workers = workersOf(proc.pid);
     const load = new NumberedRequests(url);
+    t.after(() => load.stop());
     await load.flowing(100);
     renameSync(errors, `${errors}.1`);
     mkdirSync(errors); // nothing can open a file there: EISDIR, for root as for nobody
