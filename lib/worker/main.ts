@@ -80,6 +80,8 @@ const signalHandlers: Record<WorkerSignal, { run(): void; only?: () => boolean }
 function installSignals(): void {
   for (const [sig, { run, only }] of Object.entries(signalHandlers))
     if (!only || only()) handleSignal(sig as NodeJS.Signals, run);
+  // a USR1 that came while the logs were being set up was ignored: take the files the master handed over for it
+  reopenLogs({ errorlog: log, accesslog: rt.features.accessLog }, logFds.handover, { handedOnly: true });
 }
 
 function lazy<T>(load: () => Promise<T>): () => Promise<T> {

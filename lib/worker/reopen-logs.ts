@@ -18,20 +18,21 @@ function handed(handoverFd: number | undefined): HandedLogs | null {
 
 /**
  * USR1 in a worker: each log takes the descriptor the master handed over for
- * it, or else opens its path again. Returns why a log could not be reopened
- * (it keeps writing to the old file), or null when all were.
+ * it, or else opens its path again (not with `handedOnly`: then a log
+ * without a handed descriptor is left as it is). Returns why a log could not
+ * be reopened (it keeps writing to the old file), or null when all were.
  */
 export function reopenLogs(
   logs: { errorlog: Reopenable; accesslog: Reopenable | null },
   handoverFd: number | undefined,
-  take: (fd: number | undefined) => HandedLogs | null = handed,
+  { handedOnly = false, take = handed }: { handedOnly?: boolean; take?: typeof handed } = {},
 ): string | null {
   const fresh = take(handoverFd) ?? {};
   const failures: string[] = [];
   for (const key of ['errorlog', 'accesslog'] as const) {
     const log = logs[key];
     const fd = fresh[key];
-    if (!log) {
+    if (!log || (handedOnly && fd === undefined)) {
       if (fd !== undefined) closeSync(fd);
       continue;
     }

@@ -34,18 +34,29 @@ describe('log descriptors handed over', () => {
       },
     });
     assert.equal(
-      reopenLogs({ errorlog: file('error'), accesslog: file('access') }, 6, () => ({ errorlog: 11, accesslog: 12 })),
+      reopenLogs({ errorlog: file('error'), accesslog: file('access') }, 6, {
+        take: () => ({ errorlog: 11, accesslog: 12 }),
+      }),
       null,
     );
+    assert.equal(reopenLogs({ errorlog: file('error'), accesslog: null }, undefined, { take: () => null }), null);
     assert.equal(
-      reopenLogs({ errorlog: file('error'), accesslog: null }, undefined, () => null),
-      null,
-    );
-    assert.equal(
-      reopenLogs({ errorlog: file('error', true), accesslog: file('access', true) }, 6, () => ({})),
+      reopenLogs({ errorlog: file('error', true), accesslog: file('access', true) }, 6, { take: () => ({}) }),
       'cannot open /x/error: EACCES; cannot open /x/access: EACCES',
     );
-    assert.deepEqual(calls, ['error:11', 'access:12', 'error:path', 'error:path', 'access:path']);
+    // at boot only what was handed over: no path is opened for the others
+    assert.equal(
+      reopenLogs({ errorlog: file('error'), accesslog: file('access') }, 6, {
+        handedOnly: true,
+        take: () => ({ accesslog: 13 }),
+      }),
+      null,
+    );
+    assert.equal(
+      reopenLogs({ errorlog: file('error', true), accesslog: null }, 6, { handedOnly: true, take: () => null }),
+      null,
+    );
+    assert.deepEqual(calls, ['error:11', 'access:12', 'error:path', 'error:path', 'access:path', 'access:13']);
   });
 
   it('sends a file descriptor over a UNIX socket and only the newest of several is kept', {
