@@ -45,7 +45,7 @@ import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cleanup, cmdline, freePort, isRunning, run, tempDir, track, waitFor, workersOf } from '../support/harness.js';
 import { CHAOS_APP, TrackedLoad, type Failure } from '../support/chaos-load.js';
-import { Rng, intFrom, processesOf, readAccessLogs, seedFrom } from '../support/chaos.js';
+import { Rng, ageMs, intFrom, processesOf, readAccessLogs, seedFrom } from '../support/chaos.js';
 
 const SEED = seedFrom('CHAOS_SEED');
 /** exactly this many steps when set; otherwise steps until the time budget is spent */
@@ -54,6 +54,7 @@ const SECONDS = intFrom('CHAOS_SECONDS', 60);
 const MAX_WORKERS = 4;
 const SETTLE_MS = 20_000;
 const SLOW_STEP_MS = 3000;
+const VICTIM_AGE_MS = 2000;
 
 const KINDS = [
   'HUP',
@@ -283,6 +284,18 @@ describe('chaos', () => {
       assert.equal(countLog(master, /reload (failed|abandoned)/), failed, lastLog(master, /reload/));
       expected = good.workers;
     };
+    /**
+     * A worker to TERM or SIGKILL, once it has run for VICTIM_AGE_MS: the master
+     * counts a worker that stops within a second of being ready as a crash and
+     * backs off (up to 10 s) before the next; kills of fresh workers in a row
+     * would spend the run waiting.
+     */
+    const victimOf = async (pid: number): Promise<number> => {
+      const workers = workersOf(pid);
+      const victim = workers[rng.int(0, workers.length - 1)]!;
+      await waitFor(() => ageMs(victim) >= VICTIM_AGE_MS, `worker ${victim} to run for a while`, SETTLE_MS);
+      return victim;
+    };
     const steps: Record<Kind, () => Promise<string>> = {
       HUP: async () => {
         await reload();
@@ -343,16 +356,14 @@ describe('chaos', () => {
         return `USR1 after rotation ${rotations}`;
       },
       KILL: async () => {
-        const workers = workersOf(master);
-        const victim = workers[rng.int(0, workers.length - 1)]!;
+        const victim = await victimOf(master);
         kills.push({ pid: victim, t: performance.now(), step: stepNo, precise: 0, inFlight: 0 });
         process.kill(victim, 'SIGKILL');
         await waitFor(() => !isRunning(victim), `worker ${victim} to die`);
         return `SIGKILL worker ${victim}`;
       },
       TERM: async () => {
-        const workers = workersOf(master);
-        const victim = workers[rng.int(0, workers.length - 1)]!;
+        const victim = await victimOf(master);
         process.kill(victim, 'SIGTERM');
         await waitFor(() => !isRunning(victim), `worker ${victim} to drain and exit after TERM`, SETTLE_MS);
         return `TERM worker ${victim}`;

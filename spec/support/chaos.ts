@@ -1,6 +1,7 @@
 // Helpers for the seeded chaos and fuzz suites: a reproducible random number
 // generator, a /proc scan for the processes one run started (marked by an
 // environment variable that every descendant inherits), and access-log parsing.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -85,6 +86,20 @@ function procInfo(pid: number): ProcInfo | null {
     return { pid, ppid: Number(fields[1]), state: fields[0]!, cmdline };
   } catch {
     return null; // gone meanwhile
+  }
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** How long ago `pid` started, in ms (from /proc: its start time and the system's uptime); 0 when gone. */
+export function ageMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) / CLK_TCK;
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return Math.max(0, (uptime - started) * 1000);
+  } catch {
+    return 0;
   }
 }
 
