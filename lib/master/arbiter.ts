@@ -15,6 +15,8 @@ import { WORKER_MAIN } from './fork.js';
 import { firstGeneration, type Generation } from './generation.js';
 import { abortOf, type MasterState, targetsOf } from './master-state.js';
 import { type ReloadContext, reloadFrom } from './reload.js';
+import { rollOut } from './rollout.js';
+import { surgeOf } from '../config/surge.js';
 import { SlotPlacement } from './guests.js';
 import type { StickyPlacement } from './sticky.js';
 import { followSticky, startSticky } from './sticky-follow.js';
@@ -56,6 +58,8 @@ export class Arbiter {
   private current: Generation | null = null;
   /** The generation booting: the first one, or a reload's candidate. */
   private candidate: Generation | null = null;
+  /** The reload under way, if any: it runs beside the signal queue, so USR2, WINCH and TTIN work meanwhile. */
+  private reloading: Promise<void> | null = null;
   private state: MasterState = { phase: 'starting', abort: new AbortController() };
   /** With reusePort: one socket per worker slot for each TCP bind, and the guests on them. */
   private placement = new SlotPlacement(new Map());
@@ -71,7 +75,7 @@ export class Arbiter {
 
   private readonly signals = new SignalQueue(
     {
-      SIGHUP: { what: 'reloading', run: () => this.reload() },
+      SIGHUP: { what: 'reloading', run: () => this.startReload() },
       SIGTERM: { what: 'shutting down gracefully', run: () => void this.shutdown('graceful') },
       SIGINT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
       SIGQUIT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
@@ -236,6 +240,7 @@ export class Arbiter {
       return;
     }
     this.log.info('Stopping all workers (sockets stay open; HUP restarts them)');
+    abortOf(this.state)?.abort('SIGWINCH'); // a reload under way stops with them
     this.state = { phase: 'paused' };
     for (const h of this.pool.list()) if (!h.retiring) h.term();
   }
@@ -262,6 +267,42 @@ export class Arbiter {
     this.current = gen;
   }
 
+  /**
+   * Start a reload without holding up the signal queue (a rolling one may take
+   * long); a reload still under way was aborted by the HUP (see enqueue) and
+   * ends first.
+   */
+  private async startReload(): Promise<void> {
+    await this.reloading;
+    if (this.state.phase === 'stopping') return;
+    const reloading = this.reload().catch((err) => this.log.error('reload failed', err));
+    this.reloading = reloading.finally(() => {
+      if (this.reloading === reloading) this.reloading = null;
+    });
+  }
+
+  /** A reload's candidate: all at once, or in batches when its reloadSurge is below its size (rollout.ts). */
+  private async bootCandidate(gen: Generation, signal: AbortSignal): Promise<void> {
+    const surge = surgeOf(gen.settings.reloadSurge, gen.target);
+    const serving = this.current!;
+    if (surge >= gen.target) return this.bootGeneration(gen, signal, false);
+    this.candidate = gen;
+    const bootBatch = async (size: number) => {
+      const booted = gen.startBoot(false, signal, (m) => this.log.warning(m), size);
+      this.pool.manage();
+      await booted;
+    };
+    try {
+      await rollOut({ pool: this.pool, serving, candidate: gen, surge, signal, bootBatch });
+    } catch (err) {
+      gen.drain(); // TERM, never QUIT: see Generation.drain
+      throw err;
+    } finally {
+      if (this.candidate === gen) this.candidate = null;
+    }
+    this.current = gen;
+  }
+
   private async reload(): Promise<void> {
     notifySystemd('RELOADING=1');
     const resume = this.state.phase === 'paused' ? 'paused' : 'running';
@@ -273,10 +314,17 @@ export class Arbiter {
       ...this.opts,
       ...{ log, logFiles, pool, stats, placement, transports },
       url: (l) => this.url(l),
-      boot: (gen) => this.bootGeneration(gen, abort.signal, false),
+      boot: (gen) => this.bootCandidate(gen, abort.signal),
       followSticky: (gen, candidate) => followSticky(this.sticky, gen, log, candidate),
     };
-    const ok = await reloadFrom(ctx, this.current!, abort.signal).finally(() => notifySystemd('READY=1'));
+    const serving = this.current!;
+    const ok = await reloadFrom(ctx, serving, abort.signal).finally(() => notifySystemd('READY=1'));
+    // a rollout that failed gives the serving generation back its full size; one
+    // superseded by a newer HUP leaves it as it is, for the next rollout to go on from
+    if (!ok && abort.signal.reason !== 'SIGHUP') {
+      serving.cap = null;
+      this.pool.manage();
+    }
     if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
   }
 
