@@ -9,8 +9,8 @@
 // generation (capped, so that it does not replace what it handed over) and
 // any older or superseded generation still draining. A newer HUP supersedes
 // the candidate: its workers drain, the serving generation keeps the size it
-// had come down to, and the next rollout starts from that mix, its first
-// batch filling the room the drained candidate left.
+// had come down to (refilling it beside the draining candidate would break the
+// bound), and the next rollout starts from that mix once they have exited.
 
 import { oneLine } from '../errors.js';
 import type { Generation } from './generation.js';
@@ -50,8 +50,8 @@ export function rolloutStep(v: RolloutView): RolloutStep {
   const excess = v.oldLive - oldAllowed(v);
   if (excess > 0) return { kind: 'drain', count: excess };
   if (v.draining > 0) return { kind: 'wait' };
-  // the room under the bound: a full batch, or more after a superseded candidate left
-  return { kind: 'boot', size: Math.min(v.size, Math.max(v.oldTarget, v.size) + v.surge - v.oldLive) };
+  const room = Math.max(v.oldTarget, v.size) + v.surge - v.oldLive;
+  return { kind: 'boot', size: Math.min(v.size, v.newReady + v.surge, room) };
 }
 
 /** How far a rollout got, for its failure line. */
