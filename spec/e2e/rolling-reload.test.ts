@@ -128,6 +128,36 @@ describe('rolling reload (--reload-surge)', () => {
     await proc.exit;
   });
 
+  it('WINCH during a rollout stops it and every worker at once; HUP brings them back', async () => {
+    const { dir, app, write } = appDir();
+    const port = await freePort();
+    // detached: no controlling terminal, where WINCH means "stop all workers"
+    const proc = run(['start', '-b', `127.0.0.1:${port}`, app, '-w', '4', '--reload-surge', '1'], {
+      cwd: dir,
+      detached: true,
+    });
+    await proc.line(/Booted \d+ worker/, 20_000);
+    const url = `http://127.0.0.1:${port}`;
+    write('v2', 'await new Promise((r) => setTimeout(r, 1500));');
+    proc.kill('SIGHUP');
+    await waitFor(async () => (await request(`${url}/`)).body.startsWith('v2 '), 'a v2 worker serving', 20_000);
+    proc.kill('SIGWINCH');
+    // without waiting for the rollout's remaining batches (1.5 s each)
+    await proc.line(/reload failed after \d of 4 batches .*interrupted by WINCH/, 5_000);
+    await waitFor(() => childrenOf(proc.pid).length === 0, 'every worker stopped', 5_000);
+    assert.equal(proc.count(/Reloaded: generation/), 0);
+    write('v3');
+    proc.kill('SIGHUP');
+    await proc.line(/Reloaded: generation \d+/, 30_000);
+    await waitFor(
+      async () => childrenOf(proc.pid).length === 4 && (await allServe(proc, url, 'v3')),
+      () => `four workers serving v3 in:\n${proc.output}`,
+      20_000,
+    );
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
   it('refuses a bad --reload-surge with one line naming it', async () => {
     const { dir, app } = appDir();
     for (const bad of ['0', '150%', 'half']) {
