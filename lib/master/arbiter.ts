@@ -285,7 +285,9 @@ export class Arbiter {
   private async bootCandidate(gen: Generation, signal: AbortSignal): Promise<void> {
     const surge = surgeOf(gen.settings.reloadSurge, gen.target);
     const serving = this.current!;
-    if (surge >= gen.target) return this.bootGeneration(gen, signal, false);
+    // paused (WINCH), there is nothing to replace: the whole generation boots at once
+    const paused = this.state.phase === 'reloading' && this.state.resume === 'paused';
+    if (surge >= gen.target || paused) return this.bootGeneration(gen, signal, false);
     this.candidate = gen;
     const bootBatch = async (size: number) => {
       const booted = gen.startBoot(false, signal, (m) => this.log.warning(m), size);

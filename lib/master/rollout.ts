@@ -14,7 +14,7 @@
 
 import { oneLine } from '../errors.js';
 import type { Generation } from './generation.js';
-import type { Pool } from './pool.js';
+import type { Pool, Worker } from './pool.js';
 
 /** What the next step of a rollout depends on: counts of live (not draining) workers. */
 export interface RolloutView {
@@ -135,11 +135,17 @@ function viewOf(ctx: RolloutContext): RolloutView {
   };
 }
 
-/** The oldest old workers go first: those of generations before the serving one, then its own. */
+/**
+ * The old workers a ready batch replaces: first those on the slots its
+ * workers took (with reusePort each slot has its own socket, which must keep
+ * a worker accepting on it), then the oldest, older generations first.
+ */
 function drainOldest(ctx: RolloutContext, count: number): void {
+  const taken = new Set(ctx.candidate.live().flatMap((h) => (h.state === 'ready' ? [h.slot] : [])));
+  const rank = (h: Worker) => (taken.has(h.slot) ? 0 : 1);
   const old = ctx.pool
     .list()
     .filter((h) => h.gen !== ctx.candidate && !h.retiring)
-    .sort((a, b) => a.gen.number - b.gen.number || a.startedAt - b.startedAt);
+    .sort((a, b) => rank(a) - rank(b) || a.gen.number - b.gen.number || a.startedAt - b.startedAt);
   for (const h of old.slice(0, count)) h.term();
 }

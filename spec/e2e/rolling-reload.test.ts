@@ -60,29 +60,38 @@ async function allServe(proc: Proc, url: string, version: string, n = 24): Promi
 const SLOW_LOAD = 'await new Promise((r) => setTimeout(r, 300));';
 
 describe('rolling reload (--reload-surge)', () => {
-  it('replaces 4 workers one at a time under load: no failed request, never more than 5 workers', async () => {
-    const { dir, app, write } = appDir();
-    const { proc, url } = await start(dir, [app, '-w', '4', '--reload-surge', '1']);
-    await waitFor(() => childrenOf(proc.pid).length === 4, 'four workers');
-    const before = childrenOf(proc.pid);
-    const load = new Load(url, { keepAlive: 4, fresh: 2, path: '/' });
-    await load.flowing();
-    const sampler = sampleChildren(proc.pid);
-    write('v2', SLOW_LOAD);
-    proc.kill('SIGHUP');
-    await proc.line(/Reloaded: generation 2/, 30_000);
-    await waitFor(() => before.every((p) => !isRunning(p)), 'the first generation gone', 20_000);
-    await load.flowing(50);
-    sampler.stop();
-    const result = await load.stop();
-    console.log(`# ${result.ok} requests, ${result.failed} failed; at most ${sampler.max()} workers`);
-    assert.equal(result.failed, 0, result.errors.join(', '));
-    assert.ok(sampler.max() <= 5, `${sampler.max()} worker processes at once (workers + surge is 5)`);
-    assert.equal(childrenOf(proc.pid).length, 4);
-    assert.ok(await allServe(proc, url, 'v2'), 'every worker serves the new release');
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
+  for (const reusePort of [false, true]) {
+    it(`replaces 4 workers one at a time under load: no failed request, never more than 5 workers${reusePort ? ' (reusePort)' : ''}`, async () => {
+      const { dir, app, write } = appDir();
+      const { proc, url } = await start(dir, [
+        app,
+        '-w',
+        '4',
+        '--reload-surge',
+        '1',
+        ...(reusePort ? ['--reuse-port'] : []),
+      ]);
+      await waitFor(() => childrenOf(proc.pid).length === 4, 'four workers');
+      const before = childrenOf(proc.pid);
+      const load = new Load(url, { keepAlive: 4, fresh: 2, path: '/' });
+      await load.flowing();
+      const sampler = sampleChildren(proc.pid);
+      write('v2', SLOW_LOAD);
+      proc.kill('SIGHUP');
+      await proc.line(/Reloaded: generation 2/, 30_000);
+      await waitFor(() => before.every((p) => !isRunning(p)), 'the first generation gone', 20_000);
+      await load.flowing(50);
+      sampler.stop();
+      const result = await load.stop();
+      console.log(`# ${result.ok} requests, ${result.failed} failed; at most ${sampler.max()} workers`);
+      assert.equal(result.failed, 0, result.errors.join(', '));
+      assert.ok(sampler.max() <= 5, `${sampler.max()} worker processes at once (workers + surge is 5)`);
+      assert.equal(childrenOf(proc.pid).length, 4);
+      assert.ok(await allServe(proc, url, 'v2'), 'every worker serves the new release');
+      proc.kill('SIGQUIT');
+      await proc.exit;
+    });
+  }
 
   it('stops at a batch that fails to boot and restores the old generation to full size', async () => {
     const { dir, app } = appDir();
