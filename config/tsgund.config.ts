@@ -114,6 +114,10 @@ export default defineConfig({
   accesslog: null,
   // gunicorn's access_log_format atoms. Default: the combined format below.
   accessLogFormat: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+  // Batch access-log lines for up to 20 ms and write them asynchronously, for
+  // a log on a slow or network filesystem; a killed worker then loses its
+  // last lines. Default: false (each line is written before its response ends).
+  accessLogBuffered: false,
   // Error log file, '-' for stderr. Default: '-'.
   errorlog: '-',
   // debug, info, warning, error or critical. Default: 'info'.

@@ -42,7 +42,8 @@ export async function createServer(settings: Limits, tls: https.ServerOptions | 
  */
 export function checkingIntervalMs(headersTimeoutMs: number, requestTimeoutMs: number): number {
   const shortest = Math.min(...[headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0));
-  return Math.min(1000, Math.max(100, Math.floor(shortest / 4)));
+  // an eighth leaves most of the second for a busy worker to reach the expired connections
+  return Math.min(1000, Math.max(100, Math.floor(shortest / 8)));
 }
 
 /**

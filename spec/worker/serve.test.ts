@@ -6,8 +6,8 @@ describe('connection checking interval', () => {
   it('lets headersTimeout and requestTimeout fire within a second of their value', () => {
     assert.equal(checkingIntervalMs(10_000, 300_000), 1000);
     assert.equal(checkingIntervalMs(60_000, 0), 1000);
-    assert.equal(checkingIntervalMs(2000, 300_000), 500);
-    assert.equal(checkingIntervalMs(60_000, 2000), 500, 'the shorter of the two decides');
+    assert.equal(checkingIntervalMs(2000, 300_000), 250);
+    assert.equal(checkingIntervalMs(60_000, 2000), 250, 'the shorter of the two decides');
   });
 
   it('never checks more often than every 100 ms, and has a value with both off', () => {
