@@ -109,7 +109,7 @@ export function settleWithin<T>(
 }
 
 /** Why a boot was aborted, from the signal that aborted it. */
-function abortReason(reason: unknown): string {
+export function abortReason(reason: unknown): string {
   if (reason === 'SIGHUP') return 'superseded by a newer HUP';
   if (reason === 'SIGWINCH') return 'interrupted by WINCH (all workers stop)';
   return 'interrupted by a stop signal';

@@ -53,7 +53,7 @@ export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal
     const outcome = `reload ${superseded ? 'abandoned' : 'failed'}`;
     ctx.log[superseded ? 'info' : 'error'](
       err instanceof RolloutFailure
-        ? `${outcome} ${describeProgress(err.progress)}, generation ${serving.number} ${superseded ? 'stays' : 'is restored to full size'}: ${oneLine(err.cause)}`
+        ? `${outcome} ${describeProgress(err.progress)}${signal.aborted ? '' : `, generation ${serving.number} is restored to full size`}: ${oneLine(err.cause)}`
         : `${outcome}, the running workers keep serving: ${oneLine(err)}`,
     );
     if (!superseded) ctx.stats?.metrics.reload(false);

@@ -14,6 +14,7 @@
 
 import { oneLine } from '../errors.js';
 import type { Generation } from './generation.js';
+import { abortReason } from './generation-boot.js';
 import type { Pool, Worker } from './pool.js';
 
 /** What the next step of a rollout depends on: counts of live (not draining) workers. */
@@ -101,11 +102,11 @@ export async function rollOut(ctx: RolloutContext): Promise<void> {
     size: candidate.target,
   };
   for (;;) {
+    if (ctx.signal.aborted) throw new RolloutFailure(new Error(abortReason(ctx.signal.reason)), progress);
     const view = viewOf(ctx);
     progress.ready = view.newReady;
     const step = rolloutStep(view);
     if (step.kind === 'done') return;
-    if (ctx.signal.aborted) throw new RolloutFailure(ctx.signal.reason, progress);
     if (step.kind === 'drain') {
       drainOldest(ctx, step.count);
       // it keeps what it has left: what it handed over is not replaced

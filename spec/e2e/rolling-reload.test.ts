@@ -14,6 +14,8 @@ import {
   type Proc,
 } from '../support/harness.js';
 import { Load, stopAllLoads } from '../support/load.js';
+import { cli } from '../support/exec.js';
+import type { StatusSnapshot } from '../../lib/control/status.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -124,13 +126,20 @@ export default (req, res) => res.end('v' + RELEASE + ' ' + process.pid);
 
   it('restarts a rollout from the newest release when HUP arrives during it', async () => {
     const { dir, app, write } = appDir();
-    const { proc, url } = await start(dir, [app, '-w', '4', '--reload-surge', '1']);
+    const pidfile = join(dir, 'master.pid');
+    const { proc, url } = await start(dir, [app, '-w', '4', '--reload-surge', '1', '-p', pidfile]);
     await waitFor(() => childrenOf(proc.pid).length === 4, 'four workers');
     const sampler = sampleChildren(proc.pid);
     write('v2', 'await new Promise((r) => setTimeout(r, 1000));');
     proc.kill('SIGHUP');
     // the first batch serves: the rollout is under way
     await waitFor(async () => (await request(`${url}/`)).body.startsWith('v2 '), 'a v2 worker serving', 20_000);
+    // status shows the rollout: still reloading, the old generation serving beside the new one
+    const during = await cli(['status', '-p', pidfile, '--json']);
+    const snap = JSON.parse(during.stdout) as StatusSnapshot;
+    assert.equal(snap.state, 'reloading');
+    const roles = new Map(snap.generations?.map((g) => [g.generation, g.role]));
+    assert.deepEqual([roles.get(1), roles.get(2)], ['serving', 'booting']);
     write('v3');
     proc.kill('SIGHUP');
     await proc.line(/reload abandoned after \d of 4 batches/, 20_000);
