@@ -1,5 +1,5 @@
 import type { ErrorLog } from '../log/error-line.js';
-import { HOOKS, type HookName } from './settings.js';
+import { HOOKS, type HookName, WORKER_HOOKS } from './settings.js';
 import type { HookContext, Hooks, Settings } from './types.js';
 
 type HookArgs<K extends HookName> = Hooks[K] extends (ctx: HookContext, ...rest: infer R) => unknown ? R : never;
@@ -12,9 +12,15 @@ export class HookRunner {
     private readonly log: ErrorLog,
   ) {}
 
-  static from(config: Record<string, unknown>, settings: Settings, log: ErrorLog): HookRunner {
+  /** The hooks named `names` (by default all) that `config` sets. */
+  static from(
+    config: Record<string, unknown>,
+    settings: Settings,
+    log: ErrorLog,
+    names: readonly HookName[] = HOOKS,
+  ): HookRunner {
     const hooks: Partial<Record<HookName, unknown>> = {};
-    for (const name of HOOKS) if (typeof config[name] === 'function') hooks[name] = config[name];
+    for (const name of names) if (typeof config[name] === 'function') hooks[name] = config[name];
     return new HookRunner(hooks as Partial<Hooks>, settings, log);
   }
 
@@ -43,7 +49,7 @@ export async function loadWorkerHooks(
   settings: Settings,
   log: ErrorLog,
 ): Promise<HookRunner> {
-  if (!configPath) return HookRunner.from({}, settings, log);
+  if (!configPath) return HookRunner.from({}, settings, log, WORKER_HOOKS);
   const [{ loadConfigFile }, { skipFileChecks }] = await Promise.all([
     import('./load-file.js'),
     import('./file-trust.js'),
@@ -52,5 +58,5 @@ export async function loadWorkerHooks(
   // worker that is root runs the app as root anyway)
   skipFileChecks();
   const { config } = await loadConfigFile(configPath, process.cwd());
-  return HookRunner.from(config, settings, log);
+  return HookRunner.from(config, settings, log, WORKER_HOOKS);
 }

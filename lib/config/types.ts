@@ -23,7 +23,8 @@ export interface WorkerInfo {
   generation: number;
 }
 
-export interface Hooks {
+/** Each hook's signature; `Hooks` below requires one for every name of the hook table. */
+interface HookSignatures {
   onStarting(ctx: HookContext): unknown;
   onReload(ctx: HookContext): unknown;
   whenReady(ctx: HookContext): unknown;
@@ -40,6 +41,7 @@ export interface Hooks {
   nworkersChanged(ctx: HookContext, change: { from: number; to: number }): unknown;
   onExit(ctx: HookContext): unknown;
 }
+export type Hooks = { [K in HookName]: HookSignatures[K] };
 
 /** The shape of a config file: any subset of the settings plus hooks. */
 export type UserConfig = Partial<Omit<Settings, 'bind' | 'forwardedAllowIps' | 'umask'>> & {

@@ -4,6 +4,7 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
+import { WORKER_HOOKS } from '../config/settings.js';
 import { WORKER_ENV, type WorkerSpec } from '../worker/messages.js';
 import type { Generation } from './generation.js';
 import type { SlotPlacement } from './guests.js';
@@ -26,7 +27,6 @@ export interface ForkContext {
   stopping(): boolean;
 }
 
-const WORKER_HOOKS = ['postWorkerInit', 'workerInt', 'workerAbort', 'workerExit', 'preRequest', 'postRequest'] as const;
 export const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
 /** Parse rawEnv KEY=VALUE pairs into an object. */

@@ -23,6 +23,10 @@ interface Quiet {
 // been quiet this long: closing one the moment a client reuses it would fail
 // that request, and a busy client sends its next request within microseconds.
 const IDLE_GRACE_MS = 250;
+// A closed idle connection whose client does not close its side in this long
+// (one that ignores the FIN, or never reads) is destroyed: an open half would
+// keep the worker until gracefulTimeout.
+const HALF_CLOSED_MS = 500;
 const SWEEP_MS = 50;
 
 /**
@@ -36,6 +40,8 @@ const SWEEP_MS = 50;
 export class Drainer {
   private readonly conns = new Set<HttpSocket>();
   private readonly quiet = new Map<HttpSocket, Quiet>();
+  /** Idle connections closed on our side, by when. */
+  private readonly ended = new Map<HttpSocket, number>();
   private draining = false;
   private onIdle: (() => void) | null = null;
   /** Connections accepted so far (for the heartbeat: how the kernel spread them over workers). */
@@ -57,6 +63,7 @@ export class Drainer {
       this.conns.delete(socket);
       if (this.draining) {
         this.quiet.delete(socket);
+        this.ended.delete(socket);
         this.checkDone();
       }
     };
@@ -104,14 +111,23 @@ export class Drainer {
   }
 
   private closeIdle(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const socket of this.conns) {
+      const endedAt = this.ended.get(socket);
+      if (endedAt !== undefined) {
+        if (now - endedAt >= HALF_CLOSED_MS) socket.destroy();
+        continue;
+      }
       const seen = this.quiet.get(socket);
       if (socket._httpMessage || !socket.parser) this.quiet.delete(socket);
       else if (!seen || seen.bytesRead !== socket.bytesRead) {
         // newly idle, or bytes of a next request arrived: start (again) to wait
         this.quiet.set(socket, { since: now, bytesRead: socket.bytesRead });
-      } else if (now - seen.since >= IDLE_GRACE_MS) socket.end();
+      } else if (now - seen.since >= IDLE_GRACE_MS) {
+        this.quiet.delete(socket);
+        this.ended.set(socket, now);
+        socket.end();
+      }
     }
     this.checkDone();
   }

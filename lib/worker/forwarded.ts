@@ -124,7 +124,8 @@ function stripTrailers(req: Request): void {
  */
 export function forwardedFilter(entries: string[]): ((req: Request) => void) | null {
   if (entries.includes('*')) return null;
-  const trusts = allowList(entries);
+  // built on the first forwarding header: parsing the list is a measurable part of a worker's boot
+  let trusts: ((remote: string | undefined) => boolean) | null = null;
   // by connection: an HTTP/2 request's socket is a new proxy per stream, its session is not
   const verdicts = new WeakMap<object, boolean>();
   return (req) => {
@@ -135,6 +136,7 @@ export function forwardedFilter(entries: string[]): ((req: Request) => void) | n
     const connection: object = req.stream?.session ?? req.socket;
     let trusted = verdicts.get(connection);
     if (trusted === undefined) {
+      trusts ??= allowList(entries);
       trusted = trusts((req.socket as Socket).remoteAddress);
       verdicts.set(connection, trusted);
     }

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import type net from 'node:net';
+import { AS_ALLOWED, AppLoadError, describeValue, loadApp } from './app-loader.js';
+import { awaitAppReady } from './app-ready.js';
+import { appPort, describeBind, refuseListen } from './binds.js';
+import { type ListenTarget, interceptListen } from './listen-hook.js';
+import type { NativeHandle } from '../listeners/handles.js';
+import type { Features, WorkerRuntime } from './runtime.js';
+import { createServer, socketAddress } from './serve.js';
+import type { Arrived } from './sockets.js';
+
+/**
+ * The features a worker's settings use, each imported only then: the access
+ * log, the config file's hooks (its loader costs about 4 MiB), the request
+ * counters for statsBind. A worker imports what it needs, no more.
+ */
+export async function loadFeatures(rt: WorkerRuntime): Promise<Features> {
+  const { settings, spec } = rt;
+  const { logFds } = spec;
+  const accessLog =
+    settings.accesslog && logFds.accesslog !== null
+      ? import('../log/access-log.js').then(({ createAccessLog }) =>
+          createAccessLog(
+            {
+              accesslog: settings.accesslog!,
+              accessLogFormat: settings.accessLogFormat,
+              accessLogBuffered: settings.accessLogBuffered,
+            },
+            logFds.accesslog!,
+          ),
+        )
+      : null;
+  const hooks = spec.configPath
+    ? import('../config/hooks.js').then(({ loadWorkerHooks }) => loadWorkerHooks(spec.configPath!, settings, rt.log))
+    : null;
+  const metrics = spec.stats ? import('../stats/request-metrics.js') : null;
+  const m = await metrics;
+  return {
+    accessLog: await accessLog,
+    hooks: await hooks,
+    requestMetrics: m ? new m.RequestMetrics() : null,
+    clientClosed: m?.CLIENT_CLOSED ?? 0,
+  };
+}
+
+/**
+ * Boot: the sockets, the app served on them, the app's own readiness and
+ * postWorkerInit; then heartbeats and 'ready'. `installSignals` runs once the
+ * hooks the signal handlers call are loaded.
+ */
+export async function boot(
+  rt: WorkerRuntime,
+  sockets: Promise<Arrived>,
+  appSaidReady: Promise<void>,
+  installSignals: () => void,
+): Promise<void> {
+  rt.setFeatures(await loadFeatures(rt));
+  installSignals();
+  useSockets(rt, await sockets);
+  // before any app code runs: an app's own listen() is served from the binds
+  interceptListen((server, target, cb) => onAppListen(rt, server, target, cb));
+  await serveApp(rt);
+  const { settings } = rt;
+  // PM2's wait_ready: served, but ready only once the app says so
+  if (settings.waitReady) await awaitAppReady(appSaidReady, settings.app!, settings.bootTimeout);
+  await rt.features.hooks?.call('postWorkerInit', rt.info);
+  setInterval(() => rt.send(rt.heartbeat()), rt.spec.heartbeatMs).unref();
+  rt.phase = 'serving';
+  rt.send({ type: 'ready' });
+}
+
+function useSockets(rt: WorkerRuntime, { handles, labels }: Arrived): void {
+  rt.binds = handles.map((handle, i) => describeBind(labels[i]!, handle));
+  // with sticky placement this worker never listens: its copies of the sockets would only keep them open
+  if (rt.spec.sticky) {
+    rt.stickyAddress = socketAddress(handles[0]);
+    for (const handle of handles) (handle as NativeHandle).close();
+  }
+  const port = appPort(rt.binds);
+  if (port !== null) process.env.PORT = String(port);
+}
+
+/** The app called listen() on a server of its own: serve it from the binds, or refuse. */
+function onAppListen(rt: WorkerRuntime, server: net.Server, target: ListenTarget, cb: (() => void) | undefined): void {
+  // a server already served (a Fastify app's own listen(), say) is fine on any port
+  const refused = server === rt.served ? null : refuseListen(target, rt.binds);
+  const result = refused ? Promise.reject(new AppLoadError(refused)) : rt.serveServer(server, null);
+  result.then(
+    () => cb && process.nextTick(cb),
+    (err: unknown) => {
+      // at boot this is the app failing to start; later it is the server's own listen error
+      if (rt.phase === 'booting') rt.bootFailed(err);
+      else server.emit('error', err);
+    },
+  );
+}
+
+/** Load the app and serve what it exports on the binds, or the server it listened itself. */
+async function serveApp(rt: WorkerRuntime): Promise<void> {
+  const { settings } = rt;
+  const app = await beforeBootTimeout(
+    rt,
+    loadApp(settings.app!, process.cwd(), { withStack: settings.loglevel === 'debug' }),
+    `app '${settings.app}' did not finish loading within the boot timeout (${settings.bootTimeout} s)\n` +
+      'hint: its top-level code or the factory it exports waits on something that never settles (a connection, a promise never resolved); make it resolve or fail, or raise bootTimeout',
+  );
+  rt.closeApp = app.close;
+  if (app.kind === 'server') await rt.serveServer(app.server, null);
+  else if (rt.served) rt.log.debug('the app called listen() itself; its export is not served a second time');
+  else if (app.kind === 'listener') {
+    const tls = settings.certfile
+      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+      : null;
+    await rt.serveServer(await createServer(settings, tls), app.listener);
+  } else await awaitListen(rt, app.exported);
+  await rt.serving;
+}
+
+/** A module that exports nothing to serve may still call listen(), after connecting to a database, say. */
+async function awaitListen(rt: WorkerRuntime, exported: unknown): Promise<void> {
+  const app = rt.settings.app!;
+  const absent =
+    exported === undefined ||
+    (exported !== null && Object.getPrototypeOf(exported) === Object.prototype && !Object.keys(exported).length);
+  if (!absent) throw new AppLoadError(`app '${app}' is ${describeValue(exported)}, expected ${AS_ALLOWED}`);
+  await beforeBootTimeout(
+    rt,
+    rt.listenCalled,
+    `app '${app}' exports no handler and did not call listen() within the boot timeout (${rt.settings.bootTimeout} s); export ${AS_ALLOWED}`,
+  );
+}
+
+/**
+ * `promise`, or an AppLoadError with `message` shortly before the master's boot
+ * timeout (which runs from the fork) would end this worker without a reason.
+ */
+async function beforeBootTimeout<T>(rt: WorkerRuntime, promise: Promise<T>, message: string): Promise<T> {
+  const waitMs = Math.max(100, (rt.settings.bootTimeout - process.uptime()) * 1000 - 500);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppLoadError(message)), waitMs);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

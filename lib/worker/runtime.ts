@@ -1,0 +1,238 @@
+import type http from 'node:http';
+import type net from 'node:net';
+import type { HookRunner } from '../config/hooks.js';
+import { EXIT, UserError, oneLine } from '../errors.js';
+import type { AccessLog } from '../log/access-log.js';
+import type { ErrorLog } from '../log/error-line.js';
+import type { RequestMetrics } from '../stats/request-metrics.js';
+import { AppLoadError, type RequestListener } from './app-loader.js';
+import type { Bind } from './binds.js';
+import { Drainer } from './drain.js';
+import { filterRequests, forwardedFilter } from './forwarded.js';
+import { heartbeat } from './heartbeat.js';
+import type { WorkerSpec, WorkerToMaster } from './messages.js';
+import { type Phase, canEnter } from './phase.js';
+import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
+
+/** process.send as the app-ready interception keeps it (see app-ready.ts). */
+export type ToMaster = (msg: WorkerToMaster, handle?: undefined, options?: object, cb?: () => void) => void;
+
+/** What the worker loads only when its settings use it (see boot.ts). */
+export interface Features {
+  accessLog: AccessLog | null;
+  hooks: HookRunner | null;
+  requestMetrics: RequestMetrics | null;
+  /** The status a response closed before it finished is counted as (from request-metrics.ts, loaded with it). */
+  clientClosed: number;
+}
+
+/**
+ * A worker's state and what it does with it: the request path, the one
+ * server it serves on every bind, the drain and the exit. `phase` is the one
+ * value every decision reads.
+ */
+export class WorkerRuntime {
+  phase: Phase = 'booting';
+  features: Features = { accessLog: null, hooks: null, requestMetrics: null, clientClosed: 0 };
+  /** The hooks, only when preRequest or postRequest is set: one null check per request otherwise. */
+  private requestHooks: HookRunner | null = null;
+  binds: Bind[] = [];
+  /** With sticky placement: the first bind's address, which the served server reports as its own. */
+  stickyAddress: net.AddressInfo | null = null;
+  closeApp: (() => unknown) | null = null;
+  private requests = 0;
+  drainer: Drainer | null = null;
+  /** The one server this worker serves on all binds, and the promise of it listening. */
+  served: net.Server | null = null;
+  serving: Promise<void> | null = null;
+  private onListenCalled: () => void = () => {};
+  /** Resolves once the app has a server served (its own listen() or tsgund's). */
+  readonly listenCalled = new Promise<void>((resolve) => (this.onListenCalled = resolve));
+  readonly info: { pid: number; id: number; generation: number };
+  private readonly keepAliveMs: number;
+  private readonly filterForwarded: ReturnType<typeof forwardedFilter>;
+
+  constructor(
+    readonly spec: WorkerSpec,
+    readonly log: ErrorLog,
+    private readonly toMaster: ToMaster,
+  ) {
+    this.info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
+    this.keepAliveMs = spec.settings.keepAlive * 1000;
+    this.filterForwarded = forwardedFilter(spec.settings.forwardedAllowIps);
+  }
+
+  get settings(): WorkerSpec['settings'] {
+    return this.spec.settings;
+  }
+
+  /** The server to hand a connection to: only while serving. */
+  get servingServer(): net.Server | null {
+    return this.phase === 'serving' ? this.served : null;
+  }
+
+  send(msg: WorkerToMaster): void {
+    if (process.connected) this.toMaster(msg);
+  }
+
+  heartbeat(): WorkerToMaster {
+    return heartbeat(this.requests, this.drainer?.accepted ?? 0, this.features.requestMetrics);
+  }
+
+  setFeatures(features: Features): void {
+    this.features = features;
+    const h = features.hooks;
+    if (h && (h.has('preRequest') || h.has('postRequest'))) this.requestHooks = h;
+  }
+
+  /** What tsgund does for every request, before the app sees it. */
+  private onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.requests++;
+    d.onRequest(res);
+    const { requestMetrics, accessLog, clientClosed } = this.features;
+    if (requestMetrics) {
+      const t0 = performance.now();
+      res.once('close', () =>
+        requestMetrics.observe(res.writableFinished ? res.statusCode : clientClosed, (performance.now() - t0) / 1000),
+      );
+    }
+    if (this.keepAliveMs === 0) res.shouldKeepAlive = false;
+    accessLog?.track(req, res);
+    const hooks = this.requestHooks;
+    if (hooks) {
+      if (hooks.has('preRequest')) void hooks.call('preRequest', this.info, req);
+      if (hooks.has('postRequest')) res.once('close', () => void hooks.call('postRequest', this.info, req, res));
+    }
+    const max = this.spec.maxRequests;
+    if (max > 0 && this.requests === max) this.retire(`max requests (${max}) reached`);
+  }
+
+  /**
+   * Serve `server` on every bind. With a `listener`, tsgund created the server
+   * and calls the app itself; otherwise the server is the app's own (exported,
+   * or listened by the app) and tsgund's work runs before the app's handlers.
+   */
+  serveServer(server: net.Server, listener: RequestListener | null): Promise<void> {
+    if (this.served === server) return this.serving!;
+    if (this.served) {
+      return Promise.reject(
+        new AppLoadError('the app listened a second server; tsgund serves one server per worker, on all of its binds'),
+      );
+    }
+    this.served = server;
+    const { sticky } = this.spec;
+    if (this.filterForwarded) filterRequests(server, this.filterForwarded);
+    checkTimeoutsOften(server);
+    // with sticky placement the master accepts: nothing here listens on the binds
+    const accepting = sticky ? [] : acceptorsFor(server, this.binds, this.settings.workerConnections);
+    const d = new Drainer([server], accepting);
+    this.drainer = d;
+    if (listener) server.on('request', (req, res) => this.callApp(d, listener, req, res));
+    else server.prependListener('request', (req, res) => this.onRequest(d, req, res));
+    if (sticky) serveFromMaster(server, this.stickyAddress);
+    this.serving = sticky ? Promise.resolve() : listenAll(accepting, this.binds, this.settings.backlog);
+    this.onListenCalled();
+    return this.serving;
+  }
+
+  private callApp(d: Drainer, listener: RequestListener, req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.onRequest(d, req, res);
+    if (refuseOverLimits(this.settings, req, res)) return;
+    try {
+      const result = listener(req, res);
+      if (result instanceof Promise) result.catch((err: unknown) => this.failRequest(res, err));
+    } catch (err) {
+      this.failRequest(res, err);
+    }
+  }
+
+  private failRequest(res: http.ServerResponse, err: unknown): void {
+    this.log.error('error handling request', err);
+    if (res.headersSent) res.destroy();
+    else {
+      res.statusCode = 500;
+      res.setHeader('content-type', 'text/plain');
+      res.end('Internal Server Error\n');
+    }
+  }
+
+  exitNow(code: number): void {
+    this.phase = 'exiting';
+    // flush the logs, but never let a stuck write keep the process around
+    setTimeout(() => process.exit(code), 500).unref();
+    void Promise.all([this.log.close(), this.features.accessLog?.close()]).finally(() => process.exit(code));
+  }
+
+  /**
+   * Graceful stop: stop accepting, tell the app (process event 'tsgund:drain')
+   * so it can close WebSockets and streams, wait for every connection to end,
+   * close the app, run workerExit, then exit.
+   */
+  drainAndExit(): void {
+    if (!canEnter(this.phase, 'draining')) return;
+    this.phase = 'draining';
+    const d = this.drainer;
+    d?.start(() => void this.afterDrain());
+    (process as NodeJS.EventEmitter).emit('tsgund:drain');
+    if (!d) void this.afterDrain();
+  }
+
+  private async afterDrain(): Promise<void> {
+    if (this.closeApp) {
+      try {
+        await this.closeApp();
+      } catch (err) {
+        this.log.error('closing the app failed', err);
+      }
+    }
+    await this.features.hooks?.call('workerExit', this.info);
+    this.sendLastStats(() => this.exitNow(0));
+  }
+
+  /** A graceful exit first sends the requests counted since the last heartbeat, so none is lost. */
+  private sendLastStats(then: () => void): void {
+    // a turn later, so that responses closed along with the last connection are counted
+    setImmediate(() => {
+      if (!this.features.requestMetrics || !process.connected) {
+        then();
+        return;
+      }
+      let done = false;
+      const once = () => {
+        if (done) return;
+        done = true;
+        then();
+      };
+      setTimeout(once, 500);
+      this.toMaster(this.heartbeat(), undefined, {}, once);
+    });
+  }
+
+  retire(reason: string): void {
+    if (!canEnter(this.phase, 'draining')) return;
+    this.log.info(`worker retiring: ${reason}`);
+    this.send({ type: 'retiring', reason });
+    this.drainAndExit();
+  }
+
+  /** INT or QUIT: gunicorn's worker_int, then workerExit, then exit at once. */
+  quickExit(): void {
+    const h = this.features.hooks;
+    if (!h) {
+      this.exitNow(0);
+      return;
+    }
+    void h
+      .call('workerInt', this.info)
+      .then(() => h.call('workerExit', this.info))
+      .finally(() => this.exitNow(0));
+  }
+
+  bootFailed(err: unknown): void {
+    if (this.phase === 'exiting') return;
+    const exitCode = err instanceof UserError ? err.exitCode : EXIT.boot;
+    const message = err instanceof UserError ? err.message : `worker failed to boot: ${oneLine(err)}`;
+    this.send({ type: 'boot-error', exitCode, message });
+    this.exitNow(exitCode);
+  }
+}
