@@ -33,6 +33,8 @@ import { QUICK_STOP_MS } from './worker-handle.js';
 import { wirePool } from './worker-events.js';
 
 const TICK_MS = 250;
+/** Signals handled at once while a reload is under way, rather than queued behind it. */
+const BESIDE_RELOAD = new Set<MasterSignal>(['SIGUSR1', 'SIGUSR2', 'SIGWINCH']);
 
 export interface ArbiterOptions {
   cli: CommandLine;
@@ -58,8 +60,6 @@ export class Arbiter {
   private current: Generation | null = null;
   /** The generation booting: the first one, or a reload's candidate. */
   private candidate: Generation | null = null;
-  /** The reload under way, if any: it runs beside the signal queue, so USR2, WINCH and TTIN work meanwhile. */
-  private reloading: Promise<void> | null = null;
   private state: MasterState = { phase: 'starting', abort: new AbortController() };
   /** With reusePort: one socket per worker slot for each TCP bind, and the guests on them. */
   private placement = new SlotPlacement(new Map());
@@ -75,7 +75,7 @@ export class Arbiter {
 
   private readonly signals = new SignalQueue(
     {
-      SIGHUP: { what: 'reloading', run: () => this.startReload() },
+      SIGHUP: { what: 'reloading', run: () => this.reload() },
       SIGTERM: { what: 'shutting down gracefully', run: () => void this.shutdown('graceful') },
       SIGINT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
       SIGQUIT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
@@ -198,7 +198,10 @@ export class Arbiter {
     if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.state.phase === 'reloading')) {
       abortOf(this.state)?.abort(sig);
     }
-    this.signals.push(sig);
+    // a (rolling) reload may take long: these do not wait for it; TTIN and TTOU
+    // do, as they apply to the generation the reload leaves serving
+    if (this.state.phase === 'reloading' && BESIDE_RELOAD.has(sig)) void this.signals.handleNow(sig);
+    else this.signals.push(sig);
   }
 
   // ---- signal handlers ---------------------------------------------------
@@ -265,20 +268,6 @@ export class Arbiter {
       if (this.candidate === gen) this.candidate = null;
     }
     this.current = gen;
-  }
-
-  /**
-   * Start a reload without holding up the signal queue (a rolling one may take
-   * long); a reload still under way was aborted by the HUP (see enqueue) and
-   * ends first.
-   */
-  private async startReload(): Promise<void> {
-    await this.reloading;
-    if (this.state.phase === 'stopping') return;
-    const reloading = this.reload().catch((err) => this.log.error('reload failed', err));
-    this.reloading = reloading.finally(() => {
-      if (this.reloading === reloading) this.reloading = null;
-    });
   }
 
   /** A reload's candidate: all at once, or in batches when its reloadSurge is below its size (rollout.ts). */
