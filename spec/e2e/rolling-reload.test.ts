@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -10,6 +10,7 @@ import {
   request,
   run,
   tempDir,
+  track,
   waitFor,
   type Proc,
 } from '../support/harness.js';
@@ -182,6 +183,28 @@ export default (req, res) => res.end('v' + RELEASE + ' ' + process.pid);
       () => `four workers serving v3 in:\n${proc.output}`,
       20_000,
     );
+    proc.kill('SIGQUIT');
+    await proc.exit;
+  });
+
+  it('USR2 during a rollout starts the new master at once', async () => {
+    const { dir, app, write } = appDir();
+    const pidfile = join(dir, 'master.pid');
+    const { proc, url } = await start(dir, [app, '-w', '4', '--reload-surge', '1', '-p', pidfile]);
+    write('v2', 'await new Promise((r) => setTimeout(r, 1500));');
+    proc.kill('SIGHUP');
+    await waitFor(async () => (await request(`${url}/`)).body.startsWith('v2 '), 'a v2 worker serving', 20_000);
+    proc.kill('SIGUSR2');
+    // handled while three batches of 1.5 s each are still to come
+    await proc.line(/Handling signal: USR2/, 3_000);
+    assert.equal(proc.count(/Reloaded: generation/), 0, 'USR2 waited for the rollout');
+    const child = await waitFor(() => {
+      const pid = Number(readFileSync(`${pidfile}.2`, 'utf8'));
+      return pid > 0 ? pid : null;
+    }, 'the new master');
+    track(child);
+    process.kill(child, 'SIGQUIT');
+    await waitFor(() => !isRunning(child), 'the new master gone', 10_000);
     proc.kill('SIGQUIT');
     await proc.exit;
   });
