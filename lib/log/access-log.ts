@@ -26,8 +26,8 @@ export interface AccessLog {
    * it gets no line.
    */
   track(req: IncomingMessage, res: ServerResponse): void;
-  /** Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again. */
-  reopen(): void;
+  /** As ErrorLog's: the path opened again, or `handed`, the master's descriptor of it. */
+  reopen(handed?: number): void;
   close(): Promise<void>;
 }
 
@@ -74,9 +74,9 @@ export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): A
       // http2's compatibility response has no such hook: its line is written at 'finish', as it always was
       else res.once('finish', () => write(format.line(req, res, startNs), null));
     },
-    reopen() {
+    reopen(handed) {
       turn?.flush();
-      sink.reopen();
+      sink.reopen(handed);
     },
     close() {
       turn?.flush();

@@ -23,8 +23,11 @@ export interface ErrorLog {
   /** Appends err.stack when err is an Error (any other value is inspected). */
   error(msg: string, err?: unknown): void;
   critical(msg: string, err?: unknown): void;
-  /** Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again. */
-  reopen(): void;
+  /**
+   * Open the path again, or take `handed`, a descriptor of it the master opened.
+   * Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again.
+   */
+  reopen(handed?: number): void;
   /** Resolves once every line logged before it was called is written. */
   close(): Promise<void>;
 }
@@ -79,7 +82,7 @@ export function errorLogOver(
     warning: (msg) => write('warning', msg),
     error: (msg, err) => write('error', msg, err),
     critical: (msg, err) => write('critical', msg, err),
-    reopen: () => file.reopen(),
+    reopen: (handed) => file.reopen(handed),
     close: () => {
       closing ??= finish().then(() => file.close());
       return closing;

@@ -2,6 +2,7 @@
 // (syslog, a config's winston transports), a worker writes its entries as JSON
 // lines to a pipe the master reads, and the master logs each through winston
 // under the worker's pid. A leaf module: the worker loads only node:net here.
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { finished, type Readable } from 'node:stream';
 import {
@@ -44,7 +45,9 @@ export class PipeLineWriter {
   }
 
   /** The pipe is not a path: nothing to reopen (the master reopens its transports). */
-  reopen(): void {}
+  reopen(handed?: number): void {
+    if (handed !== undefined) closeSync(handed);
+  }
 
   /** Ends the pipe once what the worker holds is written (or the master is gone). */
   close(): Promise<void> {

@@ -96,7 +96,7 @@ function streamSink(fd: number, target: string): Sink {
  * synchronously in chunks of at most PIPE_BUF for stdout and stderr (lines
  * from processes sharing one pipe stay whole, and none is lost at exit).
  * reopen() opens the path again under
- * the rules of safe-open and swaps sinks in one synchronous step, so each
+ * the rules of safe-open (or takes a descriptor the master opened) and swaps sinks in one synchronous step, so each
  * line goes to exactly one file; the old sink flushes into the renamed file,
  * then closes it. A failed reopen throws and leaves the old descriptor in use.
  */
@@ -148,10 +148,20 @@ export class LineFile {
     else this.sink.write(line);
   }
 
-  /** Throws LogPathError (and keeps writing to the old descriptor) if the path cannot be opened. */
-  reopen(): void {
-    if (this.target === null || this.closing !== null) return;
-    const opened = openLogFile(this.target, 1, this.opts.reopen ?? { create: false });
+  /**
+   * Open the path again, or take `handed`, a descriptor of it the master
+   * opened (and this LineFile then owns). Throws LogPathError (and keeps
+   * writing to the old descriptor) if the path cannot be opened.
+   */
+  reopen(handed?: number): void {
+    if (this.target === null || this.closing !== null) {
+      if (handed !== undefined) fs.closeSync(handed);
+      return;
+    }
+    const opened: OpenedLog =
+      handed === undefined
+        ? openLogFile(this.target, 1, this.opts.reopen ?? { create: false })
+        : { kind: 'file', fd: handed, path: this.target, created: false };
     if (opened.kind === 'file' && this.isSameFile(opened.fd)) {
       // not rotated: keep the descriptor we have
       fs.closeSync(opened.fd);

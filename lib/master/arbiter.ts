@@ -223,6 +223,7 @@ export class Arbiter {
 
   private onUsr1(): void {
     this.logFiles.reopen(this.log); // never throws: the workers get their USR1 whatever happens here
+    this.logFiles.handOver(this.log); // before the signal: the descriptors wait in each worker's socket
     for (const h of this.pool.list()) h.signal('SIGUSR1');
     void this.transports.refresh();
   }

@@ -8,7 +8,7 @@ import { WORKER_HOOKS } from '../config/settings.js';
 import { WORKER_ENV, type WorkerSpec } from '../worker/messages.js';
 import type { Generation } from './generation.js';
 import type { SlotPlacement } from './guests.js';
-import type { MasterLogFiles } from './log-files.js';
+import { type MasterLogFiles, WORKER_HANDOVER_FD } from './log-files.js';
 import { workerFork, workerIdentity } from './privileges.js';
 
 /** Fork a worker of `gen` for `slot`; null when the master began stopping meanwhile; throws when the fork fails. */
@@ -67,7 +67,10 @@ export function clusterFork(ctx: ForkContext): ForkWorker {
     });
     const worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
-    if (worker.process.pid !== undefined) return worker;
+    if (worker.process.pid !== undefined) {
+      ctx.logFiles.attach(worker.process.stdio.at(WORKER_HANDOVER_FD), settings, ctx.piped());
+      return worker;
+    }
     // The spawn failed (EAGAIN under RLIMIT_NPROC, ENOMEM): Node reports it
     // with an 'error' event on the next tick, and no 'exit' ever follows.
     const failed = new Promise<unknown>((resolve) => worker.process.once('error', resolve));

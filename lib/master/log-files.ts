@@ -2,12 +2,21 @@ import { ConfigError } from '../errors.js';
 import { LineFile } from '../log/line-file.js';
 import { LogPathError, openLogFile, type Owner } from '../log/safe-open.js';
 import { type ErrorLog, reopenEach } from '../log/error-line.js';
+import { canHandOver, type HandedLogs, handOver } from '../log/fd-handover.js';
 import type { WorkerLogFds } from '../worker/messages.js';
 
 type Key = 'errorlog' | 'accesslog';
 
 /** Where a worker finds the log files the master opened for it (see stdioFor). */
 export const WORKER_LOG_FDS: Record<Key, number> = { errorlog: 4, accesslog: 5 };
+/** A worker's end of the socket its log files come through on USR1 (log/fd-handover.ts). */
+export const WORKER_HANDOVER_FD = 6;
+
+/** The master's end of a worker's handover socket: worker.process.stdio[WORKER_HANDOVER_FD]. */
+interface Channel {
+  readonly _handle?: { fd?: number } | null;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 interface LogSettings {
   errorlog: string;
@@ -25,9 +34,12 @@ const dashOf = (key: Key): 1 | 2 => (key === 'errorlog' ? 2 : 1);
  * and 5). So a worker writes to files it could not open itself, in a
  * root-owned directory it cannot even enter, and nothing is ever chowned by
  * path. On USR1 the master reopens first, creating a missing file and giving
- * it to the workers' user; the workers then reopen the same path themselves
- * (Node cannot pass a file descriptor to a running process), which needs
- * only search permission on the directory and write permission on the file.
+ * it to the workers' user, and sends each worker the fresh descriptors over
+ * a socket the worker inherited at fork (fd 6, log/fd-handover.ts); so the
+ * workers' user never needs to reach the log directory. Without the native
+ * addon that sends them, a worker reopens the path itself (which needs
+ * search permission on the directories and write permission on the file),
+ * and one that cannot retires and is replaced.
  */
 export class MasterLogFiles {
   /** Files (never stdout or stderr) by path: the current configuration's, plus the master's error log. */
@@ -36,6 +48,10 @@ export class MasterLogFiles {
   private readonly stdio = new Map<string, 1 | 2>();
   /** The master's own error log: it stays on the path it started with. */
   readonly errorFile: LineFile;
+  /** Each worker's handover socket, with the paths of the files it writes to. */
+  private readonly channels = new Map<Channel, Partial<Record<Key, string>>>();
+  /** Whether descriptors can be handed over (the native addon's sendFds and recvFds are there). */
+  private readonly handing = canHandOver();
 
   /** Open the files of `settings`; a refused or unopenable path throws a ConfigError naming its setting. */
   constructor(settings: LogSettings, owner: Owner | undefined) {
@@ -44,11 +60,53 @@ export class MasterLogFiles {
     this.errorFile = stdio ? new LineFile({ kind: 'stdio', fd: stdio }) : this.files.get(settings.errorlog)!;
   }
 
-  /** A fork's stdio: the master's stdout and stderr, the IPC channel, then the log files the worker writes. */
+  /** A fork's stdio: the master's stdout and stderr, the IPC channel, the log files the worker writes, the handover socket. */
   stdioFor(settings: LogSettings, errorPipe = false): Array<number | 'ipc' | 'ignore' | 'pipe'> {
     const fdOf = (key: Key) => this.fileOf(key, settings)?.fd ?? 'ignore';
     // errorPipe: the error log goes through the master's transports (master/error-transports.ts)
-    return [0, 1, 2, 'ipc', errorPipe ? 'pipe' : fdOf('errorlog'), fdOf('accesslog')];
+    const stdio: Array<number | 'ipc' | 'ignore' | 'pipe'> = [0, 1, 2, 'ipc'];
+    stdio.push(errorPipe ? 'pipe' : fdOf('errorlog'), fdOf('accesslog'));
+    // a socketpair(AF_UNIX, SOCK_STREAM): the fresh files come through it on USR1
+    if (this.handing) stdio.push('pipe');
+    return stdio;
+  }
+
+  /**
+   * Remember the handover socket of a worker forked with stdioFor(settings,
+   * errorPipe): which files it writes to. Forgotten when the worker is gone.
+   */
+  attach(channel: Channel | null | undefined, settings: LogSettings, errorPipe = false): void {
+    if (!channel || !this.handing) return;
+    const paths: Partial<Record<Key, string>> = {};
+    for (const key of ['errorlog', 'accesslog'] as const) {
+      if ((key === 'accesslog' || !errorPipe) && this.fileOf(key, settings)) paths[key] = settings[key]!;
+    }
+    this.channels.set(channel, paths);
+    channel.once('close', () => this.channels.delete(channel));
+  }
+
+  /**
+   * USR1, after reopen(): send every worker the descriptors of its files, before it
+   * gets its signal (then they wait in its socket when its handler reads them).
+   */
+  handOver(log: ErrorLog): void {
+    for (const [channel, paths] of this.channels) {
+      const fd = channel._handle?.fd;
+      if (fd === undefined || fd < 0) continue;
+      const logs: HandedLogs = {};
+      for (const key of ['errorlog', 'accesslog'] as const) {
+        const file = paths[key] === undefined ? undefined : this.files.get(paths[key]);
+        if (file) logs[key] = file.fd;
+      }
+      try {
+        if (handOver(fd, logs) === 'full')
+          log.warning(
+            'a worker has not taken the log files of earlier USR1s: it stays on older files until a later one',
+          );
+      } catch {
+        // the worker is exiting (EPIPE): its exit is handled elsewhere
+      }
+    }
   }
 
   /** The fd a worker forked with stdioFor writes each log to: 4 and 5 for files (4 for the pipe), else its own stdout or stderr. */
@@ -57,8 +115,10 @@ export class MasterLogFiles {
       if (!settings[key]) return null;
       return this.fileOf(key, settings) ? WORKER_LOG_FDS[key] : (this.stdioOf(key, settings) ?? dashOf(key));
     };
-    if (errorPipe) return { errorlog: WORKER_LOG_FDS.errorlog, accesslog: fdIn('accesslog'), errorlogPipe: true };
-    return { errorlog: fdIn('errorlog')!, accesslog: fdIn('accesslog') };
+    const handover = this.handing ? { handover: WORKER_HANDOVER_FD } : {};
+    if (errorPipe)
+      return { errorlog: WORKER_LOG_FDS.errorlog, accesslog: fdIn('accesslog'), errorlogPipe: true, ...handover };
+    return { errorlog: fdIn('errorlog')!, accesslog: fdIn('accesslog'), ...handover };
   }
 
   /**

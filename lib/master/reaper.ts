@@ -1,8 +1,7 @@
 import cluster from 'node:cluster';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { ErrorLog } from '../log/error-line.js';
+import { loadNativeAddon, type NativeAddon } from '../native-addon.js';
 
 /**
  * Zombie reaping for a master that runs as PID 1 (a container started without
@@ -31,37 +30,10 @@ import type { ErrorLog } from '../log/error-line.js';
  * some child is a zombie.
  */
 
-interface Native {
-  /** pid of an exited, not yet waited-for child, without reaping it; 0 if none. */
-  peek(): number;
-  /** Reap `pid` if it has exited: [pid, exit code or -1, signal or -1], else null. */
-  reap(pid: number): [number, number, number] | null;
-  isSubreaper(): boolean;
-}
+type Native = Pick<NativeAddon, 'peek' | 'reap' | 'isSubreaper'>;
 
-// node-gyp-build picks native/reaper/build/Release (built by build.cjs) if there,
-// else the prebuild for this platform, arch and libc in native/reaper/prebuilds.
-const ADDON_DIR = fileURLToPath(new URL('../../../native/reaper/', import.meta.url));
-
-let loaded: { native: Native | null; error: string | null } | null = null;
-
-/** The addon, or why it is unavailable. Loaded once. */
-export function loadReaperAddon(): { native: Native | null; error: string | null } {
-  if (loaded) return loaded;
-  if (process.platform !== 'linux') {
-    loaded = { native: null, error: `not supported on ${process.platform}` };
-    return loaded;
-  }
-  try {
-    const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => unknown;
-    const native = load(ADDON_DIR) as Native;
-    loaded = { native, error: null };
-  } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    loaded = { native: null, error: `its native addon is neither prebuilt for this platform nor built (${msg})` };
-  }
-  return loaded;
-}
+/** The addon, or why it is unavailable. */
+export const loadReaperAddon = loadNativeAddon;
 
 /** Fields after the command name in /proc/<pid>/stat: [state, ppid, …]; null if gone. */
 function statFields(pid: number): string[] | null {

@@ -2,10 +2,10 @@ import '../early-signals.js';
 import './ignore-signals.js';
 import { handleSignal } from '../early-signals.js';
 import type { NativeHandle } from '../listeners/handles.js';
-import { reopenEach } from '../log/error-line.js';
 import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { interceptAppReady } from './app-ready.js';
 import { boot } from './boot.js';
+import { reopenLogs } from './reopen-logs.js';
 import { captureOutput } from './capture-output.js';
 import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from './messages.js';
 import { WorkerRuntime } from './runtime.js';
@@ -70,7 +70,9 @@ const signalHandlers: Record<WorkerSignal, { run(): void; only?: () => boolean }
   SIGUSR1: {
     run: () => {
       log.info('reopening log files');
-      reopenEach(log, [log, rt.features.accessLog]);
+      const failed = reopenLogs({ errorlog: log, accesslog: rt.features.accessLog }, logFds.handover);
+      // still on the old files, which logrotate may compress or delete: a replacement gets the fresh ones at fork
+      if (failed) rt.retire(`cannot reopen log file: ${failed}`);
     },
   },
 };
@@ -78,6 +80,8 @@ const signalHandlers: Record<WorkerSignal, { run(): void; only?: () => boolean }
 function installSignals(): void {
   for (const [sig, { run, only }] of Object.entries(signalHandlers))
     if (!only || only()) handleSignal(sig as NodeJS.Signals, run);
+  // a USR1 that came while the logs were being set up was ignored: take the files the master handed over for it
+  reopenLogs({ errorlog: log, accesslog: rt.features.accessLog }, logFds.handover, { handedOnly: true });
 }
 
 function lazy<T>(load: () => Promise<T>): () => Promise<T> {

@@ -24,6 +24,8 @@ export interface WorkerLogFds {
   accesslog: number | null;
   /** errorlog is a pipe to the master, which logs each entry through its transports (log/error-pipe.ts). */
   errorlogPipe?: boolean;
+  /** The socket the master sends the fresh log files through on USR1 (log/fd-handover.ts); none without the native addon. */
+  handover?: number;
 }
 
 export const WORKER_ENV = 'TSGUND_WORKER';

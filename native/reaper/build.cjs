@@ -10,7 +10,9 @@
 //
 // Optional by design: when this cannot build (no compiler, no Node headers)
 // tsgund still runs; a master that finds itself PID 1 without the addon logs
-// one warning and leaves orphans unreaped (run the container with --init then).
+// one warning and leaves orphans unreaped (run the container with --init then),
+// and on USR1 the workers reopen the log paths themselves instead of being
+// handed the master's descriptors.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { existsSync } = require('node:fs');
@@ -20,7 +22,8 @@ const here = __dirname;
 const warn = (why) => {
   process.stderr.write(
     `tsgund: zombie reaper addon not built (${why}); tsgund works without it, ` +
-      "but as a container's PID 1 it cannot reap orphaned processes (use `docker run --init`)\n",
+      "but as a container's PID 1 it cannot reap orphaned processes (use `docker run --init`), " +
+      'and on USR1 the workers must be able to reach the log paths themselves\n',
   );
   process.exit(0);
 };

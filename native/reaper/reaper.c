@@ -8,12 +8,18 @@
 // cluster workers from libuv (the master would never see them die), so this
 // module only *peeks* at the next exited child (WNOWAIT) and reaps exactly the
 // pid JavaScript asks for; lib/master/reaper.ts decides which pids are safe.
+//
+// It also passes file descriptors over a UNIX socket (SCM_RIGHTS), which
+// Node's IPC cannot do for regular files: on USR1 the master hands each
+// worker the log files it has just reopened (lib/log/fd-handover.ts).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #define CHECK(call)                                                        \
@@ -87,11 +93,125 @@ static napi_value IsSubreaper(napi_env env, napi_callback_info info) {
   return out;
 }
 
+#define MAX_FDS 8
+
+// sendFds(socketFd, fds, tag): one sendmsg of the byte `tag` carrying `fds`
+// (SCM_RIGHTS), without blocking. Returns true when sent, false when the
+// socket is full (EAGAIN); throws on any other error.
+static napi_value SendFds(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out, v;
+  int32_t sock, tag, fds[MAX_FDS];
+  uint32_t n, i;
+  bool is_array;
+  char byte;
+  struct msghdr msg;
+  struct iovec iov;
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)]; } ctl;
+  struct cmsghdr* cm;
+  ssize_t rc;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || sock < 0 ||
+      napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_value_int32(env, argv[2], &tag) != napi_ok || tag < 0 || tag > 255) {
+    napi_throw_type_error(env, NULL, "sendFds(socketFd, fds, tag): bad arguments");
+    return NULL;
+  }
+  CHECK(napi_get_array_length(env, argv[1], &n));
+  if (n < 1 || n > MAX_FDS) {
+    napi_throw_range_error(env, NULL, "sendFds: between 1 and 8 descriptors");
+    return NULL;
+  }
+  for (i = 0; i < n; i++) {
+    CHECK(napi_get_element(env, argv[1], i, &v));
+    if (napi_get_value_int32(env, v, &fds[i]) != napi_ok || fds[i] < 0) {
+      napi_throw_type_error(env, NULL, "sendFds: each descriptor must be a non-negative integer");
+      return NULL;
+    }
+  }
+  byte = (char)tag;
+  iov.iov_base = &byte;
+  iov.iov_len = 1;
+  memset(&msg, 0, sizeof msg);
+  memset(&ctl, 0, sizeof ctl);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl.buf;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+  cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+  memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+  do rc = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (rc == -1 && errno == EINTR);
+  if (rc == -1 && errno != EAGAIN && errno != EWOULDBLOCK) return throw_errno(env, "sendmsg");
+  CHECK(napi_get_boolean(env, rc == 1, &out));
+  return out;
+}
+
+// recvFds(socketFd): the next message sendFds sent, without blocking, as
+// [tag, fd, ...] (the descriptors close-on-exec), or null when none is
+// waiting or the peer has closed. Throws on any other error.
+static napi_value RecvFds(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out, v;
+  int32_t sock;
+  unsigned char byte;
+  struct msghdr msg;
+  struct iovec iov;
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)]; } ctl;
+  struct cmsghdr* cm;
+  ssize_t rc;
+  uint32_t n = 0, i;
+  int fds[MAX_FDS];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || sock < 0) {
+    napi_throw_type_error(env, NULL, "recvFds(socketFd): socketFd must be a non-negative integer");
+    return NULL;
+  }
+  iov.iov_base = &byte;
+  iov.iov_len = 1;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl.buf;
+  msg.msg_controllen = sizeof ctl.buf;
+  do rc = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  while (rc == -1 && errno == EINTR);
+  if (rc == -1 && errno != EAGAIN && errno != EWOULDBLOCK) return throw_errno(env, "recvmsg");
+  for (cm = rc > 0 ? CMSG_FIRSTHDR(&msg) : NULL; cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    uint32_t k, count;
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    count = (uint32_t)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (k = 0; k < count; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
+      if (n < MAX_FDS) fds[n++] = fd;
+      else close(fd);
+    }
+  }
+  if (rc <= 0) {
+    CHECK(napi_get_null(env, &out));
+    return out;
+  }
+  CHECK(napi_create_array_with_length(env, n + 1, &out));
+  CHECK(napi_create_int32(env, byte, &v));
+  CHECK(napi_set_element(env, out, 0, v));
+  for (i = 0; i < n; i++) {
+    CHECK(napi_create_int32(env, fds[i], &v));
+    CHECK(napi_set_element(env, out, i + 1, v));
+  }
+  return out;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"peek", NULL, Peek, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reap", NULL, Reap, NULL, NULL, NULL, napi_enumerable, NULL},
       {"isSubreaper", NULL, IsSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sendFds", NULL, SendFds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvFds", NULL, RecvFds, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -1,0 +1,44 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * tsgund's native addon (native/reaper, N-API): the system calls Node has no
+ * binding for. Optional: shipped prebuilt for linux x64 glibc and musl and
+ * arm64 glibc, built with native/reaper/build.cjs elsewhere; each user says
+ * what it does without it. A prebuild older than this version may lack the
+ * newer functions, hence the optional members.
+ */
+export interface NativeAddon {
+  /** pid of an exited, not yet waited-for child, without reaping it; 0 if none. */
+  peek(): number;
+  /** Reap `pid` if it has exited: [pid, exit code or -1, signal or -1], else null. */
+  reap(pid: number): [number, number, number] | null;
+  isSubreaper(): boolean;
+  /** One byte `tag` with `fds` (SCM_RIGHTS) on a UNIX socket, without blocking: false when the socket is full. */
+  sendFds?(socketFd: number, fds: number[], tag: number): boolean;
+  /** The next message sendFds sent, without blocking: [tag, ...fds] (close-on-exec), or null when none waits. */
+  recvFds?(socketFd: number): number[] | null;
+}
+
+// node-gyp-build picks native/reaper/build/Release (built by build.cjs) if there,
+// else the prebuild for this platform, arch and libc in native/reaper/prebuilds.
+const ADDON_DIR = fileURLToPath(new URL('../../native/reaper/', import.meta.url));
+
+let loaded: { native: NativeAddon | null; error: string | null } | null = null;
+
+/** The addon, or why it is unavailable. Loaded once, on first use. */
+export function loadNativeAddon(): { native: NativeAddon | null; error: string | null } {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') {
+    loaded = { native: null, error: `not supported on ${process.platform}` };
+    return loaded;
+  }
+  try {
+    const load = createRequire(import.meta.url)('node-gyp-build') as (dir: string) => unknown;
+    loaded = { native: load(ADDON_DIR) as NativeAddon, error: null };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    loaded = { native: null, error: `its native addon is neither prebuilt for this platform nor built (${msg})` };
+  }
+  return loaded;
+}
