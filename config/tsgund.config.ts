@@ -46,6 +46,11 @@ export default defineConfig({
   // Seconds workers get to finish in-flight requests on TERM, HUP and
   // recycling before they are killed. Default: 30.
   gracefulTimeout: 30,
+  // Workers a reload (HUP) boots at a time: a count ('4') or a percentage of
+  // workers ('25%'). Each batch must be ready before as many old workers
+  // drain, so a reload adds at most this many processes. Default: '100%' (the
+  // whole new generation at once).
+  reloadSurge: '100%',
   // Seconds a new worker may take to load the app and report ready; a reload
   // whose workers miss it is abandoned and the old ones keep serving. Default: 30.
   bootTimeout: 30,

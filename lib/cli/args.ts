@@ -40,6 +40,7 @@ const PLACEHOLDER: Record<string, string> = {
   logSyslogPrefix: 'NAME',
   logSyslogFacility: 'FACILITY',
   forwardedAllowIps: 'IPS',
+  reloadSurge: 'N|N%',
   limitRequestLine: 'BYTES',
   limitRequestFieldSize: 'BYTES',
 };

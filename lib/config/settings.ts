@@ -112,6 +112,12 @@ const TABLE = [
     default: () => 30,
   },
   {
+    key: 'reloadSurge',
+    kind: 'string',
+    help: "workers a reload boots at a time, a count or a percentage of workers ('4', '25%'); each batch must be ready before as many old workers drain",
+    default: () => '100%',
+  },
+  {
     key: 'bootTimeout',
     kind: 'number',
     min: 0.1,

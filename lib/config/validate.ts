@@ -8,6 +8,7 @@ import { validateAccessLogFormat } from '../log/access-log.js';
 import { parseSyslogTo } from '../log/syslog-target.js';
 import { LOG_CONFIG_KEYS, isLogConfigKey, logConfigProblem } from './log-transports.js';
 import { allowListProblem } from '../worker/forwarded.js';
+import { SURGE_EXPECTED, parseSurge } from './surge.js';
 
 const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
 
@@ -60,6 +61,8 @@ function accepts(s: SettingSpec, v: unknown): boolean {
 /** Shapes that are friendlier in a config file, turned into the canonical type. */
 function normalize(s: SettingSpec, value: unknown): unknown {
   if (s.aliases && typeof value === 'string' && Object.hasOwn(s.aliases, value)) return s.aliases[value];
+  // a count of workers may be a number in a config file
+  if (s.key === 'reloadSurge' && typeof value === 'number') return String(value);
   // a comma list, as in gunicorn, in a string or in each flag given
   if (s.key === 'forwardedAllowIps' && (typeof value === 'string' || Array.isArray(value))) {
     return [value]
@@ -164,6 +167,9 @@ export function validateMerged(settings: Settings): void {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(pair)) {
       throw new ConfigError(`setting 'rawEnv' has ${show(pair)}, expected KEY=VALUE`);
     }
+  }
+  if (parseSurge(settings.reloadSurge) === null) {
+    throw new ConfigError(`setting 'reloadSurge' is ${show(settings.reloadSurge)}, expected ${SURGE_EXPECTED}`);
   }
   const proxies = allowListProblem(settings.forwardedAllowIps);
   if (proxies) throw new ConfigError(`setting 'forwardedAllowIps' ${proxies}`);

@@ -15,6 +15,8 @@ import { WORKER_MAIN } from './fork.js';
 import { firstGeneration, type Generation } from './generation.js';
 import { abortOf, type MasterState, targetsOf } from './master-state.js';
 import { type ReloadContext, reloadFrom } from './reload.js';
+import { rollOut } from './rollout.js';
+import { surgeOf } from '../config/surge.js';
 import { SlotPlacement } from './guests.js';
 import type { StickyPlacement } from './sticky.js';
 import { followSticky, startSticky } from './sticky-follow.js';
@@ -31,6 +33,8 @@ import { QUICK_STOP_MS } from './worker-handle.js';
 import { wirePool } from './worker-events.js';
 
 const TICK_MS = 250;
+/** Signals handled at once while a reload is under way, rather than queued behind it. */
+const BESIDE_RELOAD = new Set<MasterSignal>(['SIGUSR1', 'SIGUSR2', 'SIGWINCH']);
 
 export interface ArbiterOptions {
   cli: CommandLine;
@@ -194,7 +198,10 @@ export class Arbiter {
     if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.state.phase === 'reloading')) {
       abortOf(this.state)?.abort(sig);
     }
-    this.signals.push(sig);
+    // a (rolling) reload may take long: these do not wait for it; TTIN and TTOU
+    // do, as they apply to the generation the reload leaves serving
+    if (this.state.phase === 'reloading' && BESIDE_RELOAD.has(sig)) void this.signals.handleNow(sig);
+    else this.signals.push(sig);
   }
 
   // ---- signal handlers ---------------------------------------------------
@@ -237,6 +244,7 @@ export class Arbiter {
       return;
     }
     this.log.info('Stopping all workers (sockets stay open; HUP restarts them)');
+    abortOf(this.state)?.abort('SIGWINCH'); // a reload under way stops with them
     this.state = { phase: 'paused' };
     for (const h of this.pool.list()) if (!h.retiring) h.term();
   }
@@ -263,6 +271,30 @@ export class Arbiter {
     this.current = gen;
   }
 
+  /** A reload's candidate: all at once, or in batches when its reloadSurge is below its size (rollout.ts). */
+  private async bootCandidate(gen: Generation, signal: AbortSignal): Promise<void> {
+    const surge = surgeOf(gen.settings.reloadSurge, gen.target);
+    const serving = this.current!;
+    // paused (WINCH), there is nothing to replace: the whole generation boots at once
+    const paused = this.state.phase === 'reloading' && this.state.resume === 'paused';
+    if (surge >= gen.target || paused) return this.bootGeneration(gen, signal, false);
+    this.candidate = gen;
+    const bootBatch = async (size: number) => {
+      const booted = gen.startBoot(false, signal, (m) => this.log.warning(m), size);
+      this.pool.manage();
+      await booted;
+    };
+    try {
+      await rollOut({ pool: this.pool, serving, candidate: gen, surge, signal, bootBatch });
+    } catch (err) {
+      gen.drain(); // TERM, never QUIT: see Generation.drain
+      throw err;
+    } finally {
+      if (this.candidate === gen) this.candidate = null;
+    }
+    this.current = gen;
+  }
+
   private async reload(): Promise<void> {
     notifySystemd('RELOADING=1');
     const resume = this.state.phase === 'paused' ? 'paused' : 'running';
@@ -274,10 +306,17 @@ export class Arbiter {
       ...this.opts,
       ...{ log, logFiles, pool, stats, placement, transports },
       url: (l) => this.url(l),
-      boot: (gen) => this.bootGeneration(gen, abort.signal, false),
+      boot: (gen) => this.bootCandidate(gen, abort.signal),
       followSticky: (gen, candidate) => followSticky(this.sticky, gen, log, candidate),
     };
-    const ok = await reloadFrom(ctx, this.current!, abort.signal).finally(() => notifySystemd('READY=1'));
+    const serving = this.current!;
+    const ok = await reloadFrom(ctx, serving, abort.signal).finally(() => notifySystemd('READY=1'));
+    // a rollout that failed gives the serving generation back its full size; one
+    // superseded by a newer HUP leaves it as it is, for the next rollout to go on from
+    if (!ok && abort.signal.reason !== 'SIGHUP') {
+      serving.cap = null;
+      this.pool.manage();
+    }
     if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
   }
 

@@ -33,13 +33,7 @@ export class GenerationBoot {
     this.done = new Promise<void>((resolve, reject) => (this.finish = { resolve, reject }));
     const timeoutMs = settings.bootTimeout * 1000;
     this.timer = setTimeout(() => this.onTimeout(timeoutMs), timeoutMs);
-    const onAbort = () =>
-      this.fail(
-        new BootFailure(
-          signal.reason === 'SIGHUP' ? 'superseded by a newer HUP' : 'interrupted by a stop signal',
-          EXIT.boot,
-        ),
-      );
+    const onAbort = () => this.fail(new BootFailure(abortReason(signal.reason), EXIT.boot));
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     void this.done.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
@@ -105,14 +99,18 @@ export function settleWithin<T>(
       () => reject(new BootFailure(`gave up waiting for ${what} after ${timeoutMs / 1000} s (boot-timeout)`, 3)),
       timeoutMs,
     );
-    const onAbort = () =>
-      reject(
-        new BootFailure(signal?.reason === 'SIGHUP' ? 'superseded by a newer HUP' : 'interrupted by a stop signal', 3),
-      );
+    const onAbort = () => reject(new BootFailure(abortReason(signal?.reason), 3));
     signal?.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     });
   });
+}
+
+/** Why a boot was aborted, from the signal that aborted it. */
+export function abortReason(reason: unknown): string {
+  if (reason === 'SIGHUP') return 'superseded by a newer HUP';
+  if (reason === 'SIGWINCH') return 'interrupted by WINCH (all workers stop)';
+  return 'interrupted by a stop signal';
 }

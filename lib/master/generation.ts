@@ -32,6 +32,8 @@ export class Generation implements WorkerGeneration {
   readonly createdAt = new Date().toISOString();
   /** How many workers it should have while it serves (TTIN and TTOU change it). */
   target: number;
+  /** While a rolling reload replaces it: how many workers it keeps (those it handed over are not replaced). */
+  cap: number | null = null;
   /** Its boot while it is under way (all of it, or the current batch of a rolling boot). */
   boot: GenerationBoot | null = null;
 
@@ -43,6 +45,11 @@ export class Generation implements WorkerGeneration {
   ) {
     this.digest = settingsDigest(resolved.settings);
     this.target = resolved.settings.workers;
+  }
+
+  /** How many workers it should have now: its target, or fewer while a rolling reload replaces it. */
+  get wanted(): number {
+    return Math.min(this.target, this.cap ?? this.target);
   }
 
   get settings(): Settings {

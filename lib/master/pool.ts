@@ -85,7 +85,7 @@ export class Pool {
     const { serving, booting } = targets;
     return {
       workers: this.list(),
-      serving: serving && { generation: serving.number, target: serving.target },
+      serving: serving && { generation: serving.number, target: serving.wanted },
       booting: booting?.boot ? { generation: booting.number, size: booting.boot.size } : null,
       pending: this.pending,
       mayStop: targets.mayStop,

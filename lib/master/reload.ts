@@ -18,6 +18,7 @@ import type { MasterLogFiles } from './log-files.js';
 import type { MasterStats } from './master-stats.js';
 import type { Pool } from './pool.js';
 import { unixSocketAccess, workerIdentity } from './privileges.js';
+import { describeProgress, RolloutFailure } from './rollout.js';
 
 export interface ReloadContext {
   cli: CommandLine;
@@ -49,8 +50,11 @@ export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal
     await ctx.boot(candidate);
   } catch (err) {
     const superseded = signal.reason === 'SIGHUP';
+    const outcome = `reload ${superseded ? 'abandoned' : 'failed'}`;
     ctx.log[superseded ? 'info' : 'error'](
-      `reload ${superseded ? 'abandoned' : 'failed'}, the running workers keep serving: ${oneLine(err)}`,
+      err instanceof RolloutFailure
+        ? `${outcome} ${describeProgress(err.progress)}${signal.aborted ? '' : `, generation ${serving.number} is restored to full size`}: ${oneLine(err.cause)}`
+        : `${outcome}, the running workers keep serving: ${oneLine(err)}`,
     );
     if (!superseded) ctx.stats?.metrics.reload(false);
     // everything the candidate created goes: its workers drain (see boot), its sockets and log files close

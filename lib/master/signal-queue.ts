@@ -59,6 +59,11 @@ export class SignalQueue {
     }
   }
 
+  /** Handle `sig` now, beside the one the loop is handling (it must not wait behind it). */
+  handleNow(sig: MasterSignal): Promise<void> {
+    return this.handle(sig);
+  }
+
   /** The dispatcher: the one place a signal is logged and handled. */
   private async handle(sig: MasterSignal): Promise<void> {
     const name = sig.slice(3);
