@@ -112,6 +112,7 @@ export class Drainer {
 
   private closeIdle(): void {
     const now = performance.now();
+    const quietLong: HttpSocket[] = [];
     for (const socket of this.conns) {
       const endedAt = this.ended.get(socket);
       if (endedAt !== undefined) {
@@ -124,12 +125,26 @@ export class Drainer {
         // newly idle, or bytes of a next request arrived: start (again) to wait
         this.quiet.set(socket, { since: now, bytesRead: socket.bytesRead });
       } else if (now - seen.since >= IDLE_GRACE_MS) {
-        this.quiet.delete(socket);
-        this.ended.set(socket, now);
-        socket.end();
+        quietLong.push(socket);
       }
     }
+    // Timers run before the loop reads sockets: in a worker whose loop stalled,
+    // a request that arrived meanwhile is not read yet and the connection only
+    // looks idle. Decide after this turn's reads (setImmediate runs after them).
+    if (quietLong.length) setImmediate(() => this.closeQuiet(quietLong));
     this.checkDone();
+  }
+
+  /** Close the connections that stayed quiet through this turn's reads. */
+  private closeQuiet(sockets: HttpSocket[]): void {
+    const now = performance.now();
+    for (const socket of sockets) {
+      const seen = this.quiet.get(socket);
+      if (!seen || socket.destroyed || socket._httpMessage || seen.bytesRead !== socket.bytesRead) continue;
+      this.quiet.delete(socket);
+      this.ended.set(socket, now);
+      socket.end();
+    }
   }
 
   private checkDone(): void {
