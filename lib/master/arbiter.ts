@@ -6,7 +6,7 @@ import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import type { StatusSnapshot } from '../control/status.js';
 import { handleSignal } from '../early-signals.js';
-import { unlinkUnixSocket, type Listener } from '../listeners/handles.js';
+import type { Listener } from '../listeners/handles.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { createErrorLog, type MasterErrorLog } from '../log/error-log.js';
 import { ErrorTransports } from './error-transports.js';
@@ -14,9 +14,8 @@ import { VERSION } from '../version.js';
 import { WORKER_MAIN } from './fork.js';
 import { firstGeneration, type Generation } from './generation.js';
 import { abortOf, type MasterState, targetsOf } from './master-state.js';
-import { type ReloadContext, reloadFrom } from './reload.js';
-import { rollOut } from './rollout.js';
-import { surgeOf } from '../config/surge.js';
+import { type ReloadContext, runReload } from './reload.js';
+import { bootBeside, bootWhole } from './candidate.js';
 import { SlotPlacement } from './guests.js';
 import type { StickyPlacement } from './sticky.js';
 import { followSticky, startSticky } from './sticky-follow.js';
@@ -29,6 +28,7 @@ import { listenerUrl, snapshot } from './snapshot.js';
 import { notifySystemd } from './systemd-notify.js';
 import { hasTerminal } from './terminal.js';
 import { Upgrade } from './upgrade.js';
+import { finalCleanup, shutDown, type Teardown } from './shutdown.js';
 import { QUICK_STOP_MS } from './worker-handle.js';
 import { wirePool } from './worker-events.js';
 
@@ -164,11 +164,12 @@ export class Arbiter {
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     try {
       await this.services.start(settings);
-      await this.bootGeneration(first, abortOf(this.state)!.signal, true);
+      const warn = (m: string) => this.log.warning(m);
+      await this.boot(first, () => bootWhole(first, this.pool, abortOf(this.state)!.signal, true, warn));
     } catch (err) {
       for (const h of this.pool.list()) h.kill();
       await this.pool.drained(QUICK_STOP_MS);
-      this.finalCleanup();
+      finalCleanup(this.teardown());
       throw err;
     }
     this.state = { phase: 'running' };
@@ -251,44 +252,11 @@ export class Arbiter {
 
   // ---- generations -------------------------------------------------------
 
-  /**
-   * Boot a whole generation and wait until every worker of it is ready; dead
-   * workers are replaced meanwhile (see GenerationBoot for when it fails).
-   * Only then does it become the serving generation: one pointer.
-   */
-  private async bootGeneration(gen: Generation, signal: AbortSignal, lenient: boolean): Promise<void> {
+  /** `gen` boots as the candidate; once all of it is ready, it is the serving generation: one pointer. */
+  private async boot(gen: Generation, booting: () => Promise<void>): Promise<void> {
     this.candidate = gen;
-    const booted = gen.startBoot(lenient, signal, (m) => this.log.warning(m));
-    this.pool.manage();
     try {
-      await booted;
-    } catch (err) {
-      gen.drain(); // TERM, never QUIT: see Generation.drain
-      throw err;
-    } finally {
-      if (this.candidate === gen) this.candidate = null;
-    }
-    this.current = gen;
-  }
-
-  /** A reload's candidate: all at once, or in batches when its reloadSurge is below its size (rollout.ts). */
-  private async bootCandidate(gen: Generation, signal: AbortSignal): Promise<void> {
-    const surge = surgeOf(gen.settings.reloadSurge, gen.target);
-    const serving = this.current!;
-    // paused (WINCH), there is nothing to replace: the whole generation boots at once
-    const paused = this.state.phase === 'reloading' && this.state.resume === 'paused';
-    if (surge >= gen.target || paused) return this.bootGeneration(gen, signal, false);
-    this.candidate = gen;
-    const bootBatch = async (size: number) => {
-      const booted = gen.startBoot(false, signal, (m) => this.log.warning(m), size);
-      this.pool.manage();
-      await booted;
-    };
-    try {
-      await rollOut({ pool: this.pool, serving, candidate: gen, surge, signal, bootBatch });
-    } catch (err) {
-      gen.drain(); // TERM, never QUIT: see Generation.drain
-      throw err;
+      await booting();
     } finally {
       if (this.candidate === gen) this.candidate = null;
     }
@@ -296,27 +264,24 @@ export class Arbiter {
   }
 
   private async reload(): Promise<void> {
-    notifySystemd('RELOADING=1');
     const resume = this.state.phase === 'paused' ? 'paused' : 'running';
     const abort = new AbortController();
     this.state = { phase: 'reloading', abort, resume };
     const { log, logFiles, pool, placement, transports } = this;
     const { stats } = this.services;
+    const serving = this.current!;
+    const warn = (m: string) => this.log.warning(m);
     const ctx: ReloadContext = {
       ...this.opts,
       ...{ log, logFiles, pool, stats, placement, transports },
       url: (l) => this.url(l),
-      boot: (gen) => this.bootCandidate(gen, abort.signal),
+      boot: (gen) => {
+        const paused = this.state.phase === 'reloading' && this.state.resume === 'paused';
+        return this.boot(gen, () => bootBeside(gen, serving, pool, abort.signal, paused, warn));
+      },
       followSticky: (gen, candidate) => followSticky(this.sticky, gen, log, candidate),
     };
-    const serving = this.current!;
-    const ok = await reloadFrom(ctx, serving, abort.signal).finally(() => notifySystemd('READY=1'));
-    // a rollout that failed gives the serving generation back its full size; one
-    // superseded by a newer HUP leaves it as it is, for the next rollout to go on from
-    if (!ok && abort.signal.reason !== 'SIGHUP') {
-      serving.cap = null;
-      this.pool.manage();
-    }
+    const ok = await runReload(ctx, serving, abort.signal);
     if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
   }
 
@@ -350,29 +315,17 @@ export class Arbiter {
     notifySystemd('STOPPING=1');
     for (const h of this.pool.list()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
-    this.sticky?.close();
-    this.placement.closeAll(this.listeners(), this.upgrade.otherMasterAlive());
-    // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
-    const grace = Math.max(0, ...this.pool.list().map((h) => h.gen.settings.gracefulTimeout * 1000));
-    await this.pool.drained((mode === 'quick' ? QUICK_STOP_MS : grace) + 1000);
-    await this.hooks.call('onExit');
-    this.finalCleanup();
-    this.log.info(`Shutting down: ${this.name} master (${process.pid})`);
-    await this.transports.drained();
-    await Promise.all([this.log.close(), this.logFiles.close()]);
+    await shutDown(this.teardown(), mode);
     this.exitResolve(0);
   }
 
-  /** Every socket of the serving and the booting generation. */
-  private listeners(): Listener[] {
-    return [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])];
-  }
-
-  private finalCleanup(): void {
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    this.pool.close();
-    this.services.close();
-    // a unix socket path stays while another master (old or new) still serves on it
-    if (!this.upgrade.otherMasterAlive()) for (const l of this.listeners()) unlinkUnixSocket(l);
+  private teardown(): Teardown {
+    const { log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer } = this;
+    return {
+      ...{ log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer },
+      listeners: () => [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])],
+      hooks: () => this.hooks,
+      name: () => this.name,
+    };
   }
 }

@@ -19,6 +19,7 @@ import type { MasterStats } from './master-stats.js';
 import type { Pool } from './pool.js';
 import { unixSocketAccess, workerIdentity } from './privileges.js';
 import { describeProgress, RolloutFailure } from './rollout.js';
+import { notifySystemd } from './systemd-notify.js';
 
 export interface ReloadContext {
   cli: CommandLine;
@@ -36,6 +37,21 @@ export interface ReloadContext {
   boot(gen: Generation): Promise<void>;
   /** Make sticky placement (when on) follow `gen`'s binds and settings; `candidate`: warn if it asks to change it. */
   followSticky(gen: Generation, candidate: boolean): Promise<void>;
+}
+
+/**
+ * Reload from `serving`, telling systemd; returns whether a candidate took over.
+ * A rollout that failed gives the serving generation back its full size; one
+ * superseded by a newer HUP leaves it as it is, for the next rollout to go on from.
+ */
+export async function runReload(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<boolean> {
+  notifySystemd('RELOADING=1');
+  const ok = await reloadFrom(ctx, serving, signal).finally(() => notifySystemd('READY=1'));
+  if (!ok && signal.reason !== 'SIGHUP') {
+    serving.cap = null;
+    ctx.pool.manage();
+  }
+  return ok;
 }
 
 /** Reload from `serving`; returns whether a candidate took over. */
