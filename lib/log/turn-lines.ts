@@ -48,9 +48,13 @@ export class TurnLines {
 
   /** Writes every pending line, then releases the sockets held for them. */
   flush(): void {
-    this.writePending();
-    for (const socket of this.held) release(socket);
-    this.held.length = 0;
+    try {
+      this.writePending();
+    } finally {
+      // whatever happened to the lines, a held response must not hang
+      for (const socket of this.held) release(socket);
+      this.held.length = 0;
+    }
   }
 
   private writePending(): void {
