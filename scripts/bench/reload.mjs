@@ -38,6 +38,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Load } from './load.mjs';
+import { guardExit } from './exit-guard.mjs';
 import { Pm2 } from './pm2.mjs';
 import { processAlive, processTree } from './proc.mjs';
 import { freePort } from './ports.mjs';
@@ -58,33 +59,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsgund-reload-bench-'));
 const pm2 = new Pm2(PM2_BIN, path.join(tmp, 'pm2-home'), root);
 const log = (msg) => console.error(`[reload] ${msg}`);
 
-/** Cleanups still to run, for every exit path (normal, error, Ctrl-C). */
-const cleanups = new Set();
-let load = null;
-let interrupted = false;
-
-async function cleanupAll() {
-  if (load) await load.stop();
-  for (const c of [...cleanups]) {
-    cleanups.delete(c);
-    await c();
-  }
-}
-
-process.on('exit', () => {
-  // last resort after an unexpected synchronous exit: nothing may outlive us
-  for (const c of cleanups) c.sync?.();
-  pm2.killSync();
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    interrupted = true;
-    log(`${sig}: stopping servers`);
-    await cleanupAll();
-    fs.rmSync(tmp, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
+const guard = guardExit({ tmp, log, lastResort: () => pm2.killSync() });
+const { cleanups } = guard;
 
 async function waitUntil(pred, ms, what) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (await pred()) return;
@@ -102,7 +78,8 @@ const stats = (xs) => {
  * when it is complete. Returns the row for the table.
  */
 async function underLoad(name, url, reloadOnce) {
-  load = new Load(url, { keepAlive: KEEPALIVE, fresh: FRESH, path: '/pid' });
+  const load = new Load(url, { keepAlive: KEEPALIVE, fresh: FRESH, path: '/pid' });
+  guard.load = load;
   await load.flowing(200, 15_000);
   await sleep(1000);
   const windowStart = performance.now() - 1000;
@@ -110,7 +87,7 @@ async function underLoad(name, url, reloadOnce) {
   const pidsBefore = load.bodies.size;
   const times = [];
   for (let i = 1; i <= RELOADS; i++) {
-    if (interrupted) throw new Error('interrupted');
+    if (guard.interrupted) throw new Error('interrupted');
     const t0 = performance.now();
     const measured = await reloadOnce(i);
     times.push(measured ?? performance.now() - t0);
@@ -124,7 +101,7 @@ async function underLoad(name, url, reloadOnce) {
   const errors = load.describeErrors();
   const pids = load.bodies.size - pidsBefore;
   await load.stop();
-  load = null;
+  guard.load = null;
   return {
     name,
     ok: after.ok - before.ok,
@@ -292,7 +269,7 @@ async function main() {
   ];
   try {
     for (const [name, skip, bench] of servers) {
-      if (interrupted) return;
+      if (guard.interrupted) return;
       const why = skip();
       // biome-ignore lint/nursery/noMisusedPromises: skip() returns a string or null; the tuple's inferred union misleads the rule
       if (why) {
@@ -303,17 +280,17 @@ async function main() {
       try {
         rows.push(await bench());
       } catch (e) {
-        if (interrupted) return;
+        if (guard.interrupted) return;
         failed = true;
         notes.push(`${name}: failed, ${e.message.split('\n')[0]}`);
         log(`${name} failed: ${e.stack ?? e}`);
-        if (load) await load.stop();
-        load = null;
+        if (guard.load) await guard.load.stop();
+        guard.load = null;
       }
     }
     printTable(rows, notes);
   } finally {
-    await cleanupAll();
+    await guard.runAll();
   }
   if (failed) {
     log(`logs kept in ${tmp}`);

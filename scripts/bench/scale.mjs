@@ -60,6 +60,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Load } from './load.mjs';
+import { guardExit } from './exit-guard.mjs';
 import { Pm2 } from './pm2.mjs';
 import { freePort } from './ports.mjs';
 import { CLK_TCK, cpuTicks, processAlive, processTree, rssMB } from './proc.mjs';
@@ -95,30 +96,8 @@ const log = (msg) => console.error(`[scale] ${msg}`);
 
 // ---------------------------------------------------------------- processes
 
-/** Stops still to run, for every exit path (normal, error, Ctrl-C). */
-const cleanups = new Set();
-let load = null;
-let interrupted = false;
-
-async function cleanupAll() {
-  if (load) await load.stop();
-  for (const c of [...cleanups]) {
-    cleanups.delete(c);
-    await c();
-  }
-}
-process.on('exit', () => {
-  for (const c of cleanups) c.sync?.();
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, async () => {
-    interrupted = true;
-    log(`${sig}: stopping servers`);
-    await cleanupAll();
-    fs.rmSync(tmp, { recursive: true, force: true });
-    process.exit(130);
-  });
-}
+const guard = guardExit({ tmp, log });
+const { cleanups } = guard;
 
 async function waitUntil(pred, ms, what) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(20)) if (pred()) return;
@@ -379,7 +358,8 @@ async function drain() {
     const t = performance.now();
     conns = await openIdle(port, DRAIN_CONNS);
     log(`drain: ${conns.length} idle connections open in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    load = new Load(`http://127.0.0.1:${port}`, { keepAlive: 8, fresh: 4, path: '/slow?ms=20' });
+    const load = new Load(`http://127.0.0.1:${port}`, { keepAlive: 8, fresh: 4, path: '/slow?ms=20' });
+    guard.load = load;
     await load.flowing(100, 30_000);
     const idleAtHup = conns.filter((c) => c.end === null).length;
     const from = srv.lines.length;
@@ -392,7 +372,7 @@ async function drain() {
     const after = load.snapshot();
     await load.stop();
     const errors = load.describeErrors();
-    load = null;
+    guard.load = null;
     const ends = new Map();
     for (const c of conns) if (c.end) ends.set(c.end, (ends.get(c.end) ?? 0) + 1);
     return {
@@ -467,7 +447,7 @@ const loadavg = () =>
     .join(' ');
 
 async function measure(name, key, n, run, notes, rows) {
-  if (interrupted) return;
+  if (guard.interrupted) return;
   log(`${name}, ${n} workers`);
   try {
     const r = await run();
@@ -476,7 +456,7 @@ async function measure(name, key, n, run, notes, rows) {
       `${name}, ${n} workers: start ${sec(r.start)}, HUP ${r.hup ? `${sec(r.hup.ready)} / ${sec(r.hup.gone)}` : '–'}`,
     );
   } catch (e) {
-    if (interrupted) return;
+    if (guard.interrupted) return;
     notes.push(`${name} with ${n} workers: failed, ${e.message.split('\n')[0]}`);
     log(`${name} with ${n} workers failed: ${e.stack ?? e}`);
     rows.push({ name, key, n });
@@ -518,19 +498,19 @@ async function main() {
         rss: big.masterRss,
         ...(small && smallest < largest ? { nSmall: smallest, rssSmall: small.masterRss } : {}),
       };
-    if (DRAIN_CONNS > 0 && !interrupted) {
+    if (DRAIN_CONNS > 0 && !guard.interrupted) {
       log(`drain: ${DRAIN_WORKERS} workers, ${DRAIN_CONNS} idle connections`);
       try {
         drained = await drain();
       } catch (e) {
-        if (!interrupted) notes.push(`drain: failed, ${e.message.split('\n')[0]}`);
+        if (!guard.interrupted) notes.push(`drain: failed, ${e.message.split('\n')[0]}`);
         log(`drain failed: ${e.stack ?? e}`);
       }
     }
   } finally {
-    await cleanupAll();
+    await guard.runAll();
   }
-  if (interrupted) return;
+  if (guard.interrupted) return;
   env.loadEnd = loadavg();
   const table = render(rows, idle, drained, notes, env);
   console.log(table);
