@@ -1,5 +1,5 @@
 import type { ErrorLog } from '../log/error-line.js';
-import { HOOKS, type HookName, WORKER_HOOKS } from './settings.js';
+import { HOOKS, type HookName, WORKER_HOOKS } from './hook-table.js';
 import type { HookContext, Hooks, Settings } from './types.js';
 
 type HookArgs<K extends HookName> = Hooks[K] extends (ctx: HookContext, ...rest: infer R) => unknown ? R : never;

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { ConfigError, oneLine } from '../errors.js';
 import { loadConfigFile } from './load-file.js';
 import { LOG_CONFIG_KEYS } from './log-transports.js';
-import { HOOKS, SETTINGS } from './settings.js';
+import { HOOKS } from './hook-table.js';
+import { SETTINGS } from './settings.js';
 import type { Settings } from './types.js';
 import { validateLayer, validateMerged } from './validate.js';
 

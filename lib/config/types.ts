@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logform } from 'winston';
 import type Transport from 'winston-transport';
-import type { HookName, SettingValues } from './settings.js';
+import type { HookName } from './hook-table.js';
+import type { SettingValues } from './settings.js';
 
 /** Every setting after defaults, file, TSGUND_CMD_ARGS and CLI flags are merged. */
 export interface Settings extends SettingValues {

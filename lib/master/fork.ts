@@ -4,7 +4,7 @@
 
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import { WORKER_HOOKS } from '../config/settings.js';
+import { WORKER_HOOKS } from '../config/hook-table.js';
 import { WORKER_ENV, type WorkerSpec } from '../worker/messages.js';
 import type { Generation } from './generation.js';
 import type { SlotPlacement } from './guests.js';

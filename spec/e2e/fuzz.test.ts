@@ -22,7 +22,8 @@ import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSyn
 import http from 'node:http';
 import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { HOOKS, SETTINGS, flagOf, type SettingSpec } from '../../lib/config/settings.js';
+import { HOOKS } from '../../lib/config/hook-table.js';
+import { SETTINGS, flagOf, type SettingSpec } from '../../lib/config/settings.js';
 import {
   CLI,
   FIXTURES,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HOOKS, HOOK_TABLE, WORKER_HOOKS } from '../../lib/config/settings.js';
+import { HOOKS, HOOK_TABLE, WORKER_HOOKS } from '../../lib/config/hook-table.js';
 import { type Phase, canEnter } from '../../lib/worker/phase.js';
 
 describe("a worker's phase", () => {
