@@ -158,16 +158,7 @@ describe('log files as root', { skip: process.getuid?.() !== 0 && 'needs root' }
       await load.flowing(200);
       await waitFor(() => linesOf(access).length > 0, `the new access.log to be written (${i})`);
     }
-    await load.stop();
-    assert.deepEqual(workersOf(proc.pid), workers, 'the same workers serve throughout');
-    proc.kill('SIGTERM');
-    assert.equal((await proc.exit).code, 0);
-
-    assert.deepEqual(load.failures, []);
-    const files = [access, ...[1, 2, 3].map((k) => `${access}.${k}`)];
-    assert.deepEqual(accessLogAccounting(files, load.ok), { twice: [], missing: [], unknown: [] });
-    const errorText = [errors, ...[1, 2, 3].map((k) => `${errors}.${k}`)].map(read).join('');
-    assert.doesNotMatch(errorText, /\[ERROR\]|\[CRITICAL\]/);
+    await assertRotatedCleanly({ proc, load, workers, access, errors }, 3);
     assert.equal(statSync(access).uid, NOBODY, 'a log file the master creates belongs to the workers');
   });
 
@@ -194,22 +185,13 @@ describe('log files as root', { skip: process.getuid?.() !== 0 && 'needs root' }
       await load.flowing(200);
       assert.equal(read(`${access}.${i}`).length, rotated, `lines still go to ${access}.${i}`);
     }
-    await load.stop();
-    assert.deepEqual(workersOf(proc.pid), workers, 'the same workers serve throughout');
-    proc.kill('SIGTERM');
-    assert.equal((await proc.exit).code, 0);
-
-    assert.deepEqual(load.failures, []);
-    const files = [access, ...[1, 2, 3, 4].map((k) => `${access}.${k}`)];
-    assert.deepEqual(accessLogAccounting(files, load.ok), { twice: [], missing: [], unknown: [] });
+    await assertRotatedCleanly({ proc, load, workers, access, errors }, rotations);
     // each worker's line about rotation k+1 went into the file fresh since rotation k
     for (let k = 2; k <= rotations; k++) {
       const text = read(`${errors}.${k}`);
       for (const pid of workers)
         assert.match(text, new RegExp(`\\[${pid}\\] \\[INFO\\] reopening log files`), `${errors}.${k}`);
     }
-    const errorText = [errors, ...[1, 2, 3, 4].map((k) => `${errors}.${k}`)].map(read).join('');
-    assert.doesNotMatch(errorText, /\[ERROR\]|\[CRITICAL\]/);
   });
 
   it('logrotate with -u nobody, logs under a 0750 root-owned parent: 3 rotations under load, nothing lost', {
@@ -235,15 +217,7 @@ describe('log files as root', { skip: process.getuid?.() !== 0 && 'needs root' }
       await load.flowing(200);
       await waitFor(() => linesOf(access).length > 0, `the new access.log to be written (${i})`);
     }
-    await load.stop();
-    assert.deepEqual(workersOf(proc.pid), workers, 'the same workers serve throughout');
-    proc.kill('SIGTERM');
-    assert.equal((await proc.exit).code, 0);
-    assert.deepEqual(load.failures, []);
-    const files = [access, ...[1, 2, 3].map((k) => `${access}.${k}`)];
-    assert.deepEqual(accessLogAccounting(files, load.ok), { twice: [], missing: [], unknown: [] });
-    const errorText = [errors, ...[1, 2, 3].map((k) => `${errors}.${k}`)].map(read).join('');
-    assert.doesNotMatch(errorText, /\[ERROR\]|\[CRITICAL\]/);
+    await assertRotatedCleanly({ proc, load, workers, access, errors }, 3);
   });
 
   it('a worker that cannot reopen its path and was handed nothing retires and is replaced: no error, no line lost', async (t) => {
@@ -378,6 +352,33 @@ async function start(dir: string, sub: string, extra: string[]) {
   );
   assert.equal(proc.child.exitCode, null, `the master exited:\n${proc.output}`);
   return { proc, url: `http://127.0.0.1:${port}`, errors, access };
+}
+
+/**
+ * The end of a rotation test: the load stops, the same workers served
+ * throughout, the master stops cleanly, no request failed, every answered
+ * request is in exactly one of the access logs (the live one and its
+ * `rotations` rotated copies), and no error log has an ERROR line.
+ */
+async function assertRotatedCleanly(
+  run: {
+    proc: Awaited<ReturnType<typeof start>>['proc'];
+    load: NumberedRequests;
+    workers: number[];
+    access: string;
+    errors: string;
+  },
+  rotations: number,
+): Promise<void> {
+  const { proc, load, workers, access, errors } = run;
+  await load.stop();
+  assert.deepEqual(workersOf(proc.pid), workers, 'the same workers serve throughout');
+  proc.kill('SIGTERM');
+  assert.equal((await proc.exit).code, 0);
+  assert.deepEqual(load.failures, []);
+  const withRotated = (file: string) => [file, ...Array.from({ length: rotations }, (_, k) => `${file}.${k + 1}`)];
+  assert.deepEqual(accessLogAccounting(withRotated(access), load.ok), { twice: [], missing: [], unknown: [] });
+  assert.doesNotMatch(withRotated(errors).map(read).join(''), /\[ERROR\]|\[CRITICAL\]/);
 }
 
 /** "reopening log files" lines of the master and the workers, in error.log and its rotated copies 1..n. */
