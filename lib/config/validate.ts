@@ -8,7 +8,7 @@ import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
 import { parseSyslogTo } from '../log/syslog-target.js';
 import { LOG_CONFIG_KEYS, isLogConfigKey, logConfigProblem } from './log-transports.js';
-import { allowListProblem } from '../worker/forwarded.js';
+import { allowListProblem } from '../allow-list.js';
 import { SURGE_EXPECTED, parseSurge } from './surge.js';
 
 const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));

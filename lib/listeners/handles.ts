@@ -3,7 +3,7 @@
 // but not listening, nor for listening on a handle received over IPC when it is
 // a pipe, so this module uses these Node internals (the others are
 // node:http's `socket._httpMessage`, read by lib/worker/drain.ts, and, for
-// sticky placement, a socket's `_handle` in lib/master/sticky.ts and
+// sticky placement, a socket's `_handle` in lib/master/placement/sticky-placement.ts and
 // node:http's setupConnectionsTracking listener in lib/worker/serve.ts):
 //   net._createServerHandle(ip, port, 4|6)      bound TCP handle or -errno
 //   net._createServerHandle(ip, port, 4|6, undefined, UV_TCP_REUSEPORT)
@@ -18,7 +18,7 @@ import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { ConfigError, errnoOf, oneLine } from '../errors.js';
-import { LogPathError, checkSocketDirectory } from '../log/safe-open.js';
+import { UnsafePathError, checkSocketDirectory } from '../trust/pinned-path.js';
 import { formatBind, type BindAddress } from './address.js';
 import { freeSocketPath } from './unix-path.js';
 
@@ -93,7 +93,7 @@ export interface UnixSocketAccess {
 
 /**
  * Bind a unix socket where no other user can swap the path: every directory
- * on the way is checked as for log files (lib/log/safe-open.ts), and the
+ * on the way is checked as for log files (lib/trust/pinned-path.ts), and the
  * socket's own directory must be writable by no one else, unless it is
  * sticky (/tmp), where only root could rename the socket root creates.
  * bind(2) creates the file with the umask and no fchmod or fchown on a
@@ -104,7 +104,7 @@ async function bindUnix(address: BindAddress & { kind: 'unix' }, label: string, 
   try {
     checkSocketDirectory(address.path);
   } catch (err) {
-    throw new ConfigError(`cannot bind ${label}: ${err instanceof LogPathError ? err.message : oneLine(err)}`);
+    throw new ConfigError(`cannot bind ${label}: ${err instanceof UnsafePathError ? err.message : oneLine(err)}`);
   }
   const busy = await freeSocketPath(address.path);
   if (busy) throw bindError(label, busy);

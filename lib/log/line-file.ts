@@ -123,7 +123,7 @@ export class LineFile {
     if (opened.kind === 'stdio') process.on('exit', this.flushAtExit);
   }
 
-  /** Open `target` ('-' is `dash`) as the master does: created if missing. Throws LogPathError. */
+  /** Open `target` ('-' is `dash`) as the master does: created if missing. Throws UnsafePathError. */
   static open(target: string, dash: 1 | 2, opts: LineFileOptions = {}): LineFile {
     const reopen = opts.reopen ?? { create: true };
     return new LineFile(openLogFile(target, dash, reopen), { ...opts, reopen });
@@ -150,7 +150,7 @@ export class LineFile {
 
   /**
    * Open the path again, or take `handed`, a descriptor of it the master
-   * opened (and this LineFile then owns). Throws LogPathError (and keeps
+   * opened (and this LineFile then owns). Throws UnsafePathError (and keeps
    * writing to the old descriptor) if the path cannot be opened.
    */
   reopen(handed?: number): void {

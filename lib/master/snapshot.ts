@@ -2,11 +2,11 @@
 // from its state on demand, never kept.
 
 import type { Settings } from '../config/types.js';
-import { logLocations, type StatusSnapshot, type WorkerStatus } from '../control/status.js';
+import { logLocations, type StatusSnapshot, type WorkerStatus } from '../protocol/status.js';
 import type { Listener } from '../listeners/handles.js';
-import type { Generation } from './generation.js';
-import type { Pool } from './pool.js';
-import type { WorkerHandle } from './worker-handle.js';
+import type { Generation } from './lifecycle/generation.js';
+import type { Pool } from './pool/pool.js';
+import type { WorkerHandle } from './pool/worker-handle.js';
 
 /** How a listener is shown in the log and in `status`: a URL for TCP, the label otherwise. */
 export const listenerUrl = (l: Listener, tls: boolean): string =>

@@ -7,11 +7,11 @@
 // prom-client's AggregatorRegistry does.
 
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { AppMetricsStatus, StatusSnapshot, WorkerStatus } from '../control/status.js';
-import { IGNORE_REASONS, type IgnoreReason } from '../master/worker-messages.js';
-import { withoutReserved } from './app-metrics.js';
+import type { AppMetricsStatus, StatusSnapshot, WorkerStatus } from '../protocol/status.js';
+import { IGNORE_REASONS, type IgnoreReason } from '../protocol/worker-message-schemas.js';
+import { withoutReserved } from '../protocol/app-metrics.js';
 import type { AppScrape } from './app-metrics-collector.js';
-import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from './request-metrics.js';
+import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from '../protocol/request-metrics.js';
 
 export const RESTART_CAUSES = ['crash', 'timeout', 'max_requests', 'max_memory'] as const;
 export type RestartCause = (typeof RESTART_CAUSES)[number];

@@ -14,7 +14,7 @@ import { http } from '../node-http.js';
 import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
 import { describeBindError } from '../listeners/handles.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
-import type { StatusSnapshot } from '../control/status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { healthy, ready, type Verdict } from './health.js';
 import type { AppScrape } from './app-metrics-collector.js';

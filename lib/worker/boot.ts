@@ -33,7 +33,7 @@ export async function loadFeatures(rt: WorkerRuntime): Promise<Features> {
   const hooks = spec.configPath
     ? import('../config/hooks.js').then(({ loadWorkerHooks }) => loadWorkerHooks(spec.configPath!, settings, rt.log))
     : null;
-  const metrics = spec.stats ? import('../stats/request-metrics.js') : null;
+  const metrics = spec.stats ? import('../protocol/request-metrics.js') : null;
   const m = await metrics;
   return {
     accessLog: await accessLog,

@@ -1,5 +1,5 @@
-import type { RequestMetrics } from '../stats/request-metrics.js';
-import type { WorkerToMaster } from './messages.js';
+import type { RequestMetrics } from '../protocol/request-metrics.js';
+import type { WorkerToMaster } from '../protocol/messages.js';
 
 /**
  * The heartbeat: the worker's counts since it started, its RSS, and the

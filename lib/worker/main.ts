@@ -7,7 +7,7 @@ import { interceptAppReady } from './app-ready.js';
 import { boot } from './boot.js';
 import { reopenLogs } from './reopen-logs.js';
 import { captureOutput } from './capture-output.js';
-import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from './messages.js';
+import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from '../protocol/messages.js';
 import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
 import { takeConnection } from './sticky-connection.js';

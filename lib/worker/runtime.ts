@@ -4,13 +4,13 @@ import type { HookRunner } from '../config/hooks.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { ErrorLog } from '../log/error-line.js';
-import type { RequestMetrics } from '../stats/request-metrics.js';
+import type { RequestMetrics } from '../protocol/request-metrics.js';
 import { AppLoadError, type RequestListener } from './app-loader.js';
 import type { Bind } from './binds.js';
 import { Drainer } from './drain.js';
 import { filterRequests, forwardedFilter } from './forwarded.js';
 import { heartbeat } from './heartbeat.js';
-import type { WorkerSpec, WorkerToMaster } from './messages.js';
+import type { WorkerSpec, WorkerToMaster } from '../protocol/messages.js';
 import { type Phase, canEnter } from './phase.js';
 import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
 
