@@ -165,7 +165,7 @@ const TABLE = [
     kind: 'number',
     min: 0,
     max: MAX_SECONDS,
-    help: 'seconds a client has to send the request headers; then 408',
+    help: 'seconds a client has to finish its TLS handshake (with certfile) and send the request headers; then 408',
     default: () => 60,
   },
   {

@@ -28,7 +28,11 @@ export async function createServer(settings: Limits, tls: https.ServerOptions | 
     requestTimeout: settings.requestTimeout ? Math.max(settings.requestTimeout, settings.headersTimeout) * 1000 : 0,
     keepAliveTimeout: settings.keepAlive * 1000,
   };
-  const server = tls ? (await import('node:https')).createServer({ ...tls, ...options }) : http.createServer(options);
+  // The handshake counts against headersTimeout: Node's own 120 s let silent connections hold every slot.
+  const handshake = { handshakeTimeout: settings.headersTimeout * 1000 };
+  const server = tls
+    ? (await import('node:https')).createServer({ ...tls, ...handshake, ...options })
+    : http.createServer(options);
   // one more than the limit, so that a request over it can be told apart and refused
   if (settings.limitRequestFields) server.maxHeadersCount = settings.limitRequestFields + 1;
   return server;
