@@ -84,10 +84,9 @@ function bindError(label: string, code: string | number): ConfigError {
   return new ConfigError(`cannot bind ${label}: ${describeBindError(code)}`);
 }
 
-/** The mode and owner of a unix socket tsgund binds; an id left out is not changed. */
+/** The mode and group of a unix socket tsgund binds (its owner is the master's user); no gid: unchanged. */
 export interface UnixSocketAccess {
   mode: number;
-  uid?: number;
   gid?: number;
 }
 
@@ -98,7 +97,7 @@ export interface UnixSocketAccess {
  * sticky (/tmp), where only root could rename the socket root creates.
  * bind(2) creates the file with the umask and no fchmod or fchown on a
  * socket's descriptor reaches it, so mode and owner are set through the
- * path, which the checks pin: the mode first, while the file is still root's.
+ * path, which the checks pin: the mode first, then the group.
  */
 async function bindUnix(address: BindAddress & { kind: 'unix' }, label: string, access?: UnixSocketAccess) {
   try {
@@ -113,9 +112,7 @@ async function bindUnix(address: BindAddress & { kind: 'unix' }, label: string, 
   if (access) {
     try {
       chmodSync(address.path, access.mode);
-      if (access.uid !== undefined || access.gid !== undefined) {
-        lchownSync(address.path, access.uid ?? -1, access.gid ?? -1);
-      }
+      if (access.gid !== undefined) lchownSync(address.path, -1, access.gid);
     } catch (err) {
       handle.close(); // libuv unlinks the path it bound
       throw new ConfigError(`cannot bind ${label}: cannot set its mode or owner (${errnoOf(err)})`);

@@ -88,9 +88,11 @@ export function workerIdentity(settings: { user: string | null; group: string | 
 }
 
 /**
- * Who gets the unix sockets tsgund binds, and their mode: the workers' user
- * and group, as gunicorn does, or `unixSocketGroup` (a proxy's group);
- * without -u/-g and unixSocketGroup, the master's own.
+ * Who gets the unix sockets tsgund binds, and their mode. The owner stays the
+ * master's user (root): only the owner may chmod a file, so the app, running
+ * as the workers' user, cannot undo `unixSocketMode`. The group is
+ * `unixSocketGroup` (a proxy's group), else the workers' group, else the
+ * master's own.
  */
 export function unixSocketAccess(settings: {
   user: string | null;
@@ -102,7 +104,7 @@ export function unixSocketAccess(settings: {
   const identity = workerIdentity(settings);
   const gid =
     settings.unixSocketGroup === null ? identity?.gid : lookupGroup(settings.unixSocketGroup, 'unixSocketGroup');
-  return { mode: settings.unixSocketMode, uid: identity?.uid, gid };
+  return { mode: settings.unixSocketMode, gid };
 }
 
 /** Set in a worker forked as root for initgroups: what lib/worker/drop-privileges switches to. */
