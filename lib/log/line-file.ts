@@ -119,7 +119,12 @@ export class LineFile {
     this.fd = opened.fd;
     this.target = opened.kind === 'file' ? opened.path : null;
     this.sink = this.sinkFor(opened);
-    this.batch = this.batched ? new LineBatcher((chunk) => this.sink.write(chunk), this.sink.maxBytes) : null;
+    this.batch = this.batched
+      ? new LineBatcher(
+          (chunk) => this.sink.write(chunk),
+          () => this.sink.maxBytes,
+        )
+      : null;
     if (opened.kind === 'stdio') process.on('exit', this.flushAtExit);
   }
 
@@ -171,7 +176,6 @@ export class LineFile {
     this.batch?.flush();
     this.fd = opened.fd;
     this.sink = this.sinkFor(opened);
-    if (this.batch) this.batch.maxBytes = this.sink.maxBytes;
     void old.end();
   }
 

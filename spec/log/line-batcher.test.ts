@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { TurnLines } from '../../lib/log/turn-lines.js';
+import { LineBatcher } from '../../lib/log/line-batcher.js';
 
-/** A TurnLines whose end of turn runs when the test says, writing into `writes`. */
+/** A LineBatcher whose end of turn runs when the test says, writing into `writes`. */
 function turnLines(maxBytes = 4096) {
   const writes: string[] = [];
   let endOfTurn: (() => void) | null = null;
-  const lines = new TurnLines(
+  const lines = new LineBatcher(
     (chunk) => writes.push(chunk),
     () => maxBytes,
     (fn) => {
@@ -23,7 +23,7 @@ function turnLines(maxBytes = 4096) {
   return { lines, writes, endTurn, scheduled: () => endOfTurn !== null };
 }
 
-describe('TurnLines', () => {
+describe('LineBatcher', () => {
   let server: net.Server;
   const accepted: net.Socket[] = [];
   const clients: net.Socket[] = [];
@@ -90,7 +90,7 @@ describe('TurnLines', () => {
     const { lines, writes } = turnLines();
     lines.add('held\n', s);
     s.write('response');
-    lines.add('no socket\n', null);
+    lines.writeNow('no socket\n');
     assert.deepEqual(writes, ['held\n', 'no socket\n']);
     assert.equal(s.writableLength, 0);
   });
@@ -103,5 +103,22 @@ describe('TurnLines', () => {
     s.destroy();
     endTurn();
     assert.deepEqual(writes, ['gone\n']);
+  });
+});
+
+describe('LineBatcher without sockets', () => {
+  it('batches lines until its schedule fires, then writes them in one chunk', () => {
+    const writes: string[] = [];
+    let fire: (() => void) | null = null;
+    const batch = new LineBatcher(
+      (chunk) => writes.push(chunk),
+      () => 4096,
+      (fn) => (fire = fn),
+    );
+    batch.add('a\n');
+    batch.add('b\n');
+    assert.deepEqual(writes, []);
+    fire!();
+    assert.deepEqual(writes, ['a\nb\n']);
   });
 });
