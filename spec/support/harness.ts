@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import http from 'node:http';
 import net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAllLoads } from './load.js';
 
@@ -210,6 +210,12 @@ export async function cleanup(dirs: string[] = []): Promise<void> {
   await stopAllLoads();
   killAll();
   started.clear();
+  // a recursive rm as root: check every path before removing any
+  const bad = [...dirs].find(
+    (d) => typeof d !== 'string' || !isAbsolute(d) || resolve(d).split('/').filter(Boolean).length < 2,
+  );
+  if (bad !== undefined)
+    throw new Error(`cleanup: refusing to remove ${JSON.stringify(bad)}: expected temp directories`);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
 
