@@ -111,7 +111,8 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
     const tls = settings.certfile
       ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
       : null;
-    await rt.serveServer(await createServer(settings, tls), app.listener);
+    const warn = (line: string) => rt.log.warning(line);
+    await rt.serveServer(await createServer(settings, tls, app.listener, warn), app.listener);
   } else await awaitListen(rt, app.exported);
   await rt.serving;
 }
