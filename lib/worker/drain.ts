@@ -30,8 +30,11 @@ const IDLE_GRACE_MS = 250;
 const HALF_CLOSED_MS = 500;
 const SWEEP_MS = 50;
 // An HTTP/2 session is told to go away twice, as RFC 9113 (section 6.8) advises:
-// first with the highest stream id, so that streams the client sent meanwhile
-// are still served, and this long after with the last stream received.
+// first with the highest stream id, so that the client opens no more streams
+// on it, and this long after with the last stream received. nghttp2 under
+// Node has no shutdown notice (nghttp2_submit_shutdown_notice is not exposed),
+// so streams that crossed the first GOAWAY are not processed: the second
+// reports them unprocessed (REFUSED_STREAM), which clients may retry safely.
 const GOAWAY_NOTICE_MS = 1000;
 const MAX_STREAM_ID = 2 ** 31 - 1;
 
