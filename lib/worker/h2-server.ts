@@ -76,7 +76,12 @@ export function overridesHttp1Prototypes(listener: unknown): boolean {
  * start (`startedAt`, earlier when the preface was sniffed), and at most
  * `maxControl` SETTINGS and PING frames a second. Node has neither.
  */
-export function guardSession(session: http2.ServerHttp2Session, headersMs: number, maxControl: number, startedAt = performance.now()): void {
+export function guardSession(
+  session: http2.ServerHttp2Session,
+  headersMs: number,
+  maxControl: number,
+  startedAt = performance.now(),
+): void {
   let timer: NodeJS.Timeout | null = null;
   if (headersMs > 0) {
     timer = setTimeout(() => session.destroy(), Math.max(1, headersMs - (performance.now() - startedAt)));
@@ -171,7 +176,8 @@ export function createH2Server(settings: H2Settings, tls: https.ServerOptions | 
     server.on('session', (session: http2.ServerHttp2Session) =>
       guardSession(session, settings.headersTimeout * 1000, settings.http2MaxControlFrames),
     );
-    if (settings.limitRequestFields) (server as { maxHeadersCount?: number }).maxHeadersCount = settings.limitRequestFields + 1;
+    if (settings.limitRequestFields)
+      (server as { maxHeadersCount?: number }).maxHeadersCount = settings.limitRequestFields + 1;
     return server;
   }
   const http1 = http.createServer(h1);

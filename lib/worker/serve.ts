@@ -34,7 +34,7 @@ export async function createServer(
     const h2 = await import('./h2-server.js');
     if (!h2.overridesHttp1Prototypes(listener)) return h2.createH2Server(settings, tls);
     warn(
-      'http2: the app (Express) sets its own request prototype over node:http\'s, which HTTP/2 requests crash; serving it over HTTP/1.1 only',
+      "http2: the app (Express) sets its own request prototype over node:http's, which HTTP/2 requests crash; serving it over HTTP/1.1 only",
     );
   }
   return createHttp1Server(settings, tls);

@@ -131,7 +131,11 @@ async function main() {
   let peak = before;
   while (performance.now() < until) {
     floods.push(await rapidReset({ url, rate, seconds: (until - performance.now()) / 1000 }));
-    if (master) peak = Math.max(peak, childrenOf(master).reduce((sum, pid) => sum + rssKiB(pid), 0));
+    if (master)
+      peak = Math.max(
+        peak,
+        childrenOf(master).reduce((sum, pid) => sum + rssKiB(pid), 0),
+      );
   }
   stop.done = true;
   const [b, d] = [await baseline, await during];

@@ -37,7 +37,12 @@ const httpsUrl = (port: number) => `https://127.0.0.1:${port}`;
 /** The protocol ALPN picks when a client offers h2 and http/1.1. */
 function negotiated(port: number): Promise<string | false> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ port, host: '127.0.0.1', ALPNProtocols: ['h2', 'http/1.1'], rejectUnauthorized: false });
+    const socket = tls.connect({
+      port,
+      host: '127.0.0.1',
+      ALPNProtocols: ['h2', 'http/1.1'],
+      rejectUnauthorized: false,
+    });
     socket.on('secureConnect', () => {
       resolve(socket.alpnProtocol ?? false);
       socket.destroy();
@@ -57,7 +62,9 @@ function controlFlood(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ port, host: '127.0.0.1', ALPNProtocols: ['h2'], rejectUnauthorized: false });
     let got = Buffer.alloc(0);
-    socket.on('secureConnect', () => socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), ...frames])));
+    socket.on('secureConnect', () =>
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), ...frames])),
+    );
     socket.on('data', (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
       for (let at = 0; at + 9 <= got.length; at += 9 + got.readUIntBE(at, 3)) {
@@ -98,7 +105,10 @@ describe('--http2', () => {
     assert.notEqual(reply.settings.enableConnectProtocol, true);
     assert.match(await https1(port), /^1\.1 200 hello from \d+\n$/);
     const line = await waitFor(
-      () => readFileSync(log, 'utf8').split('\n').find((l) => l.includes('HTTP/2.0')),
+      () =>
+        readFileSync(log, 'utf8')
+          .split('\n')
+          .find((l) => l.includes('HTTP/2.0')),
       'an HTTP/2 access-log line',
     );
     assert.match(line, new RegExp(`^127\\.0\\.0\\.1 - - \\[.*\\] "GET / HTTP/2\\.0" 200 ${reply.body.length} `));
@@ -143,7 +153,11 @@ describe('--http2', () => {
         await waitFor(() => load.answers.some((a) => a.at > reloadedAt + 1500), 'answers 1.5 s after the reload');
         const late = load.answers.filter((a) => a.at > reloadedAt + 1000);
         assert.ok(late.length > 0);
-        assert.deepEqual(late.filter((a) => old.includes(a.pid)), [], 'no answer from the old generation 1 s after');
+        assert.deepEqual(
+          late.filter((a) => old.includes(a.pid)),
+          [],
+          'no answer from the old generation 1 s after',
+        );
       }
     } finally {
       await load.stop();

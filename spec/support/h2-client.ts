@@ -104,7 +104,9 @@ function one(session: http2.ClientHttp2Session, path: string): Promise<number> {
     let body = '';
     stream.setEncoding('utf8');
     stream.on('data', (d: string) => (body += d));
-    stream.on('end', () => (/^\d+\n$/.test(body) ? resolve(Number(body)) : reject(new Error(`bad body ${JSON.stringify(body)}`))));
+    stream.on('end', () =>
+      /^\d+\n$/.test(body) ? resolve(Number(body)) : reject(new Error(`bad body ${JSON.stringify(body)}`)),
+    );
     stream.on('error', reject);
     stream.end();
   });
