@@ -177,6 +177,7 @@ export class Arbiter {
     void this.signals.loop();
     this.log.info(`Booted ${first.target} worker(s), generation ${first.number}`);
     if (settings.reload) await this.services.watch(settings);
+    await this.services.watchCerts(settings);
     notifySystemd('READY=1', `STATUS=serving with ${first.target} workers`);
     await this.hooks.call('whenReady');
   }
@@ -227,6 +228,7 @@ export class Arbiter {
     this.logFiles.handOver(this.log); // before the signal: the descriptors wait in each worker's socket
     for (const h of this.pool.list()) h.signal('SIGUSR1');
     void this.transports.refresh();
+    this.services.renewCerts();
   }
 
   private async onUsr2(): Promise<void> {

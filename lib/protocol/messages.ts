@@ -44,7 +44,9 @@ export type MasterToWorker =
    * Sticky placement: a connection the master accepted, sent along as the
    * handle, with the bytes it read of it first (base64), if any.
    */
-  | { type: 'sticky-connection'; head?: string };
+  | { type: 'sticky-connection'; head?: string }
+  /** A renewed TLS certificate and key (PEM), read and checked by the master, for the server tsgund created. */
+  | { type: 'tls-context'; cert: string; key: string };
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }

@@ -7,6 +7,7 @@ import { type ListenTarget, interceptListen } from './listen-hook.js';
 import type { NativeHandle } from '../listeners/handles.js';
 import type { Features, WorkerRuntime } from './runtime.js';
 import { createServer, socketAddress } from './serve.js';
+import type { Swappable } from './tls-context.js';
 import type { Arrived } from './sockets.js';
 
 /**
@@ -109,10 +110,13 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
   else if (rt.served) rt.log.debug('the app called listen() itself; its export is not served a second time');
   else if (app.kind === 'listener') {
     const tls = settings.certfile
-      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+      ? rt.tls.initial({ cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) })
       : null;
     const warn = (line: string) => rt.log.warning(line);
-    await rt.serveServer(await createServer(settings, tls, app.listener, warn), app.listener);
+    const server = await createServer(settings, tls, app.listener, warn);
+    // a renewed certificate replaces the context in place (see tls-context.ts)
+    if (tls) rt.tls.serve(server as unknown as Swappable, tls);
+    await rt.serveServer(server, app.listener);
   } else await awaitListen(rt, app.exported);
   await rt.serving;
 }
