@@ -24,7 +24,7 @@ import { MasterServices } from './services/master-services.js';
 import type { Pool, Worker } from './pool/pool.js';
 import { workerIdentity } from './process/privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './lifecycle/signal-queue.js';
-import { listenerUrl, snapshot } from './snapshot.js';
+import { listenerUrl, protocolsOf, snapshot } from './snapshot.js';
 import { notifySystemd } from './process/systemd-notify.js';
 import { hasTerminal } from './process/terminal.js';
 import { Upgrade } from './process/upgrade.js';
@@ -183,7 +183,7 @@ export class Arbiter {
   }
 
   private url(l: Listener): string {
-    return listenerUrl(l, !!this.settings.certfile);
+    return listenerUrl(l, !!this.settings.certfile, protocolsOf(this.settings));
   }
 
   /** The live state for `tsgund status` and the metrics endpoint. */

@@ -50,7 +50,8 @@ export type MasterToWorker =
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }
-  | { type: 'ready' }
+  /** `tls`: the server is the app's own TLS server (tsgund's own is known from certfile). */
+  | { type: 'ready'; tls?: true }
   | { type: 'boot-error'; exitCode: number; message: string }
   | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
   | { type: 'retiring'; reason: string }

@@ -84,7 +84,13 @@ function checkDelta(v: unknown): RequestDelta | string {
 /** One schema per kind of message: adding a kind to WorkerToMaster without one here does not compile. */
 export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
   'want-sockets': { keys: [], states: ['booting'], once: true, check: () => ({ type: 'want-sockets' }) },
-  ready: { keys: [], states: ['booting'], once: true, check: () => ({ type: 'ready' }) },
+  ready: {
+    keys: ['tls'],
+    states: ['booting'],
+    once: true,
+    check: (m) =>
+      m.tls === undefined ? { type: 'ready' } : m.tls === true ? { type: 'ready', tls: true } : 'tls is not true',
+  },
   'boot-error': {
     keys: ['exitCode', 'message'],
     states: ['booting'],

@@ -67,7 +67,9 @@ export async function boot(
   await rt.features.hooks?.call('postWorkerInit', rt.info);
   setInterval(() => rt.send(rt.heartbeat()), rt.spec.heartbeatMs).unref();
   rt.phase = 'serving';
-  rt.send({ type: 'ready' });
+  // tsgund's own TLS server is known from certfile; an app's own is told
+  const appTls = !settings.certfile && typeof (rt.served as { addContext?: unknown } | null)?.addContext === 'function';
+  rt.send(appTls ? { type: 'ready', tls: true } : { type: 'ready' });
 }
 
 function useSockets(rt: WorkerRuntime, { handles, labels }: Arrived): void {

@@ -97,7 +97,8 @@ function https1(port: number, path = '/'): Promise<string> {
 describe('--http2', () => {
   it('over TLS offers h2 and http/1.1 on one port, announces its limits but not extended CONNECT, and logs h2 lines', async () => {
     const log = join(dir, 'access.log');
-    const { port } = await startServer([...TLS, '--access-logfile', log]);
+    const { proc, port } = await startServer([...TLS, '--access-logfile', log]);
+    await proc.line(new RegExp(`Listening at: https://127\\.0\\.0\\.1:${port} \\(h2, http/1\\.1\\)`));
     assert.equal(await negotiated(port), 'h2');
     const reply = await h2get(httpsUrl(port));
     assert.match(reply.body, /^hello from \d+\n$/);
@@ -200,10 +201,11 @@ describe('--http2', () => {
   });
 
   it('keeps ws and socket.io working over TLS on an exported http2 server', async () => {
-    const { port } = await startServer(['--http2'], {
+    const { proc, port } = await startServer(['--http2'], {
       app: join(FIXTURES, 'apps/h2-ws-io.js'),
       env: { CERT: cert, KEY: key },
     });
+    await proc.line(new RegExp(`Serving the app's own TLS server at: https://127\\.0\\.0\\.1:${port}$`));
     assert.match((await h2get(httpsUrl(port))).body, /^h2-ws-io \d+/);
     const ws = new WebSocket(`wss://127.0.0.1:${port}/ws`, { rejectUnauthorized: false });
     const echoed = new Promise<string>((resolve, reject) => {
