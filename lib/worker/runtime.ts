@@ -96,8 +96,13 @@ export class WorkerRuntime {
     const { requestMetrics, accessLog, clientClosed } = this.features;
     if (requestMetrics) {
       const t0 = performance.now();
+      const http2 = req.httpVersionMajor === 2;
       res.once('close', () =>
-        requestMetrics.observe(res.writableFinished ? res.statusCode : clientClosed, (performance.now() - t0) / 1000),
+        requestMetrics.observe(
+          res.writableFinished ? res.statusCode : clientClosed,
+          (performance.now() - t0) / 1000,
+          http2,
+        ),
       );
     }
     if (this.keepAliveMs === 0) res.shouldKeepAlive = false;

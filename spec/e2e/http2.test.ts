@@ -97,7 +97,8 @@ function https1(port: number, path = '/'): Promise<string> {
 describe('--http2', () => {
   it('over TLS offers h2 and http/1.1 on one port, announces its limits but not extended CONNECT, and logs h2 lines', async () => {
     const log = join(dir, 'access.log');
-    const { proc, port } = await startServer([...TLS, '--access-logfile', log]);
+    const stats = await freePort();
+    const { proc, port } = await startServer([...TLS, '--access-logfile', log, '--stats-bind', `127.0.0.1:${stats}`]);
     await proc.line(new RegExp(`Listening at: https://127\\.0\\.0\\.1:${port} \\(h2, http/1\\.1\\)`));
     assert.equal(await negotiated(port), 'h2');
     const reply = await h2get(httpsUrl(port));
@@ -113,6 +114,15 @@ describe('--http2', () => {
       'an HTTP/2 access-log line',
     );
     assert.match(line, new RegExp(`^127\\.0\\.0\\.1 - - \\[.*\\] "GET / HTTP/2\\.0" 200 ${reply.body.length} `));
+    // request metrics per protocol, from the heartbeats
+    const metrics = () => request(`http://127.0.0.1:${stats}/metrics`).then((r) => r.body);
+    await waitFor(async () => {
+      const text = await metrics();
+      return (
+        /tsgund_http_requests_by_protocol_total\{protocol="http2"\} 1\n/.test(text) &&
+        /tsgund_http_requests_by_protocol_total\{protocol="http1"\} 1\n/.test(text)
+      );
+    }, 'one request per protocol in /metrics');
   });
 
   it('in cleartext serves HTTP/1.1 and h2c with prior knowledge on one port, a fetch handler included; Upgrade: h2c stays HTTP/1.1', async () => {
