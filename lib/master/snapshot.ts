@@ -2,23 +2,11 @@
 // from its state on demand, never kept.
 
 import type { Settings } from '../config/types.js';
+import { listenerUrl, protocolsOf } from '../listeners/listener-url.js';
 import { logLocations, type StatusSnapshot, type WorkerStatus } from '../protocol/status.js';
-import type { Listener } from '../listeners/handles.js';
 import type { Generation } from './lifecycle/generation.js';
 import type { Pool } from './pool/pool.js';
 import type { WorkerHandle } from './pool/worker-handle.js';
-
-/** The protocols a server tsgund creates offers, when --http2 makes it more than one. */
-export const protocolsOf = (settings: Pick<Settings, 'http2' | 'certfile'>): string | null =>
-  settings.http2 ? (settings.certfile ? 'h2, http/1.1' : 'h2c, http/1.1') : null;
-
-/**
- * How a listener is shown in the log and in `status`: a URL for TCP, the
- * label otherwise, followed by the protocols when there are several.
- */
-export const listenerUrl = (l: Listener, tls: boolean, protocols: string | null = null): string =>
-  (l.address.kind === 'tcp' ? `http${tls ? 's' : ''}://${l.label.replace(/:\d+$/, ':' + l.address.port)}` : l.label) +
-  (protocols ? ` (${protocols})` : '');
 
 /** A generation's listeners as URLs: https for tsgund's TLS servers and for an app's own, once a worker said so. */
 function listenersOf(gen: Generation | null | undefined, settings: Settings): string[] {

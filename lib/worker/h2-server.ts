@@ -172,7 +172,9 @@ export class CleartextH2Server extends net.Server {
 export function createH2Server(settings: H2Settings, tls: https.ServerOptions | null): net.Server {
   const h1 = http1Options(settings);
   if (tls) {
-    const server = http2.createSecureServer({ ...tls, ...h1, ...h2Options(settings), allowHTTP1: true });
+    // as for HTTPS/1.1 (serve.ts): the handshake counts against headersTimeout
+    const handshake = { handshakeTimeout: settings.headersTimeout * 1000 };
+    const server = http2.createSecureServer({ ...tls, ...handshake, ...h1, ...h2Options(settings), allowHTTP1: true });
     server.on('session', (session: http2.ServerHttp2Session) =>
       guardSession(session, settings.headersTimeout * 1000, settings.http2MaxControlFrames),
     );

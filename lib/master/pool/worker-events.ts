@@ -13,7 +13,7 @@ import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { MasterStats } from '../services/master-stats.js';
 import { MessageIntake } from '../intake/message-intake.js';
 import { Pool, type Targets, type Worker } from './pool.js';
-import { listenerUrl } from '../snapshot.js';
+import { listenerUrl } from '../../listeners/listener-url.js';
 
 type MessageHandlers = {
   [T in WorkerToMaster['type']]: (h: Worker, msg: Extract<WorkerToMaster, { type: T }>) => void;
