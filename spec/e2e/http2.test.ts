@@ -236,6 +236,34 @@ describe('--http2', () => {
   });
 });
 
+describe('an exported http2 server', () => {
+  it('is drained with GOAWAY on HUP, and its worker leaves long before gracefulTimeout', async () => {
+    const { proc, port } = await startServer(['--graceful-timeout', '20'], {
+      app: join(FIXTURES, 'apps/h2-ws-io.js'),
+      env: { CERT: cert, KEY: key },
+    });
+    const [old] = workersOf(proc.pid);
+    const session = http2.connect(httpsUrl(port), { rejectUnauthorized: false });
+    session.on('error', () => {});
+    const told: number[] = [];
+    session.on('goaway', (_code, last) => told.push(last));
+    const closed = new Promise((resolve) => session.once('close', resolve));
+    await new Promise<void>((resolve, reject) => {
+      const s = session.request({ ':path': '/' });
+      s.on('data', () => {});
+      s.on('end', resolve);
+      s.on('error', reject);
+      s.end();
+    });
+    const t0 = Date.now();
+    proc.kill('SIGHUP');
+    await proc.line(new RegExp(`Worker exiting \\(pid: ${old}\\)`), 15_000);
+    await closed;
+    assert.equal(told[0], 2 ** 31 - 1);
+    assert.ok(Date.now() - t0 < 10_000, `the old worker left after ${Date.now() - t0} ms`);
+  });
+});
+
 interface RapidResetScript {
   rapidReset(o: { url: string; rate: number; seconds: number }): Promise<{ ended: boolean; opened: number }>;
   steadyClient(url: string, path: string, stop: { done: boolean }): Promise<{ latencies: number[]; failed: number }>;
