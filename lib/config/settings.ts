@@ -414,7 +414,7 @@ const TABLE = [
     kind: 'string',
     nullable: true,
     help: 'TLS certificate file (PEM); serves HTTPS with --keyfile',
-    doc: 'Applies to the server tsgund creates around a request listener; an app that brings its own server keeps its own TLS.',
+    doc: 'Applies to the server tsgund creates around a request listener; an app that brings its own server keeps its own TLS. Renewed in place when the files change or on USR1 (see [Certificates renewed without a restart](http2.md#certificates-renewed-without-a-restart)).',
     default: () => null,
   },
   { key: 'keyfile', kind: 'string', nullable: true, help: 'TLS private key file (PEM)', default: () => null },
@@ -422,6 +422,7 @@ const TABLE = [
     key: 'http2',
     kind: 'bool',
     help: 'serve HTTP/2 from the servers tsgund creates: with TLS, ALPN offers h2 and http/1.1 on one port; cleartext, HTTP/1.1 and h2c with prior knowledge share one port (an Express app gets http/1.1 only)',
+    doc: 'See [HTTP/2](http2.md): ALPN over TLS, the preface sniffed in cleartext, the two-GOAWAY drain. Refused with `sticky` in cleartext.',
     default: () => false,
   },
   {
@@ -430,6 +431,7 @@ const TABLE = [
     min: 1,
     max: 2 ** 32 - 1,
     help: "most open streams per HTTP/2 session (SETTINGS_MAX_CONCURRENT_STREAMS; Node's default is unlimited)",
+    doc: "Node's `settings.maxConcurrentStreams`. See [Limits against abuse](http2.md#limits-against-abuse).",
     default: () => 100,
   },
   {
@@ -438,6 +440,7 @@ const TABLE = [
     min: 1,
     max: 2 ** 32 - 1,
     help: "streams a client may reset in a burst before the session is ended (Node's streamResetBurst, against rapid reset)",
+    doc: "Node's `streamResetBurst`, with `http2StreamResetRate` a token bucket of resets. See [Limits against abuse](http2.md#limits-against-abuse).",
     default: () => 1000,
   },
   {
@@ -446,6 +449,7 @@ const TABLE = [
     min: 1,
     max: 2 ** 32 - 1,
     help: "streams per second a client may reset once its burst is spent (Node's streamResetRate)",
+    doc: "Node's `streamResetRate`. See [Limits against abuse](http2.md#limits-against-abuse).",
     default: () => 33,
   },
   {
@@ -454,6 +458,7 @@ const TABLE = [
     min: 0,
     max: 2 ** 32 - 1,
     help: "invalid frames a session may send before it is closed (Node's maxSessionInvalidFrames)",
+    doc: "Node's `maxSessionInvalidFrames` (Node's own default is 1000). See [Limits against abuse](http2.md#limits-against-abuse).",
     default: () => 100,
   },
   {
@@ -462,6 +467,7 @@ const TABLE = [
     min: 1,
     max: 2 ** 32 - 1,
     help: 'SETTINGS and PING frames a client may send per session and second; past it the session ends with GOAWAY',
+    doc: 'Node has no such limit: tsgund counts, and ends the session with GOAWAY `ENHANCE_YOUR_CALM`. See [Limits against abuse](http2.md#limits-against-abuse).',
     default: () => 100,
   },
   {

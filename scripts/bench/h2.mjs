@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from './ports.mjs';
+import { writeSection } from './results-page.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BODY = 'hello world\n';
@@ -219,8 +220,27 @@ async function main() {
     failed,
     tsgundVsCluster: Number((medians.tsgund / medians.cluster).toFixed(3)),
     tsgundVsNginx: medians.nginx ? Number((medians.tsgund / medians.nginx).toFixed(3)) : null,
+    // on a shared machine the numbers mean little: say how busy it was
+    loadAverage: os.loadavg()[0].toFixed(1),
   };
   console.log(values.json ? JSON.stringify(summary) : JSON.stringify(summary, null, 2));
+  const page = writeSection('h2', table(summary));
+  if (page) log(`wrote the h2 section of ${page}`);
+}
+
+/** The results page's h2 section: one row per server, medians and the ratio to the bare cluster. */
+function table(s) {
+  const names = { tsgund: 'tsgund --http2', cluster: 'bare node:cluster http2', nginx: 'nginx http2' };
+  const rows = Object.entries(s.medianRps).map(
+    ([k, rps]) => `| ${names[k]} | ${Math.round(rps)} | ${(rps / s.medianRps.cluster).toFixed(2)}× | ${s.failed[k]} |`,
+  );
+  return [
+    `HTTP/2 over TLS, ${s.workers} workers, \`${s.load}\`, median of ${s.rounds} rounds (\`node scripts/bench/h2.mjs\`); load average ${s.loadAverage} at the end.`,
+    '',
+    '| server | requests/s | vs bare cluster | failed |',
+    '|---|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
 }
 
 await main();
