@@ -198,6 +198,11 @@ export function validateMerged(settings: Settings): void {
       );
     }
   }
+  if (settings.http2 && !settings.certfile && settings.sticky !== 'none') {
+    throw new ConfigError(
+      `setting 'sticky' is ${show(settings.sticky)} with 'http2' on and no certfile: sticky placement reads X-Forwarded-For from the first bytes, which cleartext HTTP/2 sends HPACK-compressed; turn one of them off or serve TLS`,
+    );
+  }
   for (const key of ['certfile', 'keyfile'] as const) {
     const file = settings[key];
     if (file && !existsSync(file)) throw new ConfigError(`setting '${key}': ${show(file)} does not exist`);

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { compileAccessLogFormat } from './access-format.js';
+import { compileAccessLogFormat, keepClientAddress } from './access-format.js';
 import { LineFile } from './line-file.js';
 import { LineBatcher, atTurnEnd } from './line-batcher.js';
 import { beforeLastBytes, countBodyBytes, isHttp1Response, keepWriteHeadHeaders } from './response-tracking.js';
@@ -73,7 +73,11 @@ export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): A
       if (format.readsResponseHeaders) keepWriteHeadHeaders(res);
       if (isHttp1Response(res)) beforeLastBytes(res, () => write(format.line(req, res, startNs), res.socket));
       // http2's compatibility response has no such hook: its line is written at 'finish', as it always was
-      else res.once('finish', () => write(format.line(req, res, startNs), null));
+      else {
+        // its socket is a proxy of the stream's, which knows no address once the stream has closed
+        keepClientAddress(req);
+        res.once('finish', () => write(format.line(req, res, startNs), null));
+      }
     },
     reopen(handed) {
       turn?.flush();

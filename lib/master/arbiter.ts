@@ -24,7 +24,8 @@ import { MasterServices } from './services/master-services.js';
 import type { Pool, Worker } from './pool/pool.js';
 import { workerIdentity } from './process/privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './lifecycle/signal-queue.js';
-import { listenerUrl, snapshot } from './snapshot.js';
+import { listenerUrl, protocolsOf } from '../listeners/listener-url.js';
+import { snapshot } from './snapshot.js';
 import { notifySystemd } from './process/systemd-notify.js';
 import { hasTerminal } from './process/terminal.js';
 import { Upgrade } from './process/upgrade.js';
@@ -177,12 +178,13 @@ export class Arbiter {
     void this.signals.loop();
     this.log.info(`Booted ${first.target} worker(s), generation ${first.number}`);
     if (settings.reload) await this.services.watch(settings);
+    await this.services.watchCerts(settings);
     notifySystemd('READY=1', `STATUS=serving with ${first.target} workers`);
     await this.hooks.call('whenReady');
   }
 
   private url(l: Listener): string {
-    return listenerUrl(l, !!this.settings.certfile);
+    return listenerUrl(l, !!this.settings.certfile, protocolsOf(this.settings));
   }
 
   /** The live state for `tsgund status` and the metrics endpoint. */
@@ -227,6 +229,7 @@ export class Arbiter {
     this.logFiles.handOver(this.log); // before the signal: the descriptors wait in each worker's socket
     for (const h of this.pool.list()) h.signal('SIGUSR1');
     void this.transports.refresh();
+    this.services.renewCerts();
   }
 
   private async onUsr2(): Promise<void> {

@@ -44,11 +44,14 @@ export type MasterToWorker =
    * Sticky placement: a connection the master accepted, sent along as the
    * handle, with the bytes it read of it first (base64), if any.
    */
-  | { type: 'sticky-connection'; head?: string };
+  | { type: 'sticky-connection'; head?: string }
+  /** A renewed TLS certificate and key (PEM), read and checked by the master, for the server tsgund created. */
+  | { type: 'tls-context'; cert: string; key: string };
 
 export type WorkerToMaster =
   | { type: 'want-sockets' }
-  | { type: 'ready' }
+  /** `tls`: the server is the app's own TLS server (tsgund's own is known from certfile). */
+  | { type: 'ready'; tls?: true }
   | { type: 'boot-error'; exitCode: number; message: string }
   | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
   | { type: 'retiring'; reason: string }

@@ -16,6 +16,9 @@ export const DURATION_BUCKETS: readonly number[] = [
 export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
+/** Label values of `protocol`: HTTP/1.x (1.0 and 1.1) and HTTP/2. */
+export const PROTOCOLS = ['http1', 'http2'] as const;
+
 /**
  * Status recorded for a request whose response never finished (the client went
  * away, or the connection was destroyed): nginx's "client closed request".
@@ -34,6 +37,8 @@ export interface RequestDelta {
   buckets: number[];
   /** Sum of the durations, in seconds. */
   sum: number;
+  /** Requests per protocol, in PROTOCOLS order (absent from workers that served HTTP/1.x only). */
+  protocols?: number[];
 }
 
 /** The index in STATUS_CLASSES of an HTTP status (out-of-range codes are clamped). */
@@ -53,7 +58,8 @@ export function isRequestDelta(value: unknown): value is RequestDelta {
     counts(d.classes, STATUS_CLASSES.length) &&
     counts(d.buckets, DURATION_BUCKETS.length + 1) &&
     Number.isFinite(d.sum) &&
-    d.sum >= 0
+    d.sum >= 0 &&
+    (d.protocols === undefined || counts(d.protocols, PROTOCOLS.length))
   );
 }
 
@@ -63,8 +69,11 @@ export class RequestMetrics {
   private buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
   private sum = 0;
   private count = 0;
+  private http2 = 0;
 
-  observe(status: number, seconds: number): void {
+  /** `http2`: the request came over HTTP/2. */
+  observe(status: number, seconds: number, http2 = false): void {
+    if (http2) this.http2++;
     this.classes[statusClassIndex(status)]!++;
     let i = 0;
     while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++;
@@ -76,7 +85,9 @@ export class RequestMetrics {
   /** The counts since the previous call, or null when no request ended since. */
   takeDelta(): RequestDelta | null {
     if (this.count === 0) return null;
-    const delta = { classes: this.classes, buckets: this.buckets, sum: this.sum };
+    const delta: RequestDelta = { classes: this.classes, buckets: this.buckets, sum: this.sum };
+    if (this.http2 > 0) delta.protocols = [this.count - this.http2, this.http2];
+    this.http2 = 0;
     this.classes = new Array<number>(STATUS_CLASSES.length).fill(0);
     this.buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
     this.sum = 0;

@@ -9,7 +9,7 @@
 // start a line of the master's log, of `tsgund status` or of /metrics.
 // A leaf module: types and constants only.
 
-import { DURATION_BUCKETS, STATUS_CLASSES, type RequestDelta } from './request-metrics.js';
+import { DURATION_BUCKETS, PROTOCOLS, STATUS_CLASSES, type RequestDelta } from './request-metrics.js';
 import type { WorkerToMaster } from './messages.js';
 import type { WorkerState } from './messages.js';
 
@@ -72,19 +72,28 @@ function checkDelta(v: unknown): RequestDelta | string {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'stats is not an object';
   const d = v as Fields;
   for (const key in d)
-    if (key !== 'classes' && key !== 'buckets' && key !== 'sum') return `stats has key ${quote(key)}`;
+    if (key !== 'classes' && key !== 'buckets' && key !== 'sum' && key !== 'protocols')
+      return `stats has key ${quote(key)}`;
   const counts = (a: unknown, n: number): a is number[] =>
     Array.isArray(a) && a.length === n && a.every((x) => isCount(x, MAX_DELTA));
   if (!counts(d.classes, STATUS_CLASSES.length)) return 'stats.classes is not a list of counts';
   if (!counts(d.buckets, DURATION_BUCKETS.length + 1)) return 'stats.buckets is not a list of counts';
   if (typeof d.sum !== 'number' || !(d.sum >= 0 && d.sum <= MAX_DELTA_SECONDS)) return 'stats.sum is out of range';
-  return { classes: d.classes, buckets: d.buckets, sum: d.sum };
+  if (d.protocols === undefined) return { classes: d.classes, buckets: d.buckets, sum: d.sum };
+  if (!counts(d.protocols, PROTOCOLS.length)) return 'stats.protocols is not a list of counts';
+  return { classes: d.classes, buckets: d.buckets, sum: d.sum, protocols: d.protocols };
 }
 
 /** One schema per kind of message: adding a kind to WorkerToMaster without one here does not compile. */
 export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
   'want-sockets': { keys: [], states: ['booting'], once: true, check: () => ({ type: 'want-sockets' }) },
-  ready: { keys: [], states: ['booting'], once: true, check: () => ({ type: 'ready' }) },
+  ready: {
+    keys: ['tls'],
+    states: ['booting'],
+    once: true,
+    check: (m) =>
+      m.tls === undefined ? { type: 'ready' } : m.tls === true ? { type: 'ready', tls: true } : 'tls is not true',
+  },
   'boot-error': {
     keys: ['exitCode', 'message'],
     states: ['booting'],

@@ -81,6 +81,12 @@ export class MasterMetrics {
     labelNames: ['status_class'] as const,
     registers: [this.registry],
   });
+  private readonly protocols = new Counter({
+    name: 'tsgund_http_requests_by_protocol_total',
+    help: 'HTTP requests answered by the workers, by protocol (http1: HTTP/1.0 and 1.1; http2)',
+    labelNames: ['protocol'] as const,
+    registers: [this.registry],
+  });
   private readonly duration = new BucketedHistogram(
     'tsgund_http_request_duration_seconds',
     'Time from the request to the end of its response, in seconds',
@@ -164,6 +170,10 @@ export class MasterMetrics {
       if (n > 0) this.requests.inc({ status_class: c }, n);
     });
     this.duration.add(delta.buckets, delta.sum);
+    const total = delta.classes.reduce((a, b) => a + b, 0);
+    const [http1, http2] = delta.protocols ?? [total, 0];
+    if (http1) this.protocols.inc({ protocol: 'http1' }, http1);
+    if (http2) this.protocols.inc({ protocol: 'http2' }, http2);
   }
 
   restart(cause: RestartCause): void {

@@ -7,6 +7,7 @@ import { type ListenTarget, interceptListen } from './listen-hook.js';
 import type { NativeHandle } from '../listeners/handles.js';
 import type { Features, WorkerRuntime } from './runtime.js';
 import { createServer, socketAddress } from './serve.js';
+import type { Swappable } from './tls-context.js';
 import type { Arrived } from './sockets.js';
 
 /**
@@ -66,7 +67,9 @@ export async function boot(
   await rt.features.hooks?.call('postWorkerInit', rt.info);
   setInterval(() => rt.send(rt.heartbeat()), rt.spec.heartbeatMs).unref();
   rt.phase = 'serving';
-  rt.send({ type: 'ready' });
+  // tsgund's own TLS server is known from certfile; an app's own is told
+  const appTls = !settings.certfile && typeof (rt.served as { addContext?: unknown } | null)?.addContext === 'function';
+  rt.send(appTls ? { type: 'ready', tls: true } : { type: 'ready' });
 }
 
 function useSockets(rt: WorkerRuntime, { handles, labels }: Arrived): void {
@@ -109,9 +112,13 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
   else if (rt.served) rt.log.debug('the app called listen() itself; its export is not served a second time');
   else if (app.kind === 'listener') {
     const tls = settings.certfile
-      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+      ? rt.tls.initial({ cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) })
       : null;
-    await rt.serveServer(await createServer(settings, tls), app.listener);
+    const warn = (line: string) => rt.log.warning(line);
+    const server = await createServer(settings, tls, app.listener, warn);
+    // a renewed certificate replaces the context in place (see tls-context.ts)
+    if (tls) rt.tls.serve(server as unknown as Swappable, tls);
+    await rt.serveServer(server, app.listener);
   } else await awaitListen(rt, app.exported);
   await rt.serving;
 }

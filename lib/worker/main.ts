@@ -44,6 +44,7 @@ const messageHandlers: MessageHandlers = {
   release: (msg) => void guests().then((g) => g.release(msg.slot)),
   'sticky-connection': (msg, handle) => takeConnection(handle, msg.head, rt.servingServer),
   'prom-client:getMetricsReq': (msg) => void appMetrics().then((answer) => answer(msg.requestId)),
+  'tls-context': (msg) => rt.tls.apply(msg),
 };
 
 type WorkerSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT' | 'SIGUSR1';

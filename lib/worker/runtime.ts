@@ -12,6 +12,7 @@ import { filterRequests, forwardedFilter } from './forwarded.js';
 import { heartbeat } from './heartbeat.js';
 import type { WorkerSpec, WorkerToMaster } from '../protocol/messages.js';
 import { type Phase, canEnter } from './phase.js';
+import { TlsContext } from './tls-context.js';
 import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
 
 /** process.send as the app-ready interception keeps it (see app-ready.ts). */
@@ -49,6 +50,8 @@ export class WorkerRuntime {
   /** Resolves once the app has a server served (its own listen() or tsgund's). */
   readonly listenCalled = new Promise<void>((resolve) => (this.onListenCalled = resolve));
   readonly info: { pid: number; id: number; generation: number };
+  /** The TLS context of the server tsgund created, renewed in place. */
+  readonly tls: TlsContext;
   private readonly keepAliveMs: number;
   private readonly filterForwarded: ReturnType<typeof forwardedFilter>;
 
@@ -60,6 +63,7 @@ export class WorkerRuntime {
     this.info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
     this.keepAliveMs = spec.settings.keepAlive * 1000;
     this.filterForwarded = forwardedFilter(spec.settings.forwardedAllowIps);
+    this.tls = new TlsContext(log);
   }
 
   get settings(): WorkerSpec['settings'] {
@@ -92,8 +96,13 @@ export class WorkerRuntime {
     const { requestMetrics, accessLog, clientClosed } = this.features;
     if (requestMetrics) {
       const t0 = performance.now();
+      const http2 = req.httpVersionMajor === 2;
       res.once('close', () =>
-        requestMetrics.observe(res.writableFinished ? res.statusCode : clientClosed, (performance.now() - t0) / 1000),
+        requestMetrics.observe(
+          res.writableFinished ? res.statusCode : clientClosed,
+          (performance.now() - t0) / 1000,
+          http2,
+        ),
       );
     }
     if (this.keepAliveMs === 0) res.shouldKeepAlive = false;

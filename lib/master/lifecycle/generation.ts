@@ -36,6 +36,8 @@ export class Generation implements WorkerGeneration {
   cap: number | null = null;
   /** Its boot while it is under way (all of it, or the current batch of a rolling boot). */
   boot: GenerationBoot | null = null;
+  /** A worker said the app serves its own TLS server: its listeners are https:// URLs. */
+  appTls = false;
 
   constructor(
     readonly number: number,

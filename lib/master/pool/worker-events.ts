@@ -13,6 +13,7 @@ import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { MasterStats } from '../services/master-stats.js';
 import { MessageIntake } from '../intake/message-intake.js';
 import { Pool, type Targets, type Worker } from './pool.js';
+import { listenerUrl } from '../../listeners/listener-url.js';
 
 type MessageHandlers = {
   [T in WorkerToMaster['type']]: (h: Worker, msg: Extract<WorkerToMaster, { type: T }>) => void;
@@ -43,7 +44,11 @@ export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
 function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
   return {
     'want-sockets': (h) => ctx.placement().sendSockets(h, h.gen.listeners),
-    ready: (h) => {
+    ready: (h, msg) => {
+      if (msg.tls && !h.gen.appTls) {
+        h.gen.appTls = true;
+        for (const l of h.gen.listeners) ctx.log().info(`Serving the app's own TLS server at: ${listenerUrl(l, true)}`);
+      }
       h.gen.boot?.onReady();
       ctx.ready();
     },

@@ -15,6 +15,9 @@ import { Reaper } from '../process/reaper.js';
 import { notifySystemd } from '../process/systemd-notify.js';
 import type { Upgrade } from '../process/upgrade.js';
 import type { WorkerHandle } from '../pool/worker-handle.js';
+import type { CertRenewal } from './cert-renewal.js';
+import { monotonic } from '../../clock.js';
+import type { MasterToWorker } from '../../protocol/messages.js';
 
 export interface ServiceContext {
   log: ErrorLog;
@@ -34,6 +37,8 @@ export class MasterServices {
   private watcher: FSWatcher | null = null;
   /** Reaps orphaned processes when the master is PID 1 (a container without --init); null otherwise. */
   private reaper: Reaper | null = null;
+  /** Renews the certificate of tsgund's TLS servers in place (null without certfile). */
+  private certs: CertRenewal | null = null;
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -73,6 +78,28 @@ export class MasterServices {
     );
   }
 
+  /** Watch certfile and keyfile, and send a renewed pair to every worker (cert-renewal.ts, loaded only with TLS). */
+  async watchCerts(settings: Settings): Promise<void> {
+    if (!settings.certfile || !settings.keyfile) return;
+    const { CertRenewal } = await import('./cert-renewal.js');
+    const send = (pair: { cert: string; key: string }): number => {
+      let reached = 0;
+      for (const h of this.ctx.workers()) {
+        if (!h.worker.isConnected()) continue;
+        h.worker.send({ type: 'tls-context', ...pair } satisfies MasterToWorker);
+        reached++;
+      }
+      return reached;
+    };
+    this.certs = new CertRenewal(settings.certfile, settings.keyfile, this.ctx.log, send, monotonic);
+    this.certs.start();
+  }
+
+  /** USR1: look at certfile and keyfile now. */
+  renewCerts(): void {
+    this.certs?.renew();
+  }
+
   /** One turn of the master's loop: reap orphans. */
   sweep(): void {
     this.reaper?.sweep();
@@ -91,6 +118,7 @@ export class MasterServices {
 
   close(): void {
     void this.watcher?.close();
+    this.certs?.close();
     this.pidfile?.remove();
     this.control?.close();
     this.stats?.close();
