@@ -16,6 +16,7 @@ import { firstGeneration, type Generation } from './lifecycle/generation.js';
 import { abortOf, type MasterState, targetsOf } from './lifecycle/master-state.js';
 import { type ReloadContext, runReload } from './lifecycle/reload.js';
 import { bootBeside, bootWhole } from './lifecycle/candidate.js';
+import { KernelPlacement } from './placement/kernel-placement.js';
 import { SlotPlacement } from './placement/slot-placement.js';
 import type { StickyPlacement } from './placement/sticky-placement.js';
 import { followSticky, startSticky } from './placement/sticky-follow.js';
@@ -158,7 +159,8 @@ export class Arbiter {
     this.placement = new SlotPlacement(inherited);
     await this.services.claimPidfile(settings);
     for (const l of first.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
-    if (settings.sticky !== 'none') this.sticky = await startSticky(first, () => this.current, this.log);
+    if (settings.sticky === 'ip') this.placeByKernel(first);
+    if (settings.sticky === 'forwarded') this.sticky = await startSticky(first, () => this.current, this.log);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     this.services.startReaper(); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
@@ -181,6 +183,15 @@ export class Arbiter {
     await this.services.watchCerts(settings);
     notifySystemd('READY=1', `STATUS=serving with ${first.target} workers`);
     await this.hooks.call('whenReady');
+  }
+
+  /** Sticky placement by the kernel: every slot socket the first generation needs, listened on in slot order. */
+  private placeByKernel(first: Generation): void {
+    const kernel = KernelPlacement.start(() => this.settings.backlog, this.log);
+    this.placement.kernel = kernel;
+    kernel.warnUnplaced(first.listeners);
+    this.placement.ensure(first.listeners, first.target);
+    this.log.info('Sticky placement by client address: the kernel places each connection (the master does not accept)');
   }
 
   private url(l: Listener): string {
@@ -282,7 +293,8 @@ export class Arbiter {
         const paused = this.state.phase === 'reloading' && this.state.resume === 'paused';
         return this.boot(gen, () => bootBeside(gen, serving, pool, abort.signal, paused, warn));
       },
-      followSticky: (gen, candidate) => followSticky(this.sticky, gen, log, candidate),
+      followSticky: (gen, candidate) =>
+        followSticky(this.sticky, this.opts.resolved.settings.sticky, gen, log, candidate),
     };
     const ok = await runReload(ctx, serving, abort.signal);
     if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
