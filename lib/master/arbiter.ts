@@ -201,7 +201,14 @@ export class Arbiter {
   /** The live state for `tsgund status` and the metrics endpoint. */
   snapshot(): StatusSnapshot {
     const { name, settings, current, candidate, pool } = this;
-    return snapshot({ name, settings, cwd: this.opts.cwd, state: this.state.phase, current, candidate, pool });
+    const placementBlocked = this.sticky?.blocked() ?? null;
+    return snapshot({
+      ...{ name, settings, cwd: this.opts.cwd, state: this.state.phase },
+      current,
+      candidate,
+      pool,
+      placementBlocked,
+    });
   }
 
   // ---- signal queue ------------------------------------------------------

@@ -10,7 +10,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli } from '../support/exec.js';
-import { FIXTURES, cleanup, request, startServer, tempDir, waitFor, workersOf } from '../support/harness.js';
+import { chooseSlot } from '../../lib/master/placement/sticky-placement.js';
+import { FIXTURES, cleanup, freePort, request, startServer, tempDir, waitFor, workersOf } from '../support/harness.js';
 import { connectionsOn } from '../support/listening.js';
 
 const dirs: string[] = [];
@@ -150,6 +151,40 @@ describe('sticky placement', () => {
     assert.match(proc.output, /setting 'sticky' takes effect at start; it stays "forwarded" until a restart or USR2/);
     const placed = await placement(url);
     assert.ok(new Set(placed.values()).size >= 2);
+  });
+
+  it('forwarded: a worker that never acknowledges a hand-off stalls only its own clients, fails /readyz, and is replaced', async () => {
+    const statsPort = await freePort();
+    const app = join(FIXTURES, 'apps/no-handle-ack.cjs');
+    const { proc, port, url } = await startServer(
+      ['-w', '2', '--sticky', 'forwarded', '--stats-bind', `127.0.0.1:${statsPort}`],
+      { app },
+    );
+    // untrusted peers (forwardedAllowIps is 127.0.0.1): placed by their address, slot 0 is the one that never acknowledges
+    const sources = Array.from({ length: 200 }, (_, i) => `127.0.3.${i + 1}`);
+    const [toHung, toOther] = [0, 1].map((slot) => sources.filter((a) => chooseSlot(a, [0, 1]) === slot));
+    const stalled = Array.from({ length: 70 }, (_, i) =>
+      net.connect({ port, host: '127.0.0.1', localAddress: toHung[i % toHung.length] }),
+    );
+    for (const c of stalled) c.on('error', () => {});
+    const readyz = `http://127.0.0.1:${statsPort}/readyz`;
+    await waitFor(async () => (await request(readyz)).status === 503, '/readyz to fail', 5000);
+    assert.match(
+      (await request(readyz)).body,
+      /cannot place connections: a worker has 64 connection\(s\) unacknowledged/,
+    );
+    for (const localAddress of toOther!.slice(0, 5)) {
+      const t0 = performance.now();
+      assert.equal((await request(url, { localAddress })).body, '1');
+      assert.ok(performance.now() - t0 < 1000, `answered in ${performance.now() - t0} ms`);
+    }
+    await proc.line(
+      /ERROR\] sticky placement: worker \d+ acknowledged no connection for 3 s \(\d+ waiting\); replacing it/,
+      10_000,
+    );
+    await waitFor(() => proc.count(/Booting worker with pid/) === 3, 'a replacement worker', 10_000);
+    await waitFor(async () => (await request(readyz)).status === 200, '/readyz to pass again', 10_000);
+    for (const c of stalled) c.destroy();
   });
 
   it('refuses forwarded with reusePort or a unix bind, and ip without the addon, in one line', async () => {

@@ -15,7 +15,9 @@ export async function startSticky(
   log: ErrorLog,
 ): Promise<StickyPlacement> {
   const backlog = () => (serving() ?? first).settings.backlog;
-  const sticky = new StickyPlacement(() => stickyTargets(serving()), backlog, log);
+  // a worker that acknowledges no connection is hung: aborted (the workerAbort hook runs) and replaced
+  const hung = (t: StickyTarget) => [...(serving()?.workers ?? [])].find((h) => h.worker === t)?.abort();
+  const sticky = new StickyPlacement(() => stickyTargets(serving()), backlog, log, { hung });
   sticky.configure(first.settings);
   await sticky.follow(first.listeners, backlog());
   log.info('Sticky placement by X-Forwarded-For: the master accepts and hands each connection to a worker');
