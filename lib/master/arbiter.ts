@@ -30,6 +30,7 @@ import { snapshot } from './snapshot.js';
 import { notifySystemd } from './process/systemd-notify.js';
 import { hasTerminal } from './process/terminal.js';
 import { Upgrade } from './process/upgrade.js';
+import { Descendants, isClusterWorker } from './process/descendants.js';
 import { finalCleanup, shutDown, type Teardown } from './lifecycle/shutdown.js';
 import { QUICK_STOP_MS } from './pool/worker-handle.js';
 import { wirePool } from './pool/worker-events.js';
@@ -71,6 +72,8 @@ export class Arbiter {
   private readonly services: MasterServices;
   /** With sticky placement (fixed at start): the master's acceptors; null when workers accept. */
   private sticky: StickyPlacement | null = null;
+  /** What the app's processes leave behind: see process/descendants.ts (null until start). */
+  private descendants: Descendants | null = null;
   private exitResolve!: (code: number) => void;
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
@@ -119,7 +122,10 @@ export class Arbiter {
       targets: () => targetsOf(this.state, this.current, this.candidate),
       stopping: () => this.state.phase === 'stopping',
       ready: () => this.placeWork(),
-      exited: (h) => this.placeWork(h),
+      exited: (h) => {
+        this.descendants?.workerExited(h.pid, h.gen.settings.gracefulTimeout * 1000);
+        this.placeWork(h);
+      },
     });
   }
 
@@ -162,6 +168,8 @@ export class Arbiter {
     if (settings.sticky === 'ip') this.placeByKernel(first);
     if (settings.sticky === 'forwarded') this.sticky = await startSticky(first, () => this.current, this.log);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
+    // a subreaper before the first fork, so the reaper below knows it has orphans to reap
+    this.descendants = Descendants.start(this.log, isClusterWorker);
     this.services.startReaper(); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
@@ -342,9 +350,9 @@ export class Arbiter {
   }
 
   private teardown(): Teardown {
-    const { log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer } = this;
+    const { log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer, descendants } = this;
     return {
-      ...{ log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer },
+      ...{ log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer, descendants },
       listeners: () => [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])],
       hooks: () => this.hooks,
       name: () => this.name,
