@@ -22,8 +22,7 @@ export interface NativeAddon {
   listenFd?(fd: number, backlog: number): void;
   /**
    * A classic BPF program on the SO_REUSEPORT group of socket `fd`: each new
-   * connection goes to the group's socket at index hash(source address) % count
-   * (lib/master/placement/kernel-hash.ts).
+   * connection goes to the group's socket at index hash(source address) % count.
    */
   attachReusePortCbpf?(fd: number, count: number): void;
   /** setpgid(0, 0): this process leads a process group of its own; returns its id. */

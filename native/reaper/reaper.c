@@ -249,7 +249,7 @@ static napi_value ListenFd(napi_env env, napi_callback_info info) {
 // group of socket `fd` that sends each connection to the socket at index
 // hash(source address) % count (index = order of listen() calls). IPv4 and
 // IPv6 (a `::` socket also receives IPv4) by the version nibble. A packet the
-// program cannot read returns 0. lib/master/placement/kernel-hash.ts mirrors it.
+// program cannot read returns 0. spec/support/kernel-hash.ts mirrors it.
 static napi_value AttachReusePortCbpf(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { kernelSlot } from '../../lib/master/placement/kernel-hash.js';
+import { kernelSlot } from '../support/kernel-hash.js';
 import { loadNativeAddon } from '../../lib/native-addon.js';
 import { FIXTURES } from '../support/harness.js';
 

@@ -5,7 +5,7 @@
 // with reusePort). The kernel keeps a bind's sockets in a group, indexed by
 // the order of their listen() calls, and a classic BPF program attached to
 // the group (native/reaper, attachReusePortCbpf) picks the socket for each
-// new connection: hash(source address) % count (kernel-hash.ts). So the
+// new connection: hash(source address) % count. So the
 // master itself calls listen() on every slot socket, in slot order, before
 // any worker gets it: through the addon, so that libuv never polls or accepts
 // here. A worker that receives a socket listens on it again, which keeps its

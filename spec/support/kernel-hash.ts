@@ -1,7 +1,6 @@
 // The hash of the BPF program that places connections by source address in
 // the kernel (native/reaper/reaper.c, attachReusePortCbpf), in JavaScript: the
-// tests check the spread with it and that the kernel agrees with it, and
-// `tsgund` can tell which slot an address lands on.
+// tests check the spread with it, and that the kernel agrees with it.
 
 import net from 'node:net';
 
