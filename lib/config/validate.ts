@@ -185,10 +185,10 @@ export function validateMerged(settings: Settings): void {
     if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
-  if (settings.sticky !== 'none') {
+  if (settings.sticky === 'forwarded') {
     if (settings.reusePort) {
       throw new ConfigError(
-        `setting 'sticky' is ${show(settings.sticky)} and 'reusePort' is true: sticky placement accepts in the master on one socket per bind; turn one of them off`,
+        `setting 'sticky' is ${show(settings.sticky)} and 'reusePort' is true: placement by X-Forwarded-For accepts in the master on one socket per bind; turn one of them off`,
       );
     }
     const unix = settings.bind.find((b) => parseBind(b).kind === 'unix');
