@@ -422,7 +422,7 @@ const TABLE = [
     key: 'http2',
     kind: 'bool',
     help: 'serve HTTP/2 from the servers tsgund creates: with TLS, ALPN offers h2 and http/1.1 on one port; cleartext, HTTP/1.1 and h2c with prior knowledge share one port (an Express app gets http/1.1 only)',
-    doc: 'See [HTTP/2](http2.md): ALPN over TLS, the preface sniffed in cleartext, the two-GOAWAY drain. Refused with `sticky` in cleartext.',
+    doc: 'See [HTTP/2](http2.md): ALPN over TLS, the preface sniffed in cleartext, the two-GOAWAY drain. Refused with `--sticky forwarded` in cleartext.',
     default: () => false,
   },
   {

@@ -198,9 +198,9 @@ export function validateMerged(settings: Settings): void {
       );
     }
   }
-  if (settings.http2 && !settings.certfile && settings.sticky !== 'none') {
+  if (settings.http2 && !settings.certfile && settings.sticky === 'forwarded') {
     throw new ConfigError(
-      `setting 'sticky' is ${show(settings.sticky)} with 'http2' on and no certfile: sticky placement reads X-Forwarded-For from the first bytes, which cleartext HTTP/2 sends HPACK-compressed; turn one of them off or serve TLS`,
+      `setting 'sticky' is ${show(settings.sticky)} with 'http2' on and no certfile: placement by X-Forwarded-For reads it from the first bytes, which cleartext HTTP/2 sends HPACK-compressed; use sticky 'ip', turn one of them off, or serve TLS`,
     );
   }
   for (const key of ['certfile', 'keyfile'] as const) {
