@@ -3,6 +3,7 @@
 // of a config file and syslog (error-transports.ts), which also get the
 // workers' lines, read from their pipes. Workers write the same lines without
 // winston (error-line.ts, error-pipe.ts).
+import { once } from 'node:events';
 import { writeSync } from 'node:fs';
 import winston from 'winston';
 import { oneLine } from '../errors.js';
@@ -30,6 +31,8 @@ export interface MasterErrorLog extends ErrorLog {
   forward(entry: Entry & { pid: number }): void;
   /** Put `transports` beside tsgund's file in place of the previous ones, which are closed. */
   setExtraTransports(transports: Transport[]): void;
+  /** While the transports have not taken what was logged: a promise that settles once they have; else null. */
+  busy(): Promise<void> | null;
 }
 
 /** One line on stderr per failing transport: the error log cannot log its own failure. */
@@ -80,6 +83,9 @@ export function createErrorLog(opts: ErrorLogOptions, file = LineFile.open(opts.
   return {
     ...log,
     forward: emit,
+    // winston's logger is a stream (readable-stream's): past its highWaterMark it buffers whatever it is given
+    busy: () =>
+      logger.writableLength >= logger.writableHighWaterMark && !closed ? once(logger, 'drain').then(() => {}) : null,
     setExtraTransports: (transports) => {
       if (closed) return;
       // added before the old ones go, in one step: each line reaches exactly one set

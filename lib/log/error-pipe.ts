@@ -129,14 +129,28 @@ export class LineSplitter {
   }
 }
 
-/** Reads a worker's pipe to its end (after the worker exited too), each entry to `onEntry`; resolves at the end. */
-export function readPipe(stream: Readable, onEntry: (entry: Entry) => void): Promise<void> {
+/**
+ * Reads a worker's pipe to its end (after the worker exited too), each entry
+ * to `onEntry`; after each chunk, its length and number of lines to `spent`
+ * (where the master meters its budget, and may pause the stream); resolves at the end.
+ * The stream is read a chunk at a time, and each chunk's lines are handled
+ * before the next: paused, the stream holds no more than its highWaterMark.
+ */
+export function readPipe(
+  stream: Readable,
+  onEntry: (entry: Entry) => void,
+  spent: (chars: number, lines: number) => void = () => {},
+): Promise<void> {
   const lines = new LineSplitter();
   const take = (all: string[]): void => {
     for (const line of all) if (line !== '') onEntry(parsePipeLine(line));
   };
   stream.setEncoding('utf8');
-  stream.on('data', (text: string) => take(lines.push(text)));
+  stream.on('data', (text: string) => {
+    const all = lines.push(text);
+    take(all);
+    spent(text.length, all.length);
+  });
   return new Promise((resolve) => {
     stream.once('close', () => {
       take(lines.end());

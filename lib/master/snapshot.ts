@@ -4,6 +4,7 @@
 import type { Settings } from '../config/types.js';
 import { logLocations, type StatusSnapshot, type WorkerStatus } from '../protocol/status.js';
 import type { Listener } from '../listeners/handles.js';
+import { CHANNEL_PAUSES } from './intake/channel-gate.js';
 import type { Generation } from './lifecycle/generation.js';
 import type { Pool } from './pool/pool.js';
 import type { WorkerHandle } from './pool/worker-handle.js';
@@ -57,6 +58,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     rss: process.memoryUsage.rss(),
     restarts: m.pool.restarts,
     ignoredMessages: { ...m.pool.ignored },
+    channelPauses: { ...CHANNEL_PAUSES },
     listeners: (m.current ?? m.candidate)?.listeners.map((l) => listenerUrl(l, !!settings.certfile)) ?? [],
     generations: generations(m),
     workers: m.pool.list().map(workerStatus),

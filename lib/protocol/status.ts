@@ -45,6 +45,8 @@ export interface StatusSnapshot {
   restarts: number;
   /** Messages from workers the master did not act on, by reason (see protocol/worker-message-schemas.ts). */
   ignoredMessages?: Record<string, number>;
+  /** Times the master stopped reading a worker's channel because a budget was spent, by channel (protocol/channel.ts). */
+  channelPauses?: Record<string, number>;
   listeners: string[];
   /** The generations that have workers or are booting, oldest first (an older master does not send them). */
   generations?: GenerationStatus[];

@@ -17,7 +17,7 @@ export type WorkerMessageKind = WorkerToMaster['type'];
 type MessageOf<K extends WorkerMessageKind> = Extract<WorkerToMaster, { type: K }>;
 
 /** Why a message was not acted upon: the label of tsgund_worker_messages_ignored_total. */
-export const IGNORE_REASONS = ['unknown', 'malformed', 'state', 'internal', 'bind', 'rate'] as const;
+export const IGNORE_REASONS = ['unknown', 'malformed', 'state', 'internal', 'bind'] as const;
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 
 /** Worker text (a retiring reason, a line of a boot error) is cut to this many characters. */

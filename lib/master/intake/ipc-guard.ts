@@ -14,28 +14,26 @@
 //     (the master binds only its configured sockets and sends the handles),
 //     so every such request is refused with EACCES, which fails the
 //     worker's listen() with an error instead of leaving it waiting.
-// This module is the only one that touches those internals, checked on
-// Node 22, 24 and 26 (spec/e2e/hostile-app.test.ts):
-//   child[Symbol(kChannelHandle)]          the channel's Pipe handle
-//   pipe.onread(arrayBuffer)               its read callback (undefined at EOF)
-//   pipe[Symbol(kJSONBuffer)]              the text read since the last newline
-//   child._handleQueue                     an array while a handle sent awaits its acknowledgement
+// The internals it reads are in internals/node-internals.ts. Reading is
+// metered here too: the size of each line is measured in the bytes read,
+// before Node parses it, so that a message longer than the channel allows is
+// a violation found before any of it is parsed, and each message reaches the
+// policy with its size, for its channel's budget (master/intake/channel-gate.ts).
 // Internal messages reach listeners through child.emit('internalMessage'),
 // which is wrapped here so that nothing but the few node:cluster messages a
 // worker legitimately sends gets through.
 
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-
-/** A message (a line of JSON) longer than this is an attack: no message of tsgund's is near it. */
-export const MAX_MESSAGE_CHARS = 1 << 20;
+import { type ChannelPipe, channelPipe, checkHandleQueue, hasPendingHandle } from '../../internals/node-internals.js';
+import type { Readable } from './channel-gate.js';
 
 /** node:cluster's messages from a worker that the primary may act on: none of them binds anything. */
 const CLUSTER_ACTS = new Set(['online', 'listening', 'close', 'exitedAfterDisconnect']);
 
 export interface ChannelPolicy {
-  /** Every message, first (internal ones included): false drops it unseen. */
-  admit(): boolean;
+  /** Every message, first (internal ones included), with the bytes of its line: false drops it unseen. */
+  admit(message: unknown, bytes: number): boolean;
   /** node:cluster asked the master to bind `what` (refused). */
   bindRefused(what: string): void;
   /** An internal message that the master does not act on (dropped). */
@@ -44,69 +42,106 @@ export interface ChannelPolicy {
   corrupt(why: string): void;
 }
 
-interface Pipe {
-  onread: (this: Pipe, buf?: ArrayBuffer) => unknown;
-  [key: symbol]: unknown;
+export interface GuardedChannel {
+  /** Discard everything from now on. */
+  discard(): void;
+  /** Stop and restart reading the channel (backpressure). */
+  reads: Readable;
 }
 
-const symbolNamed = (o: object, name: string): symbol | undefined =>
-  Object.getOwnPropertySymbols(o).find((s) => s.description === name);
-
-/** Guard `child`'s channel (call right after the fork); returns a function that discards everything from now on. */
-export function guardChannel(child: ChildProcess, policy: ChannelPolicy): () => void {
+/**
+ * Guard `child`'s channel (call right after the fork), with `maxMessageBytes`
+ * the longest message it may carry. Throws MissingInternalError when this
+ * Node lacks what the guard needs.
+ */
+export function guardChannel(child: ChildProcess, policy: ChannelPolicy, maxMessageBytes: number): GuardedChannel {
+  const { pipe, jsonBuffer } = channelPipe(child);
+  checkHandleQueue(child);
   let discarding = false;
   const discard = (): void => {
     discarding = true;
   };
-  const handleKey = symbolNamed(child, 'kChannelHandle');
-  const pipe = handleKey && (child as unknown as Record<symbol, Pipe | undefined>)[handleKey];
-  if (pipe && typeof pipe.onread === 'function') guardReads(pipe, policy, () => discarding, discard);
+  // the bytes of each line read and not yet emitted: Node emits one event per line, in order (on the next tick)
+  const sizes: number[] = [];
+  guardReads(pipe, jsonBuffer, { policy, sizes, maxMessageBytes, discarding: () => discarding, discard });
   const emit = child.emit as (this: ChildProcess, event: string | symbol, ...args: unknown[]) => boolean;
   child.emit = function guardedEmit(this: ChildProcess, event: string | symbol, ...args: unknown[]): boolean {
     const pass = (): boolean => emit.call(this, event, ...args);
     if (event !== 'message' && event !== 'internalMessage') return pass();
+    const bytes = sizes.shift() ?? 0;
     if (discarding) return closeHandle(args[1]);
     if (event === 'internalMessage' && isAck(args[0]) && hasPendingHandle(child)) return pass();
-    if (!policy.admit()) return closeHandle(args[1]);
+    if (!policy.admit(args[0], bytes)) return closeHandle(args[1]);
     if (event === 'message') return pass();
     return onInternal(child, policy, args[0] as Record<string, unknown>, args[1]) && pass();
   } as typeof child.emit;
-  return discard;
+  const reads: Readable = {
+    stop: () => void pipe.readStop(),
+    start: () => {
+      if (!discarding && child.connected) pipe.readStart();
+    },
+  };
+  return { discard, reads };
 }
 
-/** Parse errors and oversized messages: the read callback is wrapped, and stops parsing once either happens. */
-function guardReads(pipe: Pipe, policy: ChannelPolicy, discarding: () => boolean, discard: () => void): void {
+interface ReadGuard {
+  policy: ChannelPolicy;
+  sizes: number[];
+  maxMessageBytes: number;
+  discarding(): boolean;
+  discard(): void;
+}
+
+/**
+ * The read callback, wrapped: each chunk's lines are measured before Node
+ * parses them; an oversized message or one that does not parse stops all
+ * parsing of the channel.
+ */
+function guardReads(pipe: ChannelPipe, jsonBuffer: symbol, g: ReadGuard): void {
   const read = pipe.onread;
-  const pending = symbolNamed(pipe, 'kJSONBuffer');
   const stop = (why: string): void => {
-    discard();
-    if (pending) pipe[pending] = ''; // release what was buffered
-    policy.corrupt(why);
+    g.discard();
+    pipe[jsonBuffer] = ''; // release what was buffered
+    g.sizes.length = 0;
+    g.policy.corrupt(why);
   };
-  pipe.onread = function guardedRead(this: Pipe, buf?: ArrayBuffer) {
+  pipe.onread = function guardedRead(this: ChannelPipe, buf?: ArrayBuffer) {
     // at EOF (no buffer) Node closes the channel: always let that through
-    if (buf && discarding()) return;
+    if (buf && g.discarding()) return;
+    if (buf) {
+      const pending = pipe[jsonBuffer];
+      const lines = measureLines(new Uint8Array(buf), typeof pending === 'string' ? pending.length : 0);
+      if (lines.longest > g.maxMessageBytes) return stop(`a message over ${g.maxMessageBytes} bytes`);
+      for (const size of lines.sizes) g.sizes.push(size);
+    }
     try {
       read.call(this, buf);
     } catch {
       stop('data that is not a message');
-      return;
-    }
-    const buffered = pending ? pipe[pending] : undefined;
-    if (!discarding() && typeof buffered === 'string' && buffered.length > MAX_MESSAGE_CHARS) {
-      stop(`a message over ${MAX_MESSAGE_CHARS} characters`);
     }
   };
+}
+
+/** The sizes of the lines a chunk completes (the first continues `pending` bytes), and the longest, the unfinished one included. */
+export function measureLines(chunk: Uint8Array, pending: number): { sizes: number[]; longest: number } {
+  const sizes: number[] = [];
+  let from = 0;
+  let carried = pending;
+  let longest = 0;
+  for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
+    const size = carried + nl - from;
+    sizes.push(size);
+    longest = Math.max(longest, size);
+    carried = 0;
+    from = nl + 1;
+  }
+  return { sizes, longest: Math.max(longest, carried + chunk.length - from) };
 }
 
 const isAck = (m: unknown): boolean => {
   const cmd = (m as { cmd?: unknown } | null)?.cmd;
   return cmd === 'NODE_HANDLE_ACK' || cmd === 'NODE_HANDLE_NACK';
 };
-
-/** Node asserts that an acknowledgement answers a handle it sent: one that answers nothing would throw. */
-const hasPendingHandle = (child: ChildProcess): boolean =>
-  Array.isArray((child as unknown as { _handleQueue?: unknown })._handleQueue);
 
 /** Whether Node may act on an internal message; a bind request is answered here and goes no further. */
 function onInternal(child: ChildProcess, policy: ChannelPolicy, m: Record<string, unknown>, handle: unknown): boolean {

@@ -29,6 +29,8 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
   state: WorkerState = 'booting';
   readonly startedAt: number;
   lastCheckin: number;
+  /** The master stopped reading its channel for volume: its heartbeats wait unread, so it is not hung. */
+  readPaused = false;
   /** When it reported ready (0 until then). */
   readyAt = 0;
   requests = 0;
