@@ -217,6 +217,19 @@ describe('MessageIntake', () => {
     assert.equal(t.intake.ignored.bind, 1);
   });
 
+  it("escapes a bind request's address and an internal command's name in its lines", () => {
+    const t = setup();
+    const forged = '1\n[2020-01-01 00:00:00 +0000] [1] [CRITICAL] FORGED\x1b[2J';
+    t.internal({ cmd: 'NODE_CLUSTER', act: 'queryServer', address: forged, port: forged, addressType: 4, seq: 1 });
+    t.internal({ cmd: `NODE_${forged}` });
+    assert.equal(t.lines.length, 2);
+    for (const line of t.lines) {
+      assert.match(line, /1\\x0a\[2020-01-01 00:00:00 \+0000\] \[1\] \[/);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not be there
+      assert.doesNotMatch(line, /[\n\x1b]/);
+    }
+  });
+
   it('a handler that throws is logged, never thrown into the channel', () => {
     const t = setup({
       deliver: () => {

@@ -25,6 +25,7 @@ export const LAYERS: string[][] = [
     'allow-list',
     'types',
     'internals',
+    'worker-text',
   ],
   ['trust'],
   ['listeners', 'log'],

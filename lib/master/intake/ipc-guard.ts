@@ -26,6 +26,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { type ChannelPipe, channelPipe, checkHandleQueue, hasPendingHandle } from '../../internals/node-internals.js';
+import { RawWorkerText, type WorkerText, quote } from '../../worker-text.js';
 import type { Readable } from './channel-gate.js';
 
 /** node:cluster's messages from a worker that the primary may act on: none of them binds anything. */
@@ -35,9 +36,9 @@ export interface ChannelPolicy {
   /** Every message, first (internal ones included), with the bytes of its line: false drops it unseen. */
   admit(message: unknown, bytes: number): boolean;
   /** node:cluster asked the master to bind `what` (refused). */
-  bindRefused(what: string): void;
-  /** An internal message that the master does not act on (dropped). */
-  internalDropped(cmd: string): void;
+  bindRefused(what: WorkerText): void;
+  /** An internal message that the master does not act on (dropped): its command, quoted. */
+  internalDropped(cmd: WorkerText): void;
   /** The channel carried something that is not a message; everything after it is discarded. */
   corrupt(why: string): void;
 }
@@ -156,7 +157,7 @@ function onInternal(child: ChildProcess, policy: ChannelPolicy, m: Record<string
   if (m?.cmd === 'NODE_CLUSTER' && m.act === 'queryServer') {
     policy.bindRefused(describeQuery(m));
     refuse(child, m.seq);
-  } else policy.internalDropped(typeof m?.cmd === 'string' ? m.cmd : 'unknown');
+  } else policy.internalDropped(typeof m?.cmd === 'string' ? quote(m.cmd, 40) : quote('unknown'));
   return false;
 }
 
@@ -175,11 +176,13 @@ function reply(child: ChildProcess, msg: object): void {
   }
 }
 
-function describeQuery(m: Record<string, unknown>): string {
-  const address = typeof m.address === 'string' ? m.address.slice(0, 200) : '';
-  if (typeof m.fd === 'number' && m.fd >= 0) return `fd ${m.fd}`;
-  if (typeof m.port === 'number' && m.port < 0) return `unix:${address}`;
-  return `${address || '*'}:${String(m.port).slice(0, 20)} (${String(m.addressType).slice(0, 10)})`;
+/** The address a bind request names, escaped: every field of it is the worker's text. */
+function describeQuery(m: Record<string, unknown>): WorkerText {
+  const field = (v: unknown, max: number): WorkerText => RawWorkerText.of(String(v), max)!.escaped();
+  const address = typeof m.address === 'string' ? field(m.address, 200) : '';
+  if (typeof m.fd === 'number' && m.fd >= 0) return `fd ${m.fd}` as WorkerText;
+  if (typeof m.port === 'number' && m.port < 0) return `unix:${address}` as WorkerText;
+  return `${address || '*'}:${field(m.port, 20)} (${field(m.addressType, 10)})` as WorkerText;
 }
 
 /** A handle (file descriptor) a worker sent along: the master keeps none. */

@@ -9,20 +9,24 @@
 // its channel allows) is stopped like a hung one, with one error line.
 
 import type { ErrorLog } from '../../log/error-line.js';
-import type { WorkerToMaster } from '../../protocol/messages.js';
 import { CHANNELS, type ChannelBudget } from '../../protocol/channel.js';
 import { isMetricsResponse } from '../../protocol/app-metrics.js';
 import { ChannelMeter, ReadValve, VALVE_TIMERS, type ValveTimers, tooLong } from './channel-gate.js';
 import { guardChannel } from './ipc-guard.js';
 import type { WorkerHandle } from '../pool/worker-handle.js';
-import { IGNORE_REASONS, type IgnoreReason, validateWorkerMessage } from '../../protocol/worker-message-schemas.js';
+import {
+  type CheckedMessage,
+  IGNORE_REASONS,
+  type IgnoreReason,
+  validateWorkerMessage,
+} from '../../protocol/worker-message-schemas.js';
 
 export interface IntakeSink {
   log(): ErrorLog;
   /** Count one ignored message (the metrics, when statsBind is set). */
   counted(reason: IgnoreReason): void;
   /** A valid message, to act on. */
-  deliver(h: WorkerHandle, msg: WorkerToMaster): void;
+  deliver(h: WorkerHandle, msg: CheckedMessage): void;
   /** The worker floods the master or corrupts its channel: stop it (one error line: `why`). */
   stop(h: WorkerHandle, why: string): void;
 }
@@ -85,7 +89,7 @@ export class MessageIntake {
         admit: (m, bytes) => this.admit(h, box, m, bytes),
         bindRefused: (what) =>
           this.ignore(h, box, 'bind', `refused to bind ${what} for it (node:cluster): tsgund binds only --bind`),
-        internalDropped: (cmd) => this.ignore(h, box, 'internal', `ignored an internal message (${cmd.slice(0, 40)})`),
+        internalDropped: (cmd) => this.ignore(h, box, 'internal', `ignored an internal message (${cmd})`),
         corrupt: (why) => this.stop(h, box, `sent ${why} over its IPC channel`),
       },
       Math.max(this.budgets.ipc.maxMessageBytes, this.budgets.metrics.maxMessageBytes),

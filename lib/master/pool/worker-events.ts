@@ -5,7 +5,7 @@
 // forks a worker or sees one exit.
 
 import type { ErrorLog } from '../../log/error-line.js';
-import type { WorkerToMaster } from '../../protocol/messages.js';
+import type { CheckedMessage } from '../../protocol/worker-message-schemas.js';
 import { monotonic } from '../../clock.js';
 import { clusterFork } from './fork.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
@@ -15,7 +15,7 @@ import { MessageIntake } from '../intake/message-intake.js';
 import { Pool, type Targets, type Worker } from './pool.js';
 
 type MessageHandlers = {
-  [T in WorkerToMaster['type']]: (h: Worker, msg: Extract<WorkerToMaster, { type: T }>) => void;
+  [T in CheckedMessage['type']]: (h: Worker, msg: Extract<CheckedMessage, { type: T }>) => void;
 };
 
 export interface WorkerEventContext {
@@ -97,7 +97,7 @@ function workerIntake(ctx: WorkerEventContext): MessageIntake {
     counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),
     deliver: (h, msg) => {
       h.onMessage(msg);
-      (handlers[msg.type] as (h: Worker, msg: WorkerToMaster) => void)(h as Worker, msg);
+      (handlers[msg.type] as (h: Worker, msg: CheckedMessage) => void)(h as Worker, msg);
     },
     // a worker that floods the master or corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL
     stop: (h, why) => {
