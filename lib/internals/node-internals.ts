@@ -12,6 +12,7 @@
 //                                   the bytes read (undefined at EOF)
 //   pipe.readStop(), readStart()    stop and restart reading it (backpressure)
 //   pipe[Symbol(kJSONBuffer)]       the text read since the last newline, not yet parsed
+//   pipe[Symbol(kStringDecoder)]    its UTF-8 decoder; Node makes a new one when it is undefined
 //   child._handleQueue              an array while a handle sent awaits its acknowledgement
 // A leaf module: it imports only the leaf errors.ts.
 import { spawn } from 'node:child_process';
@@ -35,8 +36,14 @@ export interface ChannelPipe {
 const symbolNamed = (o: object, name: string): symbol | undefined =>
   Object.getOwnPropertySymbols(o).find((s) => s.description === name);
 
-/** The channel's handle and the key of its unparsed text; throws MissingInternalError. */
-export function channelPipe(child: object): { pipe: ChannelPipe; jsonBuffer: symbol } {
+/** The keys of the channel's unparsed text and of its decoder. */
+export interface ChannelKeys {
+  jsonBuffer: symbol;
+  decoder: symbol;
+}
+
+/** The channel's handle and the keys of its unparsed text and decoder; throws MissingInternalError. */
+export function channelPipe(child: object): { pipe: ChannelPipe } & ChannelKeys {
   const handleKey = symbolNamed(child, 'kChannelHandle');
   if (!handleKey) throw new MissingInternalError("node:child_process's kChannelHandle (the IPC channel's handle)");
   const pipe = (child as Record<symbol, ChannelPipe | undefined>)[handleKey];
@@ -45,7 +52,9 @@ export function channelPipe(child: object): { pipe: ChannelPipe; jsonBuffer: sym
     throw new MissingInternalError("the IPC channel's readStop and readStart");
   const jsonBuffer = symbolNamed(pipe, 'kJSONBuffer');
   if (!jsonBuffer) throw new MissingInternalError("the IPC channel's kJSONBuffer (its unparsed text)");
-  return { pipe, jsonBuffer };
+  const decoder = symbolNamed(pipe, 'kStringDecoder');
+  if (!decoder) throw new MissingInternalError("the IPC channel's kStringDecoder");
+  return { pipe, jsonBuffer, decoder };
 }
 
 /** Node asserts that an acknowledgement answers a handle it sent: one that answers nothing would throw. */

@@ -74,12 +74,13 @@ export const CHANNELS = {
   metrics: defineChannel({
     name: 'metrics',
     doc: "answers to the master's request for the app's prom-client metrics (on the IPC channel)",
-    // one answer per request; 1 MiB of JSON is some 10,000 series, more than a scrape should carry
+    // one answer per request; 512 KiB of JSON is some 5,000 series, more than a scrape should carry.
+    // A longer message on IPC is dropped before Node parses it (its objects would weigh ten times its text)
     budget: {
       bytesPerSecond: 4 * MiB,
       messagesPerSecond: 10,
       burstSeconds: 2,
-      maxMessageBytes: MiB,
+      maxMessageBytes: 512 * KiB,
       deadlines: { 'prom-client:getMetricsReq': 1000 },
     },
   }),

@@ -21,6 +21,7 @@ class FakePipe {
   [key: symbol]: unknown;
   constructor(readonly child: FakeChild) {
     this[Symbol('kJSONBuffer')] = '';
+    this[Symbol('kStringDecoder')] = undefined;
   }
   onread(buf?: ArrayBuffer): void {
     const key = Object.getOwnPropertySymbols(this).find((s) => s.description === 'kJSONBuffer')!;
@@ -93,8 +94,8 @@ function setup(opts: { deliver?: (msg: WorkerToMaster) => void } = {}) {
     },
     () => now,
     {
-      ipc: budget({ messagesPerSecond: 10, burstSeconds: 0.5, maxMessageBytes: 1000 }),
-      metrics: budget({ messagesPerSecond: 1, burstSeconds: 1, maxMessageBytes: 2000 }),
+      ipc: budget({ messagesPerSecond: 10, burstSeconds: 0.5, maxMessageBytes: 2000 }),
+      metrics: budget({ messagesPerSecond: 1, burstSeconds: 1, maxMessageBytes: 1000 }),
     },
     {
       now: () => now,
@@ -195,11 +196,15 @@ describe('MessageIntake', () => {
     assert.deepEqual(u.stops, ['sent data that is not a message over its IPC channel']);
   });
 
-  it('stops a worker whose message is longer than its own channel allows', () => {
+  it('drops a message longer than the parse limit unparsed, and reads on', () => {
     const t = setup();
-    t.raw(`${JSON.stringify({ type: 'heartbeat', requests: 1, accepted: 1, rss: 1, pad: 'x'.repeat(1100) })}\n`);
-    assert.deepEqual(t.stops, ['sent a message over 1000 bytes']);
-    assert.equal(t.delivered.length, 0);
+    const long = JSON.stringify({ type: 'heartbeat', requests: 1, accepted: 1, rss: 1, pad: 'x'.repeat(1100) });
+    t.raw(long.slice(0, 500));
+    t.raw(`${long.slice(500)}\n{"type":"want-sockets"}\n`);
+    assert.deepEqual(t.stops, []);
+    assert.deepEqual(t.delivered, [{ type: 'want-sockets' }]);
+    assert.equal(t.intake.ignored.malformed, 1);
+    assert.match(t.lines[0]!, /dropped a message of 1\d{3} bytes unparsed/);
   });
 
   it('refuses a bind request with EACCES, and drops internal messages Node would choke on', () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CHANNEL_PAUSES, ChannelMeter, ReadValve, tooLong } from '../../lib/master/intake/channel-gate.js';
+import { LineMeter } from '../../lib/master/intake/ipc-guard.js';
 import { CHANNELS, CHANNEL_NAMES, defineChannel } from '../../lib/protocol/channel.js';
 
 const KiB = 1024;
@@ -27,7 +28,7 @@ describe('the channels from a worker to the master', () => {
         bytesPerSecond: 4 * MiB,
         messagesPerSecond: 10,
         burstSeconds: 2,
-        maxMessageBytes: MiB,
+        maxMessageBytes: 512 * KiB,
         deadlines: { 'prom-client:getMetricsReq': 1000 },
       },
       relay: {
@@ -107,5 +108,19 @@ describe('the channels from a worker to the master', () => {
     // @ts-expect-error nor one whose message budget is left out
     defineChannel({ name: 'sticky', doc: '', budget: { ...budget, messagesPerSecond: undefined, deadlines: {} } });
     assert.ok(defineChannel({ name: 'sticky', doc: '', budget: { ...budget, deadlines: { ack: 5000 } } }));
+  });
+
+  it('measure IPC lines before they are parsed, and blank the ones too long to parse', () => {
+    const m = new LineMeter(30);
+    const chunk = (s: string) => new TextEncoder().encode(s);
+    const a = chunk('{"a":1}\n{"b":"');
+    assert.deepEqual(m.read(a), { sizes: [7], longest: 7, replaceBuffered: false });
+    const rest = `${'y'.repeat(40)}"}\n{"c":3}\n${'z'.repeat(40)}`;
+    const b = chunk(rest);
+    const measured = m.read(b);
+    assert.deepEqual(measured, { sizes: [48, 7], longest: 48, replaceBuffered: true });
+    const text = new TextDecoder().decode(b);
+    assert.equal(text, `${' '.repeat(42)}\n{"c":3}\n{"type":"tsgund:skipped"}${' '.repeat(15)}`);
+    assert.deepEqual(m.read(chunk('zz\n')), { sizes: [42], longest: 42, replaceBuffered: false });
   });
 });

@@ -48,10 +48,6 @@ describe('worker text', () => {
     log.warning(`Worker 1: ${raw.quoted()}`);
     assert.equal(typeof s + typeof w, 'objectstring');
     assert.equal(forwarded.length, 3);
-    assert.deepEqual(
-      lines.slice(1),
-      [`Worker 1: '${escapeText(FORGED)}'`],
-      'whatever compiles is escaped',
-    );
+    assert.deepEqual(lines.slice(1), [`Worker 1: '${escapeText(FORGED)}'`], 'whatever compiles is escaped');
   });
 });

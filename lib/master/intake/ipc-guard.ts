@@ -25,7 +25,13 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { type ChannelPipe, channelPipe, checkHandleQueue, hasPendingHandle } from '../../internals/node-internals.js';
+import {
+  type ChannelKeys,
+  type ChannelPipe,
+  channelPipe,
+  checkHandleQueue,
+  hasPendingHandle,
+} from '../../internals/node-internals.js';
 import { RawWorkerText, type WorkerText, quote } from '../../worker-text.js';
 import type { Readable } from './channel-gate.js';
 
@@ -41,6 +47,8 @@ export interface ChannelPolicy {
   internalDropped(cmd: WorkerText): void;
   /** The channel carried something that is not a message; everything after it is discarded. */
   corrupt(why: string): void;
+  /** A line of `bytes` over the parse limit was dropped unparsed. */
+  skipped(bytes: number): void;
 }
 
 export interface GuardedChannel {
@@ -51,12 +59,11 @@ export interface GuardedChannel {
 }
 
 /**
- * Guard `child`'s channel (call right after the fork), with `maxMessageBytes`
- * the longest message it may carry. Throws MissingInternalError when this
- * Node lacks what the guard needs.
+ * Guard `child`'s channel (call right after the fork), with `limits` on its
+ * lines. Throws MissingInternalError when this Node lacks what the guard needs.
  */
-export function guardChannel(child: ChildProcess, policy: ChannelPolicy, maxMessageBytes: number): GuardedChannel {
-  const { pipe, jsonBuffer } = channelPipe(child);
+export function guardChannel(child: ChildProcess, policy: ChannelPolicy, limits: LineLimits): GuardedChannel {
+  const { pipe, ...keys } = channelPipe(child);
   checkHandleQueue(child);
   let discarding = false;
   const discard = (): void => {
@@ -64,7 +71,7 @@ export function guardChannel(child: ChildProcess, policy: ChannelPolicy, maxMess
   };
   // the bytes of each line read and not yet emitted: Node emits one event per line, in order (on the next tick)
   const sizes: number[] = [];
-  guardReads(pipe, jsonBuffer, { policy, sizes, maxMessageBytes, discarding: () => discarding, discard });
+  guardReads(pipe, keys, { policy, sizes, limits, discarding: () => discarding, discard });
   const emit = child.emit as (this: ChildProcess, event: string | symbol, ...args: unknown[]) => boolean;
   child.emit = function guardedEmit(this: ChildProcess, event: string | symbol, ...args: unknown[]): boolean {
     const pass = (): boolean => emit.call(this, event, ...args);
@@ -72,6 +79,10 @@ export function guardChannel(child: ChildProcess, policy: ChannelPolicy, maxMess
     const bytes = sizes.shift() ?? 0;
     if (discarding) return closeHandle(args[1]);
     if (event === 'internalMessage' && isAck(args[0]) && hasPendingHandle(child)) return pass();
+    if (event === 'message' && (args[0] as { type?: unknown } | null)?.type === SKIPPED) {
+      policy.skipped(bytes);
+      return false;
+    }
     if (!policy.admit(args[0], bytes)) return closeHandle(args[1]);
     if (event === 'message') return pass();
     return onInternal(child, policy, args[0] as Record<string, unknown>, args[1]) && pass();
@@ -88,21 +99,36 @@ export function guardChannel(child: ChildProcess, policy: ChannelPolicy, maxMess
 interface ReadGuard {
   policy: ChannelPolicy;
   sizes: number[];
-  maxMessageBytes: number;
+  limits: LineLimits;
   discarding(): boolean;
   discard(): void;
 }
 
+/** What a line of the channel may weigh. */
+export interface LineLimits {
+  /** Longer lines are dropped unparsed: Node parses a short placeholder instead. */
+  parseBytes: number;
+  /** Longer lines break the protocol: the worker is stopped. */
+  maxBytes: number;
+}
+
+/** The type of the placeholder a dropped line becomes. */
+export const SKIPPED = 'tsgund:skipped';
+const PLACEHOLDER = `{"type":"${SKIPPED}"}`;
+const PLACEHOLDER_BYTES = Buffer.from(PLACEHOLDER);
+
 /**
  * The read callback, wrapped: each chunk's lines are measured before Node
- * parses them; an oversized message or one that does not parse stops all
- * parsing of the channel.
+ * parses them; a line over the parse limit is blanked in place (Node parses a
+ * placeholder and spaces); one over the maximum, or one that does not parse,
+ * stops all parsing of the channel.
  */
-function guardReads(pipe: ChannelPipe, jsonBuffer: symbol, g: ReadGuard): void {
+function guardReads(pipe: ChannelPipe, keys: ChannelKeys, g: ReadGuard): void {
   const read = pipe.onread;
+  const lines = new LineMeter(g.limits.parseBytes);
   const stop = (why: string): void => {
     g.discard();
-    pipe[jsonBuffer] = ''; // release what was buffered
+    pipe[keys.jsonBuffer] = ''; // release what was buffered
     g.sizes.length = 0;
     g.policy.corrupt(why);
   };
@@ -110,10 +136,13 @@ function guardReads(pipe: ChannelPipe, jsonBuffer: symbol, g: ReadGuard): void {
     // at EOF (no buffer) Node closes the channel: always let that through
     if (buf && g.discarding()) return;
     if (buf) {
-      const pending = pipe[jsonBuffer];
-      const lines = measureLines(new Uint8Array(buf), typeof pending === 'string' ? pending.length : 0);
-      if (lines.longest > g.maxMessageBytes) return stop(`a message over ${g.maxMessageBytes} bytes`);
-      for (const size of lines.sizes) g.sizes.push(size);
+      const measured = lines.read(new Uint8Array(buf));
+      if (measured.longest > g.limits.maxBytes) return stop(`a message over ${g.limits.maxBytes} bytes`);
+      if (measured.replaceBuffered) {
+        pipe[keys.jsonBuffer] = PLACEHOLDER;
+        pipe[keys.decoder] = undefined; // a character cut in two would garble the placeholder: Node makes a new one
+      }
+      for (const size of measured.sizes) g.sizes.push(size);
     }
     try {
       read.call(this, buf);
@@ -123,20 +152,49 @@ function guardReads(pipe: ChannelPipe, jsonBuffer: symbol, g: ReadGuard): void {
   };
 }
 
-/** The sizes of the lines a chunk completes (the first continues `pending` bytes), and the longest, the unfinished one included. */
-export function measureLines(chunk: Uint8Array, pending: number): { sizes: number[]; longest: number } {
-  const sizes: number[] = [];
-  let from = 0;
-  let carried = pending;
-  let longest = 0;
-  for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
-    const size = carried + nl - from;
-    sizes.push(size);
-    longest = Math.max(longest, size);
-    carried = 0;
-    from = nl + 1;
+/**
+ * Measures the lines of a channel chunk by chunk, before they are parsed, and
+ * blanks in place each line longer than `parseBytes`: its first bytes become
+ * the placeholder (or, when it began in an earlier chunk, the text Node
+ * buffered of it must: `replaceBuffered`), the rest spaces, which JSON allows.
+ */
+export class LineMeter {
+  /** Bytes of the unfinished line so far. */
+  private partial = 0;
+  private skipping = false;
+
+  constructor(private readonly parseBytes: number) {}
+
+  /** The sizes of the lines `chunk` completes, the longest (the unfinished one included). */
+  read(chunk: Uint8Array): { sizes: number[]; longest: number; replaceBuffered: boolean } {
+    const sizes: number[] = [];
+    let longest = 0;
+    let replaceBuffered = false;
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, from);
+      const end = nl === -1 ? chunk.length : nl;
+      const size = this.partial + end - from;
+      longest = Math.max(longest, size);
+      if (!this.skipping && size > this.parseBytes) {
+        this.skipping = true;
+        if (this.partial > 0) replaceBuffered = true;
+        else {
+          chunk.set(PLACEHOLDER_BYTES, from);
+          from += PLACEHOLDER_BYTES.length;
+        }
+      }
+      if (this.skipping) chunk.fill(0x20, from, end);
+      if (nl === -1) {
+        this.partial = size;
+        return { sizes, longest, replaceBuffered };
+      }
+      sizes.push(size);
+      this.partial = 0;
+      this.skipping = false;
+      from = nl + 1;
+    }
   }
-  return { sizes, longest: Math.max(longest, carried + chunk.length - from) };
 }
 
 const isAck = (m: unknown): boolean => {

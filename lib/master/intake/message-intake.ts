@@ -91,8 +91,10 @@ export class MessageIntake {
           this.ignore(h, box, 'bind', `refused to bind ${what} for it (node:cluster): tsgund binds only --bind`),
         internalDropped: (cmd) => this.ignore(h, box, 'internal', `ignored an internal message (${cmd})`),
         corrupt: (why) => this.stop(h, box, `sent ${why} over its IPC channel`),
+        skipped: (bytes) => this.skipped(h, box, bytes),
       },
-      Math.max(this.budgets.ipc.maxMessageBytes, this.budgets.metrics.maxMessageBytes),
+      // the largest message a channel on IPC may carry is parsed; a longer one is dropped unparsed, up to the IPC maximum
+      { parseBytes: this.budgets.metrics.maxMessageBytes, maxBytes: this.budgets.ipc.maxMessageBytes },
     );
     box.discard = channel.discard;
     // while the master does not read, the worker's heartbeats wait unread: its deadline runs from the last read
@@ -112,11 +114,24 @@ export class MessageIntake {
     if (box.closed) return false;
     const channel = channelOf(m);
     if (tooLong(this.budgets[channel], bytes)) {
-      this.stop(h, box, `sent ${KIND[channel]} over ${this.budgets[channel].maxMessageBytes} bytes`);
+      this.ignore(h, box, 'malformed', `dropped ${KIND[channel]} over ${this.budgets[channel].maxMessageBytes} bytes`);
+      box.valve?.holdFor(box.meters[channel].spend(bytes, 1, this.clock()));
       return false;
     }
     box.valve?.holdFor(box.meters[channel].spend(bytes, 1, this.clock()));
     return true;
+  }
+
+  /** A message too long to parse: dropped unread, its bytes spent from the budget. */
+  private skipped(h: WorkerHandle, box: Mailbox, bytes: number): void {
+    if (box.closed) return;
+    box.valve?.holdFor(box.meters.ipc.spend(bytes, 1, this.clock()));
+    this.ignore(
+      h,
+      box,
+      'malformed',
+      `dropped a message of ${bytes} bytes unparsed (the most a message may carry here)`,
+    );
   }
 
   private receive(h: WorkerHandle, box: Mailbox, raw: unknown): void {
