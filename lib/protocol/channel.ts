@@ -87,11 +87,12 @@ export const CHANNELS = {
   relay: defineChannel({
     name: 'relay',
     doc: "messages a worker asks the master to pass on to its siblings (@socket.io/cluster-adapter's)",
+    // a broadcast of a chat app is a few hundred bytes; a burst of 1,000 emits by one worker passes at once
     budget: {
       bytesPerSecond: 16 * MiB,
       messagesPerSecond: 5000,
       burstSeconds: 2,
-      maxMessageBytes: MiB,
+      maxMessageBytes: 512 * KiB,
       deadlines: {},
     },
   }),

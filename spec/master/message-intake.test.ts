@@ -71,6 +71,7 @@ function setup(opts: { deliver?: (msg: WorkerToMaster) => void } = {}) {
   const lines: string[] = [];
   const delivered: WorkerToMaster[] = [];
   const stops: string[] = [];
+  const relayed: unknown[] = [];
   const timers: Array<{ at: number; fn: () => void }> = [];
   const log = Object.fromEntries(
     ['debug', 'info', 'warning', 'error', 'critical'].map((level) => [
@@ -91,11 +92,16 @@ function setup(opts: { deliver?: (msg: WorkerToMaster) => void } = {}) {
       counted: () => {},
       deliver: (_h, msg) => (opts.deliver ?? ((m) => delivered.push(m)))(msg),
       stop: (_h, why) => stops.push(why),
+      relay: (_h, msg) => {
+        relayed.push(msg);
+        return null;
+      },
     },
     () => now,
     {
       ipc: budget({ messagesPerSecond: 10, burstSeconds: 0.5, maxMessageBytes: 2000 }),
       metrics: budget({ messagesPerSecond: 1, burstSeconds: 1, maxMessageBytes: 1000 }),
+      relay: budget({ messagesPerSecond: 100, burstSeconds: 1, maxMessageBytes: 1000 }),
     },
     {
       now: () => now,
@@ -118,6 +124,7 @@ function setup(opts: { deliver?: (msg: WorkerToMaster) => void } = {}) {
     lines,
     delivered,
     stops,
+    relayed,
     send: (m: unknown) => child.emit('message', m),
     raw: (text: string) => child.write(text),
     internal: (m: unknown, handle?: unknown) => child.emit('internalMessage', m, handle),
@@ -170,6 +177,15 @@ describe('MessageIntake', () => {
     t.raw(beat(99));
     assert.equal(t.delivered.length, 21);
     assert.deepEqual(t.stops, []);
+  });
+
+  it("passes socket.io cluster-adapter's messages to the relay on their own budget", () => {
+    const t = setup();
+    const beats = Array.from({ length: 50 }, (_, i) => `${JSON.stringify({ source: '_sio_adapter', type: 3, i })}\n`);
+    t.raw(beats.join(''));
+    assert.equal(t.relayed.length, 50);
+    assert.equal(t.child.pipe.reading, true, 'within the relay budget, whatever the IPC one');
+    assert.deepEqual(t.delivered, []);
   });
 
   it('keeps each channel to its own budget', () => {

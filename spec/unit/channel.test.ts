@@ -35,7 +35,7 @@ describe('the channels from a worker to the master', () => {
         bytesPerSecond: 16 * MiB,
         messagesPerSecond: 5000,
         burstSeconds: 2,
-        maxMessageBytes: MiB,
+        maxMessageBytes: 512 * KiB,
         deadlines: {},
       },
     });

@@ -13,6 +13,7 @@ import { CHANNELS, type ChannelBudget } from '../../protocol/channel.js';
 import { isMetricsResponse } from '../../protocol/app-metrics.js';
 import { ChannelMeter, ReadValve, VALVE_TIMERS, type ValveTimers, tooLong } from './channel-gate.js';
 import { guardChannel } from './ipc-guard.js';
+import { isRelayMessage } from './relay.js';
 import type { WorkerHandle } from '../pool/worker-handle.js';
 import {
   type CheckedMessage,
@@ -29,6 +30,8 @@ export interface IntakeSink {
   deliver(h: WorkerHandle, msg: CheckedMessage): void;
   /** The worker floods the master or corrupts its channel: stop it (one error line: `why`). */
   stop(h: WorkerHandle, why: string): void;
+  /** A message for the worker's siblings (relay.ts): a promise while the master must not read more from it. */
+  relay(h: WorkerHandle, msg: Record<string, unknown>, bytes: number): Promise<void> | null;
 }
 
 /** What the master keeps per worker about its messages. */
@@ -36,6 +39,8 @@ interface Mailbox {
   /** The budgets of the channels that travel on the IPC channel, each its own. */
   meters: Record<IpcChannel, ChannelMeter>;
   valve: ReadValve | null;
+  /** The size of the relay message just admitted, for its delivery right after. */
+  relayBytes: number;
   /** Kinds it has sent (some may be sent once only). */
   seen: Set<string>;
   /** Stopped for flooding or a corrupt channel: nothing more is read. */
@@ -48,11 +53,11 @@ interface Mailbox {
 const LOG_EVERY_MS = 1000;
 
 /** The channels whose messages travel on node:cluster's IPC channel. */
-type IpcChannel = 'ipc' | 'metrics';
+type IpcChannel = 'ipc' | 'metrics' | 'relay';
 
-const KIND: Record<IpcChannel, string> = { ipc: 'a message', metrics: 'a metrics answer' };
+const KIND: Record<IpcChannel, string> = { ipc: 'a message', metrics: 'a metrics answer', relay: 'a relay message' };
 
-const channelOf = (m: unknown): IpcChannel => (isMetricsResponse(m) ? 'metrics' : 'ipc');
+const channelOf = (m: unknown): IpcChannel => (isMetricsResponse(m) ? 'metrics' : isRelayMessage(m) ? 'relay' : 'ipc');
 
 export class MessageIntake {
   /** Ignored messages by reason since the master started (`tsgund status --json`). */
@@ -65,6 +70,7 @@ export class MessageIntake {
     private readonly budgets: Record<IpcChannel, ChannelBudget> = {
       ipc: CHANNELS.ipc.budget,
       metrics: CHANNELS.metrics.budget,
+      relay: CHANNELS.relay.budget,
     },
     private readonly timers: ValveTimers = VALVE_TIMERS,
   ) {}
@@ -73,7 +79,12 @@ export class MessageIntake {
   attach(h: WorkerHandle): void {
     const now = this.clock();
     const box: Mailbox = {
-      meters: { ipc: new ChannelMeter(this.budgets.ipc, now), metrics: new ChannelMeter(this.budgets.metrics, now) },
+      meters: {
+        ipc: new ChannelMeter(this.budgets.ipc, now),
+        metrics: new ChannelMeter(this.budgets.metrics, now),
+        relay: new ChannelMeter(this.budgets.relay, now),
+      },
+      relayBytes: 0,
       valve: null,
       seen: new Set(),
       closed: false,
@@ -119,6 +130,7 @@ export class MessageIntake {
       return false;
     }
     box.valve?.holdFor(box.meters[channel].spend(bytes, 1, this.clock()));
+    if (channel === 'relay') box.relayBytes = bytes;
     return true;
   }
 
@@ -136,6 +148,11 @@ export class MessageIntake {
 
   private receive(h: WorkerHandle, box: Mailbox, raw: unknown): void {
     if (box.closed) return;
+    if (isRelayMessage(raw)) {
+      const busy = this.sink.relay(h, raw, box.relayBytes);
+      if (busy) box.valve?.holdUntil(busy);
+      return;
+    }
     const verdict = validateWorkerMessage(raw, h.state, box.seen);
     if (!verdict.ok) {
       this.ignore(h, box, verdict.reason, `ignored a message (${verdict.reason}): ${verdict.why}`);
