@@ -114,13 +114,20 @@ describe('the channels from a worker to the master', () => {
     const m = new LineMeter(30);
     const chunk = (s: string) => new TextEncoder().encode(s);
     const a = chunk('{"a":1}\n{"b":"');
-    assert.deepEqual(m.read(a), { sizes: [7], longest: 7, replaceBuffered: false });
+    assert.deepEqual(m.read(a), { sizes: [7], longest: 7, replaceBuffered: false, swallow: false });
     const rest = `${'y'.repeat(40)}"}\n{"c":3}\n${'z'.repeat(40)}`;
     const b = chunk(rest);
     const measured = m.read(b);
-    assert.deepEqual(measured, { sizes: [48, 7], longest: 48, replaceBuffered: true });
+    assert.deepEqual(measured, { sizes: [48, 7], longest: 48, replaceBuffered: true, swallow: false });
     const text = new TextDecoder().decode(b);
     assert.equal(text, `${' '.repeat(42)}\n{"c":3}\n{"type":"tsgund:skipped"}${' '.repeat(15)}`);
-    assert.deepEqual(m.read(chunk('zz\n')), { sizes: [42], longest: 42, replaceBuffered: false });
+    // a chunk inside a dropped line: Node need not see it
+    assert.deepEqual(m.read(chunk('z'.repeat(100))), {
+      sizes: [],
+      longest: 140,
+      replaceBuffered: false,
+      swallow: true,
+    });
+    assert.deepEqual(m.read(chunk('zz\n')), { sizes: [142], longest: 142, replaceBuffered: false, swallow: false });
   });
 });

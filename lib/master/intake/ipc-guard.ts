@@ -138,10 +138,12 @@ function guardReads(pipe: ChannelPipe, keys: ChannelKeys, g: ReadGuard): void {
     if (buf) {
       const measured = lines.read(new Uint8Array(buf));
       if (measured.longest > g.limits.maxBytes) return stop(`a message over ${g.limits.maxBytes} bytes`);
-      if (measured.replaceBuffered) {
+      if (measured.replaceBuffered || measured.swallow) {
         pipe[keys.jsonBuffer] = PLACEHOLDER;
         pipe[keys.decoder] = undefined; // a character cut in two would garble the placeholder: Node makes a new one
       }
+      // nothing in it for Node to parse (a handle that came with it waits in pipe.pendingHandle for the next read)
+      if (measured.swallow) return;
       for (const size of measured.sizes) g.sizes.push(size);
     }
     try {
@@ -165,8 +167,12 @@ export class LineMeter {
 
   constructor(private readonly parseBytes: number) {}
 
-  /** The sizes of the lines `chunk` completes, the longest (the unfinished one included). */
-  read(chunk: Uint8Array): { sizes: number[]; longest: number; replaceBuffered: boolean } {
+  /**
+   * The sizes of the lines `chunk` completes, the longest (the unfinished one
+   * included); `swallow` when all of it belongs to a line being dropped, so
+   * that Node need not see it at all.
+   */
+  read(chunk: Uint8Array): { sizes: number[]; longest: number; replaceBuffered: boolean; swallow: boolean } {
     const sizes: number[] = [];
     let longest = 0;
     let replaceBuffered = false;
@@ -187,7 +193,7 @@ export class LineMeter {
       if (this.skipping) chunk.fill(0x20, from, end);
       if (nl === -1) {
         this.partial = size;
-        return { sizes, longest, replaceBuffered };
+        return { sizes, longest, replaceBuffered, swallow: this.skipping && sizes.length === 0 };
       }
       sizes.push(size);
       this.partial = 0;
