@@ -7,12 +7,17 @@
 // end-to-end test runs the CLI under the oldest Node it finds).
 // Leaf module: imports nothing, and uses nothing an old Node lacks.
 
-/** package.json's engines.node (a unit test keeps the two equal). */
-export const ENGINES_NODE = '>=22.18';
+/**
+ * package.json's engines.node (a unit test keeps the two equal). The cap is
+ * the newest major whose internals were checked: a newer Node is not refused
+ * here, but the master and each worker check every internal they need at
+ * start (internals/node-internals.ts) and refuse to run without one.
+ */
+export const ENGINES_NODE = '>=22.18 <27';
 
-/** Whether `version` ('v20.20.2' or '20.20.2') is below the floor of a `>=MAJOR.MINOR[.PATCH]` range. */
+/** Whether `version` ('v20.20.2' or '20.20.2') is below the floor of a `>=MAJOR.MINOR[.PATCH] [<MAJOR]` range. */
 export function belowFloor(version: string, range: string): boolean {
-  const floor = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(range.trim());
+  const floor = /^>=\s*(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\s+<\s*\d+)?$/.exec(range.trim());
   const have = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version);
   if (!floor || !have) return false;
   for (let i = 1; i <= 3; i++) {

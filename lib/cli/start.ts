@@ -4,6 +4,7 @@ import { EXIT, UserError, oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
 import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
+import { checkMasterInternals } from '../internals/node-internals.js';
 import { Arbiter } from '../master/arbiter.js';
 import { workerIdentity } from '../master/process/privileges.js';
 import { assertRootOnly } from '../trust/file-trust.js';
@@ -66,6 +67,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       return code;
     }
     if (settings.preload) await preload(settings, cwd);
+    checkMasterInternals(); // the worker boundary's guards need them: refuse to start without
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();
     reportToStarter(`READY ${process.pid}`);

@@ -1,33 +1,20 @@
 // The master binds its sockets and keeps them for its whole life, while the
 // workers accept on them. node:net has no public API for a socket that is bound
 // but not listening, nor for listening on a handle received over IPC when it is
-// a pipe, so this module uses these Node internals (the others are
-// node:http's `socket._httpMessage`, read by lib/worker/drain.ts, and, for
-// sticky placement, a socket's `_handle` in lib/master/placement/sticky-placement.ts and
-// node:http's setupConnectionsTracking listener in lib/worker/serve.ts):
-//   net._createServerHandle(ip, port, 4|6)      bound TCP handle or -errno
-//   net._createServerHandle(ip, port, 4|6, undefined, UV_TCP_REUSEPORT)
-//                                               the same with SO_REUSEPORT set before bind
-//   net._createServerHandle(path, -1, -1)       bound unix socket handle
-//   net._createServerHandle(null, null, null, fd)  handle for an inherited fd
-//   server._listen2(...)                        listen on a handle already set
-// Checked on Node 22, 24 and 26 by the end-to-end suite.
+// a pipe: the Node internals this takes are in internals/node-internals.ts.
 
 import { lookup } from 'node:dns/promises';
 import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { ConfigError, errnoOf, oneLine } from '../errors.js';
+import { type NativeHandle, createServerHandle, listenOnRawHandle } from '../internals/node-internals.js';
 import { UnsafePathError, checkSocketDirectory } from '../trust/pinned-path.js';
 import { formatBind, type BindAddress } from './address.js';
 import { freeSocketPath } from './unix-path.js';
 
 /** The libuv stream handle behind a net.Server (TCPWrap or PipeWrap). */
-export interface NativeHandle {
-  fd: number;
-  getsockname?(out: Record<string, unknown>): number;
-  close(cb?: () => void): void;
-}
+export type { NativeHandle };
 
 export interface Listener {
   /** The bind value as configured, canonical form: the key for hand-over. */
@@ -39,17 +26,6 @@ export interface Listener {
   /** A TCP socket bound with SO_REUSEPORT: sibling sockets can bind its address (one per worker slot). */
   reusePort?: boolean;
 }
-
-interface NetInternals {
-  _createServerHandle(
-    address: string | null,
-    port: number | null,
-    addressType: number | null,
-    fd?: number,
-    flags?: number,
-  ): NativeHandle | number;
-}
-const internals = net as unknown as NetInternals;
 
 // libuv's flag for uv_tcp_bind (1.49+, Node 22.12+): set SO_REUSEPORT before bind.
 const UV_TCP_REUSEPORT = 2;
@@ -107,7 +83,7 @@ async function bindUnix(address: BindAddress & { kind: 'unix' }, label: string, 
   }
   const busy = await freeSocketPath(address.path);
   if (busy) throw bindError(label, busy);
-  const handle = internals._createServerHandle(address.path, -1, -1);
+  const handle = createServerHandle(address.path, -1, -1);
   if (typeof handle === 'number') throw bindError(label, handle);
   if (access) {
     try {
@@ -156,7 +132,7 @@ function bindTcp(
   family: number,
   reusePort: boolean,
 ): { handle: NativeHandle; port: number } {
-  const handle = internals._createServerHandle(ip, port, family, undefined, reusePort ? UV_TCP_REUSEPORT : 0);
+  const handle = createServerHandle(ip, port, family, undefined, reusePort ? UV_TCP_REUSEPORT : 0);
   if (typeof handle === 'number') throw bindError(label, handle);
   // libuv defers EADDRINUSE from bind() to listen(); getsockname reports it now
   const out: Record<string, unknown> = {};
@@ -188,7 +164,7 @@ export function adoptFd(fd: number, label: string): Listener {
 }
 
 export function adoptHandle(fd: number, label: string): NativeHandle {
-  const handle = internals._createServerHandle(null, null, null, fd);
+  const handle = createServerHandle(null, null, null, fd);
   if (typeof handle === 'number') throw bindError(label, handle);
   return handle;
 }
@@ -201,17 +177,9 @@ export function listenOnHandle(server: net.Server, handle: unknown, backlog: num
       server.off('error', reject);
       resolve();
     });
-    const s = server as net.Server & {
-      _handle: unknown;
-      _listen2(a: null, p: number, t: number, backlog: number): void;
-    };
-    // A TCP handle goes through the public listen(handle); listen() rejects a
-    // pipe handle, so set it as the server's handle and take the inner path.
+    // A TCP handle goes through the public listen(handle); listen() rejects a pipe handle
     if ((handle as object).constructor?.name === 'TCP') server.listen(handle as object, backlog);
-    else {
-      s._handle = handle;
-      s._listen2(null, -1, -1, backlog);
-    }
+    else listenOnRawHandle(server, handle, backlog);
   });
 }
 

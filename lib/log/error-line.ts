@@ -4,6 +4,7 @@
 // loading winston and its 30-odd modules, which sit on every worker's path to
 // its first request (see the README's benchmark notes).
 import { inspect } from 'node:util';
+import type { WorkerText } from '../worker-text.js';
 import type { LineFile } from './line-file.js';
 import { errorLogTime } from './time.js';
 
@@ -43,6 +44,25 @@ export interface Entry {
   pid?: number;
   time?: Date;
 }
+
+/**
+ * An entry a worker wrote to its error-log pipe, as the master logs it: its
+ * text escaped (worker-text.ts), the stack line by line, so that nothing a
+ * worker writes can start a line of the master's log.
+ */
+export interface WorkerEntry {
+  level: LogLevel;
+  message: WorkerText;
+  stack?: readonly WorkerText[];
+  pid: number;
+  time?: Date;
+}
+
+/** A worker's entry as a plain one; a stack line that does not start with a space is indented, so none looks like a log line. */
+export const fromWorker = (e: WorkerEntry): Entry => ({
+  ...e,
+  stack: e.stack?.map((l) => (/^\s/.test(l) ? l : `  ${l}`)).join('\n'),
+});
 
 /** gunicorn's line, `[2026-11-25 09:20:36 +0000] [1234] [INFO] message`, or one JSON object. */
 export function formatEntry(format: ErrorLogOptions['logFormat'], entry: Entry): string {

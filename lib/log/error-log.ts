@@ -3,11 +3,21 @@
 // of a config file and syslog (error-transports.ts), which also get the
 // workers' lines, read from their pipes. Workers write the same lines without
 // winston (error-line.ts, error-pipe.ts).
+import { once } from 'node:events';
 import { writeSync } from 'node:fs';
 import winston from 'winston';
 import { oneLine } from '../errors.js';
 import Transport from 'winston-transport';
-import { type Entry, type ErrorLog, type ErrorLogOptions, LEVELS, errorLogOver, formatEntry } from './error-line.js';
+import {
+  type Entry,
+  type ErrorLog,
+  type ErrorLogOptions,
+  LEVELS,
+  type WorkerEntry,
+  errorLogOver,
+  formatEntry,
+  fromWorker,
+} from './error-line.js';
 import { LineFile } from './line-file.js';
 
 /** triple-beam's MESSAGE: where winston formats leave the finished line. */
@@ -26,10 +36,12 @@ class LineTransport extends Transport {
 }
 
 export interface MasterErrorLog extends ErrorLog {
-  /** A worker's entry, read from its pipe: logged as it came (its level filter ran in the worker). */
-  forward(entry: Entry & { pid: number }): void;
+  /** A worker's entry, read from its pipe, its text escaped: logged at its level (its level filter ran in the worker). */
+  forward(entry: WorkerEntry): void;
   /** Put `transports` beside tsgund's file in place of the previous ones, which are closed. */
   setExtraTransports(transports: Transport[]): void;
+  /** While the transports have not taken what was logged: a promise that settles once they have; else null. */
+  busy(): Promise<void> | null;
 }
 
 /** One line on stderr per failing transport: the error log cannot log its own failure. */
@@ -79,7 +91,10 @@ export function createErrorLog(opts: ErrorLogOptions, file = LineFile.open(opts.
   });
   return {
     ...log,
-    forward: emit,
+    forward: (entry) => emit(fromWorker(entry)),
+    // winston's logger is a stream (readable-stream's): past its highWaterMark it buffers whatever it is given
+    busy: () =>
+      logger.writableLength >= logger.writableHighWaterMark && !closed ? once(logger, 'drain').then(() => {}) : null,
     setExtraTransports: (transports) => {
       if (closed) return;
       // added before the old ones go, in one step: each line reaches exactly one set

@@ -5,12 +5,13 @@
 import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { finished, type Readable } from 'node:stream';
+import { RawWorkerText, escapeText } from '../worker-text.js';
 import {
-  type Entry,
   type ErrorLog,
   type ErrorLogOptions,
   LEVELS,
   type LogLevel,
+  type WorkerEntry,
   createDirectErrorLog,
 } from './error-line.js';
 import { LineFile } from './line-file.js';
@@ -73,13 +74,20 @@ export function createWorkerErrorLog(opts: ErrorLogOptions, fd: number, piped: b
 
 const cut = (text: string): string => (text.length > MAX_PIPE_LINE ? text.slice(0, MAX_PIPE_LINE) : text);
 
+/** A line of a worker's pipe, as the master logs it (the master adds the pid: it knows whose pipe it is). */
+export type PipeEntry = Omit<WorkerEntry, 'pid'>;
+
+/** Lines in a stack from a pipe: Node's default stack has 10 frames. */
+const MAX_STACK_LINES = 100;
+
 /**
  * One line from a worker's pipe as an entry. The line is untrusted (the app
  * runs in the worker and may write to the pipe itself): anything that is not
- * a well-formed entry is logged as an error line holding the raw text.
+ * a well-formed entry is logged as an error line holding the text, and all
+ * text is escaped (worker-text.ts), the stack line by line.
  */
-export function parsePipeLine(line: string): Entry {
-  const raw = { level: 'error' as const, message: cut(line) };
+export function parsePipeLine(line: string): PipeEntry {
+  const raw = { level: 'error' as const, message: escapeText(cut(line)) };
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -88,13 +96,14 @@ export function parsePipeLine(line: string): Entry {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return raw;
   const { level, msg, stack, time } = value as Record<string, unknown>;
-  if (typeof level !== 'string' || !Object.hasOwn(LEVELS, level) || typeof msg !== 'string') return raw;
+  const message = RawWorkerText.of(msg, MAX_PIPE_LINE);
+  if (typeof level !== 'string' || !Object.hasOwn(LEVELS, level) || message === null) return raw;
   if (stack !== undefined && typeof stack !== 'string') return raw;
   const at = typeof time === 'string' ? new Date(time) : null;
   return {
     level: level as LogLevel,
-    message: cut(msg),
-    stack: stack === undefined ? undefined : cut(stack),
+    message: message.escaped(),
+    stack: RawWorkerText.of(stack, MAX_PIPE_LINE)?.lines(MAX_STACK_LINES),
     time: at && !Number.isNaN(at.getTime()) ? at : undefined,
   };
 }
@@ -129,14 +138,28 @@ export class LineSplitter {
   }
 }
 
-/** Reads a worker's pipe to its end (after the worker exited too), each entry to `onEntry`; resolves at the end. */
-export function readPipe(stream: Readable, onEntry: (entry: Entry) => void): Promise<void> {
+/**
+ * Reads a worker's pipe to its end (after the worker exited too), each entry
+ * to `onEntry`; after each chunk, its length and number of lines to `spent`
+ * (where the master meters its budget, and may pause the stream); resolves at the end.
+ * The stream is read a chunk at a time, and each chunk's lines are handled
+ * before the next: paused, the stream holds no more than its highWaterMark.
+ */
+export function readPipe(
+  stream: Readable,
+  onEntry: (entry: PipeEntry) => void,
+  spent: (chars: number, lines: number) => void = () => {},
+): Promise<void> {
   const lines = new LineSplitter();
   const take = (all: string[]): void => {
     for (const line of all) if (line !== '') onEntry(parsePipeLine(line));
   };
   stream.setEncoding('utf8');
-  stream.on('data', (text: string) => take(lines.push(text)));
+  stream.on('data', (text: string) => {
+    const all = lines.push(text);
+    take(all);
+    spent(text.length, all.length);
+  });
   return new Promise((resolve) => {
     stream.once('close', () => {
       take(lines.end());

@@ -4,6 +4,7 @@
 import type { Settings } from '../config/types.js';
 import { listenerUrl, protocolsOf } from '../listeners/listener-url.js';
 import { logLocations, type StatusSnapshot, type WorkerStatus } from '../protocol/status.js';
+import { CHANNEL_PAUSES } from './intake/channel-gate.js';
 import type { Generation } from './lifecycle/generation.js';
 import type { Pool } from './pool/pool.js';
 import type { WorkerHandle } from './pool/worker-handle.js';
@@ -61,6 +62,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     rss: process.memoryUsage.rss(),
     restarts: m.pool.restarts,
     ignoredMessages: { ...m.pool.ignored },
+    channelPauses: { ...CHANNEL_PAUSES },
     listeners: listenersOf(m.current ?? m.candidate, settings),
     ...(m.placementBlocked ? { placementBlocked: m.placementBlocked } : {}),
     generations: generations(m),

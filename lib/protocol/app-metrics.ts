@@ -8,6 +8,7 @@
 // prom-client escapes HELP texts and label values, but writes metric names,
 // label names, types and values into the exposition as they are.
 // This module loads nothing (no prom-client), so anything may import it.
+import { quote } from '../worker-text.js';
 
 export const METRICS_REQUEST = 'prom-client:getMetricsReq';
 export const METRICS_RESPONSE = 'prom-client:getMetricsRes';
@@ -42,8 +43,8 @@ export type MetricsAnswer =
   | { ok: true; requestId: number; metrics: AppMetric[]; unsupported: string[] }
   | { ok: false; requestId: number | null; why: string };
 
-/** What one worker's answer may weigh, roughly in bytes of its JSON (the IPC channel takes 1 MiB a message). */
-export const MAX_ANSWER_BYTES = 1048576;
+/** What one worker's answer may weigh, roughly in bytes of its JSON (a longer message is not even parsed: protocol/channel.ts). */
+export const MAX_ANSWER_BYTES = 512 * 1024;
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 // names starting with __ are reserved by Prometheus (and keep "__proto__" out of label objects)
@@ -73,7 +74,7 @@ function text(v: unknown, what: string, budget: Budget, pattern?: RegExp): strin
   if (typeof v !== 'string') throw new Malformed(`${what} is not a string`);
   budget.spend(v.length + 8);
   if (pattern && (v.length > MAX_NAME || !pattern.test(v)))
-    throw new Malformed(`${what} ${JSON.stringify(v.slice(0, 60))} is not a valid name`);
+    throw new Malformed(`${what} ${quote(v)} is not a valid name`);
   return v;
 }
 
@@ -127,8 +128,7 @@ export function parseMetricsAnswer(msg: unknown, maxBytes = MAX_ANSWER_BYTES): M
   const m = msg as Record<string, unknown>;
   const requestId = Number.isSafeInteger(m.requestId) ? (m.requestId as number) : null;
   if (requestId === null) return { ok: false, requestId, why: 'no numeric requestId' };
-  if (m.error !== undefined)
-    return { ok: false, requestId, why: `prom-client failed: ${JSON.stringify(String(m.error).slice(0, 200))}` };
+  if (m.error !== undefined) return { ok: false, requestId, why: `prom-client failed: ${quote(String(m.error), 200)}` };
   if (!Array.isArray(m.metrics)) return { ok: false, requestId, why: 'metrics is not a list' };
   const budget = new Budget(maxBytes);
   const metrics: AppMetric[] = [];
@@ -148,7 +148,11 @@ export function parseMetricsAnswer(msg: unknown, maxBytes = MAX_ANSWER_BYTES): M
   return { ok: true, requestId, metrics, unsupported };
 }
 
-/** Split off the metrics whose names tsgund's own use (prefix `tsgund_`): tsgund's win. */
+/**
+ * Split off the metrics that would write tsgund's own series (prefix
+ * `tsgund_`), by their name or the name of any of their series (`metricName`):
+ * tsgund's win.
+ */
 export function withoutReserved(
   metrics: readonly AppMetric[],
   prefix = 'tsgund_',
@@ -156,7 +160,7 @@ export function withoutReserved(
   const kept: AppMetric[] = [];
   const reserved: string[] = [];
   for (const m of metrics) {
-    if (m.name.startsWith(prefix)) reserved.push(m.name);
+    if (m.name.startsWith(prefix) || m.values.some((v) => v.metricName?.startsWith(prefix))) reserved.push(m.name);
     else kept.push(m);
   }
   return { kept, reserved };

@@ -48,12 +48,17 @@ export type MasterToWorker =
   /** A renewed TLS certificate and key (PEM), read and checked by the master, for the server tsgund created. */
   | { type: 'tls-context'; cert: string; key: string };
 
-export type WorkerToMaster =
+/**
+ * What a worker tells the master. `Text` is the type of its text fields: a
+ * worker sends strings; the master acts on them escaped (WorkerText, as
+ * protocol/worker-message-schemas.ts gives them), a boot report's lines each.
+ */
+export type WorkerToMaster<Text extends string = string> =
   | { type: 'want-sockets' }
   /** `tls`: the server is the app's own TLS server (tsgund's own is known from certfile). */
   | { type: 'ready'; tls?: true }
-  | { type: 'boot-error'; exitCode: number; message: string }
+  | { type: 'boot-error'; exitCode: number; message: Text }
   | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
-  | { type: 'retiring'; reason: string }
+  | { type: 'retiring'; reason: Text }
   /** prom-client's cluster protocol, answered by the app's own prom-client (checked in depth by app-metrics.ts). */
   | { type: 'prom-client:getMetricsRes'; requestId: number; metrics?: unknown; error?: unknown };

@@ -45,6 +45,8 @@ export interface StatusSnapshot {
   restarts: number;
   /** Messages from workers the master did not act on, by reason (see protocol/worker-message-schemas.ts). */
   ignoredMessages?: Record<string, number>;
+  /** Times the master stopped reading a worker's channel because a budget was spent, by channel (protocol/channel.ts). */
+  channelPauses?: Record<string, number>;
   listeners: string[];
   /** Why the master cannot place new connections now (sticky placement by X-Forwarded-For); absent when it can. */
   placementBlocked?: string;

@@ -5,23 +5,25 @@
 // One schema per kind in WorkerToMaster (a table keyed by kind, so a kind
 // without a schema is a compile error): the fields it may carry, their types
 // and ranges, and the worker states in which the master listens to it.
-// Text is bounded and escaped here, once, so that nothing a worker says can
-// start a line of the master's log, of `tsgund status` or of /metrics.
+// Text is bounded and escaped here, once (worker-text.ts), so that nothing a
+// worker says can start a line of the master's log, of `tsgund status` or of
+// /metrics: the master gets its messages typed with WorkerText.
 // A leaf module: types and constants only.
 
 import { DURATION_BUCKETS, PROTOCOLS, STATUS_CLASSES, type RequestDelta } from './request-metrics.js';
 import type { WorkerToMaster } from './messages.js';
 import type { WorkerState } from './messages.js';
+import { RawWorkerText, type WorkerText, quote } from '../worker-text.js';
 
-export type WorkerMessageKind = WorkerToMaster['type'];
-type MessageOf<K extends WorkerMessageKind> = Extract<WorkerToMaster, { type: K }>;
+/** A message from a worker as the master acts on it: checked, its text escaped. */
+export type CheckedMessage = WorkerToMaster<WorkerText>;
+export type WorkerMessageKind = CheckedMessage['type'];
+type MessageOf<K extends WorkerMessageKind> = Extract<CheckedMessage, { type: K }>;
 
 /** Why a message was not acted upon: the label of tsgund_worker_messages_ignored_total. */
-export const IGNORE_REASONS = ['unknown', 'malformed', 'state', 'internal', 'bind', 'rate'] as const;
+export const IGNORE_REASONS = ['unknown', 'malformed', 'state', 'internal', 'bind'] as const;
 export type IgnoreReason = (typeof IGNORE_REASONS)[number];
 
-/** Worker text (a retiring reason, a line of a boot error) is cut to this many characters. */
-export const MAX_TEXT = 2000;
 /** A boot error is a report of several lines (the source line and a caret, the stack at debug). */
 const MAX_REPORT = 16_000;
 const MAX_REPORT_LINES = 200;
@@ -53,20 +55,14 @@ const isCount = (v: unknown, max = MAX_COUNT): v is number =>
   Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max;
 
 /** A bounded, escaped copy of worker text; null if it is not a string. */
-function text(v: unknown): string | null {
-  if (typeof v !== 'string') return null;
-  return escapeText(v.length > MAX_TEXT ? `${v.slice(0, MAX_TEXT)}…` : v);
-}
+const text = (v: unknown): WorkerText | null => RawWorkerText.of(v)?.escaped() ?? null;
 
 /**
  * A bounded report of several lines: each line escaped on its own, so the
  * report keeps its shape while no line can carry a control character.
  */
-function report(v: unknown): string | null {
-  if (typeof v !== 'string') return null;
-  const cut = v.length > MAX_REPORT ? `${v.slice(0, MAX_REPORT)}…` : v;
-  return cut.split('\n', MAX_REPORT_LINES).map(escapeText).join('\n');
-}
+const report = (v: unknown): WorkerText | null =>
+  (RawWorkerText.of(v, MAX_REPORT)?.lines(MAX_REPORT_LINES).join('\n') as WorkerText | undefined) ?? null;
 
 function checkDelta(v: unknown): RequestDelta | string {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'stats is not an object';
@@ -138,7 +134,7 @@ export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
   },
 };
 
-export type Verdict = { ok: true; msg: WorkerToMaster } | { ok: false; reason: IgnoreReason; why: string };
+export type Verdict = { ok: true; msg: CheckedMessage } | { ok: false; reason: IgnoreReason; why: string };
 
 const ignore = (reason: IgnoreReason, why: string): Verdict => ({ ok: false, reason, why });
 
@@ -164,7 +160,7 @@ export function validateWorkerMessage(raw: unknown, state: WorkerState, seen: Re
 }
 
 /** A short, escaped description of an unknown message for the debug line. */
-export function describe(raw: unknown): string {
+export function describe(raw: unknown): WorkerText | string {
   if (raw === null) return 'null';
   if (Array.isArray(raw)) return 'an array';
   if (typeof raw === 'string') return `the string ${quote(raw)}`;
@@ -173,23 +169,4 @@ export function describe(raw: unknown): string {
   return type === undefined
     ? 'an object without a type'
     : `type ${typeof type === 'string' ? quote(type) : typeof type}`;
-}
-
-/** Worker text in quotes, cut short and escaped. */
-export const quote = (s: string): string => `'${escapeText(s.length > 60 ? `${s.slice(0, 60)}…` : s)}'`;
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must be escaped
-const UNSAFE = /[\\\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
-
-/**
- * Control characters (newlines included, C1 and the Unicode line separators)
- * as \xNN or \uNNNN, and '\' as '\\' so that the escape is unambiguous: the
- * text stays on one line, whatever it contains.
- */
-export function escapeText(s: string): string {
-  return s.replace(UNSAFE, (c) => {
-    if (c === '\\') return '\\\\';
-    const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
-  });
 }

@@ -12,6 +12,7 @@ import { IGNORE_REASONS, type IgnoreReason } from '../protocol/worker-message-sc
 import { withoutReserved } from '../protocol/app-metrics.js';
 import type { AppScrape } from './app-metrics-collector.js';
 import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from '../protocol/request-metrics.js';
+import { CHANNEL_NAMES } from '../protocol/channel.js';
 
 export const RESTART_CAUSES = ['crash', 'timeout', 'max_requests', 'max_memory'] as const;
 export type RestartCause = (typeof RESTART_CAUSES)[number];
@@ -128,10 +129,18 @@ export class MasterMetrics {
   });
   private readonly ignored = new Counter({
     name: 'tsgund_worker_messages_ignored_total',
-    help: 'Messages from workers the master did not act on, by reason: unknown kind, malformed, wrong state, internal, bind request, over the rate limit',
+    help: 'Messages from workers the master did not act on, by reason: unknown kind, malformed, wrong state, internal, bind request',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  private readonly channelPauses = new Counter({
+    name: 'tsgund_channel_pauses_total',
+    help: "Times the master stopped reading a worker's channel because one of its budgets was spent (backpressure), by channel",
+    labelNames: ['channel'] as const,
+    registers: [this.registry],
+  });
+  /** The pauses already counted, by channel: the snapshot holds totals. */
+  private readonly pausesSeen = new Map<string, number>();
   private readonly workerRss = new Gauge({
     name: 'tsgund_worker_resident_memory_bytes',
     help: 'Resident memory of each worker, as of its last heartbeat',
@@ -156,6 +165,7 @@ export class MasterMetrics {
     for (const c of RESTART_CAUSES) this.restarts.inc({ cause: c }, 0);
     for (const r of ['ok', 'failed']) this.reloads.inc({ result: r }, 0);
     for (const reason of IGNORE_REASONS) this.ignored.inc({ reason }, 0);
+    for (const channel of CHANNEL_NAMES) this.channelPauses.inc({ channel }, 0);
   }
 
   get contentType(): string {
@@ -194,6 +204,11 @@ export class MasterMetrics {
    */
   async render(snapshot: StatusSnapshot, app: AppScrape | null = null): Promise<string> {
     this.generation.set(snapshot.generation);
+    for (const [channel, total] of Object.entries(snapshot.channelPauses ?? {})) {
+      const seen = this.pausesSeen.get(channel) ?? 0;
+      if (total > seen) this.channelPauses.inc({ channel }, total - seen);
+      this.pausesSeen.set(channel, total);
+    }
     for (const state of WORKER_STATES)
       this.workers.set({ state }, snapshot.workers.filter((w) => w.state === state).length);
     this.generations.reset(); // generations without workers drop out

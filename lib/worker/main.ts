@@ -2,6 +2,7 @@ import '../early-signals.js';
 import './group-leader.js';
 import './ignore-signals.js';
 import { handleSignal } from '../early-signals.js';
+import { checkWorkerInternals } from '../internals/node-internals.js';
 import type { NativeHandle } from '../listeners/handles.js';
 import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { interceptAppReady } from './app-ready.js';
@@ -99,4 +100,8 @@ process.on('message', (msg: MasterToWorker | null, handle: unknown) => {
   (messageHandlers[type] as (m: MasterToWorker, h: unknown) => void)(msg!, handle);
 });
 rt.send({ type: 'want-sockets' });
-boot(rt, sockets.all, appSaidReady, installSignals).catch((err: unknown) => rt.bootFailed(err));
+// before any app code: without an internal a guard needs, the worker does not boot (one line)
+Promise.resolve()
+  .then(checkWorkerInternals)
+  .then(() => boot(rt, sockets.all, appSaidReady, installSignals))
+  .catch((err: unknown) => rt.bootFailed(err));

@@ -4,6 +4,7 @@ import { http } from '../node-http.js';
 import net from 'node:net';
 import type { Settings } from '../config/types.js';
 import { listenOnHandle } from '../listeners/handles.js';
+import { startConnectionsTracking } from '../internals/node-internals.js';
 import type { Bind } from './binds.js';
 import type { H2Settings } from './h2-server.js';
 
@@ -148,6 +149,6 @@ export function socketAddress(handle: unknown): net.AddressInfo | null {
  * server.address(), as many log the port, gets the bind's.
  */
 export function serveFromMaster(server: net.Server, address: net.AddressInfo | null): void {
-  for (const fn of server.listeners('listening')) if (fn.name === 'setupConnectionsTracking') fn.call(server);
+  startConnectionsTracking(server);
   if (address) server.address = () => address;
 }

@@ -6,6 +6,8 @@ import Transport from 'winston-transport';
 import { defaults } from '../../lib/config/resolve.js';
 import { createErrorLog } from '../../lib/log/error-log.js';
 import { ErrorTransports } from '../../lib/master/logs/error-transports.js';
+import { CHANNEL_PAUSES } from '../../lib/master/intake/channel-gate.js';
+import { waitFor } from '../support/harness.js';
 import { lines, logScratch } from '../support/log-files.js';
 
 const { freshPath } = logScratch('transports');
@@ -101,6 +103,43 @@ describe('the error log transports of a config', () => {
     const { settings, log, transports } = setUp();
     await transports.configure(settings, {});
     assert.equal(transports.piped, false);
+    await log.close();
+  });
+
+  it("stop reading a worker's pipe while the transports are behind, and past its budget", async () => {
+    /** Takes one entry every few milliseconds: winston's logger buffers behind it. */
+    class Slow extends Transport {
+      taken = 0;
+      delayMs = 2;
+      override log(_info: unknown, next: () => void): void {
+        this.taken++;
+        if (this.delayMs) setTimeout(next, this.delayMs);
+        else setImmediate(next);
+      }
+    }
+    const slow = new Slow();
+    const { settings, log, transports } = setUp();
+    await transports.configure(settings, { errorLogTransports: () => [slow] });
+    const pipe = new PassThrough();
+    const pauses = CHANNEL_PAUSES.errorPipe;
+    transports.attach(4242, pipe);
+    const line = `${JSON.stringify({ level: 'error', msg: 'x'.repeat(1000) })}\n`;
+    for (let i = 0; i < 200; i++) pipe.write(line);
+    await waitFor(() => pipe.isPaused(), 'the pipe to be paused');
+    assert.ok(CHANNEL_PAUSES.errorPipe > pauses, 'a pause is counted');
+    // the master holds no more than the stream's buffer and the logger's: not the 200 lines
+    const waiting = pipe.readableLength + pipe.writableLength;
+    assert.ok(waiting > 100_000, `${waiting} bytes wait in the pipe`);
+    await waitFor(() => slow.taken === 200, 'every line, once the transport caught up');
+    // the budget: 2 MiB a second, a burst of one second's worth: 3 MiB take at least half a second
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the burst refills
+    slow.delayMs = 0;
+    const start = performance.now();
+    for (let i = 0; i < 3000; i++) pipe.write(line);
+    await waitFor(() => slow.taken === 3200, 'every line');
+    const took = performance.now() - start;
+    assert.ok(took > 400, `3 MiB read in ${took.toFixed(0)} ms`);
+    pipe.end();
     await log.close();
   });
 });

@@ -117,12 +117,17 @@ describe('parseMetricsAnswer', () => {
     const { kept, reserved } = withoutReserved([
       metric({ name: 'tsgund_workers' }) as AppMetric,
       metric({ name: 'app_tsgund_x' }) as AppMetric,
+      // a series of its own name writes tsgund's series just as well
+      metric({
+        name: 'app_y',
+        values: [{ value: 1998, labels: { state: 'forged' }, metricName: 'tsgund_workers' }],
+      }) as AppMetric,
     ]);
     assert.deepEqual(
       kept.map((m) => m.name),
       ['app_tsgund_x'],
     );
-    assert.deepEqual(reserved, ['tsgund_workers']);
+    assert.deepEqual(reserved, ['tsgund_workers', 'app_y']);
   });
 });
 
@@ -234,7 +239,7 @@ describe('AppMetricsCollector', () => {
     const s = await scrape;
     assert.deepEqual([s.asked, s.answered], [2, 0]);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /worker 11: answer dropped: metric name "bad name" is not a valid name/);
+    assert.match(warnings[0]!, /worker 11: answer dropped: metric name 'bad name' is not a valid name/);
   });
 
   it('does not wait when there is nobody to ask', async () => {

@@ -14,7 +14,19 @@ const LIB = join(ROOT, 'lib');
 
 /** Lowest first. Documented in docs/architecture.md. */
 export const LAYERS: string[][] = [
-  ['errors', 'version', 'clock', 'native-addon', 'node-http', 'type-stripping', 'early-signals', 'allow-list', 'types'],
+  [
+    'errors',
+    'version',
+    'clock',
+    'native-addon',
+    'node-http',
+    'type-stripping',
+    'early-signals',
+    'allow-list',
+    'types',
+    'internals',
+    'worker-text',
+  ],
   ['trust'],
   ['listeners', 'log'],
   ['config'],

@@ -1,13 +1,8 @@
 // Every kind of worker message against its schema and the sender's state.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  MAX_TEXT,
-  SCHEMAS,
-  escapeText,
-  validateWorkerMessage,
-  type Verdict,
-} from '../../lib/protocol/worker-message-schemas.js';
+import { SCHEMAS, validateWorkerMessage, type Verdict } from '../../lib/protocol/worker-message-schemas.js';
+import { MAX_TEXT, escapeText } from '../../lib/worker-text.js';
 import type { WorkerState } from '../../lib/protocol/messages.js';
 import { DURATION_BUCKETS } from '../../lib/protocol/request-metrics.js';
 import type { WorkerToMaster } from '../../lib/protocol/messages.js';

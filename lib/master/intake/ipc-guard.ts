@@ -14,99 +14,199 @@
 //     (the master binds only its configured sockets and sends the handles),
 //     so every such request is refused with EACCES, which fails the
 //     worker's listen() with an error instead of leaving it waiting.
-// This module is the only one that touches those internals, checked on
-// Node 22, 24 and 26 (spec/e2e/hostile-app.test.ts):
-//   child[Symbol(kChannelHandle)]          the channel's Pipe handle
-//   pipe.onread(arrayBuffer)               its read callback (undefined at EOF)
-//   pipe[Symbol(kJSONBuffer)]              the text read since the last newline
-//   child._handleQueue                     an array while a handle sent awaits its acknowledgement
+// The internals it reads are in internals/node-internals.ts. Reading is
+// metered here too: the size of each line is measured in the bytes read,
+// before Node parses it, so that a message longer than the channel allows is
+// a violation found before any of it is parsed, and each message reaches the
+// policy with its size, for its channel's budget (master/intake/channel-gate.ts).
 // Internal messages reach listeners through child.emit('internalMessage'),
 // which is wrapped here so that nothing but the few node:cluster messages a
 // worker legitimately sends gets through.
 
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-
-/** A message (a line of JSON) longer than this is an attack: no message of tsgund's is near it. */
-export const MAX_MESSAGE_CHARS = 1 << 20;
+import {
+  type ChannelKeys,
+  type ChannelPipe,
+  channelPipe,
+  checkHandleQueue,
+  hasPendingHandle,
+} from '../../internals/node-internals.js';
+import { RawWorkerText, type WorkerText, quote } from '../../worker-text.js';
+import type { Readable } from './channel-gate.js';
 
 /** node:cluster's messages from a worker that the primary may act on: none of them binds anything. */
 const CLUSTER_ACTS = new Set(['online', 'listening', 'close', 'exitedAfterDisconnect']);
 
 export interface ChannelPolicy {
-  /** Every message, first (internal ones included): false drops it unseen. */
-  admit(): boolean;
+  /** Every message, first (internal ones included), with the bytes of its line: false drops it unseen. */
+  admit(message: unknown, bytes: number): boolean;
   /** node:cluster asked the master to bind `what` (refused). */
-  bindRefused(what: string): void;
-  /** An internal message that the master does not act on (dropped). */
-  internalDropped(cmd: string): void;
+  bindRefused(what: WorkerText): void;
+  /** An internal message that the master does not act on (dropped): its command, quoted. */
+  internalDropped(cmd: WorkerText): void;
   /** The channel carried something that is not a message; everything after it is discarded. */
   corrupt(why: string): void;
+  /** A line of `bytes` over the parse limit was dropped unparsed. */
+  skipped(bytes: number): void;
 }
 
-interface Pipe {
-  onread: (this: Pipe, buf?: ArrayBuffer) => unknown;
-  [key: symbol]: unknown;
+export interface GuardedChannel {
+  /** Discard everything from now on. */
+  discard(): void;
+  /** Stop and restart reading the channel (backpressure). */
+  reads: Readable;
 }
 
-const symbolNamed = (o: object, name: string): symbol | undefined =>
-  Object.getOwnPropertySymbols(o).find((s) => s.description === name);
-
-/** Guard `child`'s channel (call right after the fork); returns a function that discards everything from now on. */
-export function guardChannel(child: ChildProcess, policy: ChannelPolicy): () => void {
+/**
+ * Guard `child`'s channel (call right after the fork), with `limits` on its
+ * lines. Throws MissingInternalError when this Node lacks what the guard needs.
+ */
+export function guardChannel(child: ChildProcess, policy: ChannelPolicy, limits: LineLimits): GuardedChannel {
+  const { pipe, ...keys } = channelPipe(child);
+  checkHandleQueue(child);
   let discarding = false;
   const discard = (): void => {
     discarding = true;
   };
-  const handleKey = symbolNamed(child, 'kChannelHandle');
-  const pipe = handleKey && (child as unknown as Record<symbol, Pipe | undefined>)[handleKey];
-  if (pipe && typeof pipe.onread === 'function') guardReads(pipe, policy, () => discarding, discard);
+  // the bytes of each line read and not yet emitted: Node emits one event per line, in order (on the next tick)
+  const sizes: number[] = [];
+  guardReads(pipe, keys, { policy, sizes, limits, discarding: () => discarding, discard });
   const emit = child.emit as (this: ChildProcess, event: string | symbol, ...args: unknown[]) => boolean;
   child.emit = function guardedEmit(this: ChildProcess, event: string | symbol, ...args: unknown[]): boolean {
     const pass = (): boolean => emit.call(this, event, ...args);
     if (event !== 'message' && event !== 'internalMessage') return pass();
+    const bytes = sizes.shift() ?? 0;
     if (discarding) return closeHandle(args[1]);
     if (event === 'internalMessage' && isAck(args[0]) && hasPendingHandle(child)) return pass();
-    if (!policy.admit()) return closeHandle(args[1]);
+    if (event === 'message' && (args[0] as { type?: unknown } | null)?.type === SKIPPED) {
+      policy.skipped(bytes);
+      return false;
+    }
+    if (!policy.admit(args[0], bytes)) return closeHandle(args[1]);
     if (event === 'message') return pass();
     return onInternal(child, policy, args[0] as Record<string, unknown>, args[1]) && pass();
   } as typeof child.emit;
-  return discard;
+  const reads: Readable = {
+    stop: () => void pipe.readStop(),
+    start: () => {
+      if (!discarding && child.connected) pipe.readStart();
+    },
+  };
+  return { discard, reads };
 }
 
-/** Parse errors and oversized messages: the read callback is wrapped, and stops parsing once either happens. */
-function guardReads(pipe: Pipe, policy: ChannelPolicy, discarding: () => boolean, discard: () => void): void {
+interface ReadGuard {
+  policy: ChannelPolicy;
+  sizes: number[];
+  limits: LineLimits;
+  discarding(): boolean;
+  discard(): void;
+}
+
+/** What a line of the channel may weigh. */
+export interface LineLimits {
+  /** Longer lines are dropped unparsed: Node parses a short placeholder instead. */
+  parseBytes: number;
+  /** Longer lines break the protocol: the worker is stopped. */
+  maxBytes: number;
+}
+
+/** The type of the placeholder a dropped line becomes. */
+export const SKIPPED = 'tsgund:skipped';
+const PLACEHOLDER = `{"type":"${SKIPPED}"}`;
+const PLACEHOLDER_BYTES = Buffer.from(PLACEHOLDER);
+
+/**
+ * The read callback, wrapped: each chunk's lines are measured before Node
+ * parses them; a line over the parse limit is blanked in place (Node parses a
+ * placeholder and spaces); one over the maximum, or one that does not parse,
+ * stops all parsing of the channel.
+ */
+function guardReads(pipe: ChannelPipe, keys: ChannelKeys, g: ReadGuard): void {
   const read = pipe.onread;
-  const pending = symbolNamed(pipe, 'kJSONBuffer');
+  const lines = new LineMeter(g.limits.parseBytes);
   const stop = (why: string): void => {
-    discard();
-    if (pending) pipe[pending] = ''; // release what was buffered
-    policy.corrupt(why);
+    g.discard();
+    pipe[keys.jsonBuffer] = ''; // release what was buffered
+    g.sizes.length = 0;
+    g.policy.corrupt(why);
   };
-  pipe.onread = function guardedRead(this: Pipe, buf?: ArrayBuffer) {
+  pipe.onread = function guardedRead(this: ChannelPipe, buf?: ArrayBuffer) {
     // at EOF (no buffer) Node closes the channel: always let that through
-    if (buf && discarding()) return;
+    if (buf && g.discarding()) return;
+    if (buf) {
+      const measured = lines.read(new Uint8Array(buf));
+      if (measured.longest > g.limits.maxBytes) return stop(`a message over ${g.limits.maxBytes} bytes`);
+      if (measured.replaceBuffered || measured.swallow) {
+        pipe[keys.jsonBuffer] = PLACEHOLDER;
+        pipe[keys.decoder] = undefined; // a character cut in two would garble the placeholder: Node makes a new one
+      }
+      // nothing in it for Node to parse (a handle that came with it waits in pipe.pendingHandle for the next read)
+      if (measured.swallow) return;
+      for (const size of measured.sizes) g.sizes.push(size);
+    }
     try {
       read.call(this, buf);
     } catch {
       stop('data that is not a message');
-      return;
-    }
-    const buffered = pending ? pipe[pending] : undefined;
-    if (!discarding() && typeof buffered === 'string' && buffered.length > MAX_MESSAGE_CHARS) {
-      stop(`a message over ${MAX_MESSAGE_CHARS} characters`);
     }
   };
+}
+
+/**
+ * Measures the lines of a channel chunk by chunk, before they are parsed, and
+ * blanks in place each line longer than `parseBytes`: its first bytes become
+ * the placeholder (or, when it began in an earlier chunk, the text Node
+ * buffered of it must: `replaceBuffered`), the rest spaces, which JSON allows.
+ */
+export class LineMeter {
+  /** Bytes of the unfinished line so far. */
+  private partial = 0;
+  private skipping = false;
+
+  constructor(private readonly parseBytes: number) {}
+
+  /**
+   * The sizes of the lines `chunk` completes, the longest (the unfinished one
+   * included); `swallow` when all of it belongs to a line being dropped, so
+   * that Node need not see it at all.
+   */
+  read(chunk: Uint8Array): { sizes: number[]; longest: number; replaceBuffered: boolean; swallow: boolean } {
+    const sizes: number[] = [];
+    let longest = 0;
+    let replaceBuffered = false;
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, from);
+      const end = nl === -1 ? chunk.length : nl;
+      const size = this.partial + end - from;
+      longest = Math.max(longest, size);
+      if (!this.skipping && size > this.parseBytes) {
+        this.skipping = true;
+        if (this.partial > 0) replaceBuffered = true;
+        else {
+          chunk.set(PLACEHOLDER_BYTES, from);
+          from += PLACEHOLDER_BYTES.length;
+        }
+      }
+      if (this.skipping) chunk.fill(0x20, from, end);
+      if (nl === -1) {
+        this.partial = size;
+        return { sizes, longest, replaceBuffered, swallow: this.skipping && sizes.length === 0 };
+      }
+      sizes.push(size);
+      this.partial = 0;
+      this.skipping = false;
+      from = nl + 1;
+    }
+  }
 }
 
 const isAck = (m: unknown): boolean => {
   const cmd = (m as { cmd?: unknown } | null)?.cmd;
   return cmd === 'NODE_HANDLE_ACK' || cmd === 'NODE_HANDLE_NACK';
 };
-
-/** Node asserts that an acknowledgement answers a handle it sent: one that answers nothing would throw. */
-const hasPendingHandle = (child: ChildProcess): boolean =>
-  Array.isArray((child as unknown as { _handleQueue?: unknown })._handleQueue);
 
 /** Whether Node may act on an internal message; a bind request is answered here and goes no further. */
 function onInternal(child: ChildProcess, policy: ChannelPolicy, m: Record<string, unknown>, handle: unknown): boolean {
@@ -121,7 +221,7 @@ function onInternal(child: ChildProcess, policy: ChannelPolicy, m: Record<string
   if (m?.cmd === 'NODE_CLUSTER' && m.act === 'queryServer') {
     policy.bindRefused(describeQuery(m));
     refuse(child, m.seq);
-  } else policy.internalDropped(typeof m?.cmd === 'string' ? m.cmd : 'unknown');
+  } else policy.internalDropped(typeof m?.cmd === 'string' ? quote(m.cmd, 40) : quote('unknown'));
   return false;
 }
 
@@ -140,11 +240,13 @@ function reply(child: ChildProcess, msg: object): void {
   }
 }
 
-function describeQuery(m: Record<string, unknown>): string {
-  const address = typeof m.address === 'string' ? m.address.slice(0, 200) : '';
-  if (typeof m.fd === 'number' && m.fd >= 0) return `fd ${m.fd}`;
-  if (typeof m.port === 'number' && m.port < 0) return `unix:${address}`;
-  return `${address || '*'}:${String(m.port).slice(0, 20)} (${String(m.addressType).slice(0, 10)})`;
+/** The address a bind request names, escaped: every field of it is the worker's text. */
+function describeQuery(m: Record<string, unknown>): WorkerText {
+  const field = (v: unknown, max: number): WorkerText => RawWorkerText.of(String(v), max)!.escaped();
+  const address = typeof m.address === 'string' ? field(m.address, 200) : '';
+  if (typeof m.fd === 'number' && m.fd >= 0) return `fd ${m.fd}` as WorkerText;
+  if (typeof m.port === 'number' && m.port < 0) return `unix:${address}` as WorkerText;
+  return `${address || '*'}:${field(m.port, 20)} (${field(m.addressType, 10)})` as WorkerText;
 }
 
 /** A handle (file descriptor) a worker sent along: the master keeps none. */

@@ -1,30 +1,46 @@
 // Where every message from a worker enters the master: the channel guard
-// (ipc-guard.ts), the rate limit (rate-limit.ts), the schemas
-// (protocol/worker-message-schemas.ts), then the arbiter's handler for the kind. Whatever is
-// not acted upon is counted by reason and mentioned in a debug line at most
-// once a second per worker; a worker that floods the master or corrupts its
-// channel is stopped like a hung one, with one error line.
+// (ipc-guard.ts), the budgets of the message's channel (protocol/channel.ts,
+// read through channel-gate.ts), the schemas (protocol/worker-message-schemas.ts),
+// then the arbiter's handler for the kind. Whatever is not acted upon is
+// counted by reason and mentioned in a debug line at most once a second per
+// worker. A worker that sends more than its budgets is read more slowly (the
+// master stops reading its channel for a while: backpressure, counted); one
+// that breaks the protocol (a line that is not JSON, a message longer than
+// its channel allows) is stopped like a hung one, with one error line.
 
 import type { ErrorLog } from '../../log/error-line.js';
-import type { WorkerToMaster } from '../../protocol/messages.js';
+import { CHANNELS, type ChannelBudget } from '../../protocol/channel.js';
+import { isMetricsResponse } from '../../protocol/app-metrics.js';
+import { ChannelMeter, ReadValve, VALVE_TIMERS, type ValveTimers, tooLong } from './channel-gate.js';
 import { guardChannel } from './ipc-guard.js';
-import { TokenBucket, WORKER_MESSAGE_LIMIT, type RateLimit } from './rate-limit.js';
+import { isRelayMessage } from './relay.js';
 import type { WorkerHandle } from '../pool/worker-handle.js';
-import { IGNORE_REASONS, type IgnoreReason, validateWorkerMessage } from '../../protocol/worker-message-schemas.js';
+import {
+  type CheckedMessage,
+  IGNORE_REASONS,
+  type IgnoreReason,
+  validateWorkerMessage,
+} from '../../protocol/worker-message-schemas.js';
 
 export interface IntakeSink {
   log(): ErrorLog;
   /** Count one ignored message (the metrics, when statsBind is set). */
   counted(reason: IgnoreReason): void;
   /** A valid message, to act on. */
-  deliver(h: WorkerHandle, msg: WorkerToMaster): void;
+  deliver(h: WorkerHandle, msg: CheckedMessage): void;
   /** The worker floods the master or corrupts its channel: stop it (one error line: `why`). */
   stop(h: WorkerHandle, why: string): void;
+  /** A message for the worker's siblings (relay.ts): a promise while the master must not read more from it. */
+  relay(h: WorkerHandle, msg: Record<string, unknown>, bytes: number): Promise<void> | null;
 }
 
 /** What the master keeps per worker about its messages. */
 interface Mailbox {
-  bucket: TokenBucket;
+  /** The budgets of the channels that travel on the IPC channel, each its own. */
+  meters: Record<IpcChannel, ChannelMeter>;
+  valve: ReadValve | null;
+  /** The size of the relay message just admitted, for its delivery right after. */
+  relayBytes: number;
   /** Kinds it has sent (some may be sent once only). */
   seen: Set<string>;
   /** Stopped for flooding or a corrupt channel: nothing more is read. */
@@ -36,6 +52,13 @@ interface Mailbox {
 
 const LOG_EVERY_MS = 1000;
 
+/** The channels whose messages travel on node:cluster's IPC channel. */
+type IpcChannel = 'ipc' | 'metrics' | 'relay';
+
+const KIND: Record<IpcChannel, string> = { ipc: 'a message', metrics: 'a metrics answer', relay: 'a relay message' };
+
+const channelOf = (m: unknown): IpcChannel => (isMetricsResponse(m) ? 'metrics' : isRelayMessage(m) ? 'relay' : 'ipc');
+
 export class MessageIntake {
   /** Ignored messages by reason since the master started (`tsgund status --json`). */
   readonly ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
@@ -44,13 +67,25 @@ export class MessageIntake {
     private readonly sink: IntakeSink,
     /** Milliseconds, monotonic. */
     private readonly clock: () => number = () => performance.now(),
-    private readonly limit: RateLimit = WORKER_MESSAGE_LIMIT,
+    private readonly budgets: Record<IpcChannel, ChannelBudget> = {
+      ipc: CHANNELS.ipc.budget,
+      metrics: CHANNELS.metrics.budget,
+      relay: CHANNELS.relay.budget,
+    },
+    private readonly timers: ValveTimers = VALVE_TIMERS,
   ) {}
 
   /** Start reading a new worker's messages (right after its fork, before any can arrive). */
   attach(h: WorkerHandle): void {
+    const now = this.clock();
     const box: Mailbox = {
-      bucket: new TokenBucket(this.limit, this.clock()),
+      meters: {
+        ipc: new ChannelMeter(this.budgets.ipc, now),
+        metrics: new ChannelMeter(this.budgets.metrics, now),
+        relay: new ChannelMeter(this.budgets.relay, now),
+      },
+      relayBytes: 0,
+      valve: null,
       seen: new Set(),
       closed: false,
       discard: () => {},
@@ -59,28 +94,65 @@ export class MessageIntake {
         warning: { unlogged: 0, at: Number.NEGATIVE_INFINITY },
       },
     };
-    box.discard = guardChannel(h.worker.process, {
-      admit: () => this.admit(h, box),
-      bindRefused: (what) =>
-        this.ignore(h, box, 'bind', `refused to bind ${what} for it (node:cluster): tsgund binds only --bind`),
-      internalDropped: (cmd) => this.ignore(h, box, 'internal', `ignored an internal message (${cmd.slice(0, 40)})`),
-      corrupt: (why) => this.stop(h, box, `sent ${why} over its IPC channel`),
-    });
+    const channel = guardChannel(
+      h.worker.process,
+      {
+        admit: (m, bytes) => this.admit(h, box, m, bytes),
+        bindRefused: (what) =>
+          this.ignore(h, box, 'bind', `refused to bind ${what} for it (node:cluster): tsgund binds only --bind`),
+        internalDropped: (cmd) => this.ignore(h, box, 'internal', `ignored an internal message (${cmd})`),
+        corrupt: (why) => this.stop(h, box, `sent ${why} over its IPC channel`),
+        skipped: (bytes) => this.skipped(h, box, bytes),
+      },
+      // the largest message a channel on IPC may carry is parsed; a longer one is dropped unparsed, up to the IPC maximum
+      { parseBytes: this.budgets.metrics.maxMessageBytes, maxBytes: this.budgets.ipc.maxMessageBytes },
+    );
+    box.discard = channel.discard;
+    // while the master does not read, the worker's heartbeats wait unread: its deadline runs from the last read
+    const events = {
+      paused: () => (h.readPaused = true),
+      resumed: () => {
+        h.readPaused = false;
+        h.lastCheckin = this.clock();
+      },
+    };
+    box.valve = new ReadValve('ipc', channel.reads, events, { ...this.timers, now: this.clock });
     h.worker.on('message', (raw: unknown) => this.receive(h, box, raw));
   }
 
-  private admit(h: WorkerHandle, box: Mailbox): boolean {
+  /** Spend the message's channel budget: when spent, the master stops reading for a while (never drops). */
+  private admit(h: WorkerHandle, box: Mailbox, m: unknown, bytes: number): boolean {
     if (box.closed) return false;
-    const admission = box.bucket.take(this.clock());
-    if (admission === 'ok') return true;
-    if (admission === 'flood') {
-      this.stop(h, box, `flooded the master with messages (over ${this.limit.perSecond} a second)`);
-    } else this.ignore(h, box, 'rate', 'ignored a message over the rate limit');
-    return false;
+    const channel = channelOf(m);
+    if (tooLong(this.budgets[channel], bytes)) {
+      this.ignore(h, box, 'malformed', `dropped ${KIND[channel]} over ${this.budgets[channel].maxMessageBytes} bytes`);
+      box.valve?.holdFor(box.meters[channel].spend(bytes, 1, this.clock()));
+      return false;
+    }
+    box.valve?.holdFor(box.meters[channel].spend(bytes, 1, this.clock()));
+    if (channel === 'relay') box.relayBytes = bytes;
+    return true;
+  }
+
+  /** A message too long to parse: dropped unread, its bytes spent from the budget. */
+  private skipped(h: WorkerHandle, box: Mailbox, bytes: number): void {
+    if (box.closed) return;
+    box.valve?.holdFor(box.meters.ipc.spend(bytes, 1, this.clock()));
+    this.ignore(
+      h,
+      box,
+      'malformed',
+      `dropped a message of ${bytes} bytes unparsed (the most a message may carry here)`,
+    );
   }
 
   private receive(h: WorkerHandle, box: Mailbox, raw: unknown): void {
     if (box.closed) return;
+    if (isRelayMessage(raw)) {
+      const busy = this.sink.relay(h, raw, box.relayBytes);
+      if (busy !== null) box.valve?.holdUntil(busy);
+      return;
+    }
     const verdict = validateWorkerMessage(raw, h.state, box.seen);
     if (!verdict.ok) {
       this.ignore(h, box, verdict.reason, `ignored a message (${verdict.reason}): ${verdict.why}`);
@@ -114,6 +186,7 @@ export class MessageIntake {
     if (box.closed) return;
     box.closed = true;
     box.discard();
+    box.valve?.close();
     this.sink.stop(h, why);
   }
 }

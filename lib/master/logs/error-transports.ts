@@ -5,6 +5,8 @@ import type { LogTransportsConfig, Settings } from '../../config/types.js';
 import { ConfigError, oneLine } from '../../errors.js';
 import type { MasterErrorLog } from '../../log/error-log.js';
 import { readPipe } from '../../log/error-pipe.js';
+import { CHANNELS } from '../../protocol/channel.js';
+import { ChannelMeter, ReadValve } from '../intake/channel-gate.js';
 
 /** How long a stopping master waits for the workers' pipes to be read to their end. */
 const DRAIN_MS = 2000;
@@ -71,12 +73,34 @@ export class ErrorTransports {
     return null;
   }
 
-  /** Read a worker's error-log pipe (its fd 4) to the end: each entry is logged under the worker's pid. */
-  attach(pid: number, pipe: Readable | null | undefined): void {
+  /**
+   * Read a worker's error-log pipe (its fd 4) to the end: each entry is logged
+   * under the worker's pid, within the pipe's budget (protocol/channel.ts).
+   * Past it, or while the transports have not written what they took, the
+   * master stops reading the pipe; the worker's lines then wait in the pipe
+   * and in the worker, which drops (and counts) what it cannot hold.
+   */
+  attach(pid: number, pipe: Readable | null | undefined, clock: () => number = () => performance.now()): void {
     if (!pipe) return;
-    const done = readPipe(pipe, (entry) => this.log.forward({ ...entry, pid }));
+    const meter = new ChannelMeter(CHANNELS.errorPipe.budget, clock());
+    const valve = new ReadValve('errorPipe', { stop: () => pipe.pause(), start: () => pipe.resume() });
+    let waiting = false;
+    const done = readPipe(
+      pipe,
+      (entry) => this.log.forward({ ...entry, pid }),
+      (chars, lines) => {
+        valve.holdFor(meter.spend(chars, lines, clock()));
+        const busy = waiting ? null : this.log.busy();
+        if (!busy) return;
+        waiting = true;
+        valve.holdUntil(busy.finally(() => (waiting = false)));
+      },
+    );
     this.pipes.add(done);
-    void done.then(() => this.pipes.delete(done));
+    void done.then(() => {
+      valve.close();
+      this.pipes.delete(done);
+    });
   }
 
   /** Resolves once every worker's pipe was read to its end (or after a bound: a pipe an app's child holds open). */

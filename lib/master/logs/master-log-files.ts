@@ -6,12 +6,12 @@ import { type ErrorLog, reopenEach } from '../../log/error-line.js';
 import { canHandOver, type HandedLogs, handOver } from '../../log/fd-handover.js';
 import type { WorkerLogFds } from '../../protocol/messages.js';
 import { WORKER_HANDOVER_FD, WORKER_LOG_FDS } from '../../protocol/descriptors.js';
+import { handleFd } from '../../internals/node-internals.js';
 
 type Key = 'errorlog' | 'accesslog';
 
 /** The master's end of a worker's handover socket: worker.process.stdio[WORKER_HANDOVER_FD]. */
 interface Channel {
-  readonly _handle?: { fd?: number } | null;
   once(event: 'close', listener: () => void): unknown;
 }
 
@@ -88,7 +88,7 @@ export class MasterLogFiles {
    */
   handOver(log: ErrorLog): void {
     for (const [channel, paths] of this.channels) {
-      const fd = channel._handle?.fd;
+      const fd = handleFd(channel);
       if (fd === undefined || fd < 0) continue;
       const logs: HandedLogs = {};
       for (const key of ['errorlog', 'accesslog'] as const) {

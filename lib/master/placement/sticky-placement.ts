@@ -29,6 +29,7 @@
 import net from 'node:net';
 import type { Listener, NativeHandle } from '../../listeners/handles.js';
 import { listenOnHandle } from '../../listeners/handles.js';
+import { takeHandle } from '../../internals/node-internals.js';
 import type { ErrorLog } from '../../log/error-line.js';
 import { allowList } from '../../allow-list.js';
 import { type Clock, monotonic } from '../../clock.js';
@@ -119,12 +120,8 @@ function readHead(socket: net.Socket, max: number, done: (head: Buffer, handle: 
     socket.off('data', onData).off('end', finish).off('error', fail);
     // Take the handle away from the socket: a paused stream still reads ahead
     // to fill its buffer, and every byte read here is one the worker misses.
-    const s = socket as unknown as { _handle: StreamHandle | null };
-    const handle = s._handle;
+    const handle = takeHandle<StreamHandle>(socket);
     if (!handle) return; // closed meanwhile
-    handle.reading = false;
-    handle.readStop();
-    s._handle = null;
     done(Buffer.concat(chunks, size), handle);
   };
   const onData = (chunk: Buffer) => {

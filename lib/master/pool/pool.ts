@@ -131,7 +131,7 @@ export class Pool {
     for (const h of this.workers.values()) {
       const { bootTimeout, timeout } = h.gen.settings;
       const limit = h.state === 'booting' ? bootTimeout : timeout;
-      if (!limit || h.retiring || h.abortedAt || now - h.lastCheckin <= limit * 1000) continue;
+      if (!limit || h.retiring || h.abortedAt || h.readPaused || now - h.lastCheckin <= limit * 1000) continue;
       this.ctx.log().critical(`WORKER TIMEOUT (pid: ${h.pid}): no heartbeat for ${limit} s`);
       h.abort();
     }

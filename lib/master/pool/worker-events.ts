@@ -5,18 +5,20 @@
 // forks a worker or sees one exit.
 
 import type { ErrorLog } from '../../log/error-line.js';
-import type { WorkerToMaster } from '../../protocol/messages.js';
+import type { CheckedMessage } from '../../protocol/worker-message-schemas.js';
 import { monotonic } from '../../clock.js';
 import { clusterFork } from './fork.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
 import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { MasterStats } from '../services/master-stats.js';
 import { MessageIntake } from '../intake/message-intake.js';
+import { Relay, type RelayPeer } from '../intake/relay.js';
+import { CHANNELS } from '../../protocol/channel.js';
 import { Pool, type Targets, type Worker } from './pool.js';
 import { listenerUrl } from '../../listeners/listener-url.js';
 
 type MessageHandlers = {
-  [T in WorkerToMaster['type']]: (h: Worker, msg: Extract<WorkerToMaster, { type: T }>) => void;
+  [T in CheckedMessage['type']]: (h: Worker, msg: Extract<CheckedMessage, { type: T }>) => void;
 };
 
 export interface WorkerEventContext {
@@ -85,25 +87,47 @@ export function wirePool(ctx: PoolWiring): Pool {
     },
     exited: (h, _kind, code, signal) => {
       stats()?.app.forget(h.pid);
+      relay.forget(h.pid);
       ctx.exited(h);
       void h.gen.hooks.call('childExit', { pid: h.pid, id: h.id, generation: h.generation, code, signal });
     },
   });
-  const intake = workerIntake({ ...ctx, pool: () => pool });
+  const relay = new Relay(() => relayPeers(pool), RELAY_QUEUE_BYTES);
+  const intake = workerIntake({ ...ctx, pool: () => pool }, relay);
   pool.ignored = intake.ignored;
   return pool;
 }
 
+/** What the master holds for one worker of messages relayed to it, before it stops reading their senders. */
+const RELAY_QUEUE_BYTES = 4 * CHANNELS.relay.budget.maxMessageBytes;
+
+/** The workers a relayed message may go to: every one with a connected channel that is not stopping. */
+function relayPeers(pool: Pool): RelayPeer[] {
+  return pool
+    .list()
+    .filter((h) => h.state !== 'stopping' && h.worker.process.connected)
+    .map((h) => ({ pid: h.pid, send: (msg, done) => sendRelayed(h, msg, done) }));
+}
+
+function sendRelayed(h: Worker, msg: unknown, done: () => void): void {
+  try {
+    h.worker.send(msg as object, undefined, {}, () => done());
+  } catch {
+    done(); // its channel just closed
+  }
+}
+
 /** The intake of every worker's messages, delivering to the handlers above. */
-function workerIntake(ctx: WorkerEventContext): MessageIntake {
+function workerIntake(ctx: WorkerEventContext, relay: Relay): MessageIntake {
   const handlers = messageHandlers(ctx);
   return new MessageIntake({
     log: ctx.log,
     counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),
     deliver: (h, msg) => {
       h.onMessage(msg);
-      (handlers[msg.type] as (h: Worker, msg: WorkerToMaster) => void)(h as Worker, msg);
+      (handlers[msg.type] as (h: Worker, msg: CheckedMessage) => void)(h as Worker, msg);
     },
+    relay: (h, msg, bytes) => relay.pass({ pid: h.pid, send: () => {} }, msg, bytes),
     // a worker that floods the master or corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL
     stop: (h, why) => {
       ctx.log().error(`Worker ${h.pid} ${why}: stopping it`);

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:cluster';
 import type { Settings } from '../../config/types.js';
 import { UserError } from '../../errors.js';
-import type { WorkerToMaster } from '../../protocol/messages.js';
+import type { CheckedMessage } from '../../protocol/worker-message-schemas.js';
 import { type Clock, monotonic } from '../../clock.js';
 import type { WorkerState } from '../../protocol/messages.js';
 
@@ -29,6 +29,8 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
   state: WorkerState = 'booting';
   readonly startedAt: number;
   lastCheckin: number;
+  /** The master stopped reading its channel for volume: its heartbeats wait unread, so it is not hung. */
+  readPaused = false;
   /** When it reported ready (0 until then). */
   readyAt = 0;
   requests = 0;
@@ -96,7 +98,7 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
   }
 
   /** Apply a message from the worker to its state. */
-  onMessage(msg: WorkerToMaster): void {
+  onMessage(msg: CheckedMessage): void {
     this.lastCheckin = this.clock();
     switch (msg.type) {
       case 'ready':
