@@ -25,7 +25,7 @@ const LOGS = {
 
 /** Where the logs are: asked from the running master (-p), else read from the config (-c, or searched for). */
 async function locate(opts: LogsFlags): Promise<LogLocations> {
-  if (opts.pid || opts.controlSocket) return (await masterStatus(opts, 'logs')).logs;
+  if (opts.pid || opts.controlSocket || opts.name) return (await masterStatus(opts, 'logs')).logs;
   const cwd = process.cwd();
   const cli = { configPath: opts.config ?? null, app: null, values: {} };
   const { settings } = await resolveSettings(cli, parseEnvArgs(process.env.TSGUND_CMD_ARGS), cwd);
@@ -99,10 +99,11 @@ export function registerLogs(program: Command): void {
   program
     .command('logs')
     .description('show the last lines of the error and access log files, and follow them with -f (as pm2 logs)')
+    .argument('[name]', 'the running master, by the name it runs under: show the logs it writes')
     .option('-p, --pid <file>', "the running master's pidfile: show the logs it writes")
     .option('--control-socket <path>', 'the control socket, when it is not <pidfile>.sock')
     .option('-c, --config <file>', 'without -p: the config file naming the logs (default: searched for)')
     .option('-n, --lines <N>', 'lines of each log to show', String(DEFAULT_LINES))
     .option('-f, --follow', 'keep printing new lines, across log rotations, until interrupted')
-    .action((opts: LogsFlags) => showLogs(opts));
+    .action((name: string | undefined, opts: LogsFlags) => showLogs({ ...opts, name }));
 }

@@ -2,14 +2,22 @@
 import './node-version-check.js';
 import '../early-signals.js';
 import { Command, CommanderError } from 'commander';
-import { UserError, oneLine } from '../errors.js';
+import { ConfigError, UserError, oneLine } from '../errors.js';
 import { VERSION } from '../version.js';
-import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
+import {
+  CONTROL_SIGNALS,
+  DEFAULT_OUTCOME_TIMEOUT,
+  helpOf,
+  reportsOutcome,
+  sendControl,
+  type ControlCommand,
+} from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
 import { isEcosystemFile, withEcosystem } from './ecosystem.js';
 import { INSECURE_FLAG, skipFileChecks } from '../trust/file-trust.js';
 import { appArgument } from './dispatch.js';
 import { registerLogs } from './logs-command.js';
+import { registerLs } from './ls-command.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 
@@ -44,17 +52,49 @@ const start = (name: string, description: string, check: boolean) =>
 start('start', 'run APP under a master process and a pool of workers', false);
 start('check-config', 'validate the settings and load the app, then exit', true);
 
-for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
-  program
-    .command(cmd)
-    .description(helpOf(cmd))
-    .requiredOption('-p, --pid <file>', "the master's pidfile")
-    .option('--wait <seconds>', 'with stop/quit: how long to wait for the master to exit', '60')
-    .action(async (opts: { pid: string; wait: string }) => {
-      process.stdout.write((await sendControl(cmd, opts.pid, Number(opts.wait))) + '\n');
-    });
+/** A number of seconds given to --wait or --timeout, or a one-line error. */
+function seconds(flag: string, text: string): number {
+  const n = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(n > 0 && n <= 86_400)) throw new ConfigError(`${flag} is "${text}", expected seconds from 0 to 86400`);
+  return n;
 }
 
+interface ControlFlags {
+  pid?: string;
+  controlSocket?: string;
+  /** stop/quit: seconds; reload/upgrade: false with --no-wait. */
+  wait: string | boolean;
+  timeout?: string;
+}
+
+for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
+  const command = program
+    .command(cmd)
+    .description(helpOf(cmd))
+    .argument('[name]', 'the master, by the name it runs under (tsgund ls lists them)')
+    .option('-p, --pid <file>', "the master's pidfile")
+    .option('--control-socket <path>', 'the control socket, when it is not <pidfile>.sock');
+  if (reportsOutcome(cmd)) {
+    command
+      .option('--timeout <seconds>', 'how long to wait for the outcome', String(DEFAULT_OUTCOME_TIMEOUT))
+      .option('--no-wait', 'send the signal and return at once, without waiting for the outcome');
+  } else command.option('--wait <seconds>', 'with stop/quit: how long to wait for the master to exit', '60');
+  command.action(async (name: string | undefined, opts: ControlFlags) => {
+    const reported = reportsOutcome(cmd);
+    const { code, message } = await sendControl(
+      cmd,
+      { ...opts, name },
+      {
+        wait: reported ? 0 : seconds('--wait', String(opts.wait)),
+        timeout: reported && opts.wait !== false ? seconds('--timeout', String(opts.timeout)) : false,
+      },
+    );
+    (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
+    process.exit(code);
+  });
+}
+
+registerLs(program);
 registerStatus(program);
 registerLogs(program);
 
