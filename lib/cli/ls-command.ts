@@ -16,8 +16,9 @@ export async function listMasters(): Promise<ListedMaster[]> {
   const dir = existingRunDir();
   if (!dir) return [];
   const uid = process.geteuid?.() ?? 0;
+  // NAME.pid.sock is the control socket of a pidfile kept here: the same master as NAME.sock
   const names = readdirSync(dir)
-    .filter((f) => f.endsWith('.sock'))
+    .filter((f) => f.endsWith('.sock') && !f.endsWith('.pid.sock'))
     .sort();
   const found = await Promise.all(
     names.map(async (file): Promise<ListedMaster | null> => {

@@ -13,7 +13,20 @@ import {
   type ControlCommand,
 } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
-import { isEcosystemFile, withEcosystem } from './ecosystem.js';
+import { availableParallelism } from 'node:os';
+import { basename, resolve } from 'node:path';
+import type { CommandLine } from '../config/resolve.js';
+import {
+  appName,
+  appsOf,
+  cpuCount,
+  exportsApps,
+  isEcosystemFile,
+  loadEcosystem,
+  mayBeEcosystemFile,
+  withEcosystem,
+} from './ecosystem.js';
+import { startAll } from './multi-start.js';
 import { INSECURE_FLAG, skipFileChecks } from '../trust/file-trust.js';
 import { appArgument } from './dispatch.js';
 import { registerLogs } from './logs-command.js';
@@ -36,15 +49,51 @@ const program = new Command('tsgund')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`tsgund: ${text.replace(/^error: /, '')}`) });
 
+interface EcosystemFlags {
+  only?: string;
+  instances?: string;
+}
+
+/** `-i N` (PM2's instances) and `-w max`: the worker count `-w` takes. */
+function pm2Counts(opts: Record<string, unknown> & EcosystemFlags): void {
+  if (opts.instances !== undefined && opts.workers === undefined)
+    opts.workers = cpuCount(opts.instances, 'command line: -i');
+  if (opts.workers === 'max') opts.workers = availableParallelism();
+}
+
+/**
+ * A PM2 ecosystem file where the app goes: one app (or `--only NAME`) runs as
+ * if given on the command line (real flags win); several are each started as
+ * a daemon (null: started, `exitCode` says how).
+ */
+async function ecosystemStart(cli: CommandLine, file: string, opts: StartFlags & EcosystemFlags, check: boolean) {
+  const cwd = process.cwd();
+  if (!isEcosystemFile(file) && !(mayBeEcosystemFile(file) && (await exportsApps(resolve(cwd, file))))) return cli;
+  if (opts.only === undefined) {
+    const apps = appsOf(await loadEcosystem(resolve(cwd, file)), basename(file)).filter((a) => a.autostart !== false);
+    if (apps.length > 1 && !check && !opts.printConfig) {
+      process.exit(await startAll(file, apps.map(appName), process.argv.slice(2)));
+    }
+    if (apps.length === 1) return withEcosystem(cli, file, cwd, appName(apps[0]!));
+  }
+  return withEcosystem(cli, file, cwd, opts.only ?? null);
+}
+
 const start = (name: string, description: string, check: boolean) =>
   addSettingOptions(program.command(name).description(description).argument('[app]', 'module[:export] to serve'))
     .option(INSECURE_FLAG, 'as root, load config, ecosystem and hook files that another user could have written')
-    .action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags) => {
+    .option('--only <name>', 'with a PM2 ecosystem file: the one app to run (in the foreground unless -D)')
+    .option('-i, --instances <N>', "PM2's spelling of --workers: a number, max (one per CPU) or -1 (all CPUs but one)")
+    .action(async (app: string | undefined, opts: Record<string, unknown> & StartFlags & EcosystemFlags) => {
       // before any file is read: the check applies to the ecosystem file too
       if (opts.insecureConfigFiles) skipFileChecks();
-      let cli = { configPath: opts.config ?? null, app: app ?? null, values: settingValues(opts, 'command line') };
-      // a PM2 ecosystem file: its first app, as if given on the command line (real flags win)
-      if (app && isEcosystemFile(app)) cli = await withEcosystem(cli, app, process.cwd());
+      pm2Counts(opts);
+      let cli: CommandLine = {
+        configPath: opts.config ?? null,
+        app: app ?? null,
+        values: settingValues(opts, 'command line'),
+      };
+      if (app) cli = await ecosystemStart(cli, app, opts, check || opts.checkConfig === true);
       const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
       // exit explicitly: an upgraded master or a file watcher may still hold the loop
       process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
@@ -94,9 +143,9 @@ for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
   });
 }
 
-registerLs(program);
 registerStatus(program);
 registerLogs(program);
+registerLs(program);
 
 /**
  * `tsgund app.js` and `tsgund -w 4 app.js` mean `tsgund start …`, as with

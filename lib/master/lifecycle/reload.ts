@@ -14,6 +14,7 @@ import type { ErrorTransports } from '../logs/error-transports.js';
 import { Generation } from './generation.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
 import { settleWithin } from './generation-boot.js';
+import { describeChanges } from './setting-changes.js';
 import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { MasterStats } from '../services/master-stats.js';
 import type { Pool } from '../pool/pool.js';
@@ -123,9 +124,11 @@ async function loadCandidate(ctx: ReloadContext, serving: Generation, signal: Ab
   // a generation's number is above every one that still has workers
   const number = Math.max(serving.number, ...ctx.pool.list().map((h) => h.generation)) + 1;
   // a config module that never settles must not wedge the signal queue
-  const load = resolveSettings(ctx.cli, ctx.envArgs, ctx.cwd);
+  const load = (async () => resolveSettings((await ctx.cli.refresh?.()) ?? ctx.cli, ctx.envArgs, ctx.cwd))();
   const next = await settleWithin(load, serving.settings.bootTimeout * 1000, signal, 'the config file to load');
   requireApp(next.settings);
+  const changes = describeChanges(serving.settings, next.settings);
+  if (changes) ctx.log.info(changes);
   ctx.logFiles.adopt(next.settings, workerIdentity(next.settings) ?? undefined);
   const access = unixSocketAccess(next.settings);
   const listeners = await bindAll(next.settings.bind, serving.listeners, process.env, false, access);
