@@ -141,6 +141,7 @@ function translateFields(
 /** Fields that become one setting as they are; false: not one of them. */
 function simpleField(key: string, value: unknown, values: AnyRecord, cwd: string): boolean {
   if (key === 'wait_ready') values.waitReady = Boolean(value);
+  else if (key === 'kill_signal') values.killSignal = String(value).toUpperCase();
   else if (key === 'pid_file') values.pidfile = resolve(cwd, String(value));
   else if (key === 'log_type') {
     if (value === 'json') values.logFormat = 'json';

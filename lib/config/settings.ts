@@ -105,6 +105,13 @@ const TABLE = [
     defaultText: '$WEB_CONCURRENCY or 1',
   },
   {
+    key: 'killSignal',
+    kind: 'enum',
+    choices: ['none', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR2'],
+    help: "PM2's kill_signal: once a draining worker stops accepting, the app's own listeners of this signal run (tsgund's do not, and the drain goes on)",
+    default: () => 'none',
+  },
+  {
     key: 'timeout',
     kind: 'number',
     short: 't',

@@ -23,19 +23,19 @@ function ecosystem(dir: string, ports: number[], feature: string, instances: num
     `{ name: '${name}', script: '${name}.js', env: { PORT: ${port}, HOST: '127.0.0.1', FEATURE: '${feature}' }${extra} }`;
   writeFileSync(
     join(dir, 'pm2.config.js'),
-    `module.exports = { apps: [\n  ${app('api', ports[0]!, `, instances: ${instances}, out_file: 'logs/api.out.log', time: true`)},\n` +
+    `module.exports = { apps: [\n  ${app('api', ports[0]!, `, instances: ${instances}, out_file: 'logs/api.out.log', time: true, kill_signal: 'SIGINT'`)},\n` +
       `  ${app('ws', ports[1]!)},\n  { name: 'cron', script: 'api.js', autostart: false },\n] };\n`,
   );
 }
 
 describe('a multi-app ecosystem file', () => {
-  it('starts every app as its own daemon; ls; reload NAME applies env and instances; console.log in out_file', async () => {
+  it('starts every app as its own daemon; ls; reload NAME applies env and instances; console.log in out_file; kill_signal', async () => {
     const dir = tempDir();
     dirs.push(dir);
     mkdirSync(join(dir, 'logs'));
     writeFileSync(
       join(dir, 'api.js'),
-      "console.log('api booting with FEATURE=' + process.env.FEATURE);\nmodule.exports = (req, res) => res.end('api ' + process.env.FEATURE);\n",
+      "console.log('api booting with FEATURE=' + process.env.FEATURE);\nprocess.on('SIGINT', () => console.log('api cleanup ' + process.pid));\nmodule.exports = (req, res) => res.end('api ' + process.env.FEATURE);\n",
     );
     writeFileSync(join(dir, 'ws.js'), "module.exports = (req, res) => res.end('ws');\n");
     const ports = [await freePort(), await freePort()];
@@ -64,7 +64,10 @@ describe('a multi-app ecosystem file', () => {
     assert.equal((await request(`http://127.0.0.1:${ports[0]}/`)).body, 'api on');
     assert.match(readFileSync(outFile, 'utf8'), /Settings changed: workers 2 -> 3; env \(FEATURE changed\)/);
 
-    for (const name of ['api', 'ws']) assert.equal((await cli(['quit', name])).code, 0);
+    // kill_signal: each drain (the 2 workers the reload replaced, then the 3 stopped) runs the app's SIGINT handler
+    assert.equal((await cli(['stop', 'api'])).code, 0);
+    assert.equal(readFileSync(outFile, 'utf8').match(/api cleanup \d+/g)?.length, 5);
+    assert.equal((await cli(['quit', 'ws'])).code, 0);
     assert.match((await cli(['ls'])).out, /^no tsgund master is running\s*$/);
   });
 });
