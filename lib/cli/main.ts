@@ -27,6 +27,7 @@ import {
   withEcosystem,
 } from './ecosystem.js';
 import { startAll } from './multi-start.js';
+import { namesEcosystemFile, reloadEcosystem } from './ecosystem-reload.js';
 import { INSECURE_FLAG, skipFileChecks } from '../trust/file-trust.js';
 import { appArgument } from './dispatch.js';
 import { registerLogs } from './logs-command.js';
@@ -130,14 +131,13 @@ for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
   } else command.option('--wait <seconds>', 'with stop/quit: how long to wait for the master to exit', '60');
   command.action(async (name: string | undefined, opts: ControlFlags) => {
     const reported = reportsOutcome(cmd);
-    const { code, message } = await sendControl(
-      cmd,
-      { ...opts, name },
-      {
-        wait: reported ? 0 : seconds('--wait', String(opts.wait)),
-        timeout: reported && opts.wait !== false ? seconds('--timeout', String(opts.timeout)) : false,
-      },
-    );
+    const control = {
+      wait: reported ? 0 : seconds('--wait', String(opts.wait)),
+      timeout: reported && opts.wait !== false ? seconds('--timeout', String(opts.timeout)) : false,
+    } as const;
+    if (cmd === 'reload' && name && (await namesEcosystemFile(name)))
+      process.exit(await reloadEcosystem(name, control));
+    const { code, message } = await sendControl(cmd, { ...opts, name }, control);
     (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
     process.exit(code);
   });

@@ -64,9 +64,17 @@ describe('a multi-app ecosystem file', () => {
     assert.equal((await request(`http://127.0.0.1:${ports[0]}/`)).body, 'api on');
     assert.match(readFileSync(outFile, 'utf8'), /Settings changed: workers 2 -> 3; env \(FEATURE changed\)/);
 
-    // kill_signal: each drain (the 2 workers the reload replaced, then the 3 stopped) runs the app's SIGINT handler
+    // the file: running apps reload, stopped ones start again
+    assert.equal((await cli(['quit', 'ws'])).code, 0);
+    const all = await cli(['reload', 'pm2.config.js'], dir);
+    assert.equal(all.code, 0, all.out);
+    assert.match(all.out, /^api: reloaded master \d+: generation 3 serving with 3 worker\(s\)$/m);
+    assert.match(all.out, /^ws: daemon started \(master pid \d+\)$/m);
+    track(pidOf('ws'));
+
+    // kill_signal: each drain (2 workers replaced, 3 replaced, 3 stopped) runs the app's SIGINT handler
     assert.equal((await cli(['stop', 'api'])).code, 0);
-    assert.equal(readFileSync(outFile, 'utf8').match(/api cleanup \d+/g)?.length, 5);
+    assert.equal(readFileSync(outFile, 'utf8').match(/api cleanup \d+/g)?.length, 8);
     assert.equal((await cli(['quit', 'ws'])).code, 0);
     assert.match((await cli(['ls'])).out, /^no tsgund master is running\s*$/);
   });
