@@ -32,6 +32,7 @@ import { INSECURE_FLAG, skipFileChecks } from '../trust/file-trust.js';
 import { appArgument } from './dispatch.js';
 import { registerLogs } from './logs-command.js';
 import { registerLs } from './ls-command.js';
+import { registerStartup } from './startup-command.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 
@@ -146,6 +147,7 @@ for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
 registerStatus(program);
 registerLogs(program);
 registerLs(program);
+registerStartup(program);
 
 /**
  * `tsgund app.js` and `tsgund -w 4 app.js` mean `tsgund start …`, as with
