@@ -87,7 +87,7 @@ export const PM2_FIELDS: readonly Pm2Field[] = [
   warned('event_loop_inspector', PM2_IO),
   warned('deep_monitoring', PM2_IO),
   warned('increment_var', 'dropped: workers do not get an incremented variable'),
-  warned('instance_var', 'dropped: tsgund does not set NODE_APP_INSTANCE'),
+  warned('instance_var', 'dropped: the variable is always NODE_APP_INSTANCE (0 to N-1 in the workers)'),
   warned('pmx', PM2_IO),
   warned('automation', PM2_IO),
   mapped('treekill', "nothing to do: each worker's process group is cleaned up after it exits"),

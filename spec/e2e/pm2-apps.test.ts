@@ -57,6 +57,9 @@ describe('a multi-app ecosystem file', () => {
       'console.log in out_file',
     );
 
+    const logs = await cli(['logs', '-c', 'pm2.config.js', '--only', 'api', '-n', '50'], dir);
+    assert.match(logs.out, /api booting with FEATURE=off/, 'tsgund logs reads out_file from the ecosystem file');
+
     ecosystem(dir, ports, 'on', 3);
     const reload = await cli(['reload', 'api']);
     assert.equal(reload.code, 0, reload.out);
