@@ -11,8 +11,11 @@ export class UserError extends Error {
   }
 }
 
-/** Exit codes, as documented in the README. */
-export const EXIT = { ok: 0, config: 1, boot: 3, appLoad: 4 } as const;
+/**
+ * Exit codes, as documented in the README; `reloadFailed` and `timeout` are
+ * `tsgund reload` and `upgrade`'s (docs/process-names.md).
+ */
+export const EXIT = { ok: 0, config: 1, boot: 3, appLoad: 4, reloadFailed: 5, timeout: 6 } as const;
 
 export class ConfigError extends UserError {
   constructor(message: string) {

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
-import { resolveSettings } from '../config/resolve.js';
+import { existsSync } from 'node:fs';
+import { type CommandLine, resolveSettings } from '../config/resolve.js';
+import { withEcosystem } from './ecosystem.js';
+import { namesEcosystemFile } from './ecosystem-reload.js';
 import { type LogLocations, logLocations } from '../protocol/status.js';
 import { ConfigError } from '../errors.js';
 import { stdioFdOf } from '../trust/pinned-path.js';
@@ -9,6 +12,8 @@ import { type MasterFlags, masterStatus } from './status-command.js';
 
 interface LogsFlags extends MasterFlags {
   config?: string;
+  /** With an ecosystem file of several apps: whose logs. */
+  only?: string;
   lines: string;
   follow?: boolean;
 }
@@ -25,9 +30,15 @@ const LOGS = {
 
 /** Where the logs are: asked from the running master (-p), else read from the config (-c, or searched for). */
 async function locate(opts: LogsFlags): Promise<LogLocations> {
-  if (opts.pid || opts.controlSocket) return (await masterStatus(opts, 'logs')).logs;
+  if (opts.pid || opts.controlSocket || opts.name) return (await masterStatus(opts, 'logs')).logs;
   const cwd = process.cwd();
-  const cli = { configPath: opts.config ?? null, app: null, values: {} };
+  let cli: CommandLine = { configPath: opts.config ?? null, app: null, values: {} };
+  // a PM2 ecosystem file names the logs in its app entry (out_file, error_file)
+  const eco =
+    opts.config ?? ['ecosystem.config.js', 'ecosystem.config.cjs', 'pm2.config.js'].find((f) => existsSync(f));
+  if (eco && (await namesEcosystemFile(eco))) {
+    cli = await withEcosystem({ configPath: null, app: null, values: {} }, eco, cwd, opts.only ?? null, false);
+  }
   const { settings } = await resolveSettings(cli, parseEnvArgs(process.env.TSGUND_CMD_ARGS), cwd);
   return logLocations(settings, cwd);
 }
@@ -99,10 +110,15 @@ export function registerLogs(program: Command): void {
   program
     .command('logs')
     .description('show the last lines of the error and access log files, and follow them with -f (as pm2 logs)')
+    .argument('[name]', 'the running master, by the name it runs under: show the logs it writes')
     .option('-p, --pid <file>', "the running master's pidfile: show the logs it writes")
     .option('--control-socket <path>', 'the control socket, when it is not <pidfile>.sock')
-    .option('-c, --config <file>', 'without -p: the config file naming the logs (default: searched for)')
+    .option(
+      '-c, --config <file>',
+      'without a NAME or -p: the config or PM2 ecosystem file naming the logs (default: searched for)',
+    )
+    .option('--only <name>', 'with an ecosystem file of several apps: the app whose logs to show')
     .option('-n, --lines <N>', 'lines of each log to show', String(DEFAULT_LINES))
     .option('-f, --follow', 'keep printing new lines, across log rotations, until interrupted')
-    .action((opts: LogsFlags) => showLogs(opts));
+    .action((name: string | undefined, opts: LogsFlags) => showLogs({ ...opts, name }));
 }

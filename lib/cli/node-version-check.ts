@@ -28,9 +28,17 @@ export function belowFloor(version: string, range: string): boolean {
   return false;
 }
 
+/** Where the fix goes: the init script names its defaults file in TSGUND_INITD_DEFAULTS. */
+export function newerNodeHint(env: Record<string, string | undefined>): string {
+  const defaults = env.TSGUND_INITD_DEFAULTS;
+  return defaults
+    ? `set NODE= in ${defaults} to a newer node binary (the init script runs the first node on PATH otherwise)`
+    : 'run it with a newer node binary';
+}
+
 if (belowFloor(process.version, ENGINES_NODE)) {
   process.stderr.write(
-    `tsgund: ${process.execPath} is Node ${process.version}; tsgund needs Node ${ENGINES_NODE}: run it with a newer node binary\n`,
+    `tsgund: ${process.execPath} is Node ${process.version}; tsgund needs Node ${ENGINES_NODE}: ${newerNodeHint(process.env)}\n`,
   );
   process.exit(1);
 }

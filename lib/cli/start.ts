@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import type { Settings } from '../config/types.js';
-import { EXIT, UserError, oneLine } from '../errors.js';
+import { ConfigError, EXIT, UserError, oneLine } from '../errors.js';
+import { ensureRunDir, isValidName, registeredName, registeredPidfile } from '../control/run-dir.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
-import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
+import { isDaemonChild, reportToOldMaster, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { checkMasterInternals } from '../internals/node-internals.js';
 import { Arbiter } from '../master/arbiter.js';
@@ -37,6 +38,18 @@ async function preload(settings: Settings, cwd: string): Promise<void> {
   await loadAppInMaster(app, dir, settings.loglevel === 'debug');
 }
 
+/**
+ * A daemon started without -p gets `<run dir>/<name>.pid`, so that `tsgund
+ * stop NAME`, `-p` and the init scripts all find it.
+ */
+function daemonPidfile(settings: Settings): string[] {
+  if (settings.pidfile) return [];
+  const name = registeredName(settings.name, settings.app);
+  if (!isValidName(name))
+    throw new ConfigError(`--daemon without --pid: name '${name}' is not a plain file name; set --name or --pid`);
+  return ['--pid', registeredPidfile(ensureRunDir(), name)];
+}
+
 /** `tsgund start` (and check-config): returns the process exit code. */
 export async function runStart(cli: CommandLine, envArgs: CommandLine | null, flags: StartFlags): Promise<number> {
   const cwd = process.cwd();
@@ -62,7 +75,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     const upgraded = Boolean(process.env[PARENT_ENV]);
     if (settings.daemon && !isDaemonChild() && !upgraded) {
       const { startDaemon } = await import('../daemon/start-daemon.js'); // daemonize-process, for -D only
-      const { code, message } = await startDaemon(process.argv.slice(2));
+      const { code, message } = await startDaemon([...process.argv.slice(2), ...daemonPidfile(settings)]);
       (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
       return code;
     }
@@ -71,6 +84,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();
     reportToStarter(`READY ${process.pid}`);
+    reportToOldMaster(`READY ${process.pid}`);
     return await arbiter.exited;
   } catch (err) {
     const code = err instanceof UserError ? err.exitCode : 1;
@@ -79,6 +93,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
     if (arbiter && !arbiter.logsToStderr) arbiter.errorLog.error(message);
     process.stderr.write(`tsgund: ${message}\n`);
     reportToStarter(`ERROR ${code} ${message}`);
+    reportToOldMaster(`ERROR ${code} ${message}`);
     return code;
   }
 }

@@ -120,6 +120,15 @@ const loadEsm: Loader = async (filepath) => {
   return pickDefault((await import(url)) as Record<string, unknown>);
 };
 
+/**
+ * A JavaScript or JSON module loaded afresh, as config files are on HUP (a PM2
+ * ecosystem file re-read for a reload); the caller has checked who owns it.
+ */
+export async function loadModuleFresh(filepath: string): Promise<unknown> {
+  if (filepath.endsWith('.json')) return JSON.parse(readFileSync(filepath, 'utf8')) as unknown;
+  return /\.c[jt]s$/.test(filepath) ? loadCjs(filepath, '') : loadEsm(filepath, '');
+}
+
 const isPackageFile = (file: string): boolean => /^package\.(json|ya?ml)$/.test(basename(file));
 
 /** Whether a package.json (or package.yaml) holds settings for us or for cosmiconfig. */

@@ -105,6 +105,14 @@ const TABLE = [
     defaultText: '$WEB_CONCURRENCY or 1',
   },
   {
+    key: 'killSignal',
+    kind: 'enum',
+    choices: ['none', 'SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR2'],
+    help: "PM2's kill_signal: once a draining worker stops accepting, the app's own listeners of this signal run (tsgund's do not, and the drain goes on)",
+    doc: "Set by an ecosystem file's `kill_signal`, for apps that clean up in `process.on('SIGINT')` under PM2. The master still sends TERM. An app handler that calls `process.exit()` cuts the requests still in flight: let it close its resources and return.",
+    default: () => 'none',
+  },
+  {
     key: 'timeout',
     kind: 'number',
     short: 't',

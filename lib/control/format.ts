@@ -19,10 +19,10 @@ export function formatUptime(ms: number): string {
 }
 
 /** MiB with one decimal; '-' before a worker's first heartbeat. */
-const mib = (bytes: number): string => (bytes > 0 ? (bytes / 1048576).toFixed(1) : '-');
+export const mib = (bytes: number): string => (bytes > 0 ? (bytes / 1048576).toFixed(1) : '-');
 
 /** Columns padded to their widest cell; numeric columns (`right`) aligned right. */
-function table(header: string[], rows: string[][], right: boolean[]): string[] {
+export function table(header: string[], rows: string[][], right: boolean[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
@@ -91,4 +91,33 @@ export function formatStatus(s: StatusSnapshot): string {
       : ['no workers']),
   ];
   return lines.join('\n') + '\n';
+}
+
+/** One master as `tsgund ls` shows it, under the name it is registered as. */
+export interface ListedMaster {
+  name: string;
+  status: StatusSnapshot;
+}
+
+/** The text `tsgund ls` prints: one row per master (as `pm2 ls`). */
+export function formatList(masters: ListedMaster[]): string {
+  if (!masters.length) return 'no tsgund master is running\n';
+  const rows = masters.map(({ name, status: s }) => {
+    const ready = s.workers.filter((w) => w.state === 'ready').length;
+    const rss = s.rss + s.workers.reduce((sum, w) => sum + w.rss, 0);
+    const requests = s.workers.reduce((sum, w) => sum + w.requests, 0);
+    return [
+      name,
+      String(s.pid),
+      String(s.generation),
+      s.state,
+      `${ready}/${s.targetWorkers}`,
+      formatUptime(s.uptimeMs),
+      String(requests),
+      mib(rss),
+      s.app,
+    ];
+  });
+  const header = ['NAME', 'PID', 'GEN', 'STATE', 'WORKERS', 'UPTIME', 'REQUESTS', 'MEM MiB', 'APP'];
+  return table(header, rows, [false, true, true, false, true, true, true, true, false]).join('\n') + '\n';
 }

@@ -51,3 +51,19 @@ export function reportToStarter(line: string): void {
 }
 
 export const isDaemonChild = (): boolean => Boolean(process.env[READY_FD_ENV]);
+
+/** The fd on which a master started by USR2 tells the old master how its start went. */
+export const UPGRADE_FD_ENV = 'TSGUND_UPGRADE_FD';
+
+/** Report `READY <pid>` or `ERROR <exit code> <message>` to the master that started this one by USR2, once. */
+export function reportToOldMaster(line: string): void {
+  const fd = Number(process.env[UPGRADE_FD_ENV]);
+  delete process.env[UPGRADE_FD_ENV];
+  if (!fd) return;
+  try {
+    writeSync(fd, encodeReport(line) + '\n');
+    closeSync(fd);
+  } catch {
+    // the old master is gone; nobody to tell
+  }
+}

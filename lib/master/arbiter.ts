@@ -22,6 +22,7 @@ import type { StickyPlacement } from './placement/sticky-placement.js';
 import { followSticky, startSticky } from './placement/sticky-follow.js';
 import { MasterLogFiles } from './logs/master-log-files.js';
 import { MasterServices } from './services/master-services.js';
+import { Outcomes } from './lifecycle/outcomes.js';
 import type { Pool, Worker } from './pool/pool.js';
 import { workerIdentity } from './process/privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './lifecycle/signal-queue.js';
@@ -74,6 +75,8 @@ export class Arbiter {
   private sticky: StickyPlacement | null = null;
   /** What the app's processes leave behind: see process/descendants.ts (null until start). */
   private descendants: Descendants | null = null;
+  /** How the last HUP and USR2 went, for `tsgund reload` and `tsgund upgrade` to wait on. */
+  private readonly outcomes = new Outcomes();
   private exitResolve!: (code: number) => void;
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
@@ -101,7 +104,7 @@ export class Arbiter {
     this.log = createErrorLog(settings, this.logFiles.errorFile);
     this.transports = new ErrorTransports(this.log);
     this.startHooks = HookRunner.from(opts.resolved.fileConfig, settings, this.log);
-    this.upgrade = new Upgrade(this.log, opts.cwd);
+    this.upgrade = new Upgrade(this.log, opts.cwd, (seq, outcome) => this.outcomes.record('upgrade', seq, outcome));
     this.services = new MasterServices({
       log: this.log,
       cwd: opts.cwd,
@@ -208,7 +211,7 @@ export class Arbiter {
 
   /** The live state for `tsgund status` and the metrics endpoint. */
   snapshot(): StatusSnapshot {
-    const { name, settings, current, candidate, pool } = this;
+    const { name, settings, current, candidate, pool, outcomes } = this;
     const placementBlocked = this.sticky?.blocked() ?? null;
     return snapshot({
       ...{ name, settings, cwd: this.opts.cwd, state: this.state.phase },
@@ -216,12 +219,14 @@ export class Arbiter {
       candidate,
       pool,
       placementBlocked,
+      outcomes,
     });
   }
 
   // ---- signal queue ------------------------------------------------------
 
   enqueue(sig: MasterSignal): void {
+    if (sig === 'SIGHUP' || sig === 'SIGUSR2') this.outcomes.requested(sig === 'SIGHUP' ? 'reload' : 'upgrade');
     // A stop must not wait behind a boot (the first one or a reload's), and a
     // newer HUP supersedes a reload (the files changed again): both abort it.
     if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.state.phase === 'reloading')) {
@@ -259,13 +264,15 @@ export class Arbiter {
   }
 
   private async onUsr2(): Promise<void> {
+    const seq = this.outcomes.begin('upgrade');
     const refusal = this.upgrade.refusal();
     if (refusal) {
       this.log.warning(`USR2 refused: ${refusal}`);
+      this.outcomes.record('upgrade', seq, { result: 'failed', reason: `refused: ${refusal}`, detail: '' });
       return;
     }
     await this.hooks.call('preExec');
-    this.upgrade.start(this.current!.listeners, this.placement.slots.forHandOver());
+    this.upgrade.start(this.current!.listeners, this.placement.slots.forHandOver(), seq);
   }
 
   private onWinch(): void {
@@ -311,8 +318,13 @@ export class Arbiter {
       followSticky: (gen, candidate) =>
         followSticky(this.sticky, this.opts.resolved.settings.sticky, gen, log, candidate),
     };
-    const ok = await runReload(ctx, serving, abort.signal);
-    if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
+    const seq = this.outcomes.begin('reload');
+    const result = await runReload(ctx, serving, abort.signal);
+    if (this.state.phase === 'reloading') this.state = { phase: result.ok ? 'running' : resume };
+    // a superseded reload has no outcome of its own: the newer HUP's reload reports
+    if (result.ok) this.outcomes.record('reload', seq, { result: 'ok', reason: null, detail: result.detail });
+    else if (!result.superseded)
+      this.outcomes.record('reload', seq, { result: 'failed', reason: result.reason, detail: '' });
   }
 
   /**

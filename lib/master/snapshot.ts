@@ -6,6 +6,7 @@ import { listenerUrl, protocolsOf } from '../listeners/listener-url.js';
 import { logLocations, type StatusSnapshot, type WorkerStatus } from '../protocol/status.js';
 import { CHANNEL_PAUSES } from './intake/channel-gate.js';
 import type { Generation } from './lifecycle/generation.js';
+import type { Outcomes } from './lifecycle/outcomes.js';
 import type { Pool } from './pool/pool.js';
 import type { WorkerHandle } from './pool/worker-handle.js';
 
@@ -38,6 +39,7 @@ export interface MasterView {
   pool: Pool;
   /** Why the master cannot place new connections now, or null. */
   placementBlocked: string | null;
+  outcomes: Outcomes;
 }
 
 /** The generations with workers, and the serving and booting ones, oldest first. */
@@ -68,5 +70,6 @@ export function snapshot(m: MasterView): StatusSnapshot {
     generations: generations(m),
     workers: m.pool.list().map(workerStatus),
     logs: logLocations(settings, m.cwd),
+    operations: m.outcomes.status(),
   };
 }

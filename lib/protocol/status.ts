@@ -57,6 +57,32 @@ export interface StatusSnapshot {
   logs: LogLocations;
   /** The app's own prom-client metrics, aggregated over the workers (`status --json` with statsBind). */
   appMetrics?: AppMetricsStatus;
+  /** How the last reload (HUP) and upgrade (USR2) went: `tsgund reload` waits for a newer one. */
+  operations?: Record<OperationKind, OperationStatus>;
+}
+
+export type OperationKind = 'reload' | 'upgrade';
+
+/**
+ * The signals of one kind the master has received, and the outcome of the
+ * last one it handled. `last.seq` is the count of signals received when that
+ * one began: a waiter that read `requested` before signalling waits for an
+ * outcome with a larger `seq`, which began after its own signal arrived.
+ */
+export interface OperationStatus {
+  requested: number;
+  last: OperationOutcome | null;
+}
+
+export interface OperationOutcome {
+  seq: number;
+  result: 'ok' | 'failed';
+  /** Why it failed, on one line (null when it succeeded). */
+  reason: string | null;
+  /** What it left serving: the generation a reload made, the pid of the master an upgrade started. */
+  detail: string;
+  /** When it ended (ISO 8601). */
+  at: string;
 }
 
 /** prom-client's registry JSON of the app's metrics, and how many workers answered. */

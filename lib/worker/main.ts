@@ -13,6 +13,7 @@ import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from '../protocol/me
 import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
 import { takeConnection } from './sticky-connection.js';
+import { appSignalEmitter } from './kill-signal.js';
 
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings, logFds } = spec;
@@ -83,6 +84,8 @@ const signalHandlers: Record<WorkerSignal, { run(): void; only?: () => boolean }
 function installSignals(): void {
   for (const [sig, { run, only }] of Object.entries(signalHandlers))
     if (!only || only()) handleSignal(sig as NodeJS.Signals, run);
+  const appSignal = appSignalEmitter(rt.settings.killSignal);
+  (process as NodeJS.EventEmitter).on('tsgund:drain', appSignal);
   // a USR1 that came while the logs were being set up was ignored: take the files the master handed over for it
   reopenLogs({ errorlog: log, accesslog: rt.features.accessLog }, logFds.handover, { handedOnly: true });
 }

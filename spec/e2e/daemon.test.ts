@@ -148,7 +148,7 @@ describe('control commands', () => {
     await waitFor(() => childrenOf(d.pid).length === 1, 'one worker');
     const before = childrenOf(d.pid);
     const reload = await ctl('reload', '-p', d.pidfile);
-    assert.match(reload.out, new RegExp(`sent HUP to master ${d.pid}`));
+    assert.match(reload.out, new RegExp(`reloaded master ${d.pid}: generation \\d+ serving with 1 worker`));
     await waitFor(() => childrenOf(d.pid).length === 1 && childrenOf(d.pid)[0] !== before[0], 'a new generation');
     assert.equal((await ctl('reopen-logs', '-p', d.pidfile)).code, 0);
     await waitFor(() => /USR1, reopening log files/.test(readFileSync(d.errorLog, 'utf8')), 'USR1 logged');

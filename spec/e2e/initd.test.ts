@@ -109,6 +109,27 @@ const refused = (port: number) =>
 const workerPid = async (url: string): Promise<number> => Number((await request(url + '/pid')).body);
 
 describe('scripts/init.d/tsgund', () => {
+  it('reload passes on the outcome: a broken release exits 5 with the reason, the old workers serve; reopen-logs', async () => {
+    const appDir = tempDir();
+    dirs.push(appDir);
+    const app = join(appDir, 'app.js');
+    writeFileSync(app, "module.exports = (req, res) => res.end('v1');\n");
+    const svc = await service({ app, workers: 1 });
+    assertExit(await svc.action('start'), 0, /started/);
+    writeFileSync(app, "module.exports = (req, res) => res.end('v2');\nsyntax error(\n");
+    assertExit(
+      await svc.action('reload'),
+      5,
+      /reload of master \d+ failed, the running workers keep serving: .*SyntaxError/,
+    );
+    assert.equal((await request(svc.url + '/')).body, 'v1');
+    writeFileSync(app, "module.exports = (req, res) => res.end('v2');\n");
+    assertExit(await svc.action('reload'), 0, /reloaded master \d+: generation \d+ serving/);
+    assert.equal((await request(svc.url + '/')).body, 'v2');
+    assertExit(await svc.action('reopen-logs'), 0, /reopening the log files/);
+    assertExit(await svc.action('stop'), 0, /stopped/);
+  });
+
   it('start, status, reload, rotate, upgrade, stop', async () => {
     const svc = await service();
     assertExit(await svc.action('status'), 3, /not running/);

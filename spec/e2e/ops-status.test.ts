@@ -162,7 +162,7 @@ describe('tsgund status', () => {
         `^tsgund: master ${proc.pid} has no control socket at .*app\\.pid\\.sock: if it was started with --control-socket`,
       ),
     );
-    await failsWith(['status'], /^tsgund: status needs -p PIDFILE or --control-socket PATH\n$/);
+    await failsWith(['status'], /^tsgund: status needs a NAME, -p PIDFILE or --control-socket PATH\n$/);
     await failsWith(['status', '-p', join(d, 'none.pid')], /^tsgund: pidfile .*none\.pid does not exist/);
     await failsWith(['status', '--control-socket', join(d, 'none')], /^tsgund: control socket .*none does not exist/);
     proc.kill('SIGQUIT');

@@ -140,7 +140,7 @@ describe('pidfile', () => {
     assert.equal(readFileSync(pidfile, 'utf8'), `${proc.pid}\n`, 'the refused start left the pidfile alone');
 
     const reload = await cli(['reload', '-p', pidfile]);
-    assert.equal(reload.stdout, `sent HUP to master ${proc.pid}\n`);
+    assert.equal(reload.stdout, `reloaded master ${proc.pid}: generation 2 serving with 1 worker(s)\n`);
     const stop = await cli(['stop', '-p', pidfile]);
     assert.equal(stop.stdout, `master ${proc.pid} stopped\n`);
     assert.equal((await proc.exit).code, 0);

@@ -32,7 +32,7 @@ function project(app: Record<string, unknown>, extraApps = ''): string {
 }
 
 describe('PM2 ecosystem files', () => {
-  it('reads script, instances (max = CPUs), env, node_args, cwd and name; one warning per unsupported field', async () => {
+  it('reads script, instances (max = CPUs), env, node_args, cwd and name; one warning per unsupported field; --only picks the app', async () => {
     const dir = project(
       {
         name: 'web',
@@ -48,7 +48,7 @@ describe('PM2 ecosystem files', () => {
       },
       ", { name: 'worker', script: 'queue.js' }",
     );
-    const r = await cli(['start', 'ecosystem.config.js', '--print-config'], {
+    const r = await cli(['start', 'ecosystem.config.js', '--only', 'web', '--print-config'], {
       cwd: dir,
       env: { ...process.env, WEB_CONCURRENCY: '', PORT: '' },
     });
@@ -61,9 +61,8 @@ describe('PM2 ecosystem files', () => {
     assert.equal(c.maxMemory, 300);
     assert.deepEqual(c.rawEnv, ['GREETING=hello', 'NODE_OPTIONS=--max-old-space-size=96']);
     assert.deepEqual(r.stderr.trim().split('\n'), [
-      "tsgund: warning: ecosystem.config.js: only the first app ('web') is started",
-      "tsgund: warning: ecosystem.config.js: PM2 field 'log_date_format' is not supported by tsgund, ignored",
-      "tsgund: warning: ecosystem.config.js: PM2 field 'cron_restart' is not supported by tsgund, ignored",
+      "tsgund: warning: ecosystem.config.js: PM2 field 'log_date_format' ignored: dropped: every line starts with the timestamp in `[YYYY-MM-DD HH:MM:SS +ZZZZ]` form",
+      "tsgund: warning: ecosystem.config.js: PM2 field 'cron_restart' ignored: dropped: run `tsgund reload NAME` from cron or a systemd timer",
     ]);
   });
 

@@ -16,6 +16,15 @@ export const FIXTURES = join(ROOT, 'spec/fixtures');
 
 const started = new Set<number>();
 
+/**
+ * Every test process registers its masters in a run directory of its own
+ * (TSGUND_RUN_DIR), never in /run/tsgund: names then never collide between
+ * test files running side by side.
+ */
+export const RUN_DIR = mkdtempSync(join(tmpdir(), 'tsgund-run-'));
+process.env.TSGUND_RUN_DIR = RUN_DIR;
+process.on('exit', () => rmSync(RUN_DIR, { recursive: true, force: true }));
+
 export function tempDir(prefix = 'tsgund-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

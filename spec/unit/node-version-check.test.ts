@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ENGINES_NODE, belowFloor } from '../../lib/cli/node-version-check.js';
+import { ENGINES_NODE, belowFloor, newerNodeHint } from '../../lib/cli/node-version-check.js';
 import { ROOT } from '../support/harness.js';
 
 describe('the CLI’s Node version check', () => {
@@ -28,5 +28,13 @@ describe('the CLI’s Node version check', () => {
 
   it('runs on this Node without a word', () => {
     assert.equal(belowFloor(process.version, ENGINES_NODE), false);
+  });
+
+  it('under the init script, the hint names NODE= in its defaults file', () => {
+    assert.equal(newerNodeHint({}), 'run it with a newer node binary');
+    assert.match(
+      newerNodeHint({ TSGUND_INITD_DEFAULTS: '/etc/default/tsgund' }),
+      /^set NODE= in \/etc\/default\/tsgund to a newer node binary/,
+    );
   });
 });

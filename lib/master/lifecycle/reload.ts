@@ -14,6 +14,7 @@ import type { ErrorTransports } from '../logs/error-transports.js';
 import { Generation } from './generation.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
 import { settleWithin } from './generation-boot.js';
+import { describeChanges } from './setting-changes.js';
 import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { MasterStats } from '../services/master-stats.js';
 import type { Pool } from '../pool/pool.js';
@@ -39,25 +40,29 @@ export interface ReloadContext {
   followSticky(gen: Generation, candidate: boolean): Promise<void>;
 }
 
+/** How a reload ended: `superseded` when a newer HUP took over (its own outcome follows). */
+export type ReloadResult = { ok: true; detail: string } | { ok: false; superseded: boolean; reason: string };
+
 /**
- * Reload from `serving`, telling systemd; returns whether a candidate took over.
+ * Reload from `serving`, telling systemd.
  * A rollout that failed gives the serving generation back its full size; one
  * superseded by a newer HUP leaves it as it is, for the next rollout to go on from.
  */
-export async function runReload(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<boolean> {
+export async function runReload(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<ReloadResult> {
   notifySystemd('RELOADING=1');
-  const ok = await reloadFrom(ctx, serving, signal).finally(() => notifySystemd('READY=1'));
-  if (!ok && signal.reason !== 'SIGHUP') {
+  const result = await reloadFrom(ctx, serving, signal).finally(() => notifySystemd('READY=1'));
+  if (!result.ok && signal.reason !== 'SIGHUP') {
     serving.cap = null;
     ctx.pool.manage();
   }
-  return ok;
+  return result;
 }
 
-/** Reload from `serving`; returns whether a candidate took over. */
-export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<boolean> {
-  const candidate = await loadOrLog(ctx, serving, signal);
-  if (!candidate) return false;
+/** Reload from `serving`: whether a candidate took over, and if not, why. */
+export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<ReloadResult> {
+  const loaded = await loadOrLog(ctx, serving, signal);
+  if (typeof loaded === 'string') return { ok: false, superseded: false, reason: loaded };
+  const candidate = loaded;
   await ctx.followSticky(candidate, true);
   await candidate.hooks.call('onReload');
   await ctx.transports.reconfigure(candidate.settings, candidate.resolved.fileConfig);
@@ -67,17 +72,19 @@ export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal
   } catch (err) {
     const superseded = signal.reason === 'SIGHUP';
     const outcome = `reload ${superseded ? 'abandoned' : 'failed'}`;
+    const rollout = err instanceof RolloutFailure;
+    const reason = rollout
+      ? `${describeProgress(err.progress)}${signal.aborted ? '' : `, generation ${serving.number} is restored to full size`}: ${oneLine(err.cause)}`
+      : oneLine(err);
     ctx.log[superseded ? 'info' : 'error'](
-      err instanceof RolloutFailure
-        ? `${outcome} ${describeProgress(err.progress)}${signal.aborted ? '' : `, generation ${serving.number} is restored to full size`}: ${oneLine(err.cause)}`
-        : `${outcome}, the running workers keep serving: ${oneLine(err)}`,
+      rollout ? `${outcome} ${reason}` : `${outcome}, the running workers keep serving: ${reason}`,
     );
     if (!superseded) ctx.stats?.metrics.reload(false);
     // everything the candidate created goes: its workers drain (see boot), its sockets and log files close
     dropListeners(ctx, candidate.listeners, serving.listeners);
     ctx.logFiles.keepOnly(serving.settings);
     await ctx.followSticky(serving, false);
-    return false;
+    return { ok: false, superseded, reason };
   }
   dropListeners(ctx, serving.listeners, candidate.listeners);
   ctx.logFiles.keepOnly(candidate.settings);
@@ -85,19 +92,21 @@ export async function reloadFrom(ctx: ReloadContext, serving: Generation, signal
   for (const gen of new Set(ctx.pool.list().map((h) => h.gen))) if (gen !== candidate) gen.drain();
   ctx.placement.forgetGuests(); // the old generation, guests included, stops accepting
   ctx.pool.manage();
-  ctx.log.info(`Reloaded: generation ${candidate.number} serving with ${candidate.target} worker(s)`);
+  const detail = `generation ${candidate.number} serving with ${candidate.target} worker(s)`;
+  ctx.log.info(`Reloaded: ${detail}`);
   ctx.stats?.metrics.reload(true);
-  return true;
+  return { ok: true, detail };
 }
 
-/** The candidate; null (logged) if its configuration cannot be used. */
-async function loadOrLog(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<Generation | null> {
+/** The candidate, or why (logged) its configuration cannot be used. */
+async function loadOrLog(ctx: ReloadContext, serving: Generation, signal: AbortSignal): Promise<Generation | string> {
   try {
     return await loadCandidate(ctx, serving, signal);
   } catch (err) {
-    ctx.log.error(`reload failed, keeping the running workers and configuration: ${oneLine(err)}`);
+    const reason = oneLine(err);
+    ctx.log.error(`reload failed, keeping the running workers and configuration: ${reason}`);
     ctx.stats?.metrics.reload(false);
-    return null;
+    return reason;
   }
 }
 
@@ -115,9 +124,11 @@ async function loadCandidate(ctx: ReloadContext, serving: Generation, signal: Ab
   // a generation's number is above every one that still has workers
   const number = Math.max(serving.number, ...ctx.pool.list().map((h) => h.generation)) + 1;
   // a config module that never settles must not wedge the signal queue
-  const load = resolveSettings(ctx.cli, ctx.envArgs, ctx.cwd);
+  const load = (async () => resolveSettings((await ctx.cli.refresh?.()) ?? ctx.cli, ctx.envArgs, ctx.cwd))();
   const next = await settleWithin(load, serving.settings.bootTimeout * 1000, signal, 'the config file to load');
   requireApp(next.settings);
+  const changes = describeChanges(serving.settings, next.settings);
+  if (changes) ctx.log.info(changes);
   ctx.logFiles.adopt(next.settings, workerIdentity(next.settings) ?? undefined);
   const access = unixSocketAccess(next.settings);
   const listeners = await bindAll(next.settings.bind, serving.listeners, process.env, false, access);

@@ -1,8 +1,14 @@
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { OperationOutcome } from '../../protocol/status.js';
 import { PARENT_ENV, handOver } from '../../listeners/inherited.js';
 import type { Listener } from '../../listeners/handles.js';
 import type { ErrorLog } from '../../log/error-line.js';
-import { READY_FD_ENV } from '../../daemon/ready-pipe.js';
+import { READY_FD_ENV, UPGRADE_FD_ENV, decodeReport } from '../../daemon/ready-pipe.js';
+
+/** Records how upgrade number `seq` went. */
+export type UpgradeOutcome = (seq: number, outcome: Pick<OperationOutcome, 'result' | 'reason' | 'detail'>) => void;
 
 /**
  * USR2, the binary upgrade: this master starts a new one from the same
@@ -16,6 +22,7 @@ export class Upgrade {
   constructor(
     private readonly log: ErrorLog,
     private readonly cwd: string,
+    private readonly outcome: UpgradeOutcome = () => {},
   ) {
     const parent = Number(process.env[PARENT_ENV]);
     // only the master that spawned us is our parent: a stray variable in the
@@ -39,24 +46,53 @@ export class Upgrade {
     return null;
   }
 
-  start(listeners: Listener[], slotSockets: { label: string; fd: number }[]): void {
+  /** Start the new master for upgrade number `seq`; its ready report (or exit) is that upgrade's outcome. */
+  start(listeners: Listener[], slotSockets: { label: string; fd: number }[], seq = 0): void {
     const { stdio, env } = handOver(listeners, slotSockets);
+    const reportFd = 3 + stdio.length;
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [PARENT_ENV]: String(process.pid) };
     for (const name of [READY_FD_ENV, 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES']) delete childEnv[name];
+    childEnv[UPGRADE_FD_ENV] = String(reportFd);
     const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
       cwd: this.cwd,
       env: childEnv,
-      stdio: ['ignore', 'inherit', 'inherit', ...stdio],
+      stdio: ['ignore', 'inherit', 'inherit', ...stdio, 'pipe'],
     });
-    child.on('error', (err) => this.log.error('USR2: cannot start the new master', err));
+    let reported = false;
+    const report = (outcome: Parameters<UpgradeOutcome>[1]) => {
+      if (!reported) this.outcome(seq, outcome);
+      reported = true;
+    };
+    child.on('error', (err) => {
+      this.log.error('USR2: cannot start the new master', err);
+      report({ result: 'failed', reason: `cannot start the new master: ${err.message}`, detail: '' });
+    });
     if (child.pid === undefined) return;
     child.unref(); // the old master must be free to exit while the new one runs
+    this.readReport(child.stdio[reportFd] as Readable, report);
     this.childPid = child.pid;
     this.log.info(`USR2: started new master (pid ${child.pid})`);
     child.on('exit', (code, signal) => {
       this.log.info(`New master (pid ${child.pid}) exited ${signal ? `by ${signal}` : `with code ${code}`}`);
+      const how = signal ? `by ${signal}` : `with code ${code}`;
+      report({ result: 'failed', reason: `the new master exited ${how} before it was ready`, detail: '' });
       if (this.childPid === child.pid) this.childPid = null;
     });
+  }
+
+  /** The new master's one line: `READY <pid>` or `ERROR <code> <message>` (a budget: one short line). */
+  private readReport(pipe: Readable, report: (outcome: Parameters<UpgradeOutcome>[1]) => void): void {
+    (pipe as Readable & { unref?(): void }).unref?.();
+    const lines = createInterface({ input: pipe });
+    lines.once('line', (raw) => {
+      lines.close();
+      pipe.destroy();
+      const line = decodeReport(raw.slice(0, 4096));
+      const ready = /^READY (\d+)$/.exec(line);
+      if (ready) report({ result: 'ok', reason: null, detail: `new master ${ready[1]} serving` });
+      else report({ result: 'failed', reason: line.replace(/^ERROR \d+ /, ''), detail: '' });
+    });
+    pipe.on('error', () => {});
   }
 
   /** The old master has gone: re-parenting changed our ppid. */

@@ -5,7 +5,8 @@
 import type { FSWatcher } from 'chokidar';
 import type { Settings } from '../../config/types.js';
 import { controlSocketPath } from '../../control/protocol.js';
-import { startControlServer, type ControlServer } from '../../control/server.js';
+import { ensureRunDir, isValidName, registeredName, registeredSocket } from '../../control/run-dir.js';
+import { startControlServer, type AppMetricsSource, type ControlServer } from '../../control/server.js';
 import type { StatusSnapshot } from '../../protocol/status.js';
 import type { ErrorLog } from '../../log/error-line.js';
 import { parseAppSpec } from '../../worker/app-loader.js';
@@ -34,6 +35,8 @@ export class MasterServices {
   stats: MasterStats | null = null;
   private pidfile: Pidfile | null = null;
   private control: ControlServer | null = null;
+  /** The control socket in the run directory, under the master's name (null: not registered). */
+  private registration: ControlServer | null = null;
   private watcher: FSWatcher | null = null;
   /** Reaps orphaned processes when the master is PID 1 (a container without --init); null otherwise. */
   private reaper: Reaper | null = null;
@@ -59,8 +62,36 @@ export class MasterServices {
     const status = () => this.ctx.snapshot();
     const appStatus = async () => this.stats?.appStatus() ?? null;
     if (controlPath) this.control = await startControlServer(controlPath, status, log, appStatus);
+    this.registration = await this.register(settings, controlPath, status, appStatus);
     if (settings.statsBind)
       this.stats = await MasterStats.start(settings.statsBind, status, this.ctx.workers, log, upgrade.isChild);
+  }
+
+  /**
+   * Register under the master's name (with '.2' while an upgrade's old master
+   * runs). Never fatal: a master that cannot register serves all the same,
+   * only `tsgund ls` and commands by name do not reach it.
+   */
+  private async register(
+    settings: Settings,
+    controlPath: string | null,
+    status: () => StatusSnapshot,
+    appStatus: AppMetricsSource,
+  ): Promise<ControlServer | null> {
+    const { log, upgrade } = this.ctx;
+    const name = registeredName(settings.name, settings.app);
+    if (!isValidName(name)) {
+      log.warning(`not registered in the run directory: name '${name}' is not a plain file name (set --name)`);
+      return null;
+    }
+    try {
+      const path = registeredSocket(ensureRunDir(), name + (upgrade.isChild ? '.2' : ''));
+      if (path === controlPath) return null;
+      return await startControlServer(path, status, log, appStatus);
+    } catch (err) {
+      log.warning(`not registered as '${name}' (tsgund ls will not list this master): ${(err as Error).message}`);
+      return null;
+    }
   }
 
   /** --reload: watch the app and reloadExtraFiles (development only: chokidar is loaded on demand). */
@@ -111,6 +142,7 @@ export class MasterServices {
     this.ctx.upgrade.promote();
     const controlPath = controlSocketPath(settings.controlSocket, settings.pidfile);
     if (controlPath) this.control?.moveTo(controlPath);
+    this.registration?.moveTo(registeredSocket(ensureRunDir(), registeredName(settings.name, settings.app)));
     process.title = `${name()}: master [${settings.app}]`;
     this.ctx.log.info(`Old master exited; this master (${process.pid}) is now ${name()}`);
     notifySystemd('READY=1');
@@ -121,6 +153,7 @@ export class MasterServices {
     this.certs?.close();
     this.pidfile?.remove();
     this.control?.close();
+    this.registration?.close();
     this.stats?.close();
   }
 }
