@@ -33,6 +33,11 @@ const appMetrics = lazy(() =>
   import('./app-metrics.js').then(({ appMetricsResponder }) => appMetricsResponder(appDir)),
 );
 
+// the app's counters must not lose what this worker counted: its last values go to the master as it drains
+if (spec.stats)
+  rt.reportAppMetrics = () =>
+    appMetrics().then(() => import('./app-metrics.js').then(({ reportFinalMetrics }) => reportFinalMetrics()));
+
 type MessageHandlers = {
   [T in MasterToWorker['type']]: (msg: Extract<MasterToWorker, { type: T }>, handle: unknown) => void;
 };
