@@ -233,6 +233,13 @@ const TABLE = [
     default: () => false,
   },
   {
+    key: 'workerNodeOptions',
+    kind: 'list',
+    flag: 'worker-node-option',
+    help: "a Node option for the workers, such as '--import ./otel.mjs' (repeatable); loaded after the privilege drop",
+    default: () => [],
+  },
+  {
     key: 'reload',
     kind: 'bool',
     help: 'reload workers when application files change (development)',

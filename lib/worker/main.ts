@@ -2,6 +2,7 @@ import '../early-signals.js';
 import './group-leader.js';
 import './ignore-signals.js';
 import { handleSignal } from '../early-signals.js';
+import { applyInstanceId } from '../protocol/otel-resource.js';
 import type { NativeHandle } from '../listeners/handles.js';
 import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { interceptAppReady } from './app-ready.js';
@@ -13,6 +14,8 @@ import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
 import { takeConnection } from './sticky-connection.js';
 
+// the app's own OpenTelemetry setup finds this worker's identity (a module of workerNodeOptions found it already)
+applyInstanceId();
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings, logFds } = spec;
 // The master opened the log files (this process may not be allowed to) and passed their descriptors.
