@@ -431,7 +431,9 @@ function render(rows, idle, drained, notes, env) {
   const lines = [
     `Node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}); ${gib} GiB memory; app ${APP}; load average ${env.loadStart} at the start, ${env.loadEnd} at the end.`,
     '',
-    "Start: spawn until every worker is ready. HUP: from the signal (PM2: `pm2 reload`) until the new generation is ready / until no old worker is alive. (×) against the bare CommonJS cluster's start with as many workers. Each figure is the median of the rounds (the servers take turns within a round): ${COUNTS.map((n) => `${roundsFor(n)} at ${n}`).join(', ')}. RSS: all processes of the server, summed (shared pages count in each), idle before the HUP and its peak during the HUP, sampled every 50 ms.",
+    "Start: spawn until every worker is ready. HUP: from the signal (PM2: `pm2 reload`) until the new generation is ready / until no old worker is alive. (×) against the bare CommonJS cluster's start with as many workers. Each figure is the median of the rounds (the servers take turns within a round): " +
+      COUNTS.map((n) => `${roundsFor(n)} at ${n}`).join(', ') +
+      '. RSS: all processes of the server, summed (shared pages count in each), idle before the HUP and its peak during the HUP, sampled every 50 ms.',
     '',
     '| workers | server | start | HUP: new ready | HUP: old gone | RSS idle | RSS peak in HUP |',
     '|---:|---|---:|---:|---:|---:|---:|',
