@@ -32,7 +32,7 @@ export async function createServer(
   tls: https.ServerOptions | null,
   listener: unknown = null,
   warn: (line: string) => void = () => {},
-): Promise<net.Server> {
+): Promise<NetServer> {
   if (settings.http2) {
     const h2 = await import('./h2-server.js');
     if (!h2.overridesHttp1Prototypes(listener)) return h2.createH2Server(settings, tls);
