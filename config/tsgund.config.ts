@@ -81,6 +81,11 @@ export default defineConfig({
   // Load the app in the master first: start fails fast on a load error, and
   // HUP then does not load new code. Default: false.
   preload: false,
+  // Node options for every worker, such as an OpenTelemetry SDK:
+  // ['--import ./otel.mjs'] (docs/opentelemetry.md). Loaded after the
+  // privilege drop; a module they name must be root's alone while the master
+  // runs as root. Default: [].
+  workerNodeOptions: [],
   // Development: HUP when the app's files change. Default: false.
   reload: false,
   // More files or directories --reload watches. Default: [].

@@ -1,7 +1,9 @@
 // The forwardedAllowIps list: parsed and checked here, a leaf, because the
 // settings validation, the worker's header filter and the master's sticky
 // placement all read it.
-import net from 'node:net';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const net = process.getBuiltinModule('node:net');
 
 /** One `forwardedAllowIps` entry: '*', an IPv4 or IPv6 address, or a CIDR like 10.0.0.0/8 or fd00::/8. */
 function parseEntry(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {

@@ -241,6 +241,14 @@ const TABLE = [
     default: () => false,
   },
   {
+    key: 'workerNodeOptions',
+    kind: 'list',
+    flag: 'worker-node-option',
+    help: "a Node option for the workers, such as '--import ./otel.mjs' (repeatable); loaded after the privilege drop",
+    doc: "One option per value (`--import ./otel.mjs` or `--import=./otel.mjs`), among those Node accepts in NODE_OPTIONS. They go to the workers' exec arguments, not to NODE_OPTIONS: the master does not load them and the app's children do not inherit them. While the master runs as root, a module they name must be root's alone. See [OpenTelemetry](opentelemetry.md).",
+    default: () => [],
+  },
+  {
     key: 'reload',
     kind: 'bool',
     help: 'reload workers when application files change (development)',

@@ -10,6 +10,7 @@ import { parseSyslogTo } from '../log/syslog-target.js';
 import { LOG_CONFIG_KEYS, isLogConfigKey, logConfigProblem } from './log-transports.js';
 import { allowListProblem } from '../allow-list.js';
 import { SURGE_EXPECTED, parseSurge } from './surge.js';
+import { checkWorkerModules, workerExecArgv } from './worker-node-options.js';
 
 const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
 
@@ -185,6 +186,7 @@ export function validateMerged(settings: Settings): void {
     if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
+  checkWorkerModules(workerExecArgv(settings.workerNodeOptions), settings.chdir ?? process.cwd());
   if (settings.sticky === 'forwarded') {
     if (settings.reusePort) {
       throw new ConfigError(

@@ -1,6 +1,8 @@
-import { isIP } from 'node:net';
-import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { isIP } = process.getBuiltinModule('node:net');
+const { resolve } = process.getBuiltinModule('node:path');
 
 export type BindAddress =
   | { kind: 'tcp'; host: string; port: number }

@@ -3,15 +3,17 @@
 // but not listening, nor for listening on a handle received over IPC when it is
 // a pipe: the Node internals this takes are in internals/node-internals.ts.
 
-import { lookup } from 'node:dns/promises';
-import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
-import net from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import type { Server } from 'node:net';
 import { ConfigError, errnoOf, oneLine } from '../errors.js';
 import { type NativeHandle, createServerHandle, listenOnRawHandle } from '../internals/node-internals.js';
 import { UnsafePathError, checkSocketDirectory } from '../trust/pinned-path.js';
 import { formatBind, type BindAddress } from './address.js';
 import { freeSocketPath } from './unix-path.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { chmodSync, lchownSync, lstatSync, unlinkSync } = process.getBuiltinModule('node:fs');
+const net = process.getBuiltinModule('node:net');
+const { getSystemErrorName } = process.getBuiltinModule('node:util');
 
 /** The libuv stream handle behind a net.Server (TCPWrap or PipeWrap). */
 export type { NativeHandle };
@@ -114,7 +116,8 @@ export async function bindListener(
       let family = net.isIP(ip);
       if (family === 0) {
         try {
-          ({ address: ip, family } = await lookup(address.host));
+          // node:dns/promises only for a host name, not on every worker's boot
+          ({ address: ip, family } = await process.getBuiltinModule('node:dns/promises').lookup(address.host));
         } catch {
           throw new ConfigError(`cannot bind ${label}: host '${address.host}' does not resolve`);
         }
@@ -170,7 +173,7 @@ export function adoptHandle(fd: number, label: string): NativeHandle {
 }
 
 /** Worker side: start accepting on a handle received from the master. */
-export function listenOnHandle(server: net.Server, handle: unknown, backlog: number): Promise<void> {
+export function listenOnHandle(server: Server, handle: unknown, backlog: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.once('listening', () => {
@@ -184,7 +187,7 @@ export function listenOnHandle(server: net.Server, handle: unknown, backlog: num
 }
 
 /** Stop accepting on a worker's server without touching its connections. */
-export function stopAccepting(server: net.Server): void {
+export function stopAccepting(server: Server): void {
   // http.Server#close would also close idle keep-alive sockets at once, racing
   // with requests already on the wire; net's close only closes the listener.
   net.Server.prototype.close.call(server);

@@ -1,6 +1,8 @@
-import { lstatSync, unlinkSync } from 'node:fs';
-import net from 'node:net';
 import { errnoOf as errno } from '../errors.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { lstatSync, unlinkSync } = process.getBuiltinModule('node:fs');
+const net = process.getBuiltinModule('node:net');
 
 /** Does a process accept connections on the unix socket at `path`? */
 export function socketAnswers(path: string): Promise<boolean> {

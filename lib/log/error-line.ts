@@ -3,10 +3,12 @@
 // the same lines straight to its inherited descriptor so that it boots without
 // loading winston and its 30-odd modules, which sit on every worker's path to
 // its first request (see the README's benchmark notes).
-import { inspect } from 'node:util';
 import type { WorkerText } from '../worker-text.js';
 import type { LineFile } from './line-file.js';
 import { errorLogTime } from './time.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { inspect } = process.getBuiltinModule('node:util');
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error' | 'critical';
 

@@ -2,9 +2,8 @@
 // (syslog, a config's winston transports), a worker writes its entries as JSON
 // lines to a pipe the master reads, and the master logs each through winston
 // under the worker's pid. A leaf module: the worker loads only node:net here.
-import { closeSync } from 'node:fs';
-import net from 'node:net';
-import { finished, type Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { RawWorkerText, escapeText } from '../worker-text.js';
 import {
   type ErrorLog,
@@ -15,6 +14,11 @@ import {
   createDirectErrorLog,
 } from './error-line.js';
 import { LineFile } from './line-file.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { closeSync } = process.getBuiltinModule('node:fs');
+const net = process.getBuiltinModule('node:net');
+const { finished } = process.getBuiltinModule('node:stream');
 
 /** What a worker holds for a master that does not read before it drops lines (counted, reported once read again). */
 export const PIPE_BACKLOG_BYTES = 4 * 1024 * 1024;
@@ -27,7 +31,7 @@ export const MAX_PIPE_LINE = 64 * 1024;
  * before a SIGKILL is in the pipe) and queues the rest, up to PIPE_BACKLOG_BYTES.
  */
 export class PipeLineWriter {
-  private readonly socket: net.Socket;
+  private readonly socket: Socket;
   private dropped = 0;
 
   constructor(fd: number) {

@@ -5,8 +5,10 @@
 // Node's IPC cannot carry a regular file's descriptor, so the native addon
 // does the sendmsg/recvmsg (SCM_RIGHTS). Without it (a platform without a
 // prebuild, an older build) the worker reopens the path as before.
-import { closeSync } from 'node:fs';
 import { loadNativeAddon } from '../native-addon.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { closeSync } = process.getBuiltinModule('node:fs');
 
 /** The logs a handover carries, in this order; the message's byte says which are there. */
 const KEYS = ['errorlog', 'accesslog'] as const;

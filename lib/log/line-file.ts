@@ -1,8 +1,10 @@
-import fs from 'node:fs';
-import { finished } from 'node:stream';
 import { writeFdSync } from './fd-write.js';
 import { LineBatcher, PIPE_BUF } from './line-batcher.js';
 import { type OpenOptions, openLogFile, type OpenedLog } from './safe-open.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const fs = process.getBuiltinModule('node:fs');
+const { finished } = process.getBuiltinModule('node:stream');
 
 /** Batch size for a regular file, where one O_APPEND write(2) is atomic at any size. */
 const FILE_BATCH_BYTES = 64 * 1024;

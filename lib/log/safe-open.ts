@@ -17,8 +17,10 @@
 //   refused where it could be planted.
 // - Only a file this very open created (O_EXCL) is fchown'ed, through its
 //   descriptor; nothing is ever chowned, chmodded or truncated by path.
-import fs from 'node:fs';
 import { type Owner, type Resolved, resolvePinned, stdioFdOf, UnsafePathError } from '../trust/pinned-path.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const fs = process.getBuiltinModule('node:fs');
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fs.constants;
 // O_NONBLOCK: a planted FIFO fails with ENXIO instead of blocking the master in open().

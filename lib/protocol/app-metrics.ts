@@ -13,6 +13,16 @@ import { quote } from '../worker-text.js';
 export const METRICS_REQUEST = 'prom-client:getMetricsReq';
 export const METRICS_RESPONSE = 'prom-client:getMetricsRes';
 
+/**
+ * The requestId of the report a worker sends unasked as it drains: its last
+ * values, kept by the master once it exits (app-metrics-ledger.ts). The
+ * master's own requests count up from 1.
+ */
+export const FINAL_REPORT_ID = -1;
+
+/** Names in tsgund's own namespace: an app's metric or series with one is left out. */
+export const RESERVED_PREFIX = 'tsgund_';
+
 export interface MetricsRequest {
   type: typeof METRICS_REQUEST;
   requestId: number;
@@ -91,14 +101,23 @@ function labelsOf(v: unknown, budget: Budget): Record<string, string | number> {
   return out;
 }
 
-function seriesOf(v: unknown, budget: Budget): AppMetricValue {
+/** Counters and histograms only ever add: their values must be finite. */
+const CUMULATIVE_TYPES: readonly string[] = ['counter', 'histogram'];
+
+function seriesOf(v: unknown, metric: string, type: string, budget: Budget): AppMetricValue {
   if (!isRecord(v)) throw new Malformed('a value is not an object');
   budget.spend(32);
-  // JSON (the IPC channel's encoding) turns NaN and ±Infinity into null
-  const value = v.value === null ? Number.NaN : v.value;
-  if (typeof value !== 'number') throw new Malformed('a value is not a number');
+  let value: number;
+  if (typeof v.value === 'number' && Number.isFinite(v.value)) value = v.value;
+  // JSON (the IPC channel's encoding) turns NaN and ±Infinity into null: a gauge may say NaN
+  else if (v.value === null && !CUMULATIVE_TYPES.includes(type)) value = Number.NaN;
+  else throw new Malformed(`a value of ${metric} is not a finite number`);
   const out: AppMetricValue = { value, labels: labelsOf(v.labels, budget) };
-  if (v.metricName !== undefined) out.metricName = text(v.metricName, 'series name', budget, METRIC_NAME);
+  if (v.metricName !== undefined) {
+    out.metricName = text(v.metricName, 'series name', budget, METRIC_NAME);
+    // prom-client's series are the metric's name or it with a suffix (_bucket, _sum, _count)
+    if (!out.metricName.startsWith(metric)) throw new Malformed(`series ${out.metricName} is not one of ${metric}`);
+  }
   return out;
 }
 
@@ -109,7 +128,7 @@ function metricOf(v: unknown, budget: Budget): AppMetric | string {
   const type = v.type;
   if (!METRIC_TYPES.includes(type as AppMetric['type'])) throw new Malformed(`${name} has an unknown type`);
   if (!Array.isArray(v.values)) throw new Malformed(`values of ${name} are not a list`);
-  const values = v.values.map((x) => seriesOf(x, budget));
+  const values = v.values.map((x) => seriesOf(x, name, type as string, budget));
   // prom-client's default aggregator; a custom one cannot be applied here, so the metric is left out
   const aggregator = v.aggregator ?? 'sum';
   if (!AGGREGATORS.includes(aggregator as Aggregator)) return name;
@@ -148,19 +167,17 @@ export function parseMetricsAnswer(msg: unknown, maxBytes = MAX_ANSWER_BYTES): M
   return { ok: true, requestId, metrics, unsupported };
 }
 
-/**
- * Split off the metrics that would write tsgund's own series (prefix
- * `tsgund_`), by their name or the name of any of their series (`metricName`):
- * tsgund's win.
- */
-export function withoutReserved(
-  metrics: readonly AppMetric[],
-  prefix = 'tsgund_',
-): { kept: AppMetric[]; reserved: string[] } {
+/** Does `m` use tsgund's namespace, by its name or the name of any of its series? */
+export function isReserved(m: AppMetric): boolean {
+  return m.name.startsWith(RESERVED_PREFIX) || m.values.some((v) => v.metricName?.startsWith(RESERVED_PREFIX));
+}
+
+/** Split off the metrics that use tsgund's own namespace (prefix `tsgund_`): tsgund's win. */
+export function withoutReserved(metrics: readonly AppMetric[]): { kept: AppMetric[]; reserved: string[] } {
   const kept: AppMetric[] = [];
   const reserved: string[] = [];
   for (const m of metrics) {
-    if (m.name.startsWith(prefix) || m.values.some((v) => v.metricName?.startsWith(prefix))) reserved.push(m.name);
+    if (isReserved(m)) reserved.push(m.name);
     else kept.push(m);
   }
   return { kept, reserved };

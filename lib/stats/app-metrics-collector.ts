@@ -20,6 +20,8 @@ export interface MetricsPeer {
 export interface AppScrape {
   /** One list of metrics per worker that answered, for `AggregatorRegistry.aggregate`. */
   answers: AppMetric[][];
+  /** The pid of each answer's worker (answers[i] came from pids[i]). */
+  pids: number[];
   asked: number;
   answered: number;
 }
@@ -40,6 +42,7 @@ interface Pending {
   /** Of those, the ones the scrape waits for (the others are late). */
   awaited: Set<number>;
   answers: AppMetric[][];
+  pids: number[];
   asked: number;
   finish: () => void;
 }
@@ -87,12 +90,13 @@ export class AppMetricsCollector {
         waiting: new Set(),
         awaited: new Set(),
         answers: [],
+        pids: [],
         asked: 0,
         finish: () => {
           if (!this.pending.delete(requestId)) return;
           if (timer !== null) this.timers.clear(timer);
           for (const id of p.awaited) this.late.add(id);
-          resolve({ answers: p.answers, asked: p.asked, answered: p.answers.length });
+          resolve({ answers: p.answers, pids: p.pids, asked: p.asked, answered: p.answers.length });
         },
       };
       this.pending.set(requestId, p);
@@ -124,7 +128,10 @@ export class AppMetricsCollector {
     p.awaited.delete(pid);
     this.late.delete(pid);
     const answer = parseMetricsAnswer(msg);
-    if (answer.ok) p.answers.push(answer.metrics);
+    if (answer.ok) {
+      p.answers.push(answer.metrics);
+      p.pids.push(pid);
+    }
     if (answer.ok && answer.unsupported.length)
       this.warnOnce(pid, `metrics with an unknown aggregator left out: ${answer.unsupported.slice(0, 5).join(', ')}`);
     if (!answer.ok) this.warnOnce(pid, `answer dropped: ${answer.why}`);

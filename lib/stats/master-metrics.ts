@@ -154,6 +154,16 @@ export class MasterMetrics {
     labelNames: ['answered'] as const,
     registers: [this.registry],
   });
+  private readonly appUnreported = new Counter({
+    name: 'tsgund_app_metrics_unreported_exits_total',
+    help: "Workers that exited without reporting their last app metrics (killed, crashed): what they counted since their last answer to a scrape is not in the app's counters",
+    registers: [this.registry],
+  });
+  private readonly appDropped = new Counter({
+    name: 'tsgund_app_metrics_series_dropped_total',
+    help: "Series of exited workers' app counters and histograms not kept, past the limit of series the master keeps",
+    registers: [this.registry],
+  });
   /** App metric names already reported as clashing with tsgund's (one warning each, bounded). */
   private readonly clashes = new Set<string>();
 
@@ -192,6 +202,14 @@ export class MasterMetrics {
 
   ignoredMessage(reason: IgnoreReason): void {
     this.ignored.inc({ reason });
+  }
+
+  appUnreportedExit(): void {
+    this.appUnreported.inc();
+  }
+
+  appSeriesDropped(): void {
+    this.appDropped.inc();
   }
 
   reload(ok: boolean): void {

@@ -32,14 +32,15 @@ export function skipFileChecks(): void {
 
 export const checkingFiles = (): boolean => enforced;
 
-/** Throws UntrustedFileError, naming the path and its owner or mode, unless only root could have written `file`. */
-export function assertRootOnly(file: string, what: string): void {
+/**
+ * Throws UntrustedFileError, naming the path and its owner or mode, unless
+ * only root could have written `file`; `risk` says what the file would do.
+ */
+export function assertRootOnly(file: string, what: string, risk = 'it would run as root'): void {
   if (!enforced) return;
   const why = whyUntrusted(file);
   if (why !== null) {
-    throw new UntrustedFileError(
-      `refusing ${what} ${file}: ${why}; it would run as root (${INSECURE_FLAG} skips this check)`,
-    );
+    throw new UntrustedFileError(`refusing ${what} ${file}: ${why}; ${risk} (${INSECURE_FLAG} skips this check)`);
   }
 }
 

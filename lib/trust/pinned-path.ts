@@ -14,8 +14,11 @@
 //   paths, world-writable only; for code that runs as root, group-writable too.
 // - The last component is the caller's to check on an open descriptor
 //   (log/safe-open.ts) or by ownership (trust/file-trust.ts).
-import fs from 'node:fs';
-import path from 'node:path';
+
+import type { Stats } from 'node:fs';
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const fs = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
 
 const MAX_SYMLINKS = 40;
 export const STICKY = 0o1000;
@@ -52,7 +55,7 @@ const euid = process.geteuid?.() ?? 0;
 export const trusted = (uid: number): boolean => uid === 0 || uid === euid;
 
 /** Why an untrusted user could add, rename or remove entries of this directory; null if none can. */
-function plantable(dir: fs.Stats, writers: number): string | null {
+function plantable(dir: Stats, writers: number): string | null {
   if (!trusted(dir.uid)) return `owned by uid ${dir.uid}`;
   if (dir.mode & writers & 0o002) return 'writable by everyone';
   if (dir.mode & writers) return `writable by its group (mode 0${(dir.mode & 0o7777).toString(8)})`;
@@ -60,13 +63,13 @@ function plantable(dir: fs.Stats, writers: number): string | null {
 }
 
 /** Can `entry`, found in `dir`, be replaced by an untrusted user? (Entries of a sticky dir only by their owner.) */
-function replaceable(dir: fs.Stats, entry: fs.Stats, writers: number): string | null {
+function replaceable(dir: Stats, entry: Stats, writers: number): string | null {
   const why = plantable(dir, writers);
   if (why === null) return null;
   return dir.mode & STICKY && trusted(entry.uid) && trusted(dir.uid) ? null : why;
 }
 
-const lstatOrNull = (p: string): fs.Stats | null => {
+const lstatOrNull = (p: string): Stats | null => {
   try {
     return fs.lstatSync(p);
   } catch (err) {

@@ -1,11 +1,14 @@
-import { existsSync } from 'node:fs';
+import type { Server } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
-import net from 'node:net';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { EXIT, UserError } from '../errors.js';
 import { describeLoadFailure } from './load-error.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { existsSync } = process.getBuiltinModule('node:fs');
+const { createRequire } = process.getBuiltinModule('node:module');
+const net = process.getBuiltinModule('node:net');
+const { resolve } = process.getBuiltinModule('node:path');
+const { pathToFileURL } = process.getBuiltinModule('node:url');
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => unknown;
 type Close = () => unknown;
@@ -17,7 +20,7 @@ type Close = () => unknown;
  */
 export type LoadedApp =
   | { kind: 'listener'; listener: RequestListener; close: Close | null }
-  | { kind: 'server'; server: net.Server; close: Close | null }
+  | { kind: 'server'; server: Server; close: Close | null }
   | { kind: 'none'; close: null };
 
 export class AppLoadError extends UserError {

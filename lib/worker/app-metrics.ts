@@ -11,7 +11,7 @@
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { METRICS_RESPONSE } from '../protocol/app-metrics.js';
+import { FINAL_REPORT_ID, METRICS_REQUEST, METRICS_RESPONSE } from '../protocol/app-metrics.js';
 
 interface PromClient {
   register: { getMetricsAsJSON(): unknown };
@@ -57,4 +57,40 @@ export function appMetricsResponder(appDir: string): (requestId: unknown) => voi
       () => reply(requestId as number, []),
     );
   };
+}
+
+const isFinalReport = (msg: unknown): boolean =>
+  typeof msg === 'object' &&
+  msg !== null &&
+  (msg as { type?: unknown }).type === METRICS_RESPONSE &&
+  (msg as { requestId?: unknown }).requestId === FINAL_REPORT_ID;
+
+type Send = NonNullable<typeof process.send>;
+
+/**
+ * As the worker drains: send the master the app's last values, as an answer
+ * to a request of our own (FINAL_REPORT_ID) put on the worker's message
+ * event, so that whoever answers the master's requests answers it, with the
+ * registries the app chose. Resolves once that answer is written to the
+ * channel, or after `ms`.
+ */
+export function reportFinalMetrics(ms = 1000): Promise<void> {
+  if (!process.connected) return Promise.resolve();
+  return new Promise((resolve) => {
+    const original = process.send as Send;
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      if (process.send === watching) process.send = original;
+      resolve();
+    };
+    const watching = ((msg: unknown, ...rest: unknown[]): boolean => {
+      if (!isFinalReport(msg)) return (original as (...a: unknown[]) => boolean)(msg, ...rest);
+      process.send = original;
+      return original(msg, undefined, {}, done);
+    }) as Send;
+    process.send = watching;
+    timer = setTimeout(done, ms);
+    process.emit('message', { type: METRICS_REQUEST, requestId: FINAL_REPORT_ID }, undefined);
+  });
 }

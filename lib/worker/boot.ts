@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { AS_ALLOWED, AppLoadError, describeValue, loadApp } from './app-loader.js';
 import { awaitAppReady } from './app-ready.js';
@@ -9,6 +8,9 @@ import type { Features, WorkerRuntime } from './runtime.js';
 import { createServer, socketAddress } from './serve.js';
 import type { Swappable } from './tls-context.js';
 import type { Arrived } from './sockets.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /**
  * The features a worker's settings use, each imported only then: the access

@@ -1,6 +1,8 @@
-import net from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { Server } from 'node:net';
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const net = process.getBuiltinModule('node:net');
+const { dirname, resolve } = process.getBuiltinModule('node:path');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 /** Where an app asked to listen: a TCP port, a unix socket path, a file descriptor or a handle. */
 export type ListenTarget = { port: number } | { path: string } | { fd: number } | { handle: true };
@@ -42,11 +44,11 @@ export function describeTarget(t: ListenTarget): string {
  * a handle (the sockets the master sent), or on anything with `passOwnCalls`.
  */
 export function interceptListen(
-  onListen: (server: net.Server, target: ListenTarget, cb: (() => void) | undefined) => void,
+  onListen: (server: Server, target: ListenTarget, cb: (() => void) | undefined) => void,
   { passOwnCalls = false } = {},
 ): void {
   const original = net.Server.prototype.listen;
-  net.Server.prototype.listen = function listen(this: net.Server, ...args: ListenArgs): net.Server {
+  net.Server.prototype.listen = function listen(this: Server, ...args: ListenArgs): Server {
     const target = listenTarget(args);
     const onHandle = 'fd' in target || 'handle' in target;
     if ((passOwnCalls || onHandle) && isOwnCaller(listen)) {

@@ -2,12 +2,13 @@
 // where it points (file:line:column, the source line and a caret, as Node
 // prints an uncaught error), a hint for the known traps, and the stack on
 // request. Used by the worker, and by the master for check-config and preload.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { oneLine } from '../errors.js';
 import { typeStrippingHint } from '../type-stripping.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
+const { dirname, isAbsolute, join, relative, sep } = process.getBuiltinModule('node:path');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 /** Where an error points, with the source line and its caret line. */
 export interface Location {
@@ -108,12 +109,15 @@ function probeModuleSyntax(url: string): Location | null {
   const code = `import 'data:text/javascript,process.exit(0)';\nimport ${JSON.stringify(url)};\n`;
   // loaded as this process loads modules (NODE_OPTIONS and flags such as --import tsx), minus the inspector
   const flags = process.execArgv.filter((a) => !/^--inspect/.test(a));
-  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', code], {
-    env,
-    encoding: 'utf8',
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 15_000,
-  });
+  // node:child_process only when an app failed to load, not on every worker's boot
+  const r = process
+    .getBuiltinModule('node:child_process')
+    .spawnSync(process.execPath, [...flags, '--input-type=module', '-e', code], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 15_000,
+    });
   return r.status === 0 ? null : arrowLocation(r.stderr ?? '');
 }
 

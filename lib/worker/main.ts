@@ -3,6 +3,7 @@ import './group-leader.js';
 import './ignore-signals.js';
 import { handleSignal } from '../early-signals.js';
 import { checkWorkerInternals } from '../internals/node-internals.js';
+import { applyInstanceId } from '../protocol/otel-resource.js';
 import type { NativeHandle } from '../listeners/handles.js';
 import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { interceptAppReady } from './app-ready.js';
@@ -15,6 +16,8 @@ import { SocketArrival } from './sockets.js';
 import { takeConnection } from './sticky-connection.js';
 import { appSignalEmitter } from './kill-signal.js';
 
+// the app's own OpenTelemetry setup finds this worker's identity (a module of workerNodeOptions found it already)
+applyInstanceId();
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings, logFds } = spec;
 // The master opened the log files (this process may not be allowed to) and passed their descriptors.
@@ -34,6 +37,11 @@ const guests = lazy(() => import('./guests.js').then(({ Guests }) => new Guests(
 const appMetrics = lazy(() =>
   import('./app-metrics.js').then(({ appMetricsResponder }) => appMetricsResponder(appDir)),
 );
+
+// the app's counters must not lose what this worker counted: its last values go to the master as it drains
+if (spec.stats)
+  rt.reportAppMetrics = () =>
+    appMetrics().then(() => import('./app-metrics.js').then(({ reportFinalMetrics }) => reportFinalMetrics()));
 
 type MessageHandlers = {
   [T in MasterToWorker['type']]: (msg: Extract<MasterToWorker, { type: T }>, handle: unknown) => void;

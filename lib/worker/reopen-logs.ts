@@ -1,5 +1,7 @@
-import { closeSync } from 'node:fs';
 import { takeHandedLogs, type HandedLogs } from '../log/fd-handover.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const { closeSync } = process.getBuiltinModule('node:fs');
 
 /** A worker's log as USR1 sees it: reopen(fd) takes the master's descriptor, reopen() opens the path. */
 interface Reopenable {

@@ -41,6 +41,8 @@ export class WorkerRuntime {
   /** With sticky placement: the first bind's address, which the served server reports as its own. */
   stickyAddress: net.AddressInfo | null = null;
   closeApp: (() => unknown) | null = null;
+  /** Sends the app's last metrics to the master, when it collects them (main.ts). */
+  reportAppMetrics: (() => Promise<void>) | null = null;
   private requests = 0;
   drainer: Drainer | null = null;
   /** The one server this worker serves on all binds, and the promise of it listening. */
@@ -195,6 +197,7 @@ export class WorkerRuntime {
       }
     }
     await this.features.hooks?.call('workerExit', this.info);
+    await this.reportAppMetrics?.();
     this.sendLastStats(() => this.exitNow(0));
   }
 

@@ -1,12 +1,15 @@
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http';
 import type https from 'node:https';
 import { http } from '../node-http.js';
-import net from 'node:net';
 import type { Settings } from '../config/types.js';
 import { listenOnHandle } from '../listeners/handles.js';
 import { startConnectionsTracking } from '../internals/node-internals.js';
 import type { Bind } from './binds.js';
 import type { H2Settings } from './h2-server.js';
+
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const net = process.getBuiltinModule('node:net');
 
 type Limits = Pick<
   Settings,
@@ -30,7 +33,7 @@ export async function createServer(
   tls: https.ServerOptions | null,
   listener: unknown = null,
   warn: (line: string) => void = () => {},
-): Promise<net.Server> {
+): Promise<NetServer> {
   if (settings.http2) {
     const h2 = await import('./h2-server.js');
     if (!h2.overridesHttp1Prototypes(listener)) return h2.createH2Server(settings, tls);
@@ -76,7 +79,7 @@ export function checkingIntervalMs(headersTimeoutMs: number, requestTimeoutMs: n
  * timeouts often enough. node:http starts the check on 'listening', with the
  * interval then set; an app's shorter one is kept.
  */
-export function checkTimeoutsOften(server: net.Server): void {
+export function checkTimeoutsOften(server: NetServer): void {
   const s = server as Partial<Pick<Server, 'headersTimeout' | 'requestTimeout'>> & {
     connectionsCheckingInterval?: number;
   };
@@ -113,7 +116,7 @@ export function refuseOverLimits(settings: Limits, req: IncomingMessage, res: Se
  * handed over with emit('connection'). Returns the servers that accept, one
  * per bind, not yet listening.
  */
-export function acceptorsFor(server: net.Server, binds: Bind[], maxConnections: number): net.Server[] {
+export function acceptorsFor(server: NetServer, binds: Bind[], maxConnections: number): NetServer[] {
   const acceptors = binds
     .slice(1)
     .map(() =>
@@ -127,12 +130,12 @@ export function acceptorsFor(server: net.Server, binds: Bind[], maxConnections: 
   return all;
 }
 
-export async function listenAll(accepting: net.Server[], binds: Bind[], backlog: number): Promise<void> {
+export async function listenAll(accepting: NetServer[], binds: Bind[], backlog: number): Promise<void> {
   await Promise.all(accepting.map((s, i) => listenOnHandle(s, binds[i]!.handle, backlog)));
 }
 
 /** The address a bound socket handle has (null for one that is not TCP). */
-export function socketAddress(handle: unknown): net.AddressInfo | null {
+export function socketAddress(handle: unknown): AddressInfo | null {
   const out: Record<string, unknown> = {};
   const h = handle as { getsockname?(out: Record<string, unknown>): number };
   if (h.getsockname?.(out) !== 0 || typeof out.port !== 'number') return null;
@@ -148,7 +151,7 @@ export function socketAddress(handle: unknown): net.AddressInfo | null {
  * tell the app it listens). And an app's listen callback that asks for
  * server.address(), as many log the port, gets the bind's.
  */
-export function serveFromMaster(server: net.Server, address: net.AddressInfo | null): void {
+export function serveFromMaster(server: NetServer, address: AddressInfo | null): void {
   startConnectionsTracking(server);
   if (address) server.address = () => address;
 }

@@ -1,4 +1,6 @@
-import net from 'node:net';
+import type { Server, SocketConstructorOpts } from 'node:net';
+// Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
+const net = process.getBuiltinModule('node:net');
 
 /**
  * Sticky placement: a connection the master accepted and chose this worker
@@ -6,13 +8,13 @@ import net from 'node:net';
  * drain counts it like any other; with no server to serve it (booting,
  * draining) or a malformed head it is closed.
  */
-export function takeConnection(handle: unknown, head: unknown, server: net.Server | null): void {
+export function takeConnection(handle: unknown, head: unknown, server: Server | null): void {
   // a connection the master read from comes as its bare TCP handle (see lib/master/placement/sticky-placement.ts)
   const socket =
     handle instanceof net.Socket
       ? handle
       : (handle as object | null)?.constructor?.name === 'TCP'
-        ? new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts)
+        ? new net.Socket({ handle, readable: true, writable: true } as SocketConstructorOpts)
         : null;
   if (!socket) return;
   if (!server || (head !== undefined && typeof head !== 'string')) {

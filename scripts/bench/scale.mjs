@@ -1,6 +1,8 @@
-// Scale: start, HUP and memory of big pools, tsgund beside a bare SCHED_NONE
-// node:cluster and PM2 cluster mode, all serving the same tiny app, plus the
-// tsgund master's idle cost and a HUP with many idle keep-alive connections.
+// Scale: start, HUP and memory of big pools, tsgund beside bare SCHED_NONE
+// node:cluster servers and PM2 cluster mode, all serving the same tiny
+// CommonJS app, plus the tsgund master's idle cost and a HUP with many idle
+// keep-alive connections. The yardstick (×) is the leanest bare cluster:
+// CommonJS primary and workers that require() the app (bare-cluster.cjs).
 //
 //   npm run bench            (run.mjs, reload.mjs, then this)
 //   node scripts/bench/scale.mjs
@@ -10,7 +12,9 @@
 //   start  spawn until every worker is ready:
 //            tsgund   the master's `Booted N worker(s)` line (its own timestamp)
 //            bare     the primary's `all N workers listening` line (cluster
-//                     'listening' from every worker)
+//                     'listening' from every worker): bare-cjs (CommonJS,
+//                     require() of the app) and bare (an ES module primary
+//                     whose workers import() the app)
 //            pm2      `pm2 start -i N` returns: PM2 answers once every worker
 //                     is "online" (forked, not necessarily listening); the
 //                     time includes starting PM2's daemon and CLI
@@ -32,9 +36,16 @@
 // then HUP: the time until no old worker is alive, and the requests that
 // failed from the HUP until 1 s after the last old worker left.
 //
+// Each figure is the median of several rounds (5, or 3 above 32 workers), the
+// servers taking turns within a round, so that a shared machine's noise
+// falls on all of them alike.
+//
 // Env knobs:
 //   SCALE_WORKERS  comma list of worker counts (default 2,32,128)
-//   SCALE_SERVERS  comma list (default bare,tsgund,tsgund-surge,pm2)
+//   SCALE_SERVERS  comma list (default bare-cjs,bare,tsgund,tsgund-surge,pm2)
+//   SCALE_ROUNDS   rounds per worker count (default 5, or 3 above 32 workers)
+//   BASE_CLI       another build's dist/lib/cli/main.js: a row 'tsgund (BASE_CLI)'
+//                  beside this build's, to measure a change in the same rounds
 //   SURGE          reload surge of the tsgund-surge row (default 25%); that row
 //                  is '–' unless `tsgund start --help` lists --reload-surge
 //   IDLE           seconds the master idles for its CPU figure (default 10, 0 = skip)
@@ -42,7 +53,7 @@
 //   DRAIN_CONNS    idle keep-alive connections of the drain run (default 10000, 0 = skip)
 //   DRAIN_SOURCES  127.0.0.x source addresses they are spread over (default 4),
 //                  so that they do not use up one address's ephemeral ports
-//   APP            app module (default examples/hello.js; needs /pid and /slow)
+//   APP            app module (default scripts/bench/hello.cjs; needs /pid and /slow)
 //   PM2_BIN        pm2 executable (default node_modules/.bin/pm2; skipped if absent)
 //   OUT            file the tables are written to as well (default
 //                  $TMPDIR/tsgund-scale.md)
@@ -79,7 +90,7 @@ const COUNTS = (process.env.SCALE_WORKERS ?? '2,32,128').split(',').map((s) => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`SCALE_WORKERS: '${s}' is not a worker count >= 1`);
   return n;
 });
-const KNOWN = ['bare', 'tsgund', 'tsgund-surge', 'pm2'];
+const KNOWN = ['bare-cjs', 'bare', 'tsgund', 'tsgund-base', 'tsgund-surge', 'pm2'];
 const WANTED = (process.env.SCALE_SERVERS ?? KNOWN.join(',')).split(',').map((s) => s.trim());
 for (const k of WANTED) if (!KNOWN.includes(k)) throw new Error(`SCALE_SERVERS: '${k}' is not one of ${KNOWN}`);
 const SURGE = process.env.SURGE ?? '25%';
@@ -87,10 +98,13 @@ const IDLE = positive('IDLE', 10);
 const DRAIN_WORKERS = positive('DRAIN_WORKERS', 8);
 const DRAIN_CONNS = positive('DRAIN_CONNS', 10_000);
 const DRAIN_SOURCES = Math.min(254, Math.max(1, positive('DRAIN_SOURCES', 4)));
-const APP = process.env.APP ?? 'examples/hello.js';
+const APP = process.env.APP ?? 'scripts/bench/hello.cjs';
+const ROUNDS = process.env.SCALE_ROUNDS === undefined ? null : Math.max(1, positive('SCALE_ROUNDS', 1));
+const roundsFor = (n) => ROUNDS ?? (n > 32 ? 3 : 5);
 const PM2_BIN = process.env.PM2_BIN ?? path.join(root, 'node_modules/.bin/pm2');
 const OUT = process.env.OUT ?? path.join(os.tmpdir(), 'tsgund-scale.md');
 const CLI = path.join(root, 'dist/lib/cli/main.js');
+const BASE_CLI = process.env.BASE_CLI ? path.resolve(process.env.BASE_CLI) : null;
 const node = process.execPath;
 const SAMPLE_MS = 50;
 
@@ -220,10 +234,24 @@ async function idleCpu(pid, seconds) {
 const surgeSupported = () =>
   spawnSync(node, [CLI, 'start', '--help'], { encoding: 'utf8' }).stdout?.includes('--reload-surge') ?? false;
 
-async function tsgund(n, extra = [], { idle = 0 } = {}) {
+async function tsgund(n, extra = [], { idle = 0, cli = CLI } = {}) {
   const port = await freePort();
   const t0 = Date.now();
-  const args = [CLI, 'start', APP, '-w', String(n), '-b', `127.0.0.1:${port}`, '--log-format', 'json', ...extra];
+  // a boot timeout with room: on a busy machine a big generation may take longer than the default 30 s
+  const timeouts = ['--boot-timeout', '600'];
+  const args = [
+    cli,
+    'start',
+    APP,
+    '-w',
+    String(n),
+    '-b',
+    `127.0.0.1:${port}`,
+    '--log-format',
+    'json',
+    ...timeouts,
+    ...extra,
+  ];
   const srv = spawnServer(`tsgund-${n}`, args, {}, 'SIGQUIT');
   try {
     const start = stamp(await srv.waitLine(/"Booted \d+ worker/)) - t0;
@@ -240,11 +268,11 @@ async function tsgund(n, extra = [], { idle = 0 } = {}) {
   }
 }
 
-async function bare(n) {
+async function bare(n, script = 'scripts/bench/bare-cluster.mjs') {
   const port = await freePort();
   const t0 = Date.now();
   const env = { PORT: String(port), WORKERS: String(n), SCHED: 'none' };
-  const srv = spawnServer(`bare-${n}`, ['scripts/bench/bare-cluster.mjs', APP], env, 'SIGTERM');
+  const srv = spawnServer(`bare-${n}`, [script, APP], env, 'SIGTERM');
   try {
     await srv.waitLine(/all \d+ workers listening/);
     const start = Date.now() - t0;
@@ -403,13 +431,17 @@ function render(rows, idle, drained, notes, env) {
   const lines = [
     `Node ${process.version}; ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? '?'}); ${gib} GiB memory; app ${APP}; load average ${env.loadStart} at the start, ${env.loadEnd} at the end.`,
     '',
-    "Start: spawn until every worker is ready. HUP: from the signal (PM2: `pm2 reload`) until the new generation is ready / until no old worker is alive. (×) against the bare cluster's start with as many workers. RSS: all processes of the server, summed (shared pages count in each), idle before the HUP and its peak during the HUP, sampled every 50 ms.",
+    "Start: spawn until every worker is ready. HUP: from the signal (PM2: `pm2 reload`) until the new generation is ready / until no old worker is alive. (×) against the bare CommonJS cluster's start with as many workers. Each figure is the median of the rounds (the servers take turns within a round): " +
+      COUNTS.map((n) => `${roundsFor(n)} at ${n}`).join(', ') +
+      '. RSS: all processes of the server, summed (shared pages count in each), idle before the HUP and its peak during the HUP, sampled every 50 ms.',
     '',
     '| workers | server | start | HUP: new ready | HUP: old gone | RSS idle | RSS peak in HUP |',
     '|---:|---|---:|---:|---:|---:|---:|',
   ];
   for (const n of COUNTS) {
-    const base = rows.find((r) => r.n === n && r.key === 'bare')?.start;
+    const base = (
+      rows.find((r) => r.n === n && r.key === 'bare-cjs') ?? rows.find((r) => r.n === n && r.key === 'bare')
+    )?.start;
     for (const r of rows.filter((row) => row.n === n)) {
       if (!r.start) {
         lines.push(`| ${n} | ${r.name} | – | – | – | – | – |`);
@@ -417,7 +449,7 @@ function render(rows, idle, drained, notes, env) {
       }
       const h = r.hup;
       lines.push(
-        `| ${n} | ${r.name} | ${sec(r.start)}${r.key === 'bare' ? '' : vs(r.start, base)} | ${h ? sec(h.ready) + vs(h.ready, base) : '–'} | ${h ? sec(h.gone) + vs(h.gone, base) : '–'} | ${mib(r.rss)} | ${h ? mib(h.peak) : '–'} |`,
+        `| ${n} | ${r.name} | ${sec(r.start)}${r.key === 'bare-cjs' ? '' : vs(r.start, base)} | ${h ? sec(h.ready) + vs(h.ready, base) : '–'} | ${h ? sec(h.gone) + vs(h.gone, base) : '–'} | ${mib(r.rss)} | ${h ? mib(h.peak) : '–'} |`,
       );
     }
   }
@@ -449,20 +481,53 @@ const loadavg = () =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-async function measure(name, key, n, run, notes, rows) {
+const median = (values) => {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+/** One row of the medians of `rounds` (the results of one server and worker count); a failed round counts as none. */
+function medianRow(name, key, n, rounds) {
+  const ok = rounds.filter((r) => r.start);
+  if (!ok.length) return { name, key, n };
+  const of = (pick) => median(ok.map(pick));
+  const hups = ok.filter((r) => r.hup);
+  const hup = hups.length
+    ? {
+        ready: median(hups.map((r) => r.hup.ready)),
+        gone: median(hups.map((r) => r.hup.gone)),
+        peak: median(hups.map((r) => r.hup.peak)),
+      }
+    : null;
+  return {
+    ...ok[0],
+    name,
+    key,
+    n,
+    rounds: ok.length,
+    start: of((r) => r.start),
+    rss: of((r) => r.rss),
+    masterRss: of((r) => r.masterRss),
+    cpu: of((r) => r.cpu),
+    hup,
+  };
+}
+
+/** One round of one server: its result is added to `results`, a failure to `notes`. */
+async function measure(name, n, round, run, notes, results) {
   if (guard.interrupted) return;
-  log(`${name}, ${n} workers`);
+  log(`${name}, ${n} workers, round ${round + 1}`);
   try {
     const r = await run();
-    rows.push({ name, key, n, ...r });
+    results.push(r);
     log(
       `${name}, ${n} workers: start ${sec(r.start)}, HUP ${r.hup ? `${sec(r.hup.ready)} / ${sec(r.hup.gone)}` : '–'}`,
     );
   } catch (e) {
     if (guard.interrupted) return;
-    notes.push(`${name} with ${n} workers: failed, ${e.message.split('\n')[0]}`);
+    notes.push(`${name} with ${n} workers, round ${round + 1}: failed, ${e.message.split('\n')[0]}`);
     log(`${name} with ${n} workers failed: ${e.stack ?? e}`);
-    rows.push({ name, key, n });
   }
 }
 
@@ -481,16 +546,21 @@ async function main() {
   if (WANTED.includes('pm2') && !pm2ok) notes.push(`pm2: skipped, ${path.relative(root, PM2_BIN)} not found`);
   try {
     for (const n of COUNTS) {
-      if (WANTED.includes('bare')) await measure('bare SCHED_NONE cluster', 'bare', n, () => bare(n), notes, rows);
-      if (WANTED.includes('tsgund'))
-        await measure('tsgund', 'tsgund', n, () => tsgund(n, [], { idle: n === largest ? IDLE : 0 }), notes, rows);
-      if (WANTED.includes('tsgund-surge')) {
-        const name = `tsgund surge=${SURGE}`;
-        if (surge) await measure(name, 'surge', n, () => tsgund(n, ['--reload-surge', SURGE]), notes, rows);
-        else rows.push({ name, key: 'surge', n });
-      }
-      if (WANTED.includes('pm2') && pm2ok)
-        await measure('pm2 cluster (`pm2 reload`)', 'pm2', n, () => pm2(n), notes, rows);
+      const servers = [
+        ['bare-cjs', 'bare CommonJS cluster (require)', () => bare(n, 'scripts/bench/bare-cluster.cjs')],
+        ['bare', 'bare ESM cluster (import())', () => bare(n)],
+        ['tsgund', 'tsgund', (round) => tsgund(n, [], { idle: n === largest && round === 0 ? IDLE : 0 })],
+        ...(BASE_CLI ? [['tsgund-base', 'tsgund (BASE_CLI)', () => tsgund(n, [], { cli: BASE_CLI })]] : []),
+        ...(surge ? [['tsgund-surge', `tsgund surge=${SURGE}`, () => tsgund(n, ['--reload-surge', SURGE])]] : []),
+        ...(pm2ok ? [['pm2', 'pm2 cluster (`pm2 reload`)', () => pm2(n)]] : []),
+      ].filter(([key]) => WANTED.includes(key));
+      const results = new Map(servers.map(([key]) => [key, []]));
+      for (let round = 0; round < roundsFor(n); round++)
+        for (const [key, name, run] of servers)
+          await measure(name, n, round, () => run(round), notes, results.get(key));
+      for (const [key, name] of servers) rows.push(medianRow(name, key, n, results.get(key)));
+      if (WANTED.includes('tsgund-surge') && !surge)
+        rows.push({ name: `tsgund surge=${SURGE}`, key: 'tsgund-surge', n });
     }
     const big = rows.find((r) => r.key === 'tsgund' && r.n === largest && Number.isFinite(r.cpu));
     const small = rows.find((r) => r.key === 'tsgund' && r.n === smallest && r.start);

@@ -70,7 +70,62 @@ async function spreadRequests(url: string, atLeast: number): Promise<number> {
   return sent;
 }
 
+/** The app's counter in one scrape (recorded in `seen`). */
+async function appCounter(s: Server, seen: number[]): Promise<number> {
+  const { lines } = await scrape(s);
+  const value = Number(lines.find((l) => l.startsWith('app_requests_total '))?.split(' ')[1] ?? 0);
+  seen.push(value);
+  return value;
+}
+
+function assertNeverBackwards(seen: readonly number[]): void {
+  assert.ok(
+    seen.every((v, i) => i === 0 || v >= seen[i - 1]!),
+    `app_requests_total went backwards: ${seen.join(', ')}`,
+  );
+}
+
 describe("the app's prom-client metrics", () => {
+  it('keep the counts of workers recycled by max-requests: the counter reads every request answered', async () => {
+    const s = await start(APP, ['--max-requests', '25']);
+    const seen: number[] = [];
+    for (let i = 1; i <= 20; i++) {
+      const replies = await Promise.all(Array.from({ length: 10 }, () => request(s.url + '/')));
+      assert.ok(replies.every((r) => r.status === 200));
+      if (i % 4 === 0) await appCounter(s, seen);
+    }
+    await waitFor(
+      async () => (await appCounter(s, seen)) === 200,
+      () => `200 in ${seen.slice(-40).join(', ')}`,
+    );
+    assertNeverBackwards(seen);
+    assert.ok(Math.max(...seen) === 200, `never more than 200: ${seen.join(', ')}`);
+    assert.ok(s.proc.count(/worker retiring: max requests \(25\)/) >= 4, s.proc.output);
+    const { lines } = await scrape(s);
+    assert.ok(lines.includes('tsgund_app_metrics_unreported_exits_total 0'), 'every retired worker reported');
+  });
+
+  it('never go backwards across reloads, scraped while the generations change', async () => {
+    const s = await start(APP);
+    const seen: number[] = [];
+    let sent = 0;
+    for (let hup = 1; hup <= 3; hup++) {
+      sent += await spreadRequests(s.url, 20);
+      await appCounter(s, seen);
+      s.proc.kill('SIGHUP');
+      await waitFor(async () => {
+        await appCounter(s, seen);
+        return s.proc.count(/Reloaded: generation/) >= hup;
+      }, `reload ${hup}`);
+    }
+    await waitFor(
+      async () => (await appCounter(s, seen)) === sent,
+      () => `${sent} in ${seen.slice(-40).join(', ')}`,
+    );
+    assertNeverBackwards(seen);
+    console.log(`# ${seen.length} scrapes over 3 reloads: ${seen.join(' ')}`);
+  });
+
   it('are summed over the workers on /metrics and in status --json', async () => {
     const s = await start(APP);
     const n = await spreadRequests(s.url, 40);

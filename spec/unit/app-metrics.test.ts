@@ -74,6 +74,9 @@ describe('parseMetricsAnswer', () => {
       ['a reserved label name', answer([[metric({ values: [{ value: 1, labels: { __proto__x: 'x' } }] })]])],
       ['an object label value', answer([[metric({ values: [{ value: 1, labels: { a: {} } }] })]])],
       ['a bad series name', answer([[metric({ values: [{ value: 1, labels: {}, metricName: 'x y' }] })]])],
+      ['a series of another metric', answer([[metric({ values: [{ value: 1, labels: {}, metricName: 'other' }] })]])],
+      ['a counter at NaN', answer([[metric({ type: 'counter', values: [{ value: null, labels: {} }] })]])],
+      ['an infinite value', answer([[metric({ values: [{ value: Number.POSITIVE_INFINITY, labels: {} }] })]])],
       ['an error from prom-client', { type: METRICS_RESPONSE, requestId: 1, error: 'boom\nline' }],
     ];
     for (const [why, msg] of bad) {
@@ -210,7 +213,7 @@ describe('AppMetricsCollector', () => {
     const first = c.collect(list);
     c.onAnswer(11, await workerAnswer(1, asked.get(11)![0]));
     timers.fire();
-    assert.deepEqual(await first, { answers: [(await first).answers[0]], asked: 2, answered: 1 });
+    assert.deepEqual(await first, { answers: [(await first).answers[0]], pids: [11], asked: 2, answered: 1 });
     // 12 is late now: the next scrape does not wait for it
     const second = c.collect(list);
     c.onAnswer(11, await workerAnswer(1, asked.get(11)![1]));
@@ -245,14 +248,14 @@ describe('AppMetricsCollector', () => {
   it('does not wait when there is nobody to ask', async () => {
     const timers = handTimers();
     const c = collector(timers);
-    assert.deepEqual(await c.collect([]), { answers: [], asked: 0, answered: 0 });
+    assert.deepEqual(await c.collect([]), { answers: [], pids: [], asked: 0, answered: 0 });
     const closed: MetricsPeer = {
       pid: 1,
       send: () => {
         throw new Error('channel closed');
       },
     };
-    assert.deepEqual(await c.collect([closed]), { answers: [], asked: 0, answered: 0 });
+    assert.deepEqual(await c.collect([closed]), { answers: [], pids: [], asked: 0, answered: 0 });
     assert.equal(timers.armed(), 0);
   });
 
@@ -291,7 +294,7 @@ describe('MasterMetrics with the app metrics', () => {
     const answers = await Promise.all([workerAnswer(4), workerAnswer(6)]);
     const parsed = answers.map((a) => parseMetricsAnswer(a)).map((p) => (p.ok ? p.metrics : []));
     parsed[0]!.push(metric({ name: 'tsgund_workers' }) as AppMetric);
-    const text = await m.render(SNAPSHOT, { answers: parsed, asked: 3, answered: 2 });
+    const text = await m.render(SNAPSHOT, { answers: parsed, pids: [1, 2], asked: 3, answered: 2 });
     const lines = text.split('\n');
     assert.ok(lines.includes('app_requests_total 10'), 'counters summed');
     assert.ok(lines.includes('app_up 2'), 'gauges summed by default');
@@ -303,10 +306,10 @@ describe('MasterMetrics with the app metrics', () => {
     assert.equal(lines.filter((l) => l.startsWith('# TYPE tsgund_workers ')).length, 1, "tsgund's own wins");
     assert.ok(!lines.some((l) => l.startsWith('tsgund_workers 1')));
     assert.deepEqual(warnings, ["app metrics named like tsgund's own are left out (tsgund's win): tsgund_workers"]);
-    await m.render(SNAPSHOT, { answers: parsed, asked: 2, answered: 2 });
+    await m.render(SNAPSHOT, { answers: parsed, pids: [1, 2], asked: 2, answered: 2 });
     assert.equal(warnings.length, 1, 'warned once');
 
-    const status = await m.appStatus({ answers: parsed, asked: 2, answered: 2 });
+    const status = await m.appStatus({ answers: parsed, pids: [1, 2], asked: 2, answered: 2 });
     assert.deepEqual(status.workers, { asked: 2, answered: 2 });
     assert.deepEqual(status.metrics.find((x) => x.name === 'app_requests_total')?.values, [{ value: 10, labels: {} }]);
   });

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import Transport from 'winston-transport';
+import type Transport from 'winston-transport';
 import { checkTransports } from '../../config/log-transports.js';
 import type { LogTransportsConfig, Settings } from '../../config/types.js';
 import { ConfigError, oneLine } from '../../errors.js';
@@ -139,7 +139,9 @@ async function userTransports(factory: () => unknown): Promise<Transport[]> {
   const made = await Promise.race([Promise.resolve().then(factory), late])
     .catch(asSetting('errorLogTransports', 'its function failed: '))
     .finally(() => clearTimeout(timer));
-  return checkTransports(made, Transport);
+  // winston-transport only for a config that has transports: the master keeps its fast start
+  const { default: ours } = await import('winston-transport');
+  return checkTransports(made, ours);
 }
 
 const asSetting =

@@ -5,6 +5,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { WORKER_HOOKS } from '../../config/hook-table.js';
+import { workerExecArgv } from '../../config/worker-node-options.js';
+import { RESOURCE_ENV, workerResourceEnv } from '../../protocol/otel-resource.js';
 import { WORKER_ENV, type WorkerSpec } from '../../protocol/messages.js';
 import type { Generation } from '../lifecycle/generation.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
@@ -29,6 +31,13 @@ export interface ForkContext {
 }
 
 export const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url));
+const WORKER_PRELOAD = new URL('../../worker/preload.js', import.meta.url).href;
+
+/** The workers' exec arguments: the master's, then workerNodeOptions after tsgund's preload. */
+function execArgvOf(settings: Generation['settings']): string[] {
+  const options = workerExecArgv(settings.workerNodeOptions);
+  return options.length ? [...process.execArgv, `--import=${WORKER_PRELOAD}`, ...options] : process.execArgv;
+}
 
 /** Parse rawEnv KEY=VALUE pairs into an object. */
 const envOf = (pairs: string[]): Record<string, string> =>
@@ -59,9 +68,11 @@ export function clusterFork(ctx: ForkContext): ForkWorker {
     const { settings } = gen;
     ctx.placement().ensure(gen.listeners, slot + 1);
     // PM2's instance number is the slot: a replacement takes the number of the worker it replaces
-    const appEnv = { ...envOf(settings.rawEnv), NODE_APP_INSTANCE: String(slot) };
-    const fork = workerFork(workerIdentity(settings), appEnv);
+    const rawEnv = envOf(settings.rawEnv);
+    const otel = workerResourceEnv(rawEnv[RESOURCE_ENV] ?? process.env[RESOURCE_ENV], settings.name, slot, gen.number);
+    const fork = workerFork(workerIdentity(settings), { ...rawEnv, ...otel, NODE_APP_INSTANCE: String(slot) });
     cluster.setupPrimary({
+      execArgv: execArgvOf(settings),
       cwd: settings.chdir ?? ctx.cwd,
       ...fork.ids,
       stdio: ctx.logFiles.stdioFor(settings, ctx.piped()),

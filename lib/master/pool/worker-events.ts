@@ -66,7 +66,7 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
     },
     retiring: (h, msg) => ctx.pool().retiring(h, msg.reason),
     // prom-client's cluster protocol, answered by the app: checked in depth by the collector
-    'prom-client:getMetricsRes': (h, msg) => ctx.stats()?.app.onAnswer(h.pid, msg),
+    'prom-client:getMetricsRes': (h, msg) => ctx.stats()?.onAnswer(h, msg),
   };
 }
 
@@ -86,7 +86,7 @@ export function wirePool(ctx: PoolWiring): Pool {
       void h.gen.hooks.call('postFork', { pid: h.pid, id: h.id, generation: h.generation });
     },
     exited: (h, _kind, code, signal) => {
-      stats()?.app.forget(h.pid);
+      stats()?.exited(h);
       relay.forget(h.pid);
       ctx.exited(h);
       void h.gen.hooks.call('childExit', { pid: h.pid, id: h.id, generation: h.generation, code, signal });
