@@ -51,8 +51,25 @@ export interface StatusSnapshot {
   workers: WorkerStatus[];
   /** Where the workers write their logs: absolute paths, '-' for stdout or stderr, null for no access log. */
   logs: LogLocations;
+  /** The last stuck workers' stacks (stackOnTimeout), oldest first. */
+  hangs?: HangRecord[];
   /** The app's own prom-client metrics, aggregated over the workers (`status --json` with statsBind). */
   appMetrics?: AppMetricsStatus;
+}
+
+/** A stuck worker's report (stackOnTimeout): its frames, or its kernel state when it was blocked in native code. */
+export interface HangRecord {
+  pid: number;
+  generation: number;
+  slot: number;
+  /** When the master got it (ISO 8601). */
+  at: string;
+  /** How long it had sent no heartbeat, in ms. */
+  stuckMs: number;
+  frames: Array<{ fn: string; file: string; line: number; column: number }>;
+  /** Frames left out after the first ones. */
+  more: number;
+  native?: { state: string; wchan: string };
 }
 
 /** prom-client's registry JSON of the app's metrics, and how many workers answered. */

@@ -8,6 +8,7 @@ import { WORKER_HOOKS } from '../config/hook-table.js';
 import { WORKER_ENV, type WorkerSpec } from '../worker/messages.js';
 import type { Generation } from './generation.js';
 import type { SlotPlacement } from './guests.js';
+import { withHangPipe } from './hang-reports.js';
 import { type MasterLogFiles, WORKER_HANDOVER_FD } from './log-files.js';
 import { workerFork, workerIdentity } from './privileges.js';
 
@@ -45,6 +46,7 @@ function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
     heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
     stats: ctx.stats(),
     sticky: ctx.sticky(),
+    hangReports: settings.stackOnTimeout,
     logFds: ctx.logFiles.workerFds(settings, ctx.piped()),
   };
 }
@@ -63,7 +65,9 @@ export function clusterFork(ctx: ForkContext): ForkWorker {
     cluster.setupPrimary({
       cwd: settings.chdir ?? ctx.cwd,
       ...fork.ids,
-      stdio: ctx.logFiles.stdioFor(settings, ctx.piped()),
+      stdio: settings.stackOnTimeout
+        ? withHangPipe(ctx.logFiles.stdioFor(settings, ctx.piped()))
+        : ctx.logFiles.stdioFor(settings, ctx.piped()),
     });
     const worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled

@@ -39,6 +39,7 @@ const LOG_EVERY_MS = 1000;
 export class MessageIntake {
   /** Ignored messages by reason since the master started (`tsgund status --json`). */
   readonly ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
+  private readonly boxes = new WeakMap<WorkerHandle, Mailbox>();
 
   constructor(
     private readonly sink: IntakeSink,
@@ -66,7 +67,14 @@ export class MessageIntake {
       internalDropped: (cmd) => this.ignore(h, box, 'internal', `ignored an internal message (${cmd.slice(0, 40)})`),
       corrupt: (why) => this.stop(h, box, `sent ${why} over its IPC channel`),
     });
+    this.boxes.set(h, box);
     h.worker.on('message', (raw: unknown) => this.receive(h, box, raw));
+  }
+
+  /** A message that came another way than the IPC channel (the hang report pipe): same budget, same schemas. */
+  receiveBeside(h: WorkerHandle, raw: unknown): void {
+    const box = this.boxes.get(h);
+    if (box && this.admit(h, box)) this.receive(h, box, raw);
   }
 
   private admit(h: WorkerHandle, box: Mailbox): boolean {

@@ -6,6 +6,7 @@
 // generations want how many workers is the arbiter's to say (`targets`).
 
 import { oneLine } from '../errors.js';
+import type { HangRecord } from '../control/status.js';
 import type { ErrorLog } from '../log/error-line.js';
 import type { RestartCause } from '../stats/master-metrics.js';
 import type { Clock } from './clock.js';
@@ -64,6 +65,8 @@ export class Pool {
   restarts = 0;
   /** Messages from workers the master did not act on, by reason (counted by their intake). */
   ignored: Readonly<Record<string, number>> = {};
+  /** The last hang reports (stackOnTimeout), kept by their reader. */
+  hangs: readonly HangRecord[] = [];
   /** Forks under way per generation (preFork hooks are async): see reconcile.ts. */
   private readonly pending = new Map<number, number>();
   /** `generation:slot` of forks under way, so that two spawns never take the same slot. */

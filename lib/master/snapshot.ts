@@ -60,6 +60,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     listeners: (m.current ?? m.candidate)?.listeners.map((l) => listenerUrl(l, !!settings.certfile)) ?? [],
     generations: generations(m),
     workers: m.pool.list().map(workerStatus),
+    hangs: [...m.pool.hangs],
     logs: logLocations(settings, m.cwd),
   };
 }

@@ -4,11 +4,13 @@
 // gets a valid message from a known worker; and what it does when the pool
 // forks a worker or sees one exit.
 
+import type { Readable } from 'node:stream';
 import type { ErrorLog } from '../log/error-line.js';
-import type { WorkerToMaster } from '../worker/messages.js';
+import { HANG_REPORT_FD, type WorkerToMaster } from '../worker/messages.js';
 import { monotonic } from './clock.js';
 import { clusterFork } from './fork.js';
 import type { SlotPlacement } from './guests.js';
+import { HangReports, readHangPipe } from './hang-reports.js';
 import type { MasterLogFiles } from './log-files.js';
 import type { MasterStats } from './master-stats.js';
 import { MessageIntake } from './message-intake.js';
@@ -40,7 +42,7 @@ export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
   exited(h: Worker): void;
 }
 
-function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
+function messageHandlers(ctx: WorkerEventContext, hangs: HangReports): MessageHandlers {
   return {
     'want-sockets': (h) => ctx.placement().sendSockets(h, h.gen.listeners),
     ready: (h) => {
@@ -58,6 +60,7 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
       ctx.pool().checkMemory(h, msg.rss);
     },
     retiring: (h, msg) => ctx.pool().retiring(h, msg.reason),
+    hang: (h, msg) => hangs.record(h, msg),
     // prom-client's cluster protocol, answered by the app: checked in depth by the collector
     'prom-client:getMetricsRes': (h, msg) => ctx.stats()?.app.onAnswer(h.pid, msg),
   };
@@ -75,6 +78,9 @@ export function wirePool(ctx: PoolWiring): Pool {
     forked: (h) => {
       ctx.forked(h);
       intake.attach(h);
+      readHangPipe(h.worker.process.stdio?.at(HANG_REPORT_FD) as Readable | null | undefined, (raw) =>
+        intake.receiveBeside(h, raw),
+      );
       log().info(`Booting worker with pid: ${h.pid} (generation ${h.generation})`);
       void h.gen.hooks.call('postFork', { pid: h.pid, id: h.id, generation: h.generation });
     },
@@ -84,14 +90,16 @@ export function wirePool(ctx: PoolWiring): Pool {
       void h.gen.hooks.call('childExit', { pid: h.pid, id: h.id, generation: h.generation, code, signal });
     },
   });
-  const intake = workerIntake({ ...ctx, pool: () => pool });
+  const hangs = new HangReports(log);
+  const intake = workerIntake({ ...ctx, pool: () => pool }, hangs);
   pool.ignored = intake.ignored;
+  pool.hangs = hangs.recent;
   return pool;
 }
 
 /** The intake of every worker's messages, delivering to the handlers above. */
-function workerIntake(ctx: WorkerEventContext): MessageIntake {
-  const handlers = messageHandlers(ctx);
+function workerIntake(ctx: WorkerEventContext, hangs: HangReports): MessageIntake {
+  const handlers = messageHandlers(ctx, hangs);
   return new MessageIntake({
     log: ctx.log,
     counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),

@@ -98,6 +98,8 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
 
   /** Apply a message from the worker to its state. */
   onMessage(msg: WorkerToMaster): void {
+    // a hang report comes from the helper thread: it says the main thread is stuck, not that it lives
+    if (msg.type === 'hang') return;
     this.lastCheckin = this.clock();
     switch (msg.type) {
       case 'ready':

@@ -10,7 +10,7 @@
 // A leaf module: types and constants only.
 
 import { DURATION_BUCKETS, STATUS_CLASSES, type RequestDelta } from '../stats/request-metrics.js';
-import type { WorkerToMaster } from '../worker/messages.js';
+import type { HangFrame, HangReport, WorkerToMaster } from '../worker/messages.js';
 import type { WorkerState } from './worker-handle.js';
 
 export type WorkerMessageKind = WorkerToMaster['type'];
@@ -33,6 +33,12 @@ const MAX_RSS = 2 ** 40;
 const MAX_DELTA = 2 ** 32;
 /** Seconds summed in one delta (MAX_DELTA requests of an hour each). */
 const MAX_DELTA_SECONDS = MAX_DELTA * 3600;
+
+/** A hang report: frames (the helper sends 32 at most), and the text of each. */
+const MAX_FRAMES = 64;
+const MAX_FRAME_TEXT = 500;
+/** Lines and columns of a frame, and how long a worker was stuck (ms): within a timer's range. */
+const MAX_POSITION = 2 ** 31 - 1;
 
 type Fields = Record<string, unknown>;
 
@@ -81,6 +87,47 @@ function checkDelta(v: unknown): RequestDelta | string {
   return { classes: d.classes, buckets: d.buckets, sum: d.sum };
 }
 
+/** A short escaped text, cut at `max` characters; null if not a string. */
+function shortText(v: unknown, max: number): string | null {
+  if (typeof v !== 'string') return null;
+  return escapeText(v.length > max ? `${v.slice(0, max)}…` : v);
+}
+
+function checkFrame(v: unknown): HangFrame | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'a frame is not an object';
+  const f = v as Fields;
+  for (const key in f) if (!['fn', 'file', 'line', 'column'].includes(key)) return `a frame has key ${quote(key)}`;
+  const fn = shortText(f.fn, MAX_FRAME_TEXT);
+  const file = shortText(f.file, MAX_FRAME_TEXT);
+  if (fn === null || file === null) return 'a frame has no fn or file';
+  if (!isCount(f.line, MAX_POSITION) || !isCount(f.column, MAX_POSITION)) return 'a frame has no line or column';
+  return { fn, file, line: f.line, column: f.column };
+}
+
+function checkNative(v: unknown): HangReport['native'] | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'native is not an object';
+  const { state, wchan, ...rest } = v as Fields;
+  if (Object.keys(rest).length) return 'native has other keys';
+  if (typeof state !== 'string' || !/^[A-Za-z?]$/.test(state)) return 'native.state is not a state letter';
+  if (typeof wchan !== 'string' || !/^[\w.?]{1,64}$/.test(wchan)) return 'native.wchan is not a wait channel';
+  return { state, wchan };
+}
+
+function checkHang(m: Fields): HangReport | string {
+  if (!isCount(m.stuckMs, MAX_POSITION) || !isCount(m.more, MAX_POSITION)) return 'stuckMs or more is not a count';
+  if (!Array.isArray(m.frames) || m.frames.length > MAX_FRAMES) return `frames is not a list of at most ${MAX_FRAMES}`;
+  const frames: HangFrame[] = [];
+  for (const raw of m.frames) {
+    const frame = checkFrame(raw);
+    if (typeof frame === 'string') return frame;
+    frames.push(frame);
+  }
+  const report: HangReport = { type: 'hang', stuckMs: m.stuckMs, frames, more: m.more };
+  if (m.native === undefined) return frames.length ? report : 'neither frames nor native';
+  const native = checkNative(m.native);
+  return typeof native === 'string' ? native : { ...report, native };
+}
+
 /** One schema per kind of message: adding a kind to WorkerToMaster without one here does not compile. */
 export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
   'want-sockets': { keys: [], states: ['booting'], once: true, check: () => ({ type: 'want-sockets' }) },
@@ -118,6 +165,8 @@ export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
         ? { type: 'prom-client:getMetricsRes', requestId: m.requestId as number, metrics: m.metrics, error: m.error }
         : 'requestId is not an integer',
   },
+  // from the helper thread's pipe (master/hang-reports.ts), which also bounds how many
+  hang: { keys: ['stuckMs', 'frames', 'more', 'native'], states: ['ready', 'draining'], check: checkHang },
   retiring: {
     keys: ['reason'],
     // a worker that drains already (the master stopped it, or it said so before) says nothing new

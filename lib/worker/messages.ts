@@ -16,6 +16,8 @@ export interface WorkerSpec {
   stats?: boolean;
   /** Sticky placement: the master accepts and sends each connection; the worker never accepts on the binds. */
   sticky?: boolean;
+  /** stackOnTimeout: the pipe a stuck worker's stack goes to the master through (HANG_REPORT_FD). */
+  hangReports?: boolean;
 }
 
 /** The fds a worker writes its logs to: 1 or 2 for its own stdout or stderr (accesslog null: none). */
@@ -29,6 +31,36 @@ export interface WorkerLogFds {
 }
 
 export const WORKER_ENV = 'TSGUND_WORKER';
+
+/**
+ * A worker's end of the pipe its hang reports go to the master through: a
+ * helper thread writes them there, since the main thread, which owns the IPC
+ * channel, is the one that is stuck (see lib/worker/hang-watch.ts).
+ */
+export const HANG_REPORT_FD = 7;
+
+/** One frame of a stuck main thread's stack; line and column count from 1. */
+export interface HangFrame {
+  fn: string;
+  file: string;
+  line: number;
+  column: number;
+}
+
+/**
+ * What the helper thread saw of a stuck main thread: its JavaScript frames,
+ * or (when it did not pause: blocked in native code) its kernel state.
+ */
+export interface HangReport {
+  type: 'hang';
+  /** How long the event loop had not turned, in ms. */
+  stuckMs: number;
+  frames: HangFrame[];
+  /** Frames left out beyond the first ones. */
+  more: number;
+  /** Only when no JavaScript stack was taken: the main thread's state letter and wait channel from /proc. */
+  native?: { state: string; wchan: string };
+}
 
 export type MasterToWorker =
   | { type: 'socket'; index: number; total: number; label: string }
@@ -49,5 +81,7 @@ export type WorkerToMaster =
   | { type: 'boot-error'; exitCode: number; message: string }
   | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
   | { type: 'retiring'; reason: string }
+  /** Sent by the helper thread through HANG_REPORT_FD, never over IPC (the main thread is stuck). */
+  | HangReport
   /** prom-client's cluster protocol, answered by the app's own prom-client (checked in depth by app-metrics.ts). */
   | { type: 'prom-client:getMetricsRes'; requestId: number; metrics?: unknown; error?: unknown };

@@ -9,8 +9,9 @@ import { AppLoadError, type RequestListener } from './app-loader.js';
 import type { Bind } from './binds.js';
 import { Drainer } from './drain.js';
 import { filterRequests, forwardedFilter } from './forwarded.js';
+import { HangWatch } from './hang-watch.js';
 import { heartbeat } from './heartbeat.js';
-import type { WorkerSpec, WorkerToMaster } from './messages.js';
+import { HANG_REPORT_FD, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { type Phase, canEnter } from './phase.js';
 import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
 
@@ -51,6 +52,8 @@ export class WorkerRuntime {
   readonly info: { pid: number; id: number; generation: number };
   private readonly keepAliveMs: number;
   private readonly filterForwarded: ReturnType<typeof forwardedFilter>;
+  /** stackOnTimeout: the heartbeat stamp its helper thread watches (none without a timeout). */
+  private readonly hangWatch: HangWatch | null;
 
   constructor(
     readonly spec: WorkerSpec,
@@ -60,6 +63,13 @@ export class WorkerRuntime {
     this.info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
     this.keepAliveMs = spec.settings.keepAlive * 1000;
     this.filterForwarded = forwardedFilter(spec.settings.forwardedAllowIps);
+    const { timeout } = spec.settings;
+    this.hangWatch =
+      spec.hangReports && timeout > 0
+        ? new HangWatch(timeout * 1000, HANG_REPORT_FD, (err) =>
+            log.warning(`stackOnTimeout: the helper thread failed: ${oneLine(err)}`),
+          )
+        : null;
   }
 
   get settings(): WorkerSpec['settings'] {
@@ -76,6 +86,7 @@ export class WorkerRuntime {
   }
 
   heartbeat(): WorkerToMaster {
+    this.hangWatch?.beat();
     return heartbeat(this.requests, this.drainer?.accepted ?? 0, this.features.requestMetrics);
   }
 
@@ -87,7 +98,7 @@ export class WorkerRuntime {
 
   /** What tsgund does for every request, before the app sees it. */
   private onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.requests++;
+    if (this.requests++ === 0) this.hangWatch?.start();
     d.onRequest(res);
     const { requestMetrics, accessLog, clientClosed } = this.features;
     if (requestMetrics) {
@@ -171,6 +182,7 @@ export class WorkerRuntime {
   drainAndExit(): void {
     if (!canEnter(this.phase, 'draining')) return;
     this.phase = 'draining';
+    this.hangWatch?.stop();
     const d = this.drainer;
     d?.start(() => void this.afterDrain());
     (process as NodeJS.EventEmitter).emit('tsgund:drain');
