@@ -15,6 +15,29 @@ export interface WorkerStatus {
   /** Milliseconds from its fork to its ready message (null while booting). */
   bootMs: number | null;
   rss: number;
+  /** Its runtime health from its last heartbeat (none before the first, or from an older worker). */
+  runtime?: RuntimeStatus;
+}
+
+export interface LoopStatus {
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+}
+
+/** A worker's runtime health (the heartbeat's sample, as lib/worker/messages.ts defines it). */
+export interface RuntimeStatus {
+  /** Event-loop delay over the last heartbeat interval, in ms. */
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+  /** Event-loop utilisation over the last heartbeat interval, 0 to 1. */
+  utilization: number;
+  heapUsed: number;
+  heapLimit: number;
+  /** Garbage-collection pauses since the worker started, in ms. */
+  gcMs: number;
+  connections: number;
 }
 
 /** One generation of workers and which settings it runs. */
@@ -41,6 +64,8 @@ export interface StatusSnapshot {
   state: 'starting' | 'running' | 'paused' | 'reloading' | 'stopping';
   uptimeMs: number;
   rss: number;
+  /** The master's own event-loop delay over the last 10 s or so, in ms (from the second status request on). */
+  loop?: LoopStatus;
   /** Workers that died unexpectedly and were replaced. */
   restarts: number;
   /** Messages from workers the master did not act on, by reason (see lib/master/worker-messages.ts). */

@@ -5,6 +5,7 @@ import type { Settings } from '../config/types.js';
 import { logLocations, type StatusSnapshot, type WorkerStatus } from '../control/status.js';
 import type { Listener } from '../listeners/handles.js';
 import type { Generation } from './generation.js';
+import { MasterLoop } from './master-loop.js';
 import type { Pool } from './pool.js';
 import type { WorkerHandle } from './worker-handle.js';
 
@@ -23,6 +24,7 @@ const workerStatus = (h: WorkerHandle): WorkerStatus => ({
   slot: h.slot,
   bootMs: h.bootMs,
   rss: h.rss,
+  ...(h.runtime ? { runtime: h.runtime } : {}),
 });
 
 export interface MasterView {
@@ -44,8 +46,11 @@ function generations(m: MasterView): StatusSnapshot['generations'] {
     .map((g) => g.status(g === m.current ? 'serving' : g === m.candidate ? 'booting' : 'draining'));
 }
 
+const masterLoop = new MasterLoop();
+
 export function snapshot(m: MasterView): StatusSnapshot {
   const { settings } = m;
+  const loop = masterLoop.sample();
   return {
     name: m.name,
     pid: process.pid,
@@ -55,6 +60,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     state: m.state,
     uptimeMs: Math.round(process.uptime() * 1000),
     rss: process.memoryUsage.rss(),
+    ...(loop ? { loop } : {}),
     restarts: m.pool.restarts,
     ignoredMessages: { ...m.pool.ignored },
     listeners: (m.current ?? m.candidate)?.listeners.map((l) => listenerUrl(l, !!settings.certfile)) ?? [],

@@ -1,7 +1,7 @@
 import type { Worker } from 'node:cluster';
 import type { Settings } from '../config/types.js';
 import { UserError } from '../errors.js';
-import type { WorkerToMaster } from '../worker/messages.js';
+import type { RuntimeSample, WorkerToMaster } from '../worker/messages.js';
 import { type Clock, monotonic } from './clock.js';
 
 /** How long a QUIT (quick stop) waits before SIGKILL, as gunicorn's quick shutdown. */
@@ -35,6 +35,8 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
   requests = 0;
   accepted = 0;
   rss = 0;
+  /** Its runtime health, from its last heartbeat (null before the first). */
+  runtime: RuntimeSample | null = null;
   abortedAt = 0;
   /** Set when the worker stopped on purpose (drain, recycle, shutdown). */
   retiring = false;
@@ -113,6 +115,7 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
         this.requests = msg.requests;
         this.accepted = msg.accepted;
         this.rss = msg.rss;
+        if (msg.runtime) this.runtime = msg.runtime;
     }
   }
 

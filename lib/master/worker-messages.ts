@@ -10,7 +10,7 @@
 // A leaf module: types and constants only.
 
 import { DURATION_BUCKETS, STATUS_CLASSES, type RequestDelta } from '../stats/request-metrics.js';
-import type { HangFrame, HangReport, WorkerToMaster } from '../worker/messages.js';
+import type { HangFrame, HangReport, RuntimeSample, WorkerToMaster } from '../worker/messages.js';
 import type { WorkerState } from './worker-handle.js';
 
 export type WorkerMessageKind = WorkerToMaster['type'];
@@ -39,6 +39,8 @@ const MAX_FRAMES = 64;
 const MAX_FRAME_TEXT = 500;
 /** Lines and columns of a frame, and how long a worker was stuck (ms): within a timer's range. */
 const MAX_POSITION = 2 ** 31 - 1;
+/** GC time a worker can have spent, in ms: a year of it. */
+const MAX_SECONDS_MS = 365 * 24 * 3600 * 1000;
 
 type Fields = Record<string, unknown>;
 
@@ -72,6 +74,29 @@ function report(v: unknown): string | null {
   if (typeof v !== 'string') return null;
   const cut = v.length > MAX_REPORT ? `${v.slice(0, MAX_REPORT)}…` : v;
   return cut.split('\n', MAX_REPORT_LINES).map(escapeText).join('\n');
+}
+
+/** The fields of a runtime sample and the largest value each may have (all finite and at least 0). */
+const RUNTIME_RANGES: Record<keyof RuntimeSample, number> = {
+  delayP50: MAX_POSITION,
+  delayP99: MAX_POSITION,
+  delayMax: MAX_POSITION,
+  utilization: 1,
+  heapUsed: MAX_RSS,
+  heapLimit: MAX_RSS,
+  gcMs: MAX_SECONDS_MS,
+  connections: MAX_POSITION,
+};
+
+function checkRuntime(v: unknown): RuntimeSample | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'runtime is not an object';
+  const r = v as Fields;
+  for (const key in r) if (!Object.hasOwn(RUNTIME_RANGES, key)) return `runtime has key ${quote(key)}`;
+  for (const [key, max] of Object.entries(RUNTIME_RANGES)) {
+    const n = r[key];
+    if (typeof n !== 'number' || !(n >= 0 && n <= max)) return `runtime.${key} is out of range`;
+  }
+  return r as unknown as RuntimeSample;
 }
 
 function checkDelta(v: unknown): RequestDelta | string {
@@ -145,15 +170,28 @@ export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
     },
   },
   heartbeat: {
-    keys: ['requests', 'accepted', 'rss', 'stats'],
+    keys: ['requests', 'accepted', 'rss', 'stats', 'runtime'],
     states: LIVE,
     check: (m) => {
       if (!isCount(m.requests) || !isCount(m.accepted)) return 'requests or accepted is not a count';
       if (!isCount(m.rss, MAX_RSS)) return 'rss is out of range';
-      if (m.stats === undefined) return { type: 'heartbeat', requests: m.requests, accepted: m.accepted, rss: m.rss };
-      const stats = checkDelta(m.stats);
-      if (typeof stats === 'string') return stats;
-      return { type: 'heartbeat', requests: m.requests, accepted: m.accepted, rss: m.rss, stats };
+      const beat: MessageOf<'heartbeat'> = {
+        type: 'heartbeat',
+        requests: m.requests,
+        accepted: m.accepted,
+        rss: m.rss,
+      };
+      if (m.stats !== undefined) {
+        const stats = checkDelta(m.stats);
+        if (typeof stats === 'string') return stats;
+        beat.stats = stats;
+      }
+      if (m.runtime !== undefined) {
+        const runtime = checkRuntime(m.runtime);
+        if (typeof runtime === 'string') return runtime;
+        beat.runtime = runtime;
+      }
+      return beat;
     },
   },
   'prom-client:getMetricsRes': {

@@ -39,6 +39,23 @@ export const WORKER_ENV = 'TSGUND_WORKER';
  */
 export const HANG_REPORT_FD = 7;
 
+/** A worker's runtime health, sent with each heartbeat (lib/worker/runtime-stats.ts). */
+export interface RuntimeSample {
+  /** Event-loop delay since the previous heartbeat, in ms: median, 99th percentile, maximum. */
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+  /** Event-loop utilisation since the previous heartbeat, 0 to 1. */
+  utilization: number;
+  /** V8 heap used and its limit, in bytes. */
+  heapUsed: number;
+  heapLimit: number;
+  /** Garbage-collection pauses since the worker started, in ms. */
+  gcMs: number;
+  /** Connections open now. */
+  connections: number;
+}
+
 /** One frame of a stuck main thread's stack; line and column count from 1. */
 export interface HangFrame {
   fn: string;
@@ -79,7 +96,14 @@ export type WorkerToMaster =
   | { type: 'want-sockets' }
   | { type: 'ready' }
   | { type: 'boot-error'; exitCode: number; message: string }
-  | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
+  | {
+      type: 'heartbeat';
+      requests: number;
+      accepted: number;
+      rss: number;
+      stats?: RequestDelta;
+      runtime?: RuntimeSample;
+    }
   | { type: 'retiring'; reason: string }
   /** Sent by the helper thread through HANG_REPORT_FD, never over IPC (the main thread is stuck). */
   | HangReport

@@ -11,6 +11,7 @@ import { Drainer } from './drain.js';
 import { filterRequests, forwardedFilter } from './forwarded.js';
 import { HangWatch } from './hang-watch.js';
 import { heartbeat } from './heartbeat.js';
+import { RuntimeStats } from './runtime-stats.js';
 import { HANG_REPORT_FD, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { type Phase, canEnter } from './phase.js';
 import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
@@ -54,6 +55,7 @@ export class WorkerRuntime {
   private readonly filterForwarded: ReturnType<typeof forwardedFilter>;
   /** stackOnTimeout: the heartbeat stamp its helper thread watches (none without a timeout). */
   private readonly hangWatch: HangWatch | null;
+  private readonly runtimeStats = new RuntimeStats();
 
   constructor(
     readonly spec: WorkerSpec,
@@ -87,7 +89,9 @@ export class WorkerRuntime {
 
   heartbeat(): WorkerToMaster {
     this.hangWatch?.beat();
-    return heartbeat(this.requests, this.drainer?.accepted ?? 0, this.features.requestMetrics);
+    const { drainer } = this;
+    const runtime = this.runtimeStats.sample(drainer?.open ?? 0);
+    return heartbeat(this.requests, drainer?.accepted ?? 0, this.features.requestMetrics, runtime);
   }
 
   setFeatures(features: Features): void {
