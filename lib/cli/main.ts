@@ -12,6 +12,7 @@ import { appArgument } from './dispatch.js';
 import { registerLogs } from './logs-command.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
+import { registerTop } from './top-command.js';
 
 function fail(err: unknown): never {
   if (err instanceof UserError) {
@@ -57,6 +58,7 @@ for (const cmd of Object.keys(CONTROL_SIGNALS) as ControlCommand[]) {
 
 registerStatus(program);
 registerLogs(program);
+registerTop(program);
 
 /**
  * `tsgund app.js` and `tsgund -w 4 app.js` mean `tsgund start …`, as with
