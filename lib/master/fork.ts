@@ -30,6 +30,20 @@ export interface ForkContext {
 
 export const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 
+/**
+ * A worker checks in every second (sooner with a short timeout), and sends a
+ * heartbeat when it served since the last one, so counts and runtime health
+ * stay fresh under load; an idle worker sends one only every quarter of the
+ * timeout (10 s at most). A missed beat is noticed within the timeout, with
+ * three beats' slack, and 128 idle workers cost the master a beat every 60 ms
+ * rather than 128 a second.
+ */
+export function heartbeatTiming(timeoutS: number): { heartbeatMs: number; idleHeartbeatMs: number } {
+  const quarter = (timeoutS * 1000) / 4;
+  const heartbeatMs = Math.max(100, Math.min(1000, quarter || 1000));
+  return { heartbeatMs, idleHeartbeatMs: Math.max(heartbeatMs, Math.min(10_000, quarter || 10_000)) };
+}
+
 /** Parse rawEnv KEY=VALUE pairs into an object. */
 const envOf = (pairs: string[]): Record<string, string> =>
   Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
@@ -43,7 +57,7 @@ function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
     configPath: WORKER_HOOKS.some((name) => gen.hooks.has(name)) ? gen.configPath : null,
     generation: gen.number,
     maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
-    heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
+    ...heartbeatTiming(settings.timeout),
     stats: ctx.stats(),
     sticky: ctx.sticky(),
     hangReports: settings.stackOnTimeout,

@@ -9,7 +9,10 @@ export interface WorkerSpec {
   generation: number;
   /** This worker's own request limit, jitter included (0: none). */
   maxRequests: number;
+  /** How often the worker checks in: a heartbeat when it served since the last one. */
   heartbeatMs: number;
+  /** The longest an idle worker goes without a heartbeat (absent: every check is one). */
+  idleHeartbeatMs?: number;
   /** The log files the master opened for this worker (inherited descriptors). */
   logFds: WorkerLogFds;
   /** Count requests and send the deltas in heartbeats (the master serves statsBind). */

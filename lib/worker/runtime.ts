@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { HookRunner } from '../config/hooks.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
+import { monotonicMs } from '../grid.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { ErrorLog } from '../log/error-line.js';
 import type { RequestMetrics } from '../stats/request-metrics.js';
@@ -10,7 +11,7 @@ import type { Bind } from './binds.js';
 import { Drainer } from './drain.js';
 import { filterRequests, forwardedFilter } from './forwarded.js';
 import { HangWatch } from './hang-watch.js';
-import { heartbeat } from './heartbeat.js';
+import { beatDue, heartbeat } from './heartbeat.js';
 import { RuntimeStats } from './runtime-stats.js';
 import { HANG_REPORT_FD, type WorkerSpec, type WorkerToMaster } from './messages.js';
 import { type Phase, canEnter } from './phase.js';
@@ -56,6 +57,8 @@ export class WorkerRuntime {
   /** stackOnTimeout: the heartbeat stamp its helper thread watches (none without a timeout). */
   private readonly hangWatch: HangWatch | null;
   private readonly runtimeStats = new RuntimeStats();
+  /** What the last heartbeat reported served (requests and connections), and when (see checkIn). */
+  private lastBeat = { served: -1, at: 0 };
 
   constructor(
     readonly spec: WorkerSpec,
@@ -87,8 +90,20 @@ export class WorkerRuntime {
     if (process.connected) this.toMaster(msg);
   }
 
-  heartbeat(): WorkerToMaster {
+  /**
+   * The heartbeat timer: the loop turns (the hang watch's stamp); a heartbeat
+   * goes to the master when the worker served since the last one, or the
+   * idle interval ran out.
+   */
+  checkIn(now = monotonicMs()): void {
     this.hangWatch?.beat();
+    const served = this.requests + (this.drainer?.accepted ?? 0);
+    if (!beatDue(this.lastBeat, served, now, this.spec.idleHeartbeatMs ?? 0)) return;
+    this.lastBeat = { served, at: now };
+    this.send(this.heartbeat());
+  }
+
+  heartbeat(): WorkerToMaster {
     const { drainer } = this;
     const runtime = this.runtimeStats.sample(drainer?.open ?? 0);
     return heartbeat(this.requests, drainer?.accepted ?? 0, this.features.requestMetrics, runtime);
