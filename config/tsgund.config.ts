@@ -23,7 +23,7 @@ export default defineConfig({
   backlog: 2048,
   // One SO_REUSEPORT socket per worker for each TCP bind: the kernel spreads
   // connections evenly over the workers, but one busy worker's queue is not
-  // taken over by an idle one (see the README). Default: false.
+  // taken over by an idle one (see docs/sockets.md). Default: false.
   reusePort: false,
   // Mode of the unix:PATH sockets tsgund binds; a client needs write
   // permission to connect. Default: 0o660.
@@ -33,8 +33,8 @@ export default defineConfig({
   unixSocketGroup: null,
   // 'ip': the master accepts and hands each connection to the worker its
   // client's address (or, from a trusted proxy, X-Forwarded-For) hashes to,
-  // so a client keeps its worker, as socket.io's long-polling needs (see the
-  // README). 'none': workers accept. Default: 'none'.
+  // so a client keeps its worker, as socket.io's long-polling needs (see
+  // docs/sockets.md). 'none': workers accept. Default: 'none'.
   sticky: 'none',
 
   // ---- workers ----------------------------------------------------------

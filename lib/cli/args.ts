@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../errors.js';
 import type { CommandLine } from '../config/resolve.js';
-import { SETTINGS, flagOf, type SettingSpec } from '../config/settings.js';
+import { SETTINGS, defaultText, flagOf, type SettingSpec } from '../config/settings.js';
 import { validateLayer } from '../config/validate.js';
 
 /** Flags that are not settings: where to find them and what to do. */
@@ -54,21 +54,11 @@ const BY_KIND: Record<SettingSpec['kind'], string> = {
   mode: 'MODE',
 };
 
-/** The default as help shows it. */
-function defaultOf(s: SettingSpec): string {
-  if (s.defaultText) return s.defaultText;
-  const v = s.default();
-  if (v === null) return 'none';
-  if (Array.isArray(v)) return v.length ? v.join(',') : 'none';
-  if (s.kind === 'mode' && typeof v === 'number') return `0${v.toString(8)}`;
-  return String(v);
-}
-
 function optionOf(s: SettingSpec): Option {
   const long = `--${flagOf(s)}`;
   const names = s.short ? `-${s.short}, ${long}` : long;
   const value = s.kind === 'bool' ? '' : ` <${PLACEHOLDER[s.key] ?? BY_KIND[s.kind]}>`;
-  const opt = new Option(names + value, `${s.help} (default: ${defaultOf(s)})`);
+  const opt = new Option(names + value, `${s.help} (default: ${defaultText(s)})`);
   switch (s.kind) {
     case 'int':
     case 'number':

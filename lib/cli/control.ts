@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { inspectPidfile, notAMaster, stillRunning } from '../master/master-proof.js';
+import { inspectPidfile, notAMaster, stillRunning } from '../master/process/master-proof.js';
 
 /** Control commands and the signal each sends to the master. */
 export const CONTROL_SIGNALS = {

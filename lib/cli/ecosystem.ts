@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { CommandLine } from '../config/resolve.js';
 import { validateLayer } from '../config/validate.js';
 import { ConfigError, oneLine } from '../errors.js';
-import { UntrustedFileError, assertRootOnly } from '../config/file-trust.js';
+import { UntrustedFileError, assertRootOnly } from '../trust/file-trust.js';
 
 /** A PM2 ecosystem file given where the app goes: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { resolveSettings } from '../config/resolve.js';
-import { type LogLocations, logLocations } from '../control/status.js';
+import { type LogLocations, logLocations } from '../protocol/status.js';
 import { ConfigError } from '../errors.js';
-import { stdioFdOf } from '../log/safe-open.js';
+import { stdioFdOf } from '../trust/pinned-path.js';
 import { Follower, LogReadError, openLog, tailOf } from '../log/tail.js';
 import { parseEnvArgs } from './args.js';
 import { type MasterFlags, masterStatus } from './status-command.js';

@@ -7,7 +7,7 @@ import { VERSION } from '../version.js';
 import { CONTROL_SIGNALS, helpOf, sendControl, type ControlCommand } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
 import { isEcosystemFile, withEcosystem } from './ecosystem.js';
-import { INSECURE_FLAG, skipFileChecks } from '../config/file-trust.js';
+import { INSECURE_FLAG, skipFileChecks } from '../trust/file-trust.js';
 import { appArgument } from './dispatch.js';
 import { registerLogs } from './logs-command.js';
 import { runStart } from './start.js';

@@ -1,26 +1,39 @@
+import { fileURLToPath } from 'node:url';
+import type { Settings } from '../config/types.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
 import { requireApp, resolveSettings, type CommandLine } from '../config/resolve.js';
 import { isDaemonChild, reportToStarter, watchStarter } from '../daemon/ready-pipe.js';
 import { PARENT_ENV } from '../listeners/inherited.js';
 import { Arbiter } from '../master/arbiter.js';
+import { workerIdentity } from '../master/process/privileges.js';
+import { assertRootOnly } from '../trust/file-trust.js';
 import { resolveAppModule } from '../worker/app-loader.js';
+import { loadAppInMaster } from './app-in-master.js';
 import type { StartFlags } from './args.js';
 
 /**
- * App code that runs in the master (check-config, preload) must never listen
- * there: node:cluster's primary would open the port itself. Its listen() is
- * ignored; the workers serve the app.
- * Loaded on demand: a plain start needs neither module in the master.
+ * check-config loads the app as the workers' user (`-u`/`-g`) when it has
+ * one: the app is that user's code and must not run as root by surprise.
  */
-async function loadAppInMaster(app: string, cwd: string, withStack: boolean) {
-  const [{ loadApp }, { interceptListen }] = await Promise.all([
-    import('../worker/app-loader.js'),
-    import('../worker/listen-hook.js'),
-  ]);
-  interceptListen(() => {}, { passOwnCalls: true });
-  // PM2 apps call process.send('ready') unguarded: the master has no parent to tell
-  process.send ??= ((message: unknown) => message === 'ready') as NonNullable<typeof process.send>;
-  return loadApp(app, cwd, { withStack });
+async function checkApp(settings: Settings, cwd: string): Promise<void> {
+  const args = { app: requireApp(settings), cwd: settings.chdir ?? cwd, withStack: settings.loglevel === 'debug' };
+  const identity = workerIdentity(settings);
+  if (identity === null) await loadAppInMaster(args.app, args.cwd, args.withStack);
+  else await (await import('./check-app-as.js')).checkAppAs(identity, args);
+}
+
+/**
+ * --preload loads the app in the master, as root when the master is: with
+ * workers of another user, the app module and the directories above it must
+ * be root's alone, as config files are (trust/file-trust.ts).
+ */
+async function preload(settings: Settings, cwd: string): Promise<void> {
+  const dir = settings.chdir ?? cwd;
+  const app = requireApp(settings);
+  if (workerIdentity(settings) !== null) {
+    assertRootOnly(fileURLToPath(resolveAppModule(app, dir)), 'app module (loaded as root by --preload)');
+  }
+  await loadAppInMaster(app, dir, settings.loglevel === 'debug');
 }
 
 /** `tsgund start` (and check-config): returns the process exit code. */
@@ -37,8 +50,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       return EXIT.ok;
     }
     if (flags.checkConfig) {
-      requireApp(settings);
-      await loadAppInMaster(settings.app!, settings.chdir ?? cwd, settings.loglevel === 'debug');
+      await checkApp(settings, cwd);
       process.stdout.write(
         `config ok${resolved.configPath ? ` (${resolved.configPath})` : ''}, app ${settings.app} loads\n`,
       );
@@ -53,8 +65,7 @@ export async function runStart(cli: CommandLine, envArgs: CommandLine | null, fl
       (code === 0 ? process.stdout : process.stderr).write(code === 0 ? `${message}\n` : `tsgund: ${message}\n`);
       return code;
     }
-    if (settings.preload)
-      await loadAppInMaster(requireApp(settings), settings.chdir ?? cwd, settings.loglevel === 'debug');
+    if (settings.preload) await preload(settings, cwd);
     arbiter = new Arbiter({ cli, envArgs, resolved, cwd });
     await arbiter.start();
     reportToStarter(`READY ${process.pid}`);

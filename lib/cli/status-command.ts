@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { requestStatus } from '../control/client.js';
 import { formatStatus } from '../control/format.js';
 import { controlSocketPath } from '../control/protocol.js';
-import type { StatusSnapshot } from '../control/status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 import { masterPid } from './control.js';
 
 export interface MasterFlags {

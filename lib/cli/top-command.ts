@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
-import type { StatusSnapshot } from '../control/status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 import { type TopSample, topFrame } from '../control/top-view.js';
 import { type MasterFlags, masterStatus } from './status-command.js';
 

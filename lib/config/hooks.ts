@@ -52,7 +52,7 @@ export async function loadWorkerHooks(
   if (!configPath) return HookRunner.from({}, settings, log, WORKER_HOOKS);
   const [{ loadConfigFile }, { skipFileChecks }] = await Promise.all([
     import('./load-file.js'),
-    import('./file-trust.js'),
+    import('../trust/file-trust.js'),
   ]);
   // the master checked this file and its imports before it forked us (and a
   // worker that is root runs the app as root anyway)

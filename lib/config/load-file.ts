@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { typeStrippingHint } from '../type-stripping.js';
 import { ConfigError, oneLine } from '../errors.js';
-import { UntrustedFileError, assertRootOnly, checkingFiles } from './file-trust.js';
+import { UntrustedFileError, assertRootOnly, checkingFiles } from '../trust/file-trust.js';
 
 const MODULE = 'tsgund';
 
@@ -127,7 +127,7 @@ const holdsConfig = (pkg: unknown): boolean =>
   pkg !== null && typeof pkg === 'object' && (MODULE in pkg || 'cosmiconfig' in pkg);
 
 /**
- * Each loader checks its file (file-trust.ts) before it loads it; a
+ * Each loader checks its file (trust/file-trust.ts) before it loads it; a
  * package.json only once it is known to hold our settings (parsing it runs
  * nothing), as most of them belong to the app alone.
  */

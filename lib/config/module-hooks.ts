@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 // default import: a named `registerHooks` would fail to link on Node before 22.15, ahead of the CLI's version check
 import nodeModule, { type LoadHookSync, type ResolveFnOutput, type ResolveHookSync } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { assertRootOnly, checkingFiles } from './file-trust.js';
+import { assertRootOnly, checkingFiles } from '../trust/file-trust.js';
 
 /**
  * Module resolution for config files (JS and TypeScript, which Node's own type
@@ -19,7 +19,7 @@ import { assertRootOnly, checkingFiles } from './file-trust.js';
  *   loaded as ESM (Node would parse it as CommonJS and fail).
  * - Every file a config or ecosystem file imports or requires, and everything
  *   those import in turn (packages included), runs as root in the master too:
- *   each is checked like the config file itself (file-trust.ts) before it loads.
+ *   each is checked like the config file itself (trust/file-trust.ts) before it loads.
  */
 
 export const VERSION_PARAM = 'tsgund-config';

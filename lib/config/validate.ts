@@ -8,7 +8,7 @@ import { parseBind } from '../listeners/address.js';
 import { validateAccessLogFormat } from '../log/access-log.js';
 import { parseSyslogTo } from '../log/syslog-target.js';
 import { LOG_CONFIG_KEYS, isLogConfigKey, logConfigProblem } from './log-transports.js';
-import { allowListProblem } from '../worker/forwarded.js';
+import { allowListProblem } from '../allow-list.js';
 import { SURGE_EXPECTED, parseSurge } from './surge.js';
 
 const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
@@ -197,6 +197,11 @@ export function validateMerged(settings: Settings): void {
         `setting 'sticky' is ${show(settings.sticky)}, but bind ${show(unix)} is a unix socket, whose clients have no address to place them by; use TCP binds`,
       );
     }
+  }
+  if (settings.http2 && !settings.certfile && settings.sticky !== 'none') {
+    throw new ConfigError(
+      `setting 'sticky' is ${show(settings.sticky)} with 'http2' on and no certfile: sticky placement reads X-Forwarded-For from the first bytes, which cleartext HTTP/2 sends HPACK-compressed; turn one of them off or serve TLS`,
+    );
   }
   for (const key of ['certfile', 'keyfile'] as const) {
     const file = settings[key];

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { ControlReply } from './protocol.js';
-import type { StatusSnapshot } from './status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 
 function connectError(path: string, err: NodeJS.ErrnoException): ConfigError {
   switch (err.code) {

@@ -1,4 +1,4 @@
-import type { StatusSnapshot } from './status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 
 /** 45s, 3m 12s, 2h 5m, 3d 4h: the two largest units, like ps and pm2. */
 export function formatUptime(ms: number): string {

@@ -1,4 +1,4 @@
-import type { StatusSnapshot } from './status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 
 /**
  * The control socket speaks newline-delimited JSON: one request object per

@@ -6,7 +6,7 @@ import { ConfigError, errnoOf as errno } from '../errors.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
 import type { ErrorLog } from '../log/error-line.js';
 import type { ControlReply } from './protocol.js';
-import type { AppMetricsStatus, StatusSnapshot } from './status.js';
+import type { AppMetricsStatus, StatusSnapshot } from '../protocol/status.js';
 
 /** The app's own metrics, collected from the workers when asked for (null: not collected). */
 export type AppMetricsSource = () => Promise<AppMetricsStatus | null>;

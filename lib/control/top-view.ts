@@ -3,7 +3,7 @@
 // inputs, so it is tested without a terminal.
 
 import { formatUptime, lagMs, percent } from './format.js';
-import type { StatusSnapshot, WorkerStatus } from './status.js';
+import type { StatusSnapshot, WorkerStatus } from '../protocol/status.js';
 
 /** One reading: the master's status, and each worker's CPU time (ms) from /proc, when it could be read. */
 export interface TopSample {

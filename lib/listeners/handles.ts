@@ -3,7 +3,7 @@
 // but not listening, nor for listening on a handle received over IPC when it is
 // a pipe, so this module uses these Node internals (the others are
 // node:http's `socket._httpMessage`, read by lib/worker/drain.ts, and, for
-// sticky placement, a socket's `_handle` in lib/master/sticky.ts and
+// sticky placement, a socket's `_handle` in lib/master/placement/sticky-placement.ts and
 // node:http's setupConnectionsTracking listener in lib/worker/serve.ts):
 //   net._createServerHandle(ip, port, 4|6)      bound TCP handle or -errno
 //   net._createServerHandle(ip, port, 4|6, undefined, UV_TCP_REUSEPORT)
@@ -18,7 +18,7 @@ import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { ConfigError, errnoOf, oneLine } from '../errors.js';
-import { LogPathError, checkSocketDirectory } from '../log/safe-open.js';
+import { UnsafePathError, checkSocketDirectory } from '../trust/pinned-path.js';
 import { formatBind, type BindAddress } from './address.js';
 import { freeSocketPath } from './unix-path.js';
 
@@ -84,27 +84,26 @@ function bindError(label: string, code: string | number): ConfigError {
   return new ConfigError(`cannot bind ${label}: ${describeBindError(code)}`);
 }
 
-/** The mode and owner of a unix socket tsgund binds; an id left out is not changed. */
+/** The mode and group of a unix socket tsgund binds (its owner is the master's user); no gid: unchanged. */
 export interface UnixSocketAccess {
   mode: number;
-  uid?: number;
   gid?: number;
 }
 
 /**
  * Bind a unix socket where no other user can swap the path: every directory
- * on the way is checked as for log files (lib/log/safe-open.ts), and the
+ * on the way is checked as for log files (lib/trust/pinned-path.ts), and the
  * socket's own directory must be writable by no one else, unless it is
  * sticky (/tmp), where only root could rename the socket root creates.
  * bind(2) creates the file with the umask and no fchmod or fchown on a
  * socket's descriptor reaches it, so mode and owner are set through the
- * path, which the checks pin: the mode first, while the file is still root's.
+ * path, which the checks pin: the mode first, then the group.
  */
 async function bindUnix(address: BindAddress & { kind: 'unix' }, label: string, access?: UnixSocketAccess) {
   try {
     checkSocketDirectory(address.path);
   } catch (err) {
-    throw new ConfigError(`cannot bind ${label}: ${err instanceof LogPathError ? err.message : oneLine(err)}`);
+    throw new ConfigError(`cannot bind ${label}: ${err instanceof UnsafePathError ? err.message : oneLine(err)}`);
   }
   const busy = await freeSocketPath(address.path);
   if (busy) throw bindError(label, busy);
@@ -113,9 +112,7 @@ async function bindUnix(address: BindAddress & { kind: 'unix' }, label: string, 
   if (access) {
     try {
       chmodSync(address.path, access.mode);
-      if (access.uid !== undefined || access.gid !== undefined) {
-        lchownSync(address.path, access.uid ?? -1, access.gid ?? -1);
-      }
+      if (access.gid !== undefined) lchownSync(address.path, -1, access.gid);
     } catch (err) {
       handle.close(); // libuv unlinks the path it bound
       throw new ConfigError(`cannot bind ${label}: cannot set its mode or owner (${errnoOf(err)})`);

@@ -49,11 +49,19 @@ function splitUrl(url: string | undefined): [path: string | undefined, query: st
   return q === -1 ? [url, undefined] : [url.slice(0, q), url.slice(q + 1)];
 }
 
+const CLIENT = Symbol('tsgund.clientAddress');
+type Kept = IncomingMessage & { [CLIENT]?: string };
+
+/** Remember the client's address now, for a request whose socket may forget it before its line is made. */
+export function keepClientAddress(req: IncomingMessage): void {
+  (req as Kept)[CLIENT] = req.socket.remoteAddress;
+}
+
 /** Atoms that need the request's elapsed time. */
 const TIMED = new Set(['T', 'M', 'D', 'L']);
 
 const ATOMS: Record<string, Atom> = {
-  h: (req) => safe(req.socket.remoteAddress),
+  h: (req) => safe((req as Kept)[CLIENT] ?? req.socket.remoteAddress),
   l: () => '-',
   u: (req) => safe(basicAuthUser(req.headers.authorization)),
   t: () => clfNow(),

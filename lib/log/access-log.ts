@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { compileAccessLogFormat } from './access-format.js';
+import { compileAccessLogFormat, keepClientAddress } from './access-format.js';
 import { LineFile } from './line-file.js';
-import { TurnLines } from './turn-lines.js';
+import { LineBatcher, atTurnEnd } from './line-batcher.js';
 import { beforeLastBytes, countBodyBytes, isHttp1Response, keepWriteHeadHeaders } from './response-tracking.js';
 
 export const DEFAULT_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -54,15 +54,16 @@ export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): A
   // unbuffered: one write(2) per event-loop turn, before the sockets of that turn's responses get their last bytes
   const turn =
     mode === 'direct'
-      ? new TurnLines(
+      ? new LineBatcher(
           (chunk) => sink.write(chunk),
           () => sink.maxBytes,
+          atTurnEnd,
         )
       : null;
   const flushAtExit = (): void => turn?.flush();
   if (turn) process.on('exit', flushAtExit);
   const write = turn
-    ? (line: string, socket: Socket | null) => turn.add(line, socket)
+    ? (line: string, socket: Socket | null) => (socket ? turn.add(line, socket) : turn.writeNow(line))
     : (line: string) => sink.write(line);
   return {
     track(req, res) {
@@ -72,7 +73,11 @@ export function createAccessLog(opts: AccessLogOptions, inheritedFd?: number): A
       if (format.readsResponseHeaders) keepWriteHeadHeaders(res);
       if (isHttp1Response(res)) beforeLastBytes(res, () => write(format.line(req, res, startNs), res.socket));
       // http2's compatibility response has no such hook: its line is written at 'finish', as it always was
-      else res.once('finish', () => write(format.line(req, res, startNs), null));
+      else {
+        // its socket is a proxy of the stream's, which knows no address once the stream has closed
+        keepClientAddress(req);
+        res.once('finish', () => write(format.line(req, res, startNs), null));
+      }
     },
     reopen(handed) {
       turn?.flush();

@@ -25,7 +25,7 @@ export interface ErrorLog {
   critical(msg: string, err?: unknown): void;
   /**
    * Open the path again, or take `handed`, a descriptor of it the master opened.
-   * Throws LogPathError, and keeps logging to the old file, when the path cannot be opened again.
+   * Throws UnsafePathError, and keeps logging to the old file, when the path cannot be opened again.
    */
   reopen(handed?: number): void;
   /** Resolves once every line logged before it was called is written. */

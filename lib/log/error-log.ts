@@ -1,6 +1,6 @@
 // The master's error log: a winston logger whose first transport hands each
 // formatted line to a LineFile, which USR1 reopens. Beside it: the transports
-// of a config file and syslog (master/error-transports.ts), which also get the
+// of a config file and syslog (error-transports.ts), which also get the
 // workers' lines, read from their pipes. Workers write the same lines without
 // winston (error-line.ts, error-pipe.ts).
 import { writeSync } from 'node:fs';
@@ -47,7 +47,7 @@ function reportTransportError(logger: object): (err: unknown, transport?: unknow
   };
 }
 
-/** Logs into `file`, or into opts.errorlog opened here (throws LogPathError). */
+/** Logs into `file`, or into opts.errorlog opened here (throws UnsafePathError). */
 export function createErrorLog(opts: ErrorLogOptions, file = LineFile.open(opts.errorlog, 2)): MasterErrorLog {
   const logger = winston.createLogger({
     levels: LEVELS,

@@ -119,11 +119,16 @@ export class LineFile {
     this.fd = opened.fd;
     this.target = opened.kind === 'file' ? opened.path : null;
     this.sink = this.sinkFor(opened);
-    this.batch = this.batched ? new LineBatcher((chunk) => this.sink.write(chunk), this.sink.maxBytes) : null;
+    this.batch = this.batched
+      ? new LineBatcher(
+          (chunk) => this.sink.write(chunk),
+          () => this.sink.maxBytes,
+        )
+      : null;
     if (opened.kind === 'stdio') process.on('exit', this.flushAtExit);
   }
 
-  /** Open `target` ('-' is `dash`) as the master does: created if missing. Throws LogPathError. */
+  /** Open `target` ('-' is `dash`) as the master does: created if missing. Throws UnsafePathError. */
   static open(target: string, dash: 1 | 2, opts: LineFileOptions = {}): LineFile {
     const reopen = opts.reopen ?? { create: true };
     return new LineFile(openLogFile(target, dash, reopen), { ...opts, reopen });
@@ -150,7 +155,7 @@ export class LineFile {
 
   /**
    * Open the path again, or take `handed`, a descriptor of it the master
-   * opened (and this LineFile then owns). Throws LogPathError (and keeps
+   * opened (and this LineFile then owns). Throws UnsafePathError (and keeps
    * writing to the old descriptor) if the path cannot be opened.
    */
   reopen(handed?: number): void {
@@ -171,7 +176,6 @@ export class LineFile {
     this.batch?.flush();
     this.fd = opened.fd;
     this.sink = this.sinkFor(opened);
-    if (this.batch) this.batch.maxBytes = this.sink.maxBytes;
     void old.end();
   }
 

@@ -11,7 +11,8 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return ArrayBuffer.isView(chunk) ? chunk.byteLength : 0;
 }
 
-let wrapped = false;
+let wrappedHttp1 = false;
+let wrappedHttp2 = false;
 let ServerResponseClass: typeof ServerResponse | null = null;
 
 /** Whether `res` is node:http's (or https's) ServerResponse, not http2's compatibility response. */
@@ -40,10 +41,27 @@ function declaredLength(res: ServerResponse): number {
  * per-response closures or listeners on the hot path.
  */
 function wrapResponsePrototype(): void {
-  if (wrapped) return;
-  wrapped = true;
+  if (wrappedHttp1) return;
+  wrappedHttp1 = true;
   // fetched here, not at import: the master imports this module (to validate accessLogFormat) and never serves HTTP
-  const proto = process.getBuiltinModule('node:http').ServerResponse.prototype;
+  wrapPrototype(process.getBuiltinModule('node:http').ServerResponse.prototype);
+}
+
+/** http2's compatibility response counts its body bytes the same way (it has no AT_END hook: see access-log.ts). */
+function wrapHttp2ResponsePrototype(): void {
+  if (wrappedHttp2) return;
+  wrappedHttp2 = true;
+  // its end() writes its chunk through write(): only write() counts
+  const proto = process.getBuiltinModule('node:http2').Http2ServerResponse.prototype as unknown as ServerResponse;
+  const { write } = proto;
+  proto.write = function (this: Tracked, chunk: unknown, encoding?: unknown) {
+    if (this[SENT] !== undefined) this[SENT] += byteLength(chunk, encoding);
+    // biome-ignore lint/complexity/noArguments: forwards the caller's exact arity without allocating a rest array
+    return Reflect.apply(write, this, arguments);
+  } as typeof proto.write;
+}
+
+function wrapPrototype(proto: ServerResponse): void {
   const { write, end } = proto;
   proto.write = function (this: Tracked, chunk: unknown, encoding?: unknown) {
     if (this[SENT] !== undefined) {
@@ -67,7 +85,8 @@ function wrapResponsePrototype(): void {
 /** Counts the body bytes the app hands to res.write()/res.end() from now on. */
 export function countBodyBytes(res: ServerResponse): void {
   (res as Tracked)[SENT] = 0;
-  wrapResponsePrototype();
+  if (isHttp1Response(res)) wrapResponsePrototype();
+  else wrapHttp2ResponsePrototype();
 }
 
 /**

@@ -5,33 +5,34 @@ import { HookRunner } from '../config/hooks.js';
 import { requireApp, type CommandLine, type Resolved } from '../config/resolve.js';
 import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
-import type { StatusSnapshot } from '../control/status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 import { handleSignal } from '../early-signals.js';
 import type { Listener } from '../listeners/handles.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { createErrorLog, type MasterErrorLog } from '../log/error-log.js';
-import { ErrorTransports } from './error-transports.js';
+import { ErrorTransports } from './logs/error-transports.js';
 import { VERSION } from '../version.js';
-import { WORKER_MAIN } from './fork.js';
-import { firstGeneration, type Generation } from './generation.js';
-import { abortOf, type MasterState, targetsOf } from './master-state.js';
-import { type ReloadContext, runReload } from './reload.js';
-import { bootBeside, bootWhole } from './candidate.js';
-import { SlotPlacement } from './guests.js';
-import type { StickyPlacement } from './sticky.js';
-import { followSticky, startSticky } from './sticky-follow.js';
-import { MasterLogFiles } from './log-files.js';
-import { MasterServices } from './services.js';
-import type { Pool, Worker } from './pool.js';
-import { workerIdentity } from './privileges.js';
-import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './signal-queue.js';
-import { listenerUrl, snapshot } from './snapshot.js';
-import { notifySystemd } from './systemd-notify.js';
-import { hasTerminal } from './terminal.js';
-import { Upgrade } from './upgrade.js';
-import { finalCleanup, shutDown, type Teardown } from './shutdown.js';
-import { QUICK_STOP_MS } from './worker-handle.js';
-import { wirePool } from './worker-events.js';
+import { WORKER_MAIN } from './pool/fork.js';
+import { firstGeneration, type Generation } from './lifecycle/generation.js';
+import { abortOf, type MasterState, targetsOf } from './lifecycle/master-state.js';
+import { type ReloadContext, runReload } from './lifecycle/reload.js';
+import { bootBeside, bootWhole } from './lifecycle/candidate.js';
+import { SlotPlacement } from './placement/slot-placement.js';
+import type { StickyPlacement } from './placement/sticky-placement.js';
+import { followSticky, startSticky } from './placement/sticky-follow.js';
+import { MasterLogFiles } from './logs/master-log-files.js';
+import { MasterServices } from './services/master-services.js';
+import type { Pool, Worker } from './pool/pool.js';
+import { workerIdentity } from './process/privileges.js';
+import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './lifecycle/signal-queue.js';
+import { listenerUrl, protocolsOf } from '../listeners/listener-url.js';
+import { snapshot } from './snapshot.js';
+import { notifySystemd } from './process/systemd-notify.js';
+import { hasTerminal } from './process/terminal.js';
+import { Upgrade } from './process/upgrade.js';
+import { finalCleanup, shutDown, type Teardown } from './lifecycle/shutdown.js';
+import { QUICK_STOP_MS } from './pool/worker-handle.js';
+import { wirePool } from './pool/worker-events.js';
 
 const TICK_MS = 250;
 /** Signals handled at once while a reload is under way, rather than queued behind it. */
@@ -53,7 +54,7 @@ export class Arbiter {
   private readonly log: MasterErrorLog;
   /** The error log's transports beside its file (a config's, syslog), and the workers' pipes to them. */
   private readonly transports: ErrorTransports;
-  /** Opened here, as root, and inherited by workers: see log-files.ts. */
+  /** Opened here, as root, and inherited by workers: see log/master-log-files.ts. */
   private readonly logFiles: MasterLogFiles;
   /** The hooks of the configuration the master started with (onStarting runs before any generation exists). */
   private readonly startHooks: HookRunner;
@@ -180,12 +181,13 @@ export class Arbiter {
     void this.signals.loop();
     this.log.info(`Booted ${first.target} worker(s), generation ${first.number}`);
     if (settings.reload) await this.services.watch(settings);
+    await this.services.watchCerts(settings);
     notifySystemd('READY=1', `STATUS=serving with ${first.target} workers`);
     await this.hooks.call('whenReady');
   }
 
   private url(l: Listener): string {
-    return listenerUrl(l, !!this.settings.certfile);
+    return listenerUrl(l, !!this.settings.certfile, protocolsOf(this.settings));
   }
 
   /** The live state for `tsgund status` and the metrics endpoint. */
@@ -230,6 +232,7 @@ export class Arbiter {
     this.logFiles.handOver(this.log); // before the signal: the descriptors wait in each worker's socket
     for (const h of this.pool.list()) h.signal('SIGUSR1');
     void this.transports.refresh();
+    this.services.renewCerts();
   }
 
   private async onUsr2(): Promise<void> {
@@ -290,7 +293,7 @@ export class Arbiter {
 
   /**
    * A worker became ready, or exited (`gone`): with reusePort every slot socket needs a worker
-   * accepting on it (guests.ts; not while a generation boots), and sticky connections a worker.
+   * accepting on it (placement/slot-placement.ts; not while a generation boots), and sticky connections a worker.
    */
   private placeWork(gone?: Worker): void {
     if (!(this.state.phase === 'stopping' || this.candidate || !this.current))

@@ -2,7 +2,7 @@
 // started by the first status request (so a master nobody asks pays
 // nothing), read over windows of about 10 s.
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import type { LoopStatus } from '../control/status.js';
+import type { LoopStatus } from '../protocol/status.js';
 
 const RESOLUTION_MS = 100;
 const WINDOW_MS = 10_000;

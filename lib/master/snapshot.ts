@@ -2,16 +2,18 @@
 // from its state on demand, never kept.
 
 import type { Settings } from '../config/types.js';
-import { logLocations, type StatusSnapshot, type WorkerStatus } from '../control/status.js';
-import type { Listener } from '../listeners/handles.js';
-import type { Generation } from './generation.js';
+import { listenerUrl, protocolsOf } from '../listeners/listener-url.js';
+import { logLocations, type StatusSnapshot, type WorkerStatus } from '../protocol/status.js';
+import type { Generation } from './lifecycle/generation.js';
+import type { Pool } from './pool/pool.js';
+import type { WorkerHandle } from './pool/worker-handle.js';
 import { MasterLoop } from './master-loop.js';
-import type { Pool } from './pool.js';
-import type { WorkerHandle } from './worker-handle.js';
 
-/** How a listener is shown in the log and in `status`: a URL for TCP, the label otherwise. */
-export const listenerUrl = (l: Listener, tls: boolean): string =>
-  l.address.kind === 'tcp' ? `http${tls ? 's' : ''}://${l.label.replace(/:\d+$/, ':' + l.address.port)}` : l.label;
+/** A generation's listeners as URLs: https for tsgund's TLS servers and for an app's own, once a worker said so. */
+function listenersOf(gen: Generation | null | undefined, settings: Settings): string[] {
+  const tls = !!settings.certfile || gen?.appTls === true;
+  return gen?.listeners.map((l) => listenerUrl(l, tls, protocolsOf(settings))) ?? [];
+}
 
 const workerStatus = (h: WorkerHandle): WorkerStatus => ({
   pid: h.pid,
@@ -63,7 +65,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     ...(loop ? { loop } : {}),
     restarts: m.pool.restarts,
     ignoredMessages: { ...m.pool.ignored },
-    listeners: (m.current ?? m.candidate)?.listeners.map((l) => listenerUrl(l, !!settings.certfile)) ?? [],
+    listeners: listenersOf(m.current ?? m.candidate, settings),
     generations: generations(m),
     workers: m.pool.list().map(workerStatus),
     hangs: [...m.pool.hangs],

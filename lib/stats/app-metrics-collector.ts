@@ -9,7 +9,7 @@
 // answer from it, even one that comes after its scrape ended, clears the mark.
 
 import cluster from 'node:cluster';
-import { METRICS_REQUEST, parseMetricsAnswer, type AppMetric, type MetricsRequest } from './app-metrics.js';
+import { METRICS_REQUEST, parseMetricsAnswer, type AppMetric, type MetricsRequest } from '../protocol/app-metrics.js';
 
 /** A worker as the collector sees it (by pid). */
 export interface MetricsPeer {

@@ -1,7 +1,7 @@
 // What /healthz and /readyz answer, decided from the master's status snapshot
 // alone (pure functions, so the rules read in one place).
 
-import type { StatusSnapshot } from '../control/status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 
 export interface Verdict {
   ok: boolean;

@@ -7,11 +7,11 @@
 // prom-client's AggregatorRegistry does.
 
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { AppMetricsStatus, StatusSnapshot, WorkerStatus } from '../control/status.js';
-import { IGNORE_REASONS, type IgnoreReason } from '../master/worker-messages.js';
-import { withoutReserved } from './app-metrics.js';
+import type { AppMetricsStatus, StatusSnapshot, WorkerStatus } from '../protocol/status.js';
+import { IGNORE_REASONS, type IgnoreReason } from '../protocol/worker-message-schemas.js';
+import { withoutReserved } from '../protocol/app-metrics.js';
 import type { AppScrape } from './app-metrics-collector.js';
-import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from './request-metrics.js';
+import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from '../protocol/request-metrics.js';
 import { RuntimeGauges } from './runtime-metrics.js';
 
 export const RESTART_CAUSES = ['crash', 'timeout', 'max_requests', 'max_memory'] as const;
@@ -80,6 +80,12 @@ export class MasterMetrics {
     name: 'tsgund_http_requests_total',
     help: 'HTTP requests answered by the workers, by status class (499: the client closed the connection first)',
     labelNames: ['status_class'] as const,
+    registers: [this.registry],
+  });
+  private readonly protocols = new Counter({
+    name: 'tsgund_http_requests_by_protocol_total',
+    help: 'HTTP requests answered by the workers, by protocol (http1: HTTP/1.0 and 1.1; http2)',
+    labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
   private readonly duration = new BucketedHistogram(
@@ -166,6 +172,10 @@ export class MasterMetrics {
       if (n > 0) this.requests.inc({ status_class: c }, n);
     });
     this.duration.add(delta.buckets, delta.sum);
+    const total = delta.classes.reduce((a, b) => a + b, 0);
+    const [http1, http2] = delta.protocols ?? [total, 0];
+    if (http1) this.protocols.inc({ protocol: 'http1' }, http1);
+    if (http2) this.protocols.inc({ protocol: 'http2' }, http2);
   }
 
   restart(cause: RestartCause): void {

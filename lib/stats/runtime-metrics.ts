@@ -3,7 +3,7 @@
 // generation and pid. Set from the status snapshot at each scrape, so a
 // worker that exited drops out.
 import { Gauge, type Registry } from 'prom-client';
-import type { RuntimeStatus, StatusSnapshot } from '../control/status.js';
+import type { RuntimeStatus, StatusSnapshot } from '../protocol/status.js';
 
 const LABELS = ['slot', 'generation', 'pid'] as const;
 

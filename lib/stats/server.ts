@@ -9,12 +9,13 @@
 // costs nothing otherwise.
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ConfigError, errnoOf as errno } from '../errors.js';
 import { http } from '../node-http.js';
 import { formatBind, parseBind, type BindAddress } from '../listeners/address.js';
 import { describeBindError } from '../listeners/handles.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
-import type { StatusSnapshot } from '../control/status.js';
+import type { StatusSnapshot } from '../protocol/status.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { healthy, ready, type Verdict } from './health.js';
 import type { AppScrape } from './app-metrics-collector.js';
@@ -53,7 +54,13 @@ const RETRY_MS = 1000;
  * that holds one open without a request gets it closed within seconds.
  */
 export const STATS_LIMITS = {
-  /** Open connections at once; more are closed as they are accepted. */
+  /**
+   * Open connections at once. A connection over the cap closes the oldest one
+   * that is not being answered (idle, or still sending its request head), so
+   * a probe always gets through: connections a client merely holds open can
+   * delay no health check. Only when every connection is being answered is
+   * the newest closed.
+   */
   maxConnections: 64,
   /** A connection must send its request headers within this (ms), else 408. */
   headersTimeout: 5000,
@@ -125,6 +132,29 @@ async function answer(req: IncomingMessage, res: ServerResponse, source: StatsSo
   send(res, verdict.ok ? 200 : 503, verdict.why + '\n');
 }
 
+/** See STATS_LIMITS.maxConnections: at the cap, the oldest connection not being answered makes room. */
+function capConnections(server: Server, max: number): void {
+  const open = new Set<Socket>(); // insertion order: the oldest first
+  const answering = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    if (open.size >= max) {
+      const oldestIdle = [...open].find((s) => !answering.has(s));
+      if (oldestIdle === undefined) return void socket.destroy();
+      open.delete(oldestIdle);
+      oldestIdle.destroy();
+    }
+    open.add(socket);
+    socket.once('close', () => {
+      open.delete(socket);
+      answering.delete(socket);
+    });
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    answering.add(req.socket);
+    res.once('close', () => answering.delete(req.socket));
+  });
+}
+
 /** The HTTP server of the listener, with the limits above. */
 function createHttpServer(source: StatsSource, log: ErrorLog): Server {
   const server = http.createServer(
@@ -144,7 +174,7 @@ function createHttpServer(source: StatsSource, log: ErrorLog): Server {
       });
     },
   );
-  server.maxConnections = STATS_LIMITS.maxConnections;
+  capConnections(server, STATS_LIMITS.maxConnections);
   server.setTimeout(STATS_LIMITS.idleTimeout); // with no 'timeout' listener, node:http destroys the socket
   // a headers or request timeout comes here too: answer 408 as node:http would, then close
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -1,5 +1,5 @@
 // Worker side of the app's metrics. The master asks with prom-client's own
-// cluster request (lib/stats/app-metrics.ts). prom-client answers it in a
+// cluster request (lib/protocol/app-metrics.ts). prom-client answers it in a
 // worker only once an AggregatorRegistry exists there (from version 13.2 on;
 // before, as soon as it is loaded), which an app written for a plain cluster
 // creates only in its primary. So, at the first request, tsgund creates one
@@ -11,7 +11,7 @@
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { METRICS_RESPONSE } from '../stats/app-metrics.js';
+import { METRICS_RESPONSE } from '../protocol/app-metrics.js';
 
 interface PromClient {
   register: { getMetricsAsJSON(): unknown };

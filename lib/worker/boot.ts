@@ -7,6 +7,7 @@ import { type ListenTarget, interceptListen } from './listen-hook.js';
 import type { NativeHandle } from '../listeners/handles.js';
 import type { Features, WorkerRuntime } from './runtime.js';
 import { createServer, socketAddress } from './serve.js';
+import type { Swappable } from './tls-context.js';
 import type { Arrived } from './sockets.js';
 import { alignToGrid } from '../grid.js';
 
@@ -34,7 +35,7 @@ export async function loadFeatures(rt: WorkerRuntime): Promise<Features> {
   const hooks = spec.configPath
     ? import('../config/hooks.js').then(({ loadWorkerHooks }) => loadWorkerHooks(spec.configPath!, settings, rt.log))
     : null;
-  const metrics = spec.stats ? import('../stats/request-metrics.js') : null;
+  const metrics = spec.stats ? import('../protocol/request-metrics.js') : null;
   const m = await metrics;
   return {
     accessLog: await accessLog,
@@ -67,7 +68,9 @@ export async function boot(
   await rt.features.hooks?.call('postWorkerInit', rt.info);
   startCheckIns(rt);
   rt.phase = 'serving';
-  rt.send({ type: 'ready' });
+  // tsgund's own TLS server is known from certfile; an app's own is told
+  const appTls = !settings.certfile && typeof (rt.served as { addContext?: unknown } | null)?.addContext === 'function';
+  rt.send(appTls ? { type: 'ready', tls: true } : { type: 'ready' });
 }
 
 /**
@@ -120,9 +123,13 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
   else if (rt.served) rt.log.debug('the app called listen() itself; its export is not served a second time');
   else if (app.kind === 'listener') {
     const tls = settings.certfile
-      ? { cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) }
+      ? rt.tls.initial({ cert: readFileSync(settings.certfile), key: readFileSync(settings.keyfile!) })
       : null;
-    await rt.serveServer(await createServer(settings, tls), app.listener);
+    const warn = (line: string) => rt.log.warning(line);
+    const server = await createServer(settings, tls, app.listener, warn);
+    // a renewed certificate replaces the context in place (see tls-context.ts)
+    if (tls) rt.tls.serve(server as unknown as Swappable, tls);
+    await rt.serveServer(server, app.listener);
   } else await awaitListen(rt, app.exported);
   await rt.serving;
 }

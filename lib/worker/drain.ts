@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Http2Session } from 'node:http2';
 import type { Server, Socket } from 'node:net';
 import { stopAccepting } from '../listeners/handles.js';
 
@@ -28,6 +29,14 @@ const IDLE_GRACE_MS = 250;
 // keep the worker until gracefulTimeout.
 const HALF_CLOSED_MS = 500;
 const SWEEP_MS = 50;
+// An HTTP/2 session is told to go away twice, as RFC 9113 (section 6.8) advises:
+// first with the highest stream id, so that the client opens no more streams
+// on it, and this long after with the last stream received. nghttp2 under
+// Node has no shutdown notice (nghttp2_submit_shutdown_notice is not exposed),
+// so streams that crossed the first GOAWAY are not processed: the second
+// reports them unprocessed (REFUSED_STREAM), which clients may retry safely.
+const GOAWAY_NOTICE_MS = 1000;
+const MAX_STREAM_ID = 2 ** 31 - 1;
 
 /**
  * Lets a worker stop gracefully: stop accepting, answer in-flight requests
@@ -39,6 +48,8 @@ const SWEEP_MS = 50;
  */
 export class Drainer {
   private readonly conns = new Set<HttpSocket>();
+  /** HTTP/2 sessions, whose sockets are in `conns` as well. */
+  private readonly sessions = new Set<Http2Session>();
   private readonly quiet = new Map<HttpSocket, Quiet>();
   /** Idle connections closed on our side, by when. */
   private readonly ended = new Map<HttpSocket, number>();
@@ -78,7 +89,25 @@ export class Drainer {
     for (const server of servers) {
       // a TLS server's HTTP parser lives on the TLS socket, not the TCP one
       server.on(isTlsServer(server) ? 'secureConnection' : 'connection', this.onConnection);
+      // http2 servers (tsgund's and an app's) emit one per HTTP/2 connection
+      server.on('session', (session: Http2Session) => this.onSession(session));
     }
+  }
+
+  private onSession(session: Http2Session): void {
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    // a session that starts while draining (a connection accepted just before) is told at once
+    if (this.draining) this.goAway(session);
+  }
+
+  /** The two GOAWAYs; close() sends the second (with the last stream received) and ends the session once its streams have. */
+  private goAway(session: Http2Session): void {
+    if (session.closed || session.destroyed) return;
+    session.goaway(0, MAX_STREAM_ID);
+    setTimeout(() => {
+      if (!session.closed && !session.destroyed) session.close();
+    }, GOAWAY_NOTICE_MS).unref();
   }
 
   /** A server that accepts for a watched one from now on (with reusePort, a slot adopted as a guest). */
@@ -105,6 +134,7 @@ export class Drainer {
       const res = socket._httpMessage;
       if (res && !res.headersSent) res.shouldKeepAlive = false;
     }
+    for (const session of this.sessions) this.goAway(session);
     const sweep = setInterval(() => this.closeIdle(), SWEEP_MS);
     sweep.unref();
     this.closeIdle();

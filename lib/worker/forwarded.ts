@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
 import type { Socket } from 'node:net';
+import { allowList } from '../allow-list.js';
 
 /** Headers through which a proxy tells the app who the client is and how it connected. */
 const FORWARDED_HEADERS = new Set([
@@ -15,48 +15,6 @@ const FORWARDED_HEADERS = new Set([
 // their name lengths (and transfer-encoding's): most headers are ruled out without lowercasing them
 const MIN_NAME = 9;
 const MAX_NAME = 17;
-
-/** One `forwardedAllowIps` entry: '*', an IPv4 or IPv6 address, or a CIDR like 10.0.0.0/8 or fd00::/8. */
-function parseEntry(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
-  const slash = entry.indexOf('/');
-  const address = slash === -1 ? entry : entry.slice(0, slash);
-  const version = net.isIP(address);
-  if (version === 0) return null;
-  const bits = version === 4 ? 32 : 128;
-  const prefixText = slash === -1 ? String(bits) : entry.slice(slash + 1);
-  if (!/^[0-9]{1,3}$/.test(prefixText) || Number(prefixText) > bits) return null;
-  return { address, prefix: Number(prefixText), family: version === 4 ? 'ipv4' : 'ipv6' };
-}
-
-/** Why a `forwardedAllowIps` list is invalid, or null when it is fine. */
-export function allowListProblem(entries: string[]): string | null {
-  const bad = entries.find((e) => e !== '*' && parseEntry(e) === null);
-  return bad === undefined
-    ? null
-    : `has ${JSON.stringify(bad)}, expected '*', an IP address or a CIDR such as 10.0.0.0/8 or fd00::/8`;
-}
-
-/**
- * Does the list trust `remote`? IPv4 entries also match IPv4-mapped IPv6
- * peers (::ffff:10.1.2.3), as a dual-stack listener reports them. A peer with
- * no address (a unix socket) is not trusted unless the list is '*'.
- */
-export function allowList(entries: string[]): (remote: string | undefined) => boolean {
-  if (entries.includes('*')) return () => true;
-  const list = new net.BlockList();
-  for (const entry of entries) {
-    const parsed = parseEntry(entry);
-    if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
-  }
-  return (remote) => {
-    const version = remote === undefined ? 0 : net.isIP(remote);
-    try {
-      return version !== 0 && list.check(remote!, version === 4 ? 'ipv4' : 'ipv6');
-    } catch {
-      return false; // an address BlockList cannot read (an IPv6 zone id) is not on the list
-    }
-  };
-}
 
 /** What the filter needs of a request: node:http's IncomingMessage, or http2's compatibility request. */
 type Request = Pick<IncomingMessage, 'rawHeaders' | 'headers' | 'socket'> & {

@@ -11,7 +11,7 @@
 import { writeSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
-import type { HangFrame, HangReport } from './messages.js';
+import type { HangFrame, HangReport } from '../protocol/messages.js';
 
 /** Indexes into the shared BigInt64Array: the last heartbeat (hrtime ns) and 1 once watching stops (drain). */
 export const BEAT = 0;

@@ -1,5 +1,5 @@
-import type { RequestMetrics } from '../stats/request-metrics.js';
-import type { RuntimeSample, WorkerToMaster } from './messages.js';
+import type { RequestMetrics } from '../protocol/request-metrics.js';
+import type { RuntimeSample, WorkerToMaster } from '../protocol/messages.js';
 
 /**
  * Whether a check-in at `now` (monotonic ms) sends a heartbeat: when the

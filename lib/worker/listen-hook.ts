@@ -37,7 +37,7 @@ export function describeTarget(t: ListenTarget): string {
  * node:cluster (whose worker-side listen asks the master to open the port, or
  * to adopt a descriptor of its own for listen({ fd }), and round-robins
  * connections through it; the master refuses that anyway, see
- * lib/master/ipc-guard.ts). `onListen` decides what to do with the server
+ * lib/master/intake/ipc-guard.ts). `onListen` decides what to do with the server
  * instead, and gets the call's callback. Only tsgund's own code listens on
  * a handle (the sockets the master sent), or on anything with `passOwnCalls`.
  */

@@ -7,7 +7,7 @@ import { interceptAppReady } from './app-ready.js';
 import { boot } from './boot.js';
 import { reopenLogs } from './reopen-logs.js';
 import { captureOutput } from './capture-output.js';
-import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from './messages.js';
+import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from '../protocol/messages.js';
 import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
 import { takeConnection } from './sticky-connection.js';
@@ -44,6 +44,7 @@ const messageHandlers: MessageHandlers = {
   release: (msg) => void guests().then((g) => g.release(msg.slot)),
   'sticky-connection': (msg, handle) => takeConnection(handle, msg.head, rt.servingServer),
   'prom-client:getMetricsReq': (msg) => void appMetrics().then((answer) => answer(msg.requestId)),
+  'tls-context': (msg) => rt.tls.apply(msg),
 };
 
 type WorkerSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT' | 'SIGUSR1';

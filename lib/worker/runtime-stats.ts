@@ -3,7 +3,7 @@
 // garbage collector's pauses, and the open connections.
 import { type IntervalHistogram, PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import type { RuntimeSample } from './messages.js';
+import type { RuntimeSample } from '../protocol/messages.js';
 
 /**
  * The delay monitor's timer: each tick records how late it fired. 100 ms

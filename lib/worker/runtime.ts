@@ -5,7 +5,7 @@ import { EXIT, UserError, oneLine } from '../errors.js';
 import { monotonicMs } from '../grid.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { ErrorLog } from '../log/error-line.js';
-import type { RequestMetrics } from '../stats/request-metrics.js';
+import type { RequestMetrics } from '../protocol/request-metrics.js';
 import { AppLoadError, type RequestListener } from './app-loader.js';
 import type { Bind } from './binds.js';
 import { Drainer } from './drain.js';
@@ -13,8 +13,10 @@ import { filterRequests, forwardedFilter } from './forwarded.js';
 import { HangWatch } from './hang-watch.js';
 import { beatDue, heartbeat } from './heartbeat.js';
 import { RuntimeStats } from './runtime-stats.js';
-import { HANG_REPORT_FD, type WorkerSpec, type WorkerToMaster } from './messages.js';
+import type { WorkerSpec, WorkerToMaster } from '../protocol/messages.js';
+import { HANG_REPORT_FD } from '../protocol/descriptors.js';
 import { type Phase, canEnter } from './phase.js';
+import { TlsContext } from './tls-context.js';
 import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
 
 /** process.send as the app-ready interception keeps it (see app-ready.ts). */
@@ -52,6 +54,8 @@ export class WorkerRuntime {
   /** Resolves once the app has a server served (its own listen() or tsgund's). */
   readonly listenCalled = new Promise<void>((resolve) => (this.onListenCalled = resolve));
   readonly info: { pid: number; id: number; generation: number };
+  /** The TLS context of the server tsgund created, renewed in place. */
+  readonly tls: TlsContext;
   private readonly keepAliveMs: number;
   private readonly filterForwarded: ReturnType<typeof forwardedFilter>;
   /** stackOnTimeout: the heartbeat stamp its helper thread watches (none without a timeout). */
@@ -75,6 +79,7 @@ export class WorkerRuntime {
             log.warning(`stackOnTimeout: the helper thread failed: ${oneLine(err)}`),
           )
         : null;
+    this.tls = new TlsContext(log);
   }
 
   get settings(): WorkerSpec['settings'] {
@@ -122,8 +127,13 @@ export class WorkerRuntime {
     const { requestMetrics, accessLog, clientClosed } = this.features;
     if (requestMetrics) {
       const t0 = performance.now();
+      const http2 = req.httpVersionMajor === 2;
       res.once('close', () =>
-        requestMetrics.observe(res.writableFinished ? res.statusCode : clientClosed, (performance.now() - t0) / 1000),
+        requestMetrics.observe(
+          res.writableFinished ? res.statusCode : clientClosed,
+          (performance.now() - t0) / 1000,
+          http2,
+        ),
       );
     }
     if (this.keepAliveMs === 0) res.shouldKeepAlive = false;

@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { Settings } from '../config/types.js';
 import { listenOnHandle } from '../listeners/handles.js';
 import type { Bind } from './binds.js';
+import type { H2Settings } from './h2-server.js';
 
 type Limits = Pick<
   Settings,
@@ -14,13 +15,32 @@ type Limits = Pick<
   | 'limitRequestFieldSize'
   | 'headersTimeout'
   | 'requestTimeout'
->;
+> &
+  H2Settings & { http2: boolean };
 
 /**
  * The server tsgund creates around a request listener, with the limits and
- * timeouts of the settings. node:https (and TLS) is loaded only for HTTPS.
+ * timeouts of the settings. node:https (and TLS) is loaded only for HTTPS,
+ * node:http2 only with the http2 setting; `warn` tells why an app that
+ * cannot serve HTTP/2 gets HTTP/1.1 only.
  */
-export async function createServer(settings: Limits, tls: https.ServerOptions | null): Promise<Server> {
+export async function createServer(
+  settings: Limits,
+  tls: https.ServerOptions | null,
+  listener: unknown = null,
+  warn: (line: string) => void = () => {},
+): Promise<net.Server> {
+  if (settings.http2) {
+    const h2 = await import('./h2-server.js');
+    if (!h2.overridesHttp1Prototypes(listener)) return h2.createH2Server(settings, tls);
+    warn(
+      "http2: the app (Express) sets its own request prototype over node:http's, which HTTP/2 requests crash; serving it over HTTP/1.1 only",
+    );
+  }
+  return createHttp1Server(settings, tls);
+}
+
+async function createHttp1Server(settings: Limits, tls: https.ServerOptions | null): Promise<Server> {
   const options: ServerOptions = {
     maxHeaderSize: settings.limitRequestFieldSize,
     headersTimeout: settings.headersTimeout * 1000,
@@ -28,7 +48,11 @@ export async function createServer(settings: Limits, tls: https.ServerOptions | 
     requestTimeout: settings.requestTimeout ? Math.max(settings.requestTimeout, settings.headersTimeout) * 1000 : 0,
     keepAliveTimeout: settings.keepAlive * 1000,
   };
-  const server = tls ? (await import('node:https')).createServer({ ...tls, ...options }) : http.createServer(options);
+  // The handshake counts against headersTimeout: Node's own 120 s let silent connections hold every slot.
+  const handshake = { handshakeTimeout: settings.headersTimeout * 1000 };
+  const server = tls
+    ? (await import('node:https')).createServer({ ...tls, ...handshake, ...options })
+    : http.createServer(options);
   // one more than the limit, so that a request over it can be told apart and refused
   if (settings.limitRequestFields) server.maxHeadersCount = settings.limitRequestFields + 1;
   return server;
@@ -71,8 +95,12 @@ export function refuseOverLimits(settings: Limits, req: IncomingMessage, res: Se
   if (settings.limitRequestLine && req.method!.length + req.url!.length + 10 > settings.limitRequestLine) status = 414;
   else if (settings.limitRequestFields && req.rawHeaders.length > settings.limitRequestFields * 2) status = 431;
   if (!status) return false;
-  res.shouldKeepAlive = false;
-  res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+  // HTTP/2 forbids a Connection header
+  if (req.httpVersionMajor === 2) res.writeHead(status, { 'content-type': 'text/plain' });
+  else {
+    res.shouldKeepAlive = false;
+    res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
+  }
   res.end(`${http.STATUS_CODES[status]}\n`);
   return true;
 }

@@ -7,7 +7,7 @@ import net from 'node:net';
  * draining) or a malformed head it is closed.
  */
 export function takeConnection(handle: unknown, head: unknown, server: net.Server | null): void {
-  // a connection the master read from comes as its bare TCP handle (see lib/master/sticky.ts)
+  // a connection the master read from comes as its bare TCP handle (see lib/master/placement/sticky-placement.ts)
   const socket =
     handle instanceof net.Socket
       ? handle

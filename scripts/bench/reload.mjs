@@ -9,7 +9,7 @@
 //
 // and the requests that succeeded / failed from 1 s before the first reload to
 // 1 s after the last one are reported, with the average time per reload, as a
-// Markdown table on stdout (progress on stderr).
+// Markdown table on stdout and in docs/benchmarks.md (progress on stderr).
 //
 //   node scripts/bench/reload.mjs
 //   RELOADS=5 node scripts/bench/reload.mjs
@@ -24,6 +24,8 @@
 //   PM2_APP_SHUTDOWN  graceful (default): the PM2 app does server.close() on
 //              SIGINT, the pattern PM2's docs show; abrupt: it also closes every
 //              connection at once (scripts/bench/single.mjs without GRACEFUL=1)
+//   BENCH_PAGE results page (default docs/benchmarks.md, section reload;
+//              none = do not write it)
 //
 // PM2 runs with PM2_HOME in a temp dir (never ~/.pm2), with its default
 // kill_timeout (1600 ms), and its daemon is always stopped with `pm2 kill`,
@@ -42,6 +44,7 @@ import { guardExit } from './exit-guard.mjs';
 import { Pm2 } from './pm2.mjs';
 import { processAlive, processTree } from './proc.mjs';
 import { freePort } from './ports.mjs';
+import { writeSection } from './results-page.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RELOADS = Number(process.env.RELOADS ?? 20);
@@ -257,6 +260,8 @@ function printTable(rows, notes) {
     ...notes.map((n) => `- ${n}`),
   );
   console.log(lines.join('\n'));
+  const page = writeSection('reload', lines.join('\n'));
+  if (page) log(`table written to ${path.relative(root, page)} (section reload)`);
 }
 
 async function main() {

@@ -37,6 +37,8 @@
 //   APP       app module (default examples/mixed-latency.js; needs /, /mixed, /size and /slow)
 //   PM2_BIN   pm2 executable (default node_modules/.bin/pm2, the devDependency;
 //             skipped if absent)
+//   BENCH_PAGE  results page (default docs/benchmarks.md, section throughput;
+//             none = do not write it)
 //
 // The connection split of a tsgund run is read from each worker's count of
 // accepted connections (`tsgund status --json`, sent by heartbeat), before and
@@ -47,7 +49,7 @@
 // by the pid spawned (SIGTERM, SIGKILL after 5 s), also on Ctrl-C or error.
 // PM2 runs with PM2_HOME in the temp dir (never ~/.pm2) and its daemon is
 // always stopped with `pm2 kill` (see pm2.mjs). Prints Markdown tables to
-// stdout, progress to stderr.
+// stdout, and writes them into docs/benchmarks.md; progress to stderr.
 //
 // Besides throughput and latency, per server: start-to-ready time (spawn of
 // the start command until the first HTTP 200), the RSS of the supervising
@@ -65,6 +67,7 @@ import { promisify } from 'node:util';
 import { Pm2 } from './pm2.mjs';
 import { CLK_TCK, cpuTicks, processAlive, processTree, rssMB } from './proc.mjs';
 import { freePort, get200 } from './ports.mjs';
+import { writeSection } from './results-page.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKERS = String(Number(process.env.WORKERS ?? 2));
@@ -605,6 +608,8 @@ function printTables(results, startup, notes, env, starts) {
   }
   if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
   console.log(lines.join('\n'));
+  const page = writeSection('throughput', lines.join('\n'));
+  if (page) log(`tables written to ${path.relative(root, page)} (section throughput)`);
 }
 
 async function main() {

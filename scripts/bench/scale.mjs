@@ -46,6 +46,8 @@
 //   PM2_BIN        pm2 executable (default node_modules/.bin/pm2; skipped if absent)
 //   OUT            file the tables are written to as well (default
 //                  $TMPDIR/tsgund-scale.md)
+//   BENCH_PAGE     results page (default docs/benchmarks.md, section scale;
+//                  none = do not write it)
 //
 // Every server runs in its own process group and is stopped by the pid spawned
 // (PM2 with `pm2 kill`, PM2_HOME in a temp dir), also on Ctrl-C or error. The
@@ -63,6 +65,7 @@ import { Load } from './load.mjs';
 import { guardExit } from './exit-guard.mjs';
 import { Pm2 } from './pm2.mjs';
 import { freePort } from './ports.mjs';
+import { writeSection } from './results-page.mjs';
 import { CLK_TCK, cpuTicks, processAlive, processTree, rssMB } from './proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -516,6 +519,8 @@ async function main() {
   console.log(table);
   fs.writeFileSync(OUT, `${table}\n`);
   log(`table written to ${OUT}`);
+  const page = writeSection('scale', table);
+  if (page) log(`table written to ${path.relative(root, page)} (section scale)`);
   if (notes.some((n) => n.includes('failed'))) {
     log(`logs kept in ${tmp}`);
     process.exitCode = 1;

@@ -8,7 +8,7 @@ import { requestStatus } from '../../lib/control/client.js';
 import { formatStatus, formatUptime } from '../../lib/control/format.js';
 import { controlSocketPath } from '../../lib/control/protocol.js';
 import { startControlServer } from '../../lib/control/server.js';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import type { ErrorLog } from '../../lib/log/error-line.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgund-control-'));

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import { cli } from '../support/exec.js';
 import { FIXTURES, cleanup, isRunning, request, startServer, tempDir, waitFor } from '../support/harness.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import { cli } from '../support/exec.js';
 import { FIXTURES, HELLO, cleanup, freePort, request, run, tempDir, waitFor, type Proc } from '../support/harness.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import { cleanup, freePort, request, run, tempDir, waitFor } from '../support/harness.js';
 import { cli } from '../support/exec.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import {
   HELLO,
   childrenOf,

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import { CHAOS_APP, type Failure, TrackedLoad } from '../support/chaos-load.js';
 import {
   CLI,

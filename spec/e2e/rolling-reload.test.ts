@@ -16,7 +16,7 @@ import {
 } from '../support/harness.js';
 import { Load, stopAllLoads } from '../support/load.js';
 import { cli } from '../support/exec.js';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 
 const dirs: string[] = [];
 after(async () => {

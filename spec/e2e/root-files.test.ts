@@ -2,7 +2,7 @@
 // PM2 ecosystem files) must be root's alone, with the real user `nobody` as the
 // app's user who plants them and real symlinks.
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { cli, type Done } from '../support/exec.js';
@@ -141,6 +141,43 @@ describe('files that run as root', { skip: process.getuid?.() !== 0 && 'needs ro
     writeFileSync(shared, `module.exports = [{ script: ${JSON.stringify(HELLO)} }];\n`);
     writeFileSync(rootEco, `module.exports = { apps: require(${JSON.stringify(shared)}) };\n`);
     assertRefused(await cli(['check-config', rootEco]), new RegExp(`module ${shared}: its directory ${dir} is owned`));
+  });
+
+  it('check-config -u loads the app as that user, never as root', async () => {
+    const dir = nobodyDir();
+    const marker = join(dir, 'uid');
+    const app = join(dir, 'evil.cjs');
+    writeFileSync(
+      app,
+      `require('node:fs').writeFileSync(${JSON.stringify(marker)}, String(process.getuid()));\nmodule.exports = (req, res) => res.end('x');\n`,
+    );
+    chownSync(app, NOBODY, NOBODY);
+    const done = await cli(['check-config', app, '-u', 'nobody', '-g', 'nogroup'], { cwd: dir });
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    assert.match(done.stdout, /app .*evil\.cjs loads/);
+    assert.equal(readFileSync(marker, 'utf8'), String(NOBODY), 'the app ran as nobody');
+    // a load failure as that user keeps its exit code and one-line message
+    writeFileSync(app, "throw new Error('broken on purpose');\n");
+    const failed = await cli(['check-config', app, '-u', 'nobody', '-g', 'nogroup'], { cwd: dir });
+    assert.equal(failed.code, 4, failed.stderr);
+    assert.match(failed.stderr, /^tsgund: .*broken on purpose/);
+  });
+
+  it('--preload with -u refuses an app module that nobody owns; it never runs as root', async () => {
+    const dir = nobodyDir();
+    const marker = join(dir, '..', 'ran');
+    const app = join(dir, 'app.cjs');
+    writeFileSync(
+      app,
+      `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\nmodule.exports = (req, res) => res.end('x');\n`,
+    );
+    chownSync(app, NOBODY, NOBODY);
+    const args = ['start', app, '--preload', '-u', 'nobody', '-g', 'nogroup', '-b', `127.0.0.1:${await freePort()}`];
+    assertRefused(
+      await cli(args, { cwd: dir, timeoutMs: 30_000 }),
+      new RegExp(`app module \\(loaded as root by --preload\\) ${app}: it is owned by uid ${NOBODY}, not root`),
+    );
+    assert.equal(existsSync(marker), false, 'the app module never ran');
   });
 
   it('HUP with a config that became insecure keeps serving and logs the one line', async () => {

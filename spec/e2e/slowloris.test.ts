@@ -5,7 +5,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { which } from '../support/exec.js';
-import { FIXTURES, cleanup, request, startServer, waitFor } from '../support/harness.js';
+import https from 'node:https';
+import { FIXTURES, cleanup, request, selfSignedCert, startServer, tempDir, waitFor } from '../support/harness.js';
 
 after(() => cleanup());
 
@@ -101,3 +102,43 @@ describe('slow headers (slowloris)', { skip: tooFewFds }, () => {
     });
   }
 });
+
+describe('TLS handshakes', () => {
+  it('connections that never start their handshake end within --headers-timeout and free their slots', {
+    timeout: 30_000,
+  }, async () => {
+    const { cert, key } = selfSignedCert(tempDir());
+    const SLOTS = 10;
+    const args = ['-w', '1', '--certfile', cert, '--keyfile', key, '--headers-timeout', '2'];
+    const { proc, port } = await startServer([...args, '--worker-connections', String(SLOTS)]);
+    const silent = await Promise.all(
+      Array.from({ length: SLOTS + 2 }, () => slowClientTcp(port)), // never send a byte
+    );
+    const lifetimes = await Promise.all(silent.map(async (c) => (await c.closedAt) - c.openedAt));
+    const longest = Math.max(...lifetimes);
+    assert.ok(longest <= HEADERS_TIMEOUT_MS + 1500, `a silent connection lived ${Math.round(longest)} ms`);
+    const status = await new Promise<number>((resolve, reject) => {
+      https
+        .get(`https://127.0.0.1:${port}/`, { rejectUnauthorized: false, agent: false }, (r) => {
+          r.resume();
+          resolve(r.statusCode!);
+        })
+        .on('error', reject);
+    });
+    assert.equal(status, 200, 'an HTTPS client is served once the silent connections are gone');
+    proc.kill('SIGTERM');
+    await waitFor(async () => (await proc.exit).code === 0, 'the master exits');
+  });
+});
+
+/** A TCP connection that sends nothing at all. */
+function slowClientTcp(port: number): Promise<{ openedAt: number; closedAt: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    let closed: (t: number) => void = () => {};
+    const closedAt = new Promise<number>((r) => (closed = r));
+    const sock = net.connect(port, '127.0.0.1', () => resolve({ openedAt: performance.now(), closedAt }));
+    sock.on('error', () => {});
+    sock.on('close', () => closed(performance.now()));
+    sock.once('error', reject);
+  });
+}

@@ -283,6 +283,11 @@ describe('--stats-bind /metrics', () => {
     );
     const held = fds() - before;
     assert.ok(held <= 64 + 8, `the master holds ${held} more descriptors`);
+    // a probe still gets through at once: it takes the place of the oldest idle connection
+    const probe0 = Date.now();
+    const probe = await fetch(`${stats}/healthz`);
+    assert.equal(probe.status, 200, 'a health probe is answered while idle connections fill the cap');
+    assert.ok(Date.now() - probe0 < 1000, `the probe took ${Date.now() - probe0} ms`);
     // the rest within the 5 s headers timeout (+ 1 s for the check)
     const t0 = Date.now();
     await waitFor(

@@ -37,13 +37,26 @@ async function getAs(user: string, group: string, sock: string): Promise<string>
 }
 
 describe('unix binds as root', { skip: process.getuid?.() !== 0 ? 'needs root' : !SETPRIV && 'needs setpriv' }, () => {
-  it("with -u nobody the socket is nobody's, mode 0660: nobody connects, another user does not", async () => {
+  it("with -u nobody the socket is root's and the workers' group's, mode 0660: the app cannot chmod it", async () => {
     const sock = join(rootDir(), 'app.sock');
     const { proc } = await startServer(['-w', '1', '-u', 'nobody', '-g', 'nogroup', '-b', `unix:${sock}`]);
     const st = statSync(sock);
-    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [NOBODY, NOBODY, 0o660]);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, NOBODY, 0o660]);
     assert.equal(await getAs('nobody', 'nogroup', sock), '200');
     assert.equal(await getAs('daemon', 'daemon', sock), 'EACCES');
+    // the app's user is in the socket's group but not its owner: chmod 777 is refused
+    const chmod = `try { require('fs').chmodSync(${JSON.stringify(sock)}, 0o777); console.log('changed') } catch (e) { console.log(e.code) }`;
+    const tried = await exec(SETPRIV!, [
+      '--reuid=nobody',
+      '--regid=nogroup',
+      '--clear-groups',
+      '--',
+      process.execPath,
+      '-e',
+      chmod,
+    ]);
+    assert.equal(tried.stdout.trim(), 'EPERM');
+    assert.equal(statSync(sock).mode & 0o777, 0o660);
     proc.kill('SIGTERM');
     assert.equal((await proc.exit).code, 0);
   });
@@ -63,7 +76,7 @@ describe('unix binds as root', { skip: process.getuid?.() !== 0 ? 'needs root' :
       '0620',
     ]);
     const st = statSync(sock);
-    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [NOBODY, 1, 0o620]);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 1, 0o620]);
     assert.equal(await getAs('daemon', 'daemon', sock), '200');
     proc.kill('SIGTERM');
     assert.equal((await proc.exit).code, 0);

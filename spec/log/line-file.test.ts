@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { LineFile } from '../../lib/log/line-file.js';
-import { LogPathError } from '../../lib/log/safe-open.js';
+import { UnsafePathError } from '../../lib/trust/pinned-path.js';
 import { lines, logScratch, writeAcrossRotation } from '../support/log-files.js';
 
 const { dir, freshPath } = logScratch('file');
@@ -29,7 +29,7 @@ describe('LineFile', () => {
     assert.throws(
       () => LineFile.open(missing, 1),
       (err) => {
-        assert.ok(err instanceof LogPathError);
+        assert.ok(err instanceof UnsafePathError);
         assert.equal(err.message, `${path.join(dir, 'missing-dir')} does not exist`);
         return true;
       },
@@ -100,7 +100,7 @@ describe('LineFile', () => {
     log.write('before\n');
     fs.renameSync(file, moved);
     fs.rmdirSync(sub);
-    assert.throws(() => log.reopen(), LogPathError);
+    assert.throws(() => log.reopen(), UnsafePathError);
     log.write('after\n');
     await log.close();
     assert.deepEqual(lines(moved), ['before', 'after']);

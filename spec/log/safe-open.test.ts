@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { LogPathError, checkSocketDirectory, openLogFile, type OpenedLog } from '../../lib/log/safe-open.js';
+import { openLogFile, type OpenedLog } from '../../lib/log/safe-open.js';
+import { UnsafePathError, checkSocketDirectory } from '../../lib/trust/pinned-path.js';
 import { logScratch } from '../support/log-files.js';
 
 const { dir } = logScratch('safe');
@@ -25,7 +26,7 @@ function closeIfFile(opened: OpenedLog): void {
 }
 
 const refused = (fn: () => unknown, message: RegExp) =>
-  assert.throws(fn, (err) => err instanceof LogPathError && message.test(err.message));
+  assert.throws(fn, (err) => err instanceof UnsafePathError && message.test(err.message));
 
 describe('openLogFile', { skip: process.getuid?.() !== 0 && 'needs root (chown, nobody-owned dirs)' }, () => {
   it("names stdout and stderr without opening them: '-', /dev/stdout, /dev/stderr, /proc/self/fd/N", () => {

@@ -5,7 +5,7 @@ import winston from 'winston';
 import Transport from 'winston-transport';
 import { defaults } from '../../lib/config/resolve.js';
 import { createErrorLog } from '../../lib/log/error-log.js';
-import { ErrorTransports } from '../../lib/master/error-transports.js';
+import { ErrorTransports } from '../../lib/master/logs/error-transports.js';
 import { lines, logScratch } from '../support/log-files.js';
 
 const { freshPath } = logScratch('transports');

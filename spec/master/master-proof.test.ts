@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { holdsFile, inspectPidfile, notAMaster, readPid, startTicks } from '../../lib/master/master-proof.js';
+import { holdsFile, inspectPidfile, notAMaster, readPid, startTicks } from '../../lib/master/process/master-proof.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsgund-proof-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

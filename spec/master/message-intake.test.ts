@@ -8,9 +8,9 @@ import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { defaults } from '../../lib/config/resolve.js';
 import type { ErrorLog } from '../../lib/log/error-line.js';
-import { MessageIntake } from '../../lib/master/message-intake.js';
-import { WorkerHandle } from '../../lib/master/worker-handle.js';
-import type { WorkerToMaster } from '../../lib/worker/messages.js';
+import { MessageIntake } from '../../lib/master/intake/message-intake.js';
+import { WorkerHandle } from '../../lib/master/pool/worker-handle.js';
+import type { WorkerToMaster } from '../../lib/protocol/messages.js';
 
 class FakeChild extends EventEmitter {
   readonly pid = 4242;

@@ -6,8 +6,8 @@ import { HookRunner } from '../../lib/config/hooks.js';
 import { defaults } from '../../lib/config/resolve.js';
 import type { Settings } from '../../lib/config/types.js';
 import type { ErrorLog } from '../../lib/log/error-line.js';
-import { Generation } from '../../lib/master/generation.js';
-import { classifyExit, type ExitKind, Pool, type Targets, type Worker } from '../../lib/master/pool.js';
+import { Generation } from '../../lib/master/lifecycle/generation.js';
+import { classifyExit, type ExitKind, Pool, type Targets, type Worker } from '../../lib/master/pool/pool.js';
 
 const HOUR = 3_600_000;
 

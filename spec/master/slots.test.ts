@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adoptHandle, bindListener, type Listener, unlinkUnixSocket } from '../../lib/listeners/handles.js';
 import { bindAll, handOver, REUSEPORT_ENV } from '../../lib/listeners/inherited.js';
-import { planGuests, type SlotHolder } from '../../lib/master/guests.js';
-import { Slots, slotLabel } from '../../lib/master/slots.js';
+import { planGuests, type SlotHolder } from '../../lib/master/placement/slot-placement.js';
+import { Slots, slotLabel } from '../../lib/master/placement/slots.js';
 
 interface W extends SlotHolder {
   name: string;

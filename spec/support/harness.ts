@@ -1,11 +1,11 @@
 // Helpers for end-to-end tests: run the real tsgund binary, send real signals,
 // make real HTTP requests. Every process a test starts is killed by pid at the end.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAllLoads } from './load.js';
 
@@ -22,8 +22,10 @@ export function tempDir(prefix = 'tsgund-'): string {
 
 /** A self-signed certificate for localhost, written into `dir`. */
 export function selfSignedCert(dir: string): { cert: string; key: string } {
-  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-  const subject = ['-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert];
+  const [cert, key, config] = [join(dir, 'cert.pem'), join(dir, 'key.pem'), join(dir, 'openssl.cnf')];
+  // a config of its own: a minimal system may ship the openssl binary without its openssl.cnf
+  writeFileSync(config, '[req]\ndistinguished_name = dn\n[dn]\n');
+  const subject = ['-config', config, '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert];
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', ...subject], { stdio: 'ignore' });
   return { cert, key };
 }
@@ -208,6 +210,12 @@ export async function cleanup(dirs: string[] = []): Promise<void> {
   await stopAllLoads();
   killAll();
   started.clear();
+  // a recursive rm as root: check every path before removing any
+  const bad = [...dirs].find(
+    (d) => typeof d !== 'string' || !isAbsolute(d) || resolve(d).split('/').filter(Boolean).length < 2,
+  );
+  if (bad !== undefined)
+    throw new Error(`cleanup: refusing to remove ${JSON.stringify(bad)}: expected temp directories`);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
 

@@ -4,14 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import {
   METRICS_REQUEST,
   METRICS_RESPONSE,
   parseMetricsAnswer,
   withoutReserved,
   type AppMetric,
-} from '../../lib/stats/app-metrics.js';
+} from '../../lib/protocol/app-metrics.js';
 import {
   AppMetricsCollector,
   type AppScrape,

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { parseEnvArgs, splitArgs } from '../../lib/cli/args.js';
 import { MAX_SECONDS, MAX_WORKERS } from '../../lib/config/settings.js';
 import { validateLayer } from '../../lib/config/validate.js';
-import type { StatusSnapshot } from '../../lib/control/status.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import { ConfigError } from '../../lib/errors.js';
 import { parseBind } from '../../lib/listeners/address.js';
 import { healthy, ready } from '../../lib/stats/health.js';

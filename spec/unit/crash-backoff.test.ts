@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CrashBackoff } from '../../lib/master/crash-backoff.js';
+import { CrashBackoff } from '../../lib/master/pool/crash-backoff.js';
 
 describe('CrashBackoff (clock injected, ms)', () => {
   it('doubles from 100 ms for workers that die before or within 1 s of ready, capped at 10 s', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { defaults } from '../../lib/config/resolve.js';
-import { GenerationBoot } from '../../lib/master/generation-boot.js';
-import { BootFailure, type WorkerHandle } from '../../lib/master/worker-handle.js';
+import { GenerationBoot } from '../../lib/master/lifecycle/generation-boot.js';
+import { BootFailure, type WorkerHandle } from '../../lib/master/pool/worker-handle.js';
 
 const settings = { ...defaults(), workers: 2, bootTimeout: 5 };
 const died = (readyAt = 0, bootError: BootFailure | null = null) => ({ readyAt, bootError }) as WorkerHandle;

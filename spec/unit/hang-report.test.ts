@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
-import { MAX_REPORTS, hangText, readHangPipe, withHangPipe } from '../../lib/master/hang-reports.js';
+import { MAX_REPORTS, hangText, readHangPipe, withHangPipe } from '../../lib/master/intake/hang-reports.js';
 import { MAX_FRAMES, dueInMs, framesOf, taskState } from '../../lib/worker/hang-capture.js';
 import { hangTiming } from '../../lib/worker/hang-watch.js';
-import { HANG_REPORT_FD } from '../../lib/worker/messages.js';
+import { HANG_REPORT_FD } from '../../lib/protocol/descriptors.js';
 
 describe('hang reports', () => {
   it('capture before the timeout, with time left for the capture, at any timeout', () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { untilGrid } from '../../lib/grid.js';
-import { heartbeatTiming } from '../../lib/master/fork.js';
+import { heartbeatTiming } from '../../lib/master/pool/fork.js';
 import { beatDue } from '../../lib/worker/heartbeat.js';
 
 describe('heartbeats', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Admission, TokenBucket, WORKER_MESSAGE_LIMIT } from '../../lib/master/rate-limit.js';
+import { type Admission, TokenBucket, WORKER_MESSAGE_LIMIT } from '../../lib/master/intake/rate-limit.js';
 
 const limit = { perSecond: 10, burst: 5, overdraft: 3 };
 const takeN = (b: TokenBucket, n: number, now: number): Admission[] => Array.from({ length: n }, () => b.take(now));

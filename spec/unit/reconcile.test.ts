@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, oldestSurplus, type PoolView, type WorkerView } from '../../lib/master/reconcile.js';
+import { decide, oldestSurplus, type PoolView, type WorkerView } from '../../lib/master/pool/reconcile.js';
 
 let nextId = 1;
 const w = (state: WorkerView['state'], extra: Partial<WorkerView> = {}): WorkerView => ({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSurge, surgeOf } from '../../lib/config/surge.js';
-import { type RolloutView, describeProgress, rolloutStep } from '../../lib/master/rollout.js';
+import { type RolloutView, describeProgress, rolloutStep } from '../../lib/master/lifecycle/rollout.js';
 
 const view = (v: Partial<RolloutView>): RolloutView => ({
   size: 4,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fromEcosystem } from '../../lib/cli/ecosystem.js';
-import { UntrustedFileError, assertRootOnly } from '../../lib/config/file-trust.js';
+import { UntrustedFileError, assertRootOnly } from '../../lib/trust/file-trust.js';
 import { ConfigError } from '../../lib/errors.js';
 
 const NOBODY = 65534;

@@ -1,7 +1,7 @@
 // `tsgund top`'s frame, a pure function of two status readings.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StatusSnapshot, WorkerStatus } from '../../lib/control/status.js';
+import type { StatusSnapshot, WorkerStatus } from '../../lib/protocol/status.js';
 import { type TopSample, topFrame } from '../../lib/control/top-view.js';
 
 const worker = (pid: number, requests: number, over: Partial<WorkerStatus> = {}): WorkerStatus => ({

@@ -7,10 +7,10 @@ import {
   escapeText,
   validateWorkerMessage,
   type Verdict,
-} from '../../lib/master/worker-messages.js';
-import type { WorkerState } from '../../lib/master/worker-handle.js';
-import { DURATION_BUCKETS } from '../../lib/stats/request-metrics.js';
-import type { WorkerToMaster } from '../../lib/worker/messages.js';
+} from '../../lib/protocol/worker-message-schemas.js';
+import type { WorkerState } from '../../lib/protocol/messages.js';
+import { DURATION_BUCKETS } from '../../lib/protocol/request-metrics.js';
+import type { WorkerToMaster } from '../../lib/protocol/messages.js';
 
 type Kind = WorkerToMaster['type'];
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allowList, allowListProblem } from '../../lib/worker/forwarded.js';
+import { allowList, allowListProblem } from '../../lib/allow-list.js';
 
 describe('forwardedAllowIps matcher', () => {
   it('matches single addresses, IPv4 and IPv6 CIDRs, and IPv4-mapped IPv6 peers', () => {

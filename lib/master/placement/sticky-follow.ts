@@ -1,0 +1,48 @@
+// How the master keeps sticky placement (sticky-placement.ts) in step with its
+// generations: it starts at start, follows a candidate's binds on HUP and
+// the serving generation's again if the candidate fails, and sends
+// connections to the serving generation's accepting workers only.
+
+import type { ErrorLog } from '../../log/error-line.js';
+import type { Generation } from '../lifecycle/generation.js';
+import { StickyPlacement, type StickyTarget } from './sticky-placement.js';
+
+/** Sticky placement: from now on the master accepts on the binds (see sticky-placement.ts). */
+export async function startSticky(
+  first: Generation,
+  serving: () => Generation | null,
+  log: ErrorLog,
+): Promise<StickyPlacement> {
+  const backlog = () => (serving() ?? first).settings.backlog;
+  const sticky = new StickyPlacement(() => stickyTargets(serving()), backlog, log);
+  sticky.configure(first.settings);
+  await sticky.follow(first.listeners, backlog());
+  log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
+  return sticky;
+}
+
+/**
+ * Sticky placement is fixed at start (the master cannot stop accepting on a
+ * socket without closing it): a HUP only makes it accept on new binds. A
+ * configuration that asks otherwise gets one warning (`warn`: a candidate's).
+ */
+export async function followSticky(
+  sticky: StickyPlacement | null,
+  gen: Generation,
+  log: ErrorLog,
+  warn: boolean,
+): Promise<void> {
+  const wanted = gen.settings.sticky !== 'none';
+  if (warn && wanted !== (sticky !== null)) {
+    log.warning(`setting 'sticky' takes effect at start; it stays ${sticky ? 'on' : 'off'} until a restart or USR2`);
+  }
+  sticky?.configure(gen.settings);
+  await sticky?.follow(gen.listeners, gen.settings.backlog);
+}
+
+/** Where sticky placement sends connections: the serving generation's accepting workers, by slot. */
+function stickyTargets(serving: Generation | null): Map<number, StickyTarget> {
+  const targets = new Map<number, StickyTarget>();
+  for (const h of serving?.workers ?? []) if (h.accepting && h.worker.isConnected()) targets.set(h.slot, h.worker);
+  return targets;
+}

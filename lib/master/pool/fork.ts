@@ -1,0 +1,100 @@
+// The one place a worker process is created: node:cluster's fork with the
+// generation's settings, identity, environment and log files. The pool gets
+// this function injected (tests give it a fake one).
+
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { WORKER_HOOKS } from '../../config/hook-table.js';
+import { WORKER_ENV, type WorkerSpec } from '../../protocol/messages.js';
+import type { Generation } from '../lifecycle/generation.js';
+import type { SlotPlacement } from '../placement/slot-placement.js';
+import type { MasterLogFiles } from '../logs/master-log-files.js';
+import { WORKER_HANDOVER_FD } from '../../protocol/descriptors.js';
+import { workerFork, workerIdentity } from '../process/privileges.js';
+import { withHangPipe } from '../intake/hang-reports.js';
+
+/** Fork a worker of `gen` for `slot`; null when the master began stopping meanwhile; throws when the fork fails. */
+export type ForkWorker = (gen: Generation, slot: number) => Promise<Worker | null>;
+
+export interface ForkContext {
+  cwd: string;
+  logFiles: MasterLogFiles;
+  placement(): SlotPlacement;
+  /** The master serves statsBind: workers count requests. */
+  stats(): boolean;
+  /** The master accepts and hands connections over (sticky placement). */
+  sticky(): boolean;
+  /** Workers write their error log to a pipe the master reads (error log transports). */
+  piped(): boolean;
+  stopping(): boolean;
+}
+
+export const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url));
+
+/**
+ * A worker checks in every second (sooner with a short timeout), and sends a
+ * heartbeat when it served since the last one, so counts and runtime health
+ * stay fresh under load; an idle worker sends one only every quarter of the
+ * timeout (10 s at most). A missed beat is noticed within the timeout, with
+ * three beats' slack, and 128 idle workers cost the master a beat every 60 ms
+ * rather than 128 a second.
+ */
+export function heartbeatTiming(timeoutS: number): { heartbeatMs: number; idleHeartbeatMs: number } {
+  const quarter = (timeoutS * 1000) / 4;
+  const heartbeatMs = Math.max(100, Math.min(1000, quarter || 1000));
+  return { heartbeatMs, idleHeartbeatMs: Math.max(heartbeatMs, Math.min(10_000, quarter || 10_000)) };
+}
+
+/** Parse rawEnv KEY=VALUE pairs into an object. */
+const envOf = (pairs: string[]): Record<string, string> =>
+  Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+
+function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
+  const { settings } = gen;
+  const jitter = settings.maxRequestsJitter ? Math.floor(Math.random() * (settings.maxRequestsJitter + 1)) : 0;
+  return {
+    settings,
+    // a worker reads the config file only for hooks it runs itself
+    configPath: WORKER_HOOKS.some((name) => gen.hooks.has(name)) ? gen.configPath : null,
+    generation: gen.number,
+    maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
+    ...heartbeatTiming(settings.timeout),
+    stats: ctx.stats(),
+    sticky: ctx.sticky(),
+    hangReports: settings.stackOnTimeout,
+    logFds: ctx.logFiles.workerFds(settings, ctx.piped()),
+  };
+}
+
+/** The real fork: runs the generation's preFork hook, then node:cluster's fork. */
+export function clusterFork(ctx: ForkContext): ForkWorker {
+  return async (gen, slot) => {
+    const spec = workerSpec(gen, ctx);
+    await gen.hooks.call('preFork', { generation: gen.number });
+    if (ctx.stopping()) return null; // a stop came while the hook ran
+    const { settings } = gen;
+    ctx.placement().slots.ensure(gen.listeners, slot + 1);
+    // PM2's instance number is the slot: a replacement takes the number of the worker it replaces
+    const appEnv = { ...envOf(settings.rawEnv), NODE_APP_INSTANCE: String(slot) };
+    const fork = workerFork(workerIdentity(settings), appEnv);
+    cluster.setupPrimary({
+      cwd: settings.chdir ?? ctx.cwd,
+      ...fork.ids,
+      stdio: settings.stackOnTimeout
+        ? withHangPipe(ctx.logFiles.stdioFor(settings, ctx.piped()))
+        : ctx.logFiles.stdioFor(settings, ctx.piped()),
+    });
+    const worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
+    worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
+    if (worker.process.pid !== undefined) {
+      ctx.logFiles.attach(worker.process.stdio.at(WORKER_HANDOVER_FD), settings, ctx.piped());
+      return worker;
+    }
+    // The spawn failed (EAGAIN under RLIMIT_NPROC, ENOMEM): Node reports it
+    // with an 'error' event on the next tick, and no 'exit' ever follows.
+    const failed = new Promise<unknown>((resolve) => worker.process.once('error', resolve));
+    delete cluster.workers?.[worker.id];
+    if (worker.process.connected) worker.process.disconnect();
+    throw await failed;
+  };
+}
