@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { requestStatus } from '../control/client.js';
 import { ConfigError } from '../errors.js';
 import type { StatusSnapshot } from '../protocol/status.js';
 import { type TopSample, topFrame } from '../control/top-view.js';
+import { controlSocketCandidates, masterNamed } from './find-master.js';
 import { type MasterFlags, masterStatus } from './status-command.js';
 
 interface TopFlags extends MasterFlags {
@@ -113,17 +115,38 @@ async function live(opts: TopFlags, everyMs: number): Promise<void> {
   }
 }
 
+/** The control socket of the master named `name`: the candidate that answers a status request. */
+async function controlSocketOf(name: string): Promise<string> {
+  const pid = masterNamed(name);
+  for (const path of controlSocketCandidates(pid)) {
+    try {
+      await requestStatus(path, 2000);
+      return path;
+    } catch {
+      // a socket file of something else
+    }
+  }
+  throw new ConfigError(
+    `master ${pid} ('${name}') has no control socket beside a pidfile: use -p PIDFILE or --control-socket PATH`,
+  );
+}
+
 /** `tsgund top`: a live view of the pool, from the control socket, like `status` refreshed. */
 export function registerTop(program: Command): void {
   program
-    .command('top')
-    .description('a live view of the workers (requests/s, event-loop delay, CPU, memory), refreshed; q quits')
+    .command('top [name]')
+    .description(
+      'a live view of the workers of the master named NAME (--name) or by -p (requests/s, event-loop delay, CPU, memory), refreshed; q quits',
+    )
     .option('-p, --pid <file>', "the master's pidfile (the control socket is <file>.sock)")
     .option('--control-socket <path>', 'the control socket, when it is not <pidfile>.sock')
     .option('--once', 'print one plain-text frame (two readings an interval apart) and exit')
     .option('--interval <seconds>', 'seconds between refreshes', '1')
-    .action(async (opts: TopFlags) => {
+    .action(async (name: string | undefined, opts: TopFlags) => {
       const everyMs = intervalOf(opts.interval);
+      if (name !== undefined && (opts.pid || opts.controlSocket))
+        throw new ConfigError('top: give a NAME or -p PIDFILE (or --control-socket), not both');
+      if (name !== undefined) opts.controlSocket = await controlSocketOf(name);
       if (opts.once || !process.stdout.isTTY) await plain(opts, everyMs);
       else await live(opts, everyMs);
     });

@@ -27,6 +27,19 @@ describe('tsgund top', () => {
     assert.ok(!done.stdout.includes('\x1b'), 'no escape sequences in plain text');
   });
 
+  it('finds the master by its name, and says so when no master has it', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const name = `top-e2e-${process.pid}`;
+    const { proc } = await startServer(['-w', '1', '-p', join(dir, 'app.pid'), '-n', name]);
+    const done = await cli(['top', name, '--once', '--interval', '0.2']);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, new RegExp(`^${name}  master ${proc.pid}  running`));
+    const none = await cli(['top', `${name}-none`, '--once']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no master named 'top-e2e-\d+-none' is running/);
+  });
+
   it('refuses a bad interval, and a master that is not there, with one line', async () => {
     const bad = await cli(['top', '-p', '/nonexistent/app.pid', '--interval', '0']);
     assert.equal(bad.code, 1);
