@@ -18,6 +18,29 @@ export interface NativeAddon {
   sendFds?(socketFd: number, fds: number[], tag: number): boolean;
   /** The next message sendFds sent, without blocking: [tag, ...fds] (close-on-exec), or null when none waits. */
   recvFds?(socketFd: number): number[] | null;
+  /** listen(2) on a bound socket, without libuv polling it (this process never accepts on it). */
+  listenFd?(fd: number, backlog: number): void;
+  /**
+   * A classic BPF program on the SO_REUSEPORT group of socket `fd`: each new
+   * connection goes to the group's socket at index hash(source address) % count.
+   */
+  attachReusePortCbpf?(fd: number, count: number): void;
+  /** setpgid(0, 0): this process leads a process group of its own; returns its id. */
+  makeGroupLeader?(): number;
+  /** prctl(PR_SET_CHILD_SUBREAPER, 1): orphans of this process's descendants re-parent to it. */
+  setSubreaper?(): void;
+}
+
+/** The addon's optional members a feature needs, or null with why they are unavailable. */
+export function addonWith<K extends keyof NativeAddon>(
+  ...members: K[]
+): { native: NativeAddon & Required<Pick<NativeAddon, K>>; error: null } | { native: null; error: string } {
+  const { native, error } = loadNativeAddon();
+  if (!native) return { native: null, error: error! };
+  const missing = members.filter((m) => typeof native[m] !== 'function');
+  if (missing.length)
+    return { native: null, error: `its native addon is older than this version (no ${missing.join(', ')})` };
+  return { native: native as NativeAddon & Required<Pick<NativeAddon, K>>, error: null };
 }
 
 // node-gyp-build picks native/reaper/build/Release (built by build.cjs) if there,

@@ -87,9 +87,9 @@ const TABLE = [
   {
     key: 'sticky',
     kind: 'enum',
-    choices: ['none', 'ip'],
-    help: "send each client to one worker: 'ip' (the master accepts and hands each connection to a worker chosen by the client's address) or 'none' (workers accept)",
-    doc: 'From a peer that `forwardedAllowIps` trusts, the client is the first address of `X-Forwarded-For`. Fixed at start (a HUP that changes it logs a warning); not with `reusePort` or unix binds. See [socket.io](sockets.md#socketio-sticky).',
+    choices: ['none', 'ip', 'forwarded'],
+    help: "send each client to one worker: 'ip' (the kernel places each connection by the client's address; the master stays out of the data path), 'forwarded' (the master accepts and places by X-Forwarded-For from forwardedAllowIps, else by address) or 'none' (workers accept)",
+    doc: "`ip`: each worker slot gets its own `SO_REUSEPORT` socket and a BPF program in the kernel picks one by the client's address; needs the native addon; changing the worker count moves most clients. `forwarded`: from a peer that `forwardedAllowIps` trusts, the client is the first address of `X-Forwarded-For`; not with `reusePort` or unix binds. Fixed at start (a HUP that changes it logs a warning). See [sticky placement](sticky.md).",
     default: () => 'none',
   },
   {
@@ -428,7 +428,7 @@ const TABLE = [
     key: 'http2',
     kind: 'bool',
     help: 'serve HTTP/2 from the servers tsgund creates: with TLS, ALPN offers h2 and http/1.1 on one port; cleartext, HTTP/1.1 and h2c with prior knowledge share one port (an Express app gets http/1.1 only)',
-    doc: 'See [HTTP/2](http2.md): ALPN over TLS, the preface sniffed in cleartext, the two-GOAWAY drain. Refused with `sticky` in cleartext.',
+    doc: 'See [HTTP/2](http2.md): ALPN over TLS, the preface sniffed in cleartext, the two-GOAWAY drain. Refused with `--sticky forwarded` in cleartext.',
     default: () => false,
   },
   {

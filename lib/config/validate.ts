@@ -185,10 +185,10 @@ export function validateMerged(settings: Settings): void {
     if (!existsSync(dir)) throw new ConfigError(`setting 'chdir': ${show(dir)} does not exist`);
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
-  if (settings.sticky !== 'none') {
+  if (settings.sticky === 'forwarded') {
     if (settings.reusePort) {
       throw new ConfigError(
-        `setting 'sticky' is ${show(settings.sticky)} and 'reusePort' is true: sticky placement accepts in the master on one socket per bind; turn one of them off`,
+        `setting 'sticky' is ${show(settings.sticky)} and 'reusePort' is true: placement by X-Forwarded-For accepts in the master on one socket per bind; turn one of them off`,
       );
     }
     const unix = settings.bind.find((b) => parseBind(b).kind === 'unix');
@@ -198,9 +198,9 @@ export function validateMerged(settings: Settings): void {
       );
     }
   }
-  if (settings.http2 && !settings.certfile && settings.sticky !== 'none') {
+  if (settings.http2 && !settings.certfile && settings.sticky === 'forwarded') {
     throw new ConfigError(
-      `setting 'sticky' is ${show(settings.sticky)} with 'http2' on and no certfile: sticky placement reads X-Forwarded-For from the first bytes, which cleartext HTTP/2 sends HPACK-compressed; turn one of them off or serve TLS`,
+      `setting 'sticky' is ${show(settings.sticky)} with 'http2' on and no certfile: placement by X-Forwarded-For reads it from the first bytes, which cleartext HTTP/2 sends HPACK-compressed; use sticky 'ip', turn one of them off, or serve TLS`,
     );
   }
   for (const key of ['certfile', 'keyfile'] as const) {

@@ -17,6 +17,7 @@ import { firstGeneration, type Generation } from './lifecycle/generation.js';
 import { abortOf, type MasterState, targetsOf } from './lifecycle/master-state.js';
 import { type ReloadContext, runReload } from './lifecycle/reload.js';
 import { bootBeside, bootWhole } from './lifecycle/candidate.js';
+import { KernelPlacement } from './placement/kernel-placement.js';
 import { SlotPlacement } from './placement/slot-placement.js';
 import type { StickyPlacement } from './placement/sticky-placement.js';
 import { followSticky, startSticky } from './placement/sticky-follow.js';
@@ -30,6 +31,7 @@ import { snapshot } from './snapshot.js';
 import { notifySystemd } from './process/systemd-notify.js';
 import { hasTerminal } from './process/terminal.js';
 import { Upgrade } from './process/upgrade.js';
+import { Descendants, isClusterWorker } from './process/descendants.js';
 import { finalCleanup, shutDown, type Teardown } from './lifecycle/shutdown.js';
 import { QUICK_STOP_MS } from './pool/worker-handle.js';
 import { wirePool } from './pool/worker-events.js';
@@ -71,6 +73,8 @@ export class Arbiter {
   private readonly services: MasterServices;
   /** With sticky placement (fixed at start): the master's acceptors; null when workers accept. */
   private sticky: StickyPlacement | null = null;
+  /** What the app's processes leave behind: see process/descendants.ts (null until start). */
+  private descendants: Descendants | null = null;
   private exitResolve!: (code: number) => void;
   /** Resolves with the exit code once the master has stopped. */
   readonly exited = new Promise<number>((resolve) => (this.exitResolve = resolve));
@@ -119,7 +123,10 @@ export class Arbiter {
       targets: () => targetsOf(this.state, this.current, this.candidate),
       stopping: () => this.state.phase === 'stopping',
       ready: () => this.placeWork(),
-      exited: (h) => this.placeWork(h),
+      exited: (h) => {
+        this.descendants?.workerExited(h.pid, h.gen.settings.gracefulTimeout * 1000);
+        this.placeWork(h);
+      },
     });
   }
 
@@ -159,8 +166,11 @@ export class Arbiter {
     this.placement = new SlotPlacement(inherited);
     await this.services.claimPidfile(settings);
     for (const l of first.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
-    if (settings.sticky !== 'none') this.sticky = await startSticky(first, () => this.current, this.log);
+    if (settings.sticky === 'ip') this.placeByKernel(first);
+    if (settings.sticky === 'forwarded') this.sticky = await startSticky(first, () => this.current, this.log);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
+    // a subreaper before the first fork, so the reaper below knows it has orphans to reap
+    this.descendants = Descendants.start(this.log, isClusterWorker);
     this.services.startReaper(); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
@@ -186,6 +196,15 @@ export class Arbiter {
     await this.hooks.call('whenReady');
   }
 
+  /** Sticky placement by the kernel: every slot socket the first generation needs, listened on in slot order. */
+  private placeByKernel(first: Generation): void {
+    const kernel = KernelPlacement.start(() => this.settings.backlog, this.log);
+    this.placement.kernel = kernel;
+    kernel.warnUnplaced(first.listeners);
+    this.placement.ensure(first.listeners, first.target);
+    this.log.info('Sticky placement by client address: the kernel places each connection (the master does not accept)');
+  }
+
   private url(l: Listener): string {
     return listenerUrl(l, !!this.settings.certfile, protocolsOf(this.settings));
   }
@@ -193,7 +212,14 @@ export class Arbiter {
   /** The live state for `tsgund status` and the metrics endpoint. */
   snapshot(): StatusSnapshot {
     const { name, settings, current, candidate, pool } = this;
-    return snapshot({ name, settings, cwd: this.opts.cwd, state: this.state.phase, current, candidate, pool });
+    const placementBlocked = this.sticky?.blocked() ?? null;
+    return snapshot({
+      ...{ name, settings, cwd: this.opts.cwd, state: this.state.phase },
+      current,
+      candidate,
+      pool,
+      placementBlocked,
+    });
   }
 
   // ---- signal queue ------------------------------------------------------
@@ -285,7 +311,8 @@ export class Arbiter {
         const paused = this.state.phase === 'reloading' && this.state.resume === 'paused';
         return this.boot(gen, () => bootBeside(gen, serving, pool, abort.signal, paused, warn));
       },
-      followSticky: (gen, candidate) => followSticky(this.sticky, gen, log, candidate),
+      followSticky: (gen, candidate) =>
+        followSticky(this.sticky, this.opts.resolved.settings.sticky, gen, log, candidate),
     };
     const ok = await runReload(ctx, serving, abort.signal);
     if (this.state.phase === 'reloading') this.state = { phase: ok ? 'running' : resume };
@@ -326,9 +353,9 @@ export class Arbiter {
   }
 
   private teardown(): Teardown {
-    const { log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer } = this;
+    const { log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer, descendants } = this;
     return {
-      ...{ log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer },
+      ...{ log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer, descendants },
       listeners: () => [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])],
       hooks: () => this.hooks,
       name: () => this.name,

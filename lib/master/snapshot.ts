@@ -37,6 +37,8 @@ export interface MasterView {
   current: Generation | null;
   candidate: Generation | null;
   pool: Pool;
+  /** Why the master cannot place new connections now, or null. */
+  placementBlocked: string | null;
 }
 
 /** The generations with workers, and the serving and booting ones, oldest first. */
@@ -66,6 +68,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     restarts: m.pool.restarts,
     ignoredMessages: { ...m.pool.ignored },
     listeners: listenersOf(m.current ?? m.candidate, settings),
+    ...(m.placementBlocked ? { placementBlocked: m.placementBlocked } : {}),
     generations: generations(m),
     workers: m.pool.list().map(workerStatus),
     hangs: [...m.pool.hangs],

@@ -71,6 +71,8 @@ export interface StatusSnapshot {
   /** Messages from workers the master did not act on, by reason (see protocol/worker-message-schemas.ts). */
   ignoredMessages?: Record<string, number>;
   listeners: string[];
+  /** Why the master cannot place new connections now (sticky placement by X-Forwarded-For); absent when it can. */
+  placementBlocked?: string;
   /** The generations that have workers or are booting, oldest first (an older master does not send them). */
   generations?: GenerationStatus[];
   workers: WorkerStatus[];

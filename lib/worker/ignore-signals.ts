@@ -1,4 +1,4 @@
-// Imported second by the worker, before anything that takes time to load.
+// Imported early by the worker, before anything that takes time to load.
 // TTIN and TTOU stop a process that has no handler for them, and they are the
 // master's signals: `systemctl kill -s TTIN` (without --kill-whom=main), or a
 // kill of the whole process group, also reaches every worker, which would sit

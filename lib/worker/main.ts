@@ -1,4 +1,5 @@
 import '../early-signals.js';
+import './group-leader.js';
 import './ignore-signals.js';
 import { handleSignal } from '../early-signals.js';
 import type { NativeHandle } from '../listeners/handles.js';

@@ -23,7 +23,8 @@ const warn = (why) => {
   process.stderr.write(
     `tsgund: zombie reaper addon not built (${why}); tsgund works without it, ` +
       "but as a container's PID 1 it cannot reap orphaned processes (use `docker run --init`), " +
-      'and on USR1 the workers must be able to reach the log paths themselves\n',
+      'on USR1 the workers must be able to reach the log paths themselves, --sticky ip is refused, ' +
+      'and processes the app starts may outlive their worker\n',
   );
   process.exit(0);
 };

@@ -12,11 +12,19 @@
 // It also passes file descriptors over a UNIX socket (SCM_RIGHTS), which
 // Node's IPC cannot do for regular files: on USR1 the master hands each
 // worker the log files it has just reopened (lib/log/fd-handover.ts).
+//
+// And the calls that keep the master out of the data path and the app's
+// processes from outliving their worker: listen(2) on a slot socket without
+// libuv polling it, a classic BPF program that places a SO_REUSEPORT group's
+// connections by source address (sticky placement by the kernel),
+// setpgid(0, 0) for a worker and PR_SET_CHILD_SUBREAPER for the master.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -205,6 +213,92 @@ static napi_value RecvFds(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// listenFd(fd, backlog): listen(2) on a bound socket. libuv's listen would
+// also poll the socket and accept in this process; the master only fixes the
+// socket's place in its SO_REUSEPORT group (the order of listen() calls), and
+// the worker that receives it listens again, which keeps that place.
+static napi_value ListenFd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, backlog;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_int32(env, argv[1], &backlog) != napi_ok || backlog < 1) {
+    napi_throw_type_error(env, NULL, "listenFd(fd, backlog): bad arguments");
+    return NULL;
+  }
+  if (listen(fd, backlog) == -1) return throw_errno(env, "listen");
+  return NULL;
+}
+
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
+
+// The murmur3 finalizer on A (every input bit reaches every output bit),
+// with M[1] as scratch.
+#define MIX_SHIFT(n) BPF_STMT(BPF_ST, 1), BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, n), \
+  BPF_STMT(BPF_LDX | BPF_MEM, 1), BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0)
+#define MIX_MUL(k) BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, k)
+// A = (A * 0x9e3779b1) ^ the next word of the address at `off`
+#define FOLD(off) MIX_MUL(0x9e3779b1), BPF_STMT(BPF_ST, 1), \
+  BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + (off)), \
+  BPF_STMT(BPF_LDX | BPF_MEM, 1), BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0)
+
+// attachReusePortCbpf(fd, count): a classic BPF program on the SO_REUSEPORT
+// group of socket `fd` that sends each connection to the socket at index
+// hash(source address) % count (index = order of listen() calls). IPv4 and
+// IPv6 (a `::` socket also receives IPv4) by the version nibble. A packet the
+// program cannot read returns 0. spec/support/kernel-hash.ts mirrors it.
+static napi_value AttachReusePortCbpf(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  uint32_t count;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_uint32(env, argv[1], &count) != napi_ok || count < 1 || count > 65535) {
+    napi_throw_type_error(env, NULL, "attachReusePortCbpf(fd, count): bad arguments");
+    return NULL;
+  }
+  struct sock_filter code[] = {
+      /* 0 */ BPF_STMT(BPF_LD | BPF_B | BPF_ABS, SKF_NET_OFF),
+      /* 1 */ BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+      /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 2, 0),
+      /* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 12),
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JA, 16, 0, 0),
+      /* 5 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 8),
+      /* 6 */ FOLD(12),
+      /* 11 */ FOLD(16),
+      /* 16 */ FOLD(20),
+      /* 21: mix */ MIX_SHIFT(16), MIX_MUL(0x85ebca6b), MIX_SHIFT(13), MIX_MUL(0xc2b2ae35), MIX_SHIFT(16),
+      BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, count),
+      BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  struct sock_fprog prog = {(unsigned short)(sizeof code / sizeof code[0]), code};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof prog) == -1)
+    return throw_errno(env, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)");
+  return NULL;
+}
+
+// makeGroupLeader(): setpgid(0, 0), so that what this process starts can be
+// signalled as one group after it exits. Returns the group id.
+static napi_value MakeGroupLeader(napi_env env, napi_callback_info info) {
+  napi_value out;
+  (void)info;
+  if (setpgid(0, 0) == -1) return throw_errno(env, "setpgid");
+  CHECK(napi_create_int32(env, getpgrp(), &out));
+  return out;
+}
+
+// setSubreaper(): prctl(PR_SET_CHILD_SUBREAPER, 1): orphans of our
+// descendants are re-parented to us instead of PID 1.
+static napi_value SetSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1) return throw_errno(env, "prctl(PR_SET_CHILD_SUBREAPER)");
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"peek", NULL, Peek, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -212,6 +306,10 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"isSubreaper", NULL, IsSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendFds", NULL, SendFds, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvFds", NULL, RecvFds, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listenFd", NULL, ListenFd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attachReusePortCbpf", NULL, AttachReusePortCbpf, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"makeGroupLeader", NULL, MakeGroupLeader, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setSubreaper", NULL, SetSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -144,9 +144,9 @@ describe('--http2', () => {
   });
 
   it('refuses sticky placement with cleartext h2 in one line', async () => {
-    const proc = run(['start', HELLO, '-b', `127.0.0.1:${await freePort()}`, '--http2', '--sticky', 'ip']);
+    const proc = run(['start', HELLO, '-b', `127.0.0.1:${await freePort()}`, '--http2', '--sticky', 'forwarded']);
     assert.equal((await proc.exit).code, 1);
-    assert.match(proc.output, /setting 'sticky' is "ip" with 'http2' on and no certfile/);
+    assert.match(proc.output, /setting 'sticky' is "forwarded" with 'http2' on and no certfile/);
     assert.equal(proc.lines.filter((l) => l.trim()).length, 1, proc.output);
   });
 

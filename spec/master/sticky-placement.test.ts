@@ -5,6 +5,7 @@ import { bindListener } from '../../lib/listeners/handles.js';
 import type { ErrorLog } from '../../lib/log/error-line.js';
 import {
   StickyPlacement,
+  type StickyOptions,
   type StickyTarget,
   chooseSlot,
   clientKey,
@@ -94,22 +95,25 @@ class FakeWorker implements StickyTarget {
 }
 
 const warnings: string[] = [];
+const errors: string[] = [];
 const log = {
   debug() {},
   info() {},
   warning: (m: string) => warnings.push(m),
-  error() {},
+  error: (m: string) => errors.push(m),
   critical() {},
   reopen() {},
   close: async () => {},
 } satisfies ErrorLog;
 
-async function placement(targets: Map<number, FakeWorker>, limit = 10) {
+async function placement(targets: Map<number, FakeWorker>, limit = 10, options: StickyOptions = {}) {
   const listener = await bindListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+  const budget = { inFlightPerWorker: limit, waitingPerWorker: (n: number) => n, ackDeadlineMs: 3000 };
   const sticky = new StickyPlacement(
     () => targets,
     () => limit,
     log,
+    { budget, ...options },
   );
   sticky.configure({ forwardedAllowIps: ['127.0.0.1'], limitRequestFieldSize: 8190 });
   await sticky.follow([listener], 16);
@@ -148,7 +152,7 @@ describe('sticky placement: StickyPlacement on a real socket', () => {
     stop();
   });
 
-  it('bounds what is on its way to workers: past the limit connections wait, past that they are closed', async () => {
+  it('bounds what is on its way to a worker: past its budget its clients wait, past that they are closed', async () => {
     const worker = new FakeWorker();
     const { connect, stop } = await placement(new Map([[0, worker]]), 2);
     const clients = [70, 71, 72, 73, 74].map((n) => connect(`127.0.0.${n}`));
@@ -213,6 +217,54 @@ describe('sticky placement: StickyPlacement on a real socket', () => {
     assert.deepEqual(Buffer.from((worker.sent[0]!.msg as { head: string }).head, 'base64'), hello);
     worker.sent[0]!.done(null);
     await client.closed;
+    stop();
+  });
+
+  it("a worker that never acknowledges stalls only its own clients, is reported hung once, and /readyz's reason is set", async () => {
+    const [a, b] = [new FakeWorker(), new FakeWorker()];
+    const targets = new Map([
+      [0, a],
+      [1, b],
+    ]);
+    let now = 0;
+    const hung: StickyTarget[] = [];
+    const budget = { inFlightPerWorker: 2, waitingPerWorker: () => 10, ackDeadlineMs: 3000 };
+    const { sticky, connect, stop } = await placement(targets, 2, {
+      budget,
+      clock: () => now,
+      hung: (t) => hung.push(t),
+    });
+    errors.length = 0;
+    // sources that hash to each worker
+    const sources = Array.from({ length: 60 }, (_, i) => `127.0.2.${i + 1}`);
+    const toA = sources.filter((s) => chooseSlot(s, [0, 1]) === 0).slice(0, 5);
+    const toB = sources.filter((s) => chooseSlot(s, [0, 1]) === 1).slice(0, 5);
+    const clientsA = toA.map(connect);
+    await until(() => a.sent.length === 2); // a acknowledges nothing: two on their way, the rest wait
+    const clientsB = toB.map(connect);
+    for (let i = 0; i < toB.length; i++) {
+      await until(() => b.sent.length > i);
+      b.sent[i]!.done(null); // b is served one after another, whatever a does
+    }
+    await Promise.all(clientsB.map((c) => c.closed));
+    assert.match(sticky.blocked() ?? '', /a worker has 2 connection\(s\) unacknowledged/);
+    sticky.flush();
+    assert.deepEqual(hung, []);
+    now = 3000;
+    sticky.flush();
+    sticky.flush();
+    assert.deepEqual(hung, [a]);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!, /acknowledged no connection for 3 s \(5 waiting\); replacing it/);
+    // a is replaced: what it had goes to b
+    targets.delete(0);
+    sticky.onExit(a);
+    for (let i = toB.length; i < toB.length + toA.length; i++) {
+      await until(() => b.sent.length > i);
+      b.sent[i]!.done(null);
+    }
+    await Promise.all(clientsA.map((c) => c.closed));
+    assert.equal(sticky.blocked(), null);
     stop();
   });
 });

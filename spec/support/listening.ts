@@ -68,3 +68,24 @@ export function listeningAddresses(pids: number[]): string[] {
   }
   return [...found].sort();
 }
+
+/** How many established TCP connections on local port `port` any of `pids` holds. */
+export function connectionsOn(pids: number[], port: number): number {
+  const inodes = new Set<string>();
+  for (const pid of pids) for (const i of inodesOf(pid)) inodes.add(i);
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local address, remote, state … inode (field 10)
+      if (f[3] === '01' && parseInt(f[1]?.split(':')[1] ?? '', 16) === port && inodes.has(f[9] ?? '')) n++;
+    }
+  }
+  return n;
+}

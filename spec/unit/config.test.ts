@@ -154,4 +154,9 @@ describe('health', () => {
     assert.equal(ready(snap('stopping', [[2, 'ready']])).why, 'shutting down');
     assert.equal(ready(snap('paused', [[2, 'ready']])).ok, false);
   });
+
+  it('not ready while the master cannot place connections', () => {
+    const blocked = { ...snap('running', [[2, 'ready']]), placementBlocked: '3 connection(s) wait for a worker' };
+    assert.deepEqual(ready(blocked), { ok: false, why: 'cannot place connections: 3 connection(s) wait for a worker' });
+  });
 });

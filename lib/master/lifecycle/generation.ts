@@ -122,7 +122,9 @@ export async function firstGeneration(
 ): Promise<{ first: Generation; inherited: Map<string, number> }> {
   const { settings } = resolved;
   const inherited = inheritedFromParent(process.env);
-  const listeners = await bindAll(settings.bind, [], process.env, settings.reusePort, unixSocketAccess(settings));
+  // sticky placement by the kernel needs a socket per worker slot, as reusePort does
+  const reusePort = settings.reusePort || settings.sticky === 'ip';
+  const listeners = await bindAll(settings.bind, [], process.env, reusePort, unixSocketAccess(settings));
   delete process.env[FDS_ENV];
   delete process.env[REUSEPORT_ENV];
   return { first: new Generation(1, resolved, hooks, listeners), inherited };

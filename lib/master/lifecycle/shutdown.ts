@@ -7,6 +7,7 @@ import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { Pool } from '../pool/pool.js';
 import type { MasterServices } from '../services/master-services.js';
 import type { StickyPlacement } from '../placement/sticky-placement.js';
+import type { Descendants } from '../process/descendants.js';
 import type { Upgrade } from '../process/upgrade.js';
 import { QUICK_STOP_MS } from '../pool/worker-handle.js';
 
@@ -21,6 +22,7 @@ export interface Teardown {
   placement: SlotPlacement;
   sticky: StickyPlacement | null;
   tickTimer: NodeJS.Timeout | null;
+  descendants: Descendants | null;
   /** Every socket of the serving and the booting generation. */
   listeners: () => Listener[];
   hooks: () => HookRunner;
@@ -38,6 +40,8 @@ export async function shutDown(t: Teardown, mode: 'graceful' | 'quick'): Promise
   // every worker is SIGKILLed by its handle when its grace runs out: this bound is a safety net
   const grace = Math.max(0, ...t.pool.list().map((h) => h.gen.settings.gracefulTimeout * 1000));
   await t.pool.drained((mode === 'quick' ? QUICK_STOP_MS : grace) + 1000);
+  // before the tick stops: the reaper takes the zombies meanwhile
+  await t.descendants?.stop(mode === 'quick' ? QUICK_STOP_MS : grace);
   await t.hooks().call('onExit');
   finalCleanup(t);
   t.log.info(`Shutting down: ${t.name()} master (${process.pid})`);

@@ -6,6 +6,7 @@
 
 import { adoptHandle, type Listener } from '../../listeners/handles.js';
 import type { MasterToWorker } from '../../protocol/messages.js';
+import type { KernelPlacement } from './kernel-placement.js';
 import { Slots } from './slots.js';
 import type { WorkerHandle } from '../pool/worker-handle.js';
 
@@ -58,10 +59,18 @@ export function planGuests<W extends SlotHolder>(
 export class SlotPlacement {
   readonly slots: Slots;
   private readonly guests = new Map<number, WorkerHandle>();
+  /** With sticky placement by the kernel: the master listens on the slot sockets and places by BPF. */
+  kernel: KernelPlacement | null = null;
 
   /** `inherited`: bind label → fd handed over by an old master (see Slots). */
   constructor(inherited: Map<string, number>) {
     this.slots = new Slots(inherited, adoptHandle);
+  }
+
+  /** Make sure slots 0 … n-1 exist (and, placed by the kernel, listen in slot order). */
+  ensure(listeners: Listener[], n: number): void {
+    this.slots.ensure(listeners, n);
+    this.kernel?.follow(this.slots, listeners);
   }
 
   /** A worker asks for the sockets once it can receive them (messages sent earlier would be lost). */
@@ -96,6 +105,7 @@ export class SlotPlacement {
   /** Close a listener no longer used, with its slot sockets. */
   close(l: Listener): void {
     this.slots.drop(l);
+    this.kernel?.forget(l);
     l.handle.close();
   }
 

@@ -3,6 +3,7 @@
 // the serving generation's again if the candidate fails, and sends
 // connections to the serving generation's accepting workers only.
 
+import type { Settings } from '../../config/types.js';
 import type { ErrorLog } from '../../log/error-line.js';
 import type { Generation } from '../lifecycle/generation.js';
 import { StickyPlacement, type StickyTarget } from './sticky-placement.js';
@@ -14,10 +15,12 @@ export async function startSticky(
   log: ErrorLog,
 ): Promise<StickyPlacement> {
   const backlog = () => (serving() ?? first).settings.backlog;
-  const sticky = new StickyPlacement(() => stickyTargets(serving()), backlog, log);
+  // a worker that acknowledges no connection is hung: aborted (the workerAbort hook runs) and replaced
+  const hung = (t: StickyTarget) => [...(serving()?.workers ?? [])].find((h) => h.worker === t)?.abort();
+  const sticky = new StickyPlacement(() => stickyTargets(serving()), backlog, log, { hung });
   sticky.configure(first.settings);
   await sticky.follow(first.listeners, backlog());
-  log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
+  log.info('Sticky placement by X-Forwarded-For: the master accepts and hands each connection to a worker');
   return sticky;
 }
 
@@ -28,13 +31,13 @@ export async function startSticky(
  */
 export async function followSticky(
   sticky: StickyPlacement | null,
+  mode: Settings['sticky'],
   gen: Generation,
   log: ErrorLog,
   warn: boolean,
 ): Promise<void> {
-  const wanted = gen.settings.sticky !== 'none';
-  if (warn && wanted !== (sticky !== null)) {
-    log.warning(`setting 'sticky' takes effect at start; it stays ${sticky ? 'on' : 'off'} until a restart or USR2`);
+  if (warn && gen.settings.sticky !== mode) {
+    log.warning(`setting 'sticky' takes effect at start; it stays ${JSON.stringify(mode)} until a restart or USR2`);
   }
   sticky?.configure(gen.settings);
   await sticky?.follow(gen.listeners, gen.settings.backlog);

@@ -1,12 +1,14 @@
-// Sticky placement (the `sticky` setting): every client goes to one worker.
+// Sticky placement by X-Forwarded-For (`sticky: 'forwarded'`): every client
+// goes to one worker, even behind a proxy. (`sticky: 'ip'` places by the
+// peer's address in the kernel instead, without the master: kernel-placement.ts.)
 //
 // By default the master never accepts: workers accept on the shared sockets
 // and the kernel picks one per connection, so consecutive connections of a
 // client land on different workers. Protocols that keep a session in a
 // worker's memory across connections (socket.io's HTTP long-polling, which
 // sends each poll as its own request) then fail with "Session ID unknown".
-// Only a process that sees the connection before a worker does can place it,
-// so with sticky placement the master listens on the binds itself, accepts
+// The kernel cannot read headers, and only a process that sees the connection
+// before a worker does can place it, so in this mode the master listens on the binds itself, accepts
 // with pauseOnConnect, and hands the socket over IPC to the worker of the
 // slot that the client's address hashes to. Workers then never accept on the
 // binds. The master reads nothing, except from a proxy that forwardedAllowIps
@@ -15,7 +17,9 @@
 //
 // The cost: one IPC message and a descriptor passed per connection, through
 // the master's one thread (node:cluster's round-robin pays the same). A
-// keep-alive connection pays it once.
+// keep-alive connection pays it once. Each worker's hand-offs have their own
+// budget and deadline (hand-off-budget.ts): a worker that never acknowledges
+// stalls only its own clients, and is replaced.
 //
 // The hash is over worker slots, not pids, so a replacement serves its slot's
 // clients again. Rendezvous hashing: a slot whose worker is not accepting
@@ -27,7 +31,9 @@ import type { Listener, NativeHandle } from '../../listeners/handles.js';
 import { listenOnHandle } from '../../listeners/handles.js';
 import type { ErrorLog } from '../../log/error-line.js';
 import { allowList } from '../../allow-list.js';
+import { type Clock, monotonic } from '../../clock.js';
 import type { MasterToWorker } from '../../protocol/messages.js';
+import { HAND_OFF_BUDGET, type HandOffBudget } from './hand-off-budget.js';
 
 const MAPPED_V4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
@@ -152,38 +158,59 @@ export interface StickyTarget {
   ): unknown;
 }
 
+/** One worker's channel for connections: sent and not yet acknowledged (with when), and waiting to be sent. */
+interface Lane {
+  pending: Map<Conn, number>;
+  waiting: Conn[];
+  /** Reported hung already: one line per worker. */
+  hung: boolean;
+}
+
+export interface StickyOptions {
+  budget?: HandOffBudget;
+  clock?: Clock;
+  /** A worker that did not acknowledge a hand-off within the deadline: abort and replace it. */
+  hung?: (target: StickyTarget) => void;
+}
+
 /**
- * The master's side of sticky placement: one acceptor per bind, and the
- * connections it holds while no worker accepts. `targets` gives the workers
- * that accept now, by slot (the serving generation, ready, not retiring).
- * `limit` bounds both the connections on their way to workers and those
- * held: past it they wait, and past that new ones are closed, as a full
- * listen queue drops them. The master cannot stop accepting instead:
- * closing its listening descriptor would close the socket.
+ * The master's side of sticky placement by X-Forwarded-For: one acceptor per
+ * bind, and the connections it holds. `targets` gives the workers that accept
+ * now, by slot (the serving generation, ready, not retiring). Each worker has
+ * its own lane, bounded by the hand-off budget (hand-off-budget.ts), so a
+ * worker that never acknowledges only stalls its own clients until the
+ * deadline makes it count as hung. While no worker accepts at all,
+ * connections wait in one queue of `limit` (the backlog). Past a bound, new
+ * connections are closed, as a full listen queue drops them: the master
+ * cannot stop accepting instead, as closing its listening descriptor would
+ * close the socket.
  */
 export class StickyPlacement {
   private readonly acceptors = new Map<Listener, net.Server>();
   private readonly held: Conn[] = [];
   /**
-   * Connections sent to a worker and not yet written to its channel. Node
-   * passes one descriptor at a time per channel and queues the rest until the
-   * worker acknowledges; a worker that dies first never gets them, so the
-   * master keeps its copy of each (keepOpen) until the write is done, and
-   * places them again if the worker exits before.
+   * Per worker: connections sent and not yet written to its channel, and
+   * those waiting. A worker that dies first never gets them, so the master
+   * keeps its copy of each (keepOpen) until the write is done, and places
+   * them again if the worker exits before.
    */
-  private readonly unsent = new Map<StickyTarget, Set<Conn>>();
-  /** How many connections `unsent` holds, over all workers. */
-  private inFlight = 0;
+  private readonly lanes = new Map<StickyTarget, Lane>();
   private warned = false;
   /** The proxies whose X-Forwarded-For places a connection (forwardedAllowIps), and the longest head read. */
   private trusts: (address: string | undefined) => boolean = () => false;
   private headMax = 8190;
+  private readonly budget: HandOffBudget;
+  private readonly clock: Clock;
 
   constructor(
     private readonly targets: () => ReadonlyMap<number, StickyTarget>,
     private readonly limit: () => number,
     private readonly log: ErrorLog,
-  ) {}
+    private readonly options: StickyOptions = {},
+  ) {
+    this.budget = options.budget ?? HAND_OFF_BUDGET;
+    this.clock = options.clock ?? monotonic;
+  }
 
   /** Take the settings of a start or a reload: which proxies are trusted, how long a head may be. */
   configure(settings: { forwardedAllowIps: string[]; limitRequestFieldSize: number }): void {
@@ -207,27 +234,37 @@ export class StickyPlacement {
     }
   }
 
-  /** Hand the held connections over, once a worker accepts (on readiness and every tick). */
+  /** Hand the held connections over once a worker accepts, and find hung workers (on readiness and every tick). */
   flush(): void {
-    if (!this.held.length) return;
-    const targets = this.targets();
-    if (!targets.size) return;
-    while (this.held.length && this.inFlight < this.limit()) this.sendTo(targets, this.held.shift()!);
-    if (!this.held.length) this.warned = false;
+    this.checkDeadlines();
+    if (!this.held.length || !this.targets().size) return;
+    for (const conn of this.held.splice(0)) this.place(conn);
+    this.warned = false;
   }
 
-  /** A worker exited: place again what it was sent and never got. */
+  /** Why the master cannot place new connections now, or null when it can (for /readyz). */
+  blocked(): string | null {
+    if (this.held.length) return `${this.held.length} connection(s) wait for a worker`;
+    for (const lane of this.lanes.values()) {
+      if (lane.waiting.length) return `a worker has ${lane.pending.size} connection(s) unacknowledged`;
+    }
+    return null;
+  }
+
+  /** A worker exited: place again what it was sent and never got, and what waited for it. */
   onExit(target: StickyTarget): void {
-    const unsent = [...(this.unsent.get(target) ?? [])];
-    this.unsent.get(target)?.clear(); // a late send callback finds nothing to do
-    this.unsent.delete(target);
-    this.inFlight -= unsent.length;
-    for (const conn of unsent) this.place(conn);
+    const lane = this.lanes.get(target);
+    if (!lane) return;
+    this.lanes.delete(target); // a late send callback finds nothing to do
+    const again = [...lane.pending.keys(), ...lane.waiting];
+    lane.pending.clear();
+    for (const conn of again) this.place(conn);
   }
 
   /** At shutdown: close the connections no worker took. */
   close(): void {
     for (const conn of this.held.splice(0)) release(conn);
+    for (const lane of this.lanes.values()) for (const conn of lane.waiting.splice(0)) release(conn);
   }
 
   /** A new connection: from a trusted proxy, read the head to place it by X-Forwarded-For; else by the peer. */
@@ -244,28 +281,49 @@ export class StickyPlacement {
 
   private place(conn: Conn): void {
     const targets = this.targets();
-    if (targets.size && !this.held.length && this.inFlight < this.limit()) this.sendTo(targets, conn);
-    else this.hold(conn);
-  }
-
-  private hold(conn: Conn): void {
-    if (this.held.length >= this.limit()) {
-      if (!this.warned) {
-        this.log.warning(`sticky placement: ${this.held.length} connections wait for a worker; closing new ones`);
-      }
-      this.warned = true;
-      release(conn);
+    if (!targets.size) {
+      this.queue(this.held, this.limit(), conn, 'wait for a worker');
       return;
     }
-    this.held.push(conn);
+    const target = targets.get(chooseSlot(conn.key, targets.keys())!)!;
+    const lane = this.laneOf(target);
+    if (lane.pending.size < this.budget.inFlightPerWorker && !lane.waiting.length) this.sendTo(target, lane, conn);
+    else this.queue(lane.waiting, this.budget.waitingPerWorker(this.limit()), conn, 'wait for one worker');
   }
 
-  private sendTo(targets: ReadonlyMap<number, StickyTarget>, conn: Conn): void {
-    const target = targets.get(chooseSlot(conn.key, targets.keys())!)!;
-    const pending = this.unsent.get(target) ?? new Set<Conn>();
-    this.unsent.set(target, pending);
-    pending.add(conn);
-    this.inFlight++;
+  private laneOf(target: StickyTarget): Lane {
+    const lane = this.lanes.get(target) ?? { pending: new Map<Conn, number>(), waiting: [], hung: false };
+    this.lanes.set(target, lane);
+    return lane;
+  }
+
+  private queue(queue: Conn[], max: number, conn: Conn, what: string): void {
+    if (queue.length < max) {
+      queue.push(conn);
+      return;
+    }
+    if (!this.warned) this.log.warning(`sticky placement: ${queue.length} connections ${what}; closing new ones`);
+    this.warned = true;
+    release(conn);
+  }
+
+  /** A worker whose oldest hand-off waits past the deadline is hung: one error line, and it is replaced. */
+  private checkDeadlines(): void {
+    const now = this.clock();
+    for (const [target, lane] of this.lanes) {
+      const oldest = lane.pending.values().next();
+      if (lane.hung || oldest.done || now - oldest.value < this.budget.ackDeadlineMs) continue;
+      lane.hung = true;
+      const pid = (target as { process?: { pid?: number } }).process?.pid ?? '?';
+      this.log.error(
+        `sticky placement: worker ${pid} acknowledged no connection for ${this.budget.ackDeadlineMs / 1000} s (${lane.pending.size + lane.waiting.length} waiting); replacing it`,
+      );
+      this.options.hung?.(target);
+    }
+  }
+
+  private sendTo(target: StickyTarget, lane: Lane, conn: Conn): void {
+    lane.pending.set(conn, this.clock());
     const msg: MasterToWorker = conn.head
       ? { type: 'sticky-connection', head: conn.head.toString('base64') }
       : { type: 'sticky-connection' };
@@ -275,12 +333,19 @@ export class StickyPlacement {
     if (conn.socket instanceof net.Socket) (conn.socket as { server?: unknown }).server = null;
     // node:child_process passes a bare handle too (as 'net.Native'); the worker wraps it in a socket
     target.send(msg, conn.socket as net.Socket, { keepOpen: true }, (err) => {
-      if (!pending.delete(conn)) return; // placed again: its worker exited first
-      this.inFlight--;
-      // A send that failed waits for the next flush (the worker's exit, a tick), not in a loop.
-      if (err) return this.hold(conn);
+      if (!lane.pending.delete(conn)) return; // placed again: its worker exited first
+      // A send that failed waits for the worker's exit or the next flush, not in a loop.
+      if (err) {
+        this.queue(this.held, this.limit(), conn, 'wait for a worker');
+        return;
+      }
       release(conn); // the worker has its own descriptor now: closing this one leaves the connection open
-      this.flush();
+      while (
+        lane.waiting.length &&
+        lane.pending.size < this.budget.inFlightPerWorker &&
+        this.lanes.get(target) === lane
+      )
+        this.sendTo(target, lane, lane.waiting.shift()!);
     });
   }
 }

@@ -73,7 +73,7 @@ export function clusterFork(ctx: ForkContext): ForkWorker {
     await gen.hooks.call('preFork', { generation: gen.number });
     if (ctx.stopping()) return null; // a stop came while the hook ran
     const { settings } = gen;
-    ctx.placement().slots.ensure(gen.listeners, slot + 1);
+    ctx.placement().ensure(gen.listeners, slot + 1);
     // PM2's instance number is the slot: a replacement takes the number of the worker it replaces
     const appEnv = { ...envOf(settings.rawEnv), NODE_APP_INSTANCE: String(slot) };
     const fork = workerFork(workerIdentity(settings), appEnv);
