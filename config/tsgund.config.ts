@@ -43,6 +43,10 @@ export default defineConfig({
   // Seconds a worker may miss its heartbeat before it gets SIGABRT, then
   // SIGKILL, and is replaced (0: never). Default: 30.
   timeout: 30,
+  // Log a stuck worker's stack (or, blocked in native code, its kernel state)
+  // before its timeout kills it: a helper thread per worker, started with its
+  // first request (about 13 MiB each). Default: true.
+  stackOnTimeout: true,
   // Seconds workers get to finish in-flight requests on TERM, HUP and
   // recycling before they are killed. Default: 30.
   gracefulTimeout: 30,

@@ -35,6 +35,7 @@ import { registerLs } from './ls-command.js';
 import { registerStartup } from './startup-command.js';
 import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
+import { registerTop } from './top-command.js';
 
 function fail(err: unknown): never {
   if (err instanceof UserError) {
@@ -148,6 +149,7 @@ registerStatus(program);
 registerLogs(program);
 registerLs(program);
 registerStartup(program);
+registerTop(program);
 
 /**
  * `tsgund app.js` and `tsgund -w 4 app.js` mean `tsgund start …`, as with

@@ -123,6 +123,12 @@ const TABLE = [
     default: () => 30,
   },
   {
+    key: 'stackOnTimeout',
+    kind: 'bool',
+    help: "log a stuck worker's stack before its timeout kills it (a helper thread per worker, started with its first request, about 13 MiB)",
+    default: () => true,
+  },
+  {
     key: 'gracefulTimeout',
     kind: 'number',
     min: 0,

@@ -21,6 +21,11 @@ export function formatUptime(ms: number): string {
 /** MiB with one decimal; '-' before a worker's first heartbeat. */
 export const mib = (bytes: number): string => (bytes > 0 ? (bytes / 1048576).toFixed(1) : '-');
 
+/** Event-loop delay in ms, to the tenth; '-' when there is no figure yet. */
+export const lagMs = (ms: number | undefined): string => (ms === undefined ? '-' : ms.toFixed(1));
+/** Event-loop utilisation as a whole percentage. */
+export const percent = (u: number | undefined): string => (u === undefined ? '-' : String(Math.round(u * 100)));
+
 /** Columns padded to their widest cell; numeric columns (`right`) aligned right. */
 export function table(header: string[], rows: string[][], right: boolean[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -52,7 +57,7 @@ function generationTable(s: StatusSnapshot): string[] {
 export function formatStatus(s: StatusSnapshot): string {
   const serving = s.workers.filter((w) => w.state === 'ready').length;
   const master = table(
-    ['MASTER', 'NAME', 'APP', 'GEN', 'STATE', 'UPTIME', 'RSS MiB', 'WORKERS', 'RESTARTS'],
+    ['MASTER', 'NAME', 'APP', 'GEN', 'STATE', 'UPTIME', 'RSS MiB', 'WORKERS', 'RESTARTS', 'LAG p99 ms'],
     [
       [
         String(s.pid),
@@ -64,9 +69,10 @@ export function formatStatus(s: StatusSnapshot): string {
         mib(s.rss),
         `${serving}/${s.targetWorkers}`,
         String(s.restarts),
+        lagMs(s.loop?.delayP99),
       ],
     ],
-    [false, false, false, true, false, true, true, true, true],
+    [false, false, false, true, false, true, true, true, true, true],
   );
   const workers = [...s.workers].sort((a, b) => a.generation - b.generation || a.id - b.id);
   const lines = [
@@ -76,7 +82,7 @@ export function formatStatus(s: StatusSnapshot): string {
     ...generationTable(s),
     ...(workers.length
       ? table(
-          ['WORKER', 'GEN', 'STATE', 'UPTIME', 'REQUESTS', 'ACCEPTED', 'RSS MiB'],
+          ['WORKER', 'GEN', 'STATE', 'UPTIME', 'REQUESTS', 'ACCEPTED', 'RSS MiB', 'HEAP MiB', 'LAG p99 ms', 'ELU %'],
           workers.map((w) => [
             String(w.pid),
             String(w.generation),
@@ -85,8 +91,11 @@ export function formatStatus(s: StatusSnapshot): string {
             String(w.requests),
             String(w.accepted),
             mib(w.rss),
+            mib(w.runtime?.heapUsed ?? 0),
+            lagMs(w.runtime?.delayP99),
+            percent(w.runtime?.utilization),
           ]),
-          [false, true, false, true, true, true, true],
+          [false, true, false, true, true, true, true, true, true, true],
         )
       : ['no workers']),
   ];

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { alignToGrid } from '../grid.js';
 import type { Readable } from 'node:stream';
 import { HookRunner } from '../config/hooks.js';
 import { requireApp, type CommandLine, type Resolved } from '../config/resolve.js';
@@ -176,6 +177,8 @@ export class Arbiter {
     this.services.startReaper(); // swept by tick()
     // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    // just after the workers' check-ins (lib/grid.ts): one wake-up for the tick and their heartbeats
+    alignToGrid(this.tickTimer, TICK_MS, 20);
     try {
       await this.services.start(settings);
       const warn = (m: string) => this.log.warning(m);

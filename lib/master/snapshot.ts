@@ -9,6 +9,7 @@ import type { Generation } from './lifecycle/generation.js';
 import type { Outcomes } from './lifecycle/outcomes.js';
 import type { Pool } from './pool/pool.js';
 import type { WorkerHandle } from './pool/worker-handle.js';
+import { MasterLoop } from './master-loop.js';
 
 /** A generation's listeners as URLs: https for tsgund's TLS servers and for an app's own, once a worker said so. */
 function listenersOf(gen: Generation | null | undefined, settings: Settings): string[] {
@@ -27,6 +28,7 @@ const workerStatus = (h: WorkerHandle): WorkerStatus => ({
   slot: h.slot,
   bootMs: h.bootMs,
   rss: h.rss,
+  ...(h.runtime ? { runtime: h.runtime } : {}),
 });
 
 export interface MasterView {
@@ -51,8 +53,11 @@ function generations(m: MasterView): StatusSnapshot['generations'] {
     .map((g) => g.status(g === m.current ? 'serving' : g === m.candidate ? 'booting' : 'draining'));
 }
 
+const masterLoop = new MasterLoop();
+
 export function snapshot(m: MasterView): StatusSnapshot {
   const { settings } = m;
+  const loop = masterLoop.sample();
   return {
     name: m.name,
     pid: process.pid,
@@ -62,6 +67,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     state: m.state,
     uptimeMs: Math.round(process.uptime() * 1000),
     rss: process.memoryUsage.rss(),
+    ...(loop ? { loop } : {}),
     restarts: m.pool.restarts,
     ignoredMessages: { ...m.pool.ignored },
     channelPauses: { ...CHANNEL_PAUSES },
@@ -69,6 +75,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     ...(m.placementBlocked ? { placementBlocked: m.placementBlocked } : {}),
     generations: generations(m),
     workers: m.pool.list().map(workerStatus),
+    hangs: [...m.pool.hangs],
     logs: logLocations(settings, m.cwd),
     operations: m.outcomes.status(),
   };

@@ -96,6 +96,19 @@ export const CHANNELS = {
       deadlines: {},
     },
   }),
+  hang: defineChannel({
+    name: 'hang',
+    doc: "the hang report pipe: a stuck worker's helper thread reports its main thread's stack (stackOnTimeout)",
+    // one report per stall, and a stalled worker is killed at its timeout: four reports in all, then the pipe
+    // is closed (a burst, never earned back); a report is at most 32 frames of bounded text
+    budget: {
+      bytesPerSecond: 32 * KiB,
+      messagesPerSecond: 1,
+      burstSeconds: 4,
+      maxMessageBytes: 32 * KiB,
+      deadlines: {},
+    },
+  }),
 } as const;
 
 export type ChannelName = keyof typeof CHANNELS;

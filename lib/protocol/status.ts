@@ -15,6 +15,29 @@ export interface WorkerStatus {
   /** Milliseconds from its fork to its ready message (null while booting). */
   bootMs: number | null;
   rss: number;
+  /** Its runtime health from its last heartbeat (none before the first, or from an older worker). */
+  runtime?: RuntimeStatus;
+}
+
+export interface LoopStatus {
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+}
+
+/** A worker's runtime health (the heartbeat's sample, as lib/worker/messages.ts defines it). */
+export interface RuntimeStatus {
+  /** Event-loop delay over the last heartbeat interval, in ms. */
+  delayP50: number;
+  delayP99: number;
+  delayMax: number;
+  /** Event-loop utilisation over the last heartbeat interval, 0 to 1. */
+  utilization: number;
+  heapUsed: number;
+  heapLimit: number;
+  /** Garbage-collection pauses since the worker started, in ms. */
+  gcMs: number;
+  connections: number;
 }
 
 /** One generation of workers and which settings it runs. */
@@ -41,6 +64,8 @@ export interface StatusSnapshot {
   state: 'starting' | 'running' | 'paused' | 'reloading' | 'stopping';
   uptimeMs: number;
   rss: number;
+  /** The master's own event-loop delay over the last 10 s or so, in ms (from the second status request on). */
+  loop?: LoopStatus;
   /** Workers that died unexpectedly and were replaced. */
   restarts: number;
   /** Messages from workers the master did not act on, by reason (see protocol/worker-message-schemas.ts). */
@@ -55,6 +80,8 @@ export interface StatusSnapshot {
   workers: WorkerStatus[];
   /** Where the workers write their logs: absolute paths, '-' for stdout or stderr, null for no access log. */
   logs: LogLocations;
+  /** The last stuck workers' stacks (stackOnTimeout), oldest first. */
+  hangs?: HangRecord[];
   /** The app's own prom-client metrics, aggregated over the workers (`status --json` with statsBind). */
   appMetrics?: AppMetricsStatus;
   /** How the last reload (HUP) and upgrade (USR2) went: `tsgund reload` waits for a newer one. */
@@ -83,6 +110,21 @@ export interface OperationOutcome {
   detail: string;
   /** When it ended (ISO 8601). */
   at: string;
+}
+
+/** A stuck worker's report (stackOnTimeout): its frames, or its kernel state when it was blocked in native code. */
+export interface HangRecord {
+  pid: number;
+  generation: number;
+  slot: number;
+  /** When the master got it (ISO 8601). */
+  at: string;
+  /** How long it had sent no heartbeat, in ms. */
+  stuckMs: number;
+  frames: Array<{ fn: string; file: string; line: number; column: number }>;
+  /** Frames left out after the first ones. */
+  more: number;
+  native?: { state: string; wchan: string };
 }
 
 /** prom-client's registry JSON of the app's metrics, and how many workers answered. */

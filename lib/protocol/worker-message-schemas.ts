@@ -11,9 +11,9 @@
 // A leaf module: types and constants only.
 
 import { DURATION_BUCKETS, PROTOCOLS, STATUS_CLASSES, type RequestDelta } from './request-metrics.js';
-import type { WorkerToMaster } from './messages.js';
+import type { HangFrame, HangReport, RuntimeSample, WorkerToMaster } from './messages.js';
 import type { WorkerState } from './messages.js';
-import { RawWorkerText, type WorkerText, quote } from '../worker-text.js';
+import { RawWorkerText, type WorkerText, escapeText, quote } from '../worker-text.js';
 
 /** A message from a worker as the master acts on it: checked, its text escaped. */
 export type CheckedMessage = WorkerToMaster<WorkerText>;
@@ -35,6 +35,14 @@ const MAX_RSS = 2 ** 40;
 const MAX_DELTA = 2 ** 32;
 /** Seconds summed in one delta (MAX_DELTA requests of an hour each). */
 const MAX_DELTA_SECONDS = MAX_DELTA * 3600;
+
+/** A hang report: frames (the helper sends 32 at most), and the text of each. */
+const MAX_FRAMES = 64;
+const MAX_FRAME_TEXT = 500;
+/** Lines and columns of a frame, and how long a worker was stuck (ms): within a timer's range. */
+const MAX_POSITION = 2 ** 31 - 1;
+/** GC time a worker can have spent, in ms: a year of it. */
+const MAX_SECONDS_MS = 365 * 24 * 3600 * 1000;
 
 type Fields = Record<string, unknown>;
 
@@ -64,6 +72,29 @@ const text = (v: unknown): WorkerText | null => RawWorkerText.of(v)?.escaped() ?
 const report = (v: unknown): WorkerText | null =>
   (RawWorkerText.of(v, MAX_REPORT)?.lines(MAX_REPORT_LINES).join('\n') as WorkerText | undefined) ?? null;
 
+/** The fields of a runtime sample and the largest value each may have (all finite and at least 0). */
+const RUNTIME_RANGES: Record<keyof RuntimeSample, number> = {
+  delayP50: MAX_POSITION,
+  delayP99: MAX_POSITION,
+  delayMax: MAX_POSITION,
+  utilization: 1,
+  heapUsed: MAX_RSS,
+  heapLimit: MAX_RSS,
+  gcMs: MAX_SECONDS_MS,
+  connections: MAX_POSITION,
+};
+
+function checkRuntime(v: unknown): RuntimeSample | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'runtime is not an object';
+  const r = v as Fields;
+  for (const key in r) if (!Object.hasOwn(RUNTIME_RANGES, key)) return `runtime has key ${quote(key)}`;
+  for (const [key, max] of Object.entries(RUNTIME_RANGES)) {
+    const n = r[key];
+    if (typeof n !== 'number' || !(n >= 0 && n <= max)) return `runtime.${key} is out of range`;
+  }
+  return r as unknown as RuntimeSample;
+}
+
 function checkDelta(v: unknown): RequestDelta | string {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'stats is not an object';
   const d = v as Fields;
@@ -78,6 +109,48 @@ function checkDelta(v: unknown): RequestDelta | string {
   if (d.protocols === undefined) return { classes: d.classes, buckets: d.buckets, sum: d.sum };
   if (!counts(d.protocols, PROTOCOLS.length)) return 'stats.protocols is not a list of counts';
   return { classes: d.classes, buckets: d.buckets, sum: d.sum, protocols: d.protocols };
+}
+
+/** A short escaped text, cut at `max` characters; null if not a string. */
+function shortText(v: unknown, max: number): WorkerText | null {
+  if (typeof v !== 'string') return null;
+  return escapeText(v.length > max ? `${v.slice(0, max)}…` : v);
+}
+
+function checkFrame(v: unknown): HangFrame<WorkerText> | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'a frame is not an object';
+  const f = v as Fields;
+  for (const key in f) if (!['fn', 'file', 'line', 'column'].includes(key)) return `a frame has key ${quote(key)}`;
+  const fn = shortText(f.fn, MAX_FRAME_TEXT);
+  const file = shortText(f.file, MAX_FRAME_TEXT);
+  if (fn === null || file === null) return 'a frame has no fn or file';
+  if (!isCount(f.line, MAX_POSITION) || !isCount(f.column, MAX_POSITION)) return 'a frame has no line or column';
+  return { fn, file, line: f.line, column: f.column };
+}
+
+function checkNative(v: unknown): HangReport<WorkerText>['native'] | string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'native is not an object';
+  const { state, wchan, ...rest } = v as Fields;
+  if (Object.keys(rest).length) return 'native has other keys';
+  if (typeof state !== 'string' || !/^[A-Za-z?]$/.test(state)) return 'native.state is not a state letter';
+  if (typeof wchan !== 'string' || !/^[\w.?]{1,64}$/.test(wchan)) return 'native.wchan is not a wait channel';
+  // both matched a pattern of plain characters above: nothing to escape
+  return { state: state as WorkerText, wchan: wchan as WorkerText };
+}
+
+function checkHang(m: Fields): HangReport<WorkerText> | string {
+  if (!isCount(m.stuckMs, MAX_POSITION) || !isCount(m.more, MAX_POSITION)) return 'stuckMs or more is not a count';
+  if (!Array.isArray(m.frames) || m.frames.length > MAX_FRAMES) return `frames is not a list of at most ${MAX_FRAMES}`;
+  const frames: HangFrame<WorkerText>[] = [];
+  for (const raw of m.frames) {
+    const frame = checkFrame(raw);
+    if (typeof frame === 'string') return frame;
+    frames.push(frame);
+  }
+  const report: HangReport<WorkerText> = { type: 'hang', stuckMs: m.stuckMs, frames, more: m.more };
+  if (m.native === undefined) return frames.length ? report : 'neither frames nor native';
+  const native = checkNative(m.native);
+  return typeof native === 'string' ? native : { ...report, native };
 }
 
 /** One schema per kind of message: adding a kind to WorkerToMaster without one here does not compile. */
@@ -103,15 +176,28 @@ export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
     },
   },
   heartbeat: {
-    keys: ['requests', 'accepted', 'rss', 'stats'],
+    keys: ['requests', 'accepted', 'rss', 'stats', 'runtime'],
     states: LIVE,
     check: (m) => {
       if (!isCount(m.requests) || !isCount(m.accepted)) return 'requests or accepted is not a count';
       if (!isCount(m.rss, MAX_RSS)) return 'rss is out of range';
-      if (m.stats === undefined) return { type: 'heartbeat', requests: m.requests, accepted: m.accepted, rss: m.rss };
-      const stats = checkDelta(m.stats);
-      if (typeof stats === 'string') return stats;
-      return { type: 'heartbeat', requests: m.requests, accepted: m.accepted, rss: m.rss, stats };
+      const beat: MessageOf<'heartbeat'> = {
+        type: 'heartbeat',
+        requests: m.requests,
+        accepted: m.accepted,
+        rss: m.rss,
+      };
+      if (m.stats !== undefined) {
+        const stats = checkDelta(m.stats);
+        if (typeof stats === 'string') return stats;
+        beat.stats = stats;
+      }
+      if (m.runtime !== undefined) {
+        const runtime = checkRuntime(m.runtime);
+        if (typeof runtime === 'string') return runtime;
+        beat.runtime = runtime;
+      }
+      return beat;
     },
   },
   'prom-client:getMetricsRes': {
@@ -123,6 +209,8 @@ export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
         ? { type: 'prom-client:getMetricsRes', requestId: m.requestId as number, metrics: m.metrics, error: m.error }
         : 'requestId is not an integer',
   },
+  // from the helper thread's pipe (master/hang-reports.ts), which also bounds how many
+  hang: { keys: ['stuckMs', 'frames', 'more', 'native'], states: ['ready', 'draining'], check: checkHang },
   retiring: {
     keys: ['reason'],
     // a worker that drains already (the master stopped it, or it said so before) says nothing new

@@ -13,6 +13,7 @@ import { withoutReserved } from '../protocol/app-metrics.js';
 import type { AppScrape } from './app-metrics-collector.js';
 import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } from '../protocol/request-metrics.js';
 import { CHANNEL_NAMES } from '../protocol/channel.js';
+import { RuntimeGauges } from './runtime-metrics.js';
 
 export const RESTART_CAUSES = ['crash', 'timeout', 'max_requests', 'max_memory'] as const;
 export type RestartCause = (typeof RESTART_CAUSES)[number];
@@ -164,6 +165,7 @@ export class MasterMetrics {
     help: "Series of exited workers' app counters and histograms not kept, past the limit of series the master keeps",
     registers: [this.registry],
   });
+  private readonly runtime = new RuntimeGauges(this.registry);
   /** App metric names already reported as clashing with tsgund's (one warning each, bounded). */
   private readonly clashes = new Set<string>();
 
@@ -245,6 +247,7 @@ export class MasterMetrics {
     for (const w of snapshot.workers) this.workerGeneration.set({ pid: String(w.pid) }, w.generation);
     this.workerRss.reset(); // workers that exited drop out
     for (const w of snapshot.workers) if (w.rss > 0) this.workerRss.set({ pid: String(w.pid) }, w.rss);
+    this.runtime.update(snapshot);
     this.appWorkers.set({ answered: 'yes' }, app?.answered ?? 0);
     this.appWorkers.set({ answered: 'no' }, app ? app.asked - app.answered : 0);
     const own = await this.registry.metrics();

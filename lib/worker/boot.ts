@@ -8,6 +8,7 @@ import type { Features, WorkerRuntime } from './runtime.js';
 import { createServer, socketAddress } from './serve.js';
 import type { Swappable } from './tls-context.js';
 import type { Arrived } from './sockets.js';
+import { alignToGrid } from '../grid.js';
 
 // Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
 const { readFileSync } = process.getBuiltinModule('node:fs');
@@ -67,11 +68,21 @@ export async function boot(
   // PM2's wait_ready: served, but ready only once the app says so
   if (settings.waitReady) await awaitAppReady(appSaidReady, settings.app!, settings.bootTimeout);
   await rt.features.hooks?.call('postWorkerInit', rt.info);
-  setInterval(() => rt.send(rt.heartbeat()), rt.spec.heartbeatMs).unref();
+  startCheckIns(rt);
   rt.phase = 'serving';
   // tsgund's own TLS server is known from certfile; an app's own is told
   const appTls = !settings.certfile && typeof (rt.served as { addContext?: unknown } | null)?.addContext === 'function';
   rt.send(appTls ? { type: 'ready', tls: true } : { type: 'ready' });
+}
+
+/**
+ * The heartbeat timer, on a grid of the system's monotonic clock (which every
+ * process shares): all workers check in at the same instants, so the master
+ * reads their heartbeats in a few wake-ups rather than one each.
+ */
+function startCheckIns(rt: WorkerRuntime): void {
+  const timer = setInterval(() => rt.checkIn(), rt.spec.heartbeatMs).unref();
+  alignToGrid(timer, rt.spec.heartbeatMs);
 }
 
 function useSockets(rt: WorkerRuntime, { handles, labels }: Arrived): void {

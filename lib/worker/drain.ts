@@ -115,6 +115,11 @@ export class Drainer {
     this.accepting.push(server);
   }
 
+  /** Connections open now. */
+  get open(): number {
+    return this.conns.size;
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }

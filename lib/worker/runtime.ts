@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { HookRunner } from '../config/hooks.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
+import { monotonicMs } from '../grid.js';
 import type { AccessLog } from '../log/access-log.js';
 import type { ErrorLog } from '../log/error-line.js';
 import type { RequestMetrics } from '../protocol/request-metrics.js';
@@ -9,8 +10,11 @@ import { AppLoadError, type RequestListener } from './app-loader.js';
 import type { Bind } from './binds.js';
 import { Drainer } from './drain.js';
 import { filterRequests, forwardedFilter } from './forwarded.js';
-import { heartbeat } from './heartbeat.js';
+import { HangWatch } from './hang-watch.js';
+import { beatDue, heartbeat } from './heartbeat.js';
+import { RuntimeStats } from './runtime-stats.js';
 import type { WorkerSpec, WorkerToMaster } from '../protocol/messages.js';
+import { HANG_REPORT_FD } from '../protocol/descriptors.js';
 import { type Phase, canEnter } from './phase.js';
 import { TlsContext } from './tls-context.js';
 import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
@@ -56,6 +60,11 @@ export class WorkerRuntime {
   readonly tls: TlsContext;
   private readonly keepAliveMs: number;
   private readonly filterForwarded: ReturnType<typeof forwardedFilter>;
+  /** stackOnTimeout: the heartbeat stamp its helper thread watches (none without a timeout). */
+  private readonly hangWatch: HangWatch | null;
+  private readonly runtimeStats = new RuntimeStats();
+  /** What the last heartbeat reported served (requests and connections), and when (see checkIn). */
+  private lastBeat = { served: -1, at: 0 };
 
   constructor(
     readonly spec: WorkerSpec,
@@ -65,6 +74,13 @@ export class WorkerRuntime {
     this.info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
     this.keepAliveMs = spec.settings.keepAlive * 1000;
     this.filterForwarded = forwardedFilter(spec.settings.forwardedAllowIps);
+    const { timeout } = spec.settings;
+    this.hangWatch =
+      spec.hangReports && timeout > 0
+        ? new HangWatch(timeout * 1000, HANG_REPORT_FD, (err) =>
+            log.warning(`stackOnTimeout: the helper thread failed: ${oneLine(err)}`),
+          )
+        : null;
     this.tls = new TlsContext(log);
   }
 
@@ -81,8 +97,23 @@ export class WorkerRuntime {
     if (process.connected) this.toMaster(msg);
   }
 
+  /**
+   * The heartbeat timer: the loop turns (the hang watch's stamp); a heartbeat
+   * goes to the master when the worker served since the last one, or the
+   * idle interval ran out.
+   */
+  checkIn(now = monotonicMs()): void {
+    this.hangWatch?.beat();
+    const served = this.requests + (this.drainer?.accepted ?? 0);
+    if (!beatDue(this.lastBeat, served, now, this.spec.idleHeartbeatMs ?? 0)) return;
+    this.lastBeat = { served, at: now };
+    this.send(this.heartbeat());
+  }
+
   heartbeat(): WorkerToMaster {
-    return heartbeat(this.requests, this.drainer?.accepted ?? 0, this.features.requestMetrics);
+    const { drainer } = this;
+    const runtime = this.runtimeStats.sample(drainer?.open ?? 0);
+    return heartbeat(this.requests, drainer?.accepted ?? 0, this.features.requestMetrics, runtime);
   }
 
   setFeatures(features: Features): void {
@@ -93,7 +124,7 @@ export class WorkerRuntime {
 
   /** What tsgund does for every request, before the app sees it. */
   private onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.requests++;
+    if (this.requests++ === 0) this.hangWatch?.start();
     d.onRequest(res);
     const { requestMetrics, accessLog, clientClosed } = this.features;
     if (requestMetrics) {
@@ -182,6 +213,7 @@ export class WorkerRuntime {
   drainAndExit(): void {
     if (!canEnter(this.phase, 'draining')) return;
     this.phase = 'draining';
+    this.hangWatch?.stop();
     const d = this.drainer;
     d?.start(() => void this.afterDrain());
     (process as NodeJS.EventEmitter).emit('tsgund:drain');

@@ -33,6 +33,7 @@ const SNAPSHOT: StatusSnapshot = {
   state: 'running',
   uptimeMs: 3_725_000,
   rss: 50 * 1048576,
+  loop: { delayP50: 0.1, delayP99: 1.04, delayMax: 2 },
   restarts: 1,
   listeners: ['http://127.0.0.1:8000', 'unix:/run/app.sock'],
   logs: { errorlog: '-', accesslog: null },
@@ -48,6 +49,16 @@ const SNAPSHOT: StatusSnapshot = {
       slot: 1,
       bootMs: 180,
       rss: 40 * 1048576,
+      runtime: {
+        delayP50: 0.4,
+        delayP99: 12.25,
+        delayMax: 30,
+        utilization: 0.126,
+        heapUsed: 12 * 1048576,
+        heapLimit: 4096 * 1048576,
+        gcMs: 3,
+        connections: 2,
+      },
     },
     {
       pid: 101,
@@ -147,13 +158,13 @@ describe('status table', () => {
     assert.equal(
       formatStatus(SNAPSHOT),
       [
-        'MASTER  NAME    APP     GEN  STATE    UPTIME  RSS MiB  WORKERS  RESTARTS',
-        '100     tsgund  app.js    3  running   1h 2m     50.0      1/2         1',
+        'MASTER  NAME    APP     GEN  STATE    UPTIME  RSS MiB  WORKERS  RESTARTS  LAG p99 ms',
+        '100     tsgund  app.js    3  running   1h 2m     50.0      1/2         1         1.0',
         'listening on http://127.0.0.1:8000, unix:/run/app.sock',
         '',
-        'WORKER  GEN  STATE    UPTIME  REQUESTS  ACCEPTED  RSS MiB',
-        '101       3  booting      0s         0         0        -',
-        '102       3  ready     1m 1s     12345       300     40.0',
+        'WORKER  GEN  STATE    UPTIME  REQUESTS  ACCEPTED  RSS MiB  HEAP MiB  LAG p99 ms  ELU %',
+        '101       3  booting      0s         0         0        -         -           -      -',
+        '102       3  ready     1m 1s     12345       300     40.0      12.0        12.3     13',
         '',
       ].join('\n'),
     );

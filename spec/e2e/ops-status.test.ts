@@ -62,24 +62,36 @@ describe('tsgund status', () => {
       const now = await status(['-p', pidfile]);
       const requests = now.workers.reduce((n, w) => n + w.requests, 0);
       const accepted = now.workers.reduce((n, w) => n + w.accepted, 0);
-      return requests >= 6 && accepted >= 6 && now.workers.every((w) => w.rss > 0) ? now : null;
-    }, 'request and connection counts and RSS in the status');
+      const health = now.workers.every(
+        (w) => w.runtime && w.runtime.heapUsed > 0 && w.runtime.heapLimit > w.runtime.heapUsed,
+      );
+      return requests >= 6 && accepted >= 6 && health && now.workers.every((w) => w.rss > 0) ? now : null;
+    }, 'request and connection counts, RSS and runtime health in the status');
 
     const table = await cli(['status', '-p', pidfile]);
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, /^MASTER\s+NAME\s+APP\s+GEN\s+STATE\s+UPTIME\s+RSS MiB\s+WORKERS\s+RESTARTS$/);
+    assert.match(lines[0]!, /^MASTER\s+NAME\s+APP\s+GEN\s+STATE\s+UPTIME\s+RSS MiB\s+WORKERS\s+RESTARTS\s+LAG p99 ms$/);
     assert.match(
       lines[1]!,
-      new RegExp(`^${proc.pid}\\s+shop\\s+\\S+hello\\.js\\s+1\\s+running\\s+\\d+s\\s+[\\d.]+\\s+2/2\\s+0$`),
+      new RegExp(
+        `^${proc.pid}\\s+shop\\s+\\S+hello\\.js\\s+1\\s+running\\s+\\d+s\\s+[\\d.]+\\s+2/2\\s+0\\s+(-|[\\d.]+)$`,
+      ),
     );
     assert.equal(lines[2], `listening on ${url}`);
     assert.match(lines[4]!, /^GEN\s+ROLE\s+WORKERS\s+SETTINGS\s+CONFIG\s+APP\s+CREATED$/);
     assert.match(lines[5]!, /^\s*1\s+serving\s+2\s+[0-9a-f]{12}\s+-\s+\S+hello\.js\s+\d{4}-\d\d-\d\dT[\d:.]+Z$/);
-    assert.match(lines[7]!, /^WORKER\s+GEN\s+STATE\s+UPTIME\s+REQUESTS\s+ACCEPTED\s+RSS MiB$/);
+    assert.match(
+      lines[7]!,
+      /^WORKER\s+GEN\s+STATE\s+UPTIME\s+REQUESTS\s+ACCEPTED\s+RSS MiB\s+HEAP MiB\s+LAG p99 ms\s+ELU %$/,
+    );
     for (const w of s.workers)
       assert.ok(
-        lines.some((l) => new RegExp(`^${w.pid}\\s+1\\s+ready\\s+\\d+s\\s+\\d+\\s+\\d+\\s+[\\d.]+$`).test(l)),
+        lines.some((l) =>
+          new RegExp(`^${w.pid}\\s+1\\s+ready\\s+\\d+s\\s+\\d+\\s+\\d+\\s+[\\d.]+\\s+[\\d.]+\\s+[\\d.]+\\s+\\d+$`).test(
+            l,
+          ),
+        ),
         `row for ${w.pid}`,
       );
 

@@ -13,7 +13,7 @@ const MiB = 1024 * KiB;
 
 describe('the channels from a worker to the master', () => {
   it('have the documented budgets (docs/worker-boundary.md)', () => {
-    assert.deepEqual(CHANNEL_NAMES, ['ipc', 'errorPipe', 'metrics', 'relay']);
+    assert.deepEqual(CHANNEL_NAMES, ['ipc', 'errorPipe', 'metrics', 'relay', 'hang']);
     const table = Object.fromEntries(CHANNEL_NAMES.map((n) => [n, CHANNELS[n].budget]));
     assert.deepEqual(table, {
       ipc: { bytesPerSecond: 4 * MiB, messagesPerSecond: 200, burstSeconds: 2, maxMessageBytes: MiB, deadlines: {} },
@@ -36,6 +36,13 @@ describe('the channels from a worker to the master', () => {
         messagesPerSecond: 5000,
         burstSeconds: 2,
         maxMessageBytes: 512 * KiB,
+        deadlines: {},
+      },
+      hang: {
+        bytesPerSecond: 32 * KiB,
+        messagesPerSecond: 1,
+        burstSeconds: 4,
+        maxMessageBytes: 32 * KiB,
         deadlines: {},
       },
     });

@@ -26,6 +26,7 @@ export const LAYERS: string[][] = [
     'types',
     'internals',
     'worker-text',
+    'grid',
   ],
   ['trust'],
   ['listeners', 'log'],

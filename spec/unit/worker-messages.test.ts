@@ -9,6 +9,7 @@ import type { WorkerToMaster } from '../../lib/protocol/messages.js';
 
 type Kind = WorkerToMaster['type'];
 
+const frame = () => ({ fn: 'f', file: '/srv/app.js', line: 1, column: 1 });
 const stats = () => ({ classes: [0, 3, 0, 1, 0], buckets: new Array(DURATION_BUCKETS.length + 1).fill(0), sum: 0.5 });
 
 /** A valid message of each kind, and a state in which the master acts on it (a missing kind does not compile). */
@@ -18,6 +19,15 @@ const VALID: { [K in Kind]: { msg: Extract<WorkerToMaster, { type: K }>; state: 
   'boot-error': { msg: { type: 'boot-error', exitCode: 4, message: "app 'x' failed" }, state: 'booting' },
   heartbeat: { msg: { type: 'heartbeat', requests: 10, accepted: 2, rss: 50_000_000, stats: stats() }, state: 'ready' },
   retiring: { msg: { type: 'retiring', reason: 'max requests (5) reached' }, state: 'ready' },
+  hang: {
+    msg: {
+      type: 'hang',
+      stuckMs: 7500,
+      frames: [{ fn: 'spinForever', file: '/srv/app.js', line: 3, column: 9 }],
+      more: 0,
+    },
+    state: 'ready',
+  },
   'prom-client:getMetricsRes': {
     msg: { type: 'prom-client:getMetricsRes', requestId: 7, metrics: [[]], error: undefined },
     state: 'ready',
@@ -56,6 +66,19 @@ const MALFORMED: Record<Kind, unknown[]> = {
     { type: 'heartbeat', requests: 1, accepted: 1, rss: 1, stats: { ...stats(), sum: Number.NaN } },
     { type: 'heartbeat', requests: 1, accepted: 1, rss: 1, stats: { ...stats(), extra: 1 } },
     { type: 'heartbeat', requests: 1, accepted: 1, rss: 1, more: 'x'.repeat(1000) },
+  ],
+  hang: [
+    { type: 'hang', stuckMs: 1, frames: [], more: 0 },
+    { type: 'hang', stuckMs: -1, frames: [frame()], more: 0 },
+    { type: 'hang', stuckMs: Number.NaN, frames: [frame()], more: 0 },
+    { type: 'hang', stuckMs: 1, frames: [frame()], more: 1.5 },
+    { type: 'hang', stuckMs: 1, frames: new Array(65).fill(frame()), more: 0 },
+    { type: 'hang', stuckMs: 1, frames: [{ ...frame(), line: 0.5 }], more: 0 },
+    { type: 'hang', stuckMs: 1, frames: [{ ...frame(), fn: 3 }], more: 0 },
+    { type: 'hang', stuckMs: 1, frames: [{ ...frame(), extra: 1 }], more: 0 },
+    { type: 'hang', stuckMs: 1, frames: [], more: 0, native: { state: 'SS', wchan: 'pipe_read' } },
+    { type: 'hang', stuckMs: 1, frames: [], more: 0, native: { state: 'S', wchan: 'pipe read\n' } },
+    { type: 'hang', stuckMs: 1, frames: [], more: 0, native: { state: 'S', wchan: 'x', why: 1 } },
   ],
   retiring: [{ type: 'retiring' }, { type: 'retiring', reason: ['x'] }, { type: 'retiring', reason: 'x', why: 1 }],
   'prom-client:getMetricsRes': [

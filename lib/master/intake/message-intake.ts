@@ -62,6 +62,7 @@ const channelOf = (m: unknown): IpcChannel => (isMetricsResponse(m) ? 'metrics' 
 export class MessageIntake {
   /** Ignored messages by reason since the master started (`tsgund status --json`). */
   readonly ignored = Object.fromEntries(IGNORE_REASONS.map((r) => [r, 0])) as Record<IgnoreReason, number>;
+  private readonly boxes = new WeakMap<WorkerHandle, Mailbox>();
 
   constructor(
     private readonly sink: IntakeSink,
@@ -117,7 +118,18 @@ export class MessageIntake {
       },
     };
     box.valve = new ReadValve('ipc', channel.reads, events, { ...this.timers, now: this.clock });
+    this.boxes.set(h, box);
     h.worker.on('message', (raw: unknown) => this.receive(h, box, raw));
+  }
+
+  /**
+   * A message that came another way than the IPC channel: the hang report
+   * pipe, whose reader spends its own budget (CHANNELS.hang). The same
+   * schemas and the same state checks.
+   */
+  receiveBeside(h: WorkerHandle, raw: unknown): void {
+    const box = this.boxes.get(h);
+    if (box && !box.closed) this.receive(h, box, raw);
   }
 
   /** Spend the message's channel budget: when spent, the master stops reading for a while (never drops). */

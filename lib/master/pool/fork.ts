@@ -13,6 +13,7 @@ import type { SlotPlacement } from '../placement/slot-placement.js';
 import type { MasterLogFiles } from '../logs/master-log-files.js';
 import { WORKER_HANDOVER_FD } from '../../protocol/descriptors.js';
 import { workerFork, workerIdentity } from '../process/privileges.js';
+import { withHangPipe } from '../intake/hang-reports.js';
 
 /** Fork a worker of `gen` for `slot`; null when the master began stopping meanwhile; throws when the fork fails. */
 export type ForkWorker = (gen: Generation, slot: number) => Promise<Worker | null>;
@@ -39,6 +40,20 @@ function execArgvOf(settings: Generation['settings']): string[] {
   return options.length ? [...process.execArgv, `--import=${WORKER_PRELOAD}`, ...options] : process.execArgv;
 }
 
+/**
+ * A worker checks in every second (sooner with a short timeout), and sends a
+ * heartbeat when it served since the last one, so counts and runtime health
+ * stay fresh under load; an idle worker sends one only every quarter of the
+ * timeout (10 s at most). A missed beat is noticed within the timeout, with
+ * three beats' slack, and 128 idle workers cost the master a beat every 60 ms
+ * rather than 128 a second.
+ */
+export function heartbeatTiming(timeoutS: number): { heartbeatMs: number; idleHeartbeatMs: number } {
+  const quarter = (timeoutS * 1000) / 4;
+  const heartbeatMs = Math.max(100, Math.min(1000, quarter || 1000));
+  return { heartbeatMs, idleHeartbeatMs: Math.max(heartbeatMs, Math.min(10_000, quarter || 10_000)) };
+}
+
 /** Parse rawEnv KEY=VALUE pairs into an object. */
 const envOf = (pairs: string[]): Record<string, string> =>
   Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
@@ -52,9 +67,10 @@ function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
     configPath: WORKER_HOOKS.some((name) => gen.hooks.has(name)) ? gen.configPath : null,
     generation: gen.number,
     maxRequests: settings.maxRequests ? settings.maxRequests + jitter : 0,
-    heartbeatMs: Math.max(100, Math.min(1000, (settings.timeout * 1000) / 4 || 1000)),
+    ...heartbeatTiming(settings.timeout),
     stats: ctx.stats(),
     sticky: ctx.sticky(),
+    hangReports: settings.stackOnTimeout,
     logFds: ctx.logFiles.workerFds(settings, ctx.piped()),
   };
 }
@@ -75,7 +91,9 @@ export function clusterFork(ctx: ForkContext): ForkWorker {
       execArgv: execArgvOf(settings),
       cwd: settings.chdir ?? ctx.cwd,
       ...fork.ids,
-      stdio: ctx.logFiles.stdioFor(settings, ctx.piped()),
+      stdio: settings.stackOnTimeout
+        ? withHangPipe(ctx.logFiles.stdioFor(settings, ctx.piped()))
+        : ctx.logFiles.stdioFor(settings, ctx.piped()),
     });
     const worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled

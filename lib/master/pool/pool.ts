@@ -9,6 +9,7 @@ import { oneLine } from '../../errors.js';
 import type { ErrorLog } from '../../log/error-line.js';
 import type { RestartCause } from '../../stats/master-metrics.js';
 import type { Clock } from '../../clock.js';
+import type { HangRecord } from '../../protocol/status.js';
 import { CrashBackoff } from './crash-backoff.js';
 import type { Generation } from '../lifecycle/generation.js';
 import { decide, oldestSurplus, type PoolView } from './reconcile.js';
@@ -64,6 +65,8 @@ export class Pool {
   restarts = 0;
   /** Messages from workers the master did not act on, by reason (counted by their intake). */
   ignored: Readonly<Record<string, number>> = {};
+  /** The last hang reports (stackOnTimeout), kept by their reader. */
+  hangs: readonly HangRecord[] = [];
   /** Forks under way per generation (preFork hooks are async): see reconcile.ts. */
   private readonly pending = new Map<number, number>();
   /** `generation:slot` of forks under way, so that two spawns never take the same slot. */

@@ -14,6 +14,9 @@ import type { MasterStats } from '../services/master-stats.js';
 import { MessageIntake } from '../intake/message-intake.js';
 import { Relay, type RelayPeer } from '../intake/relay.js';
 import { CHANNELS } from '../../protocol/channel.js';
+import type { Readable } from 'node:stream';
+import { HANG_REPORT_FD } from '../../protocol/descriptors.js';
+import { HangReports, readHangPipe } from '../intake/hang-reports.js';
 import { Pool, type Targets, type Worker } from './pool.js';
 import { listenerUrl } from '../../listeners/listener-url.js';
 
@@ -43,7 +46,7 @@ export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
   exited(h: Worker): void;
 }
 
-function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
+function messageHandlers(ctx: WorkerEventContext, hangs: HangReports): MessageHandlers {
   return {
     'want-sockets': (h) => ctx.placement().sendSockets(h, h.gen.listeners),
     ready: (h, msg) => {
@@ -65,6 +68,7 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
       ctx.pool().checkMemory(h, msg.rss);
     },
     retiring: (h, msg) => ctx.pool().retiring(h, msg.reason),
+    hang: (h, msg) => hangs.record(h, msg),
     // prom-client's cluster protocol, answered by the app: checked in depth by the collector
     'prom-client:getMetricsRes': (h, msg) => ctx.stats()?.onAnswer(h, msg),
   };
@@ -82,6 +86,9 @@ export function wirePool(ctx: PoolWiring): Pool {
     forked: (h) => {
       ctx.forked(h);
       intake.attach(h);
+      readHangPipe(h.worker.process.stdio?.at(HANG_REPORT_FD) as Readable | null | undefined, (raw) =>
+        intake.receiveBeside(h, raw),
+      );
       log().info(`Booting worker with pid: ${h.pid} (generation ${h.generation})`);
       void h.gen.hooks.call('postFork', { pid: h.pid, id: h.id, generation: h.generation });
     },
@@ -93,8 +100,10 @@ export function wirePool(ctx: PoolWiring): Pool {
     },
   });
   const relay = new Relay(() => relayPeers(pool), RELAY_QUEUE_BYTES);
-  const intake = workerIntake({ ...ctx, pool: () => pool }, relay);
+  const hangs = new HangReports(log);
+  const intake = workerIntake({ ...ctx, pool: () => pool }, relay, hangs);
   pool.ignored = intake.ignored;
+  pool.hangs = hangs.recent;
   return pool;
 }
 
@@ -118,8 +127,8 @@ function sendRelayed(h: Worker, msg: unknown, done: () => void): void {
 }
 
 /** The intake of every worker's messages, delivering to the handlers above. */
-function workerIntake(ctx: WorkerEventContext, relay: Relay): MessageIntake {
-  const handlers = messageHandlers(ctx);
+function workerIntake(ctx: WorkerEventContext, relay: Relay, hangs: HangReports): MessageIntake {
+  const handlers = messageHandlers(ctx, hangs);
   return new MessageIntake({
     log: ctx.log,
     counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),

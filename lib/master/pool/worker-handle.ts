@@ -2,6 +2,7 @@ import type { Worker } from 'node:cluster';
 import type { Settings } from '../../config/types.js';
 import { UserError } from '../../errors.js';
 import type { CheckedMessage } from '../../protocol/worker-message-schemas.js';
+import type { RuntimeSample } from '../../protocol/messages.js';
 import { type Clock, monotonic } from '../../clock.js';
 import type { WorkerState } from '../../protocol/messages.js';
 
@@ -36,6 +37,8 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
   requests = 0;
   accepted = 0;
   rss = 0;
+  /** Its runtime health, from its last heartbeat (null before the first). */
+  runtime: RuntimeSample | null = null;
   abortedAt = 0;
   /** Set when the worker stopped on purpose (drain, recycle, shutdown). */
   retiring = false;
@@ -99,6 +102,8 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
 
   /** Apply a message from the worker to its state. */
   onMessage(msg: CheckedMessage): void {
+    // a hang report comes from the helper thread: it says the main thread is stuck, not that it lives
+    if (msg.type === 'hang') return;
     this.lastCheckin = this.clock();
     switch (msg.type) {
       case 'ready':
@@ -112,6 +117,7 @@ export class WorkerHandle<G extends WorkerGeneration = WorkerGeneration> {
         this.requests = msg.requests;
         this.accepted = msg.accepted;
         this.rss = msg.rss;
+        if (msg.runtime) this.runtime = msg.runtime;
     }
   }
 

@@ -1,0 +1,52 @@
+// A worker's runtime health for its heartbeats: event-loop delay and
+// utilisation since the previous beat, the V8 heap against its limit, the
+// garbage collector's pauses, and the open connections.
+import { type IntervalHistogram, PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import type { RuntimeSample } from '../protocol/messages.js';
+
+/**
+ * The delay monitor's timer: each tick records how late it fired. 100 ms
+ * (Node's default is 10) wakes an idle worker 10 times a second, and still
+ * catches any stall of 100 ms or more.
+ */
+const RESOLUTION_MS = 100;
+
+/** A tick's lateness in ms: the histogram records the whole interval between ticks. */
+const lateMs = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 100) / 100);
+
+export class RuntimeStats {
+  private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  private elu = performance.eventLoopUtilization();
+  private gcMs = 0;
+
+  constructor() {
+    this.delay.enable();
+    const gc = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) this.gcMs += entry.duration;
+    });
+    gc.observe({ entryTypes: ['gc'] });
+  }
+
+  /** The figures since the previous call. */
+  sample(connections: number): RuntimeSample {
+    const d = this.delay;
+    // an empty histogram (no tick since the last beat) says nothing: its min and max are sentinels
+    const some = d.count > 0;
+    const elu = performance.eventLoopUtilization(this.elu);
+    this.elu = performance.eventLoopUtilization();
+    const heap = v8.getHeapStatistics();
+    const sample: RuntimeSample = {
+      delayP50: some ? lateMs(d.percentile(50)) : 0,
+      delayP99: some ? lateMs(d.percentile(99)) : 0,
+      delayMax: some ? lateMs(d.max) : 0,
+      utilization: Math.round(elu.utilization * 1e4) / 1e4,
+      heapUsed: heap.used_heap_size,
+      heapLimit: heap.heap_size_limit,
+      gcMs: Math.round(this.gcMs * 100) / 100,
+      connections,
+    };
+    d.reset();
+    return sample;
+  }
+}
