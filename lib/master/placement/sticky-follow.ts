@@ -5,16 +5,18 @@
 
 import type { ErrorLog } from '../../log/error-line.js';
 import type { Generation } from '../lifecycle/generation.js';
+import type { Pool, Worker } from '../pool/pool.js';
 import { StickyPlacement, type StickyTarget } from './sticky-placement.js';
 
 /** Sticky placement: from now on the master accepts on the binds (see sticky-placement.ts). */
 export async function startSticky(
   first: Generation,
   serving: () => Generation | null,
+  pool: Pool,
   log: ErrorLog,
 ): Promise<StickyPlacement> {
   const backlog = () => (serving() ?? first).settings.backlog;
-  const sticky = new StickyPlacement(() => stickyTargets(serving()), backlog, log);
+  const sticky = new StickyPlacement(() => stickyTargets(pool.of(serving())), backlog, log);
   sticky.configure(first.settings);
   await sticky.follow(first.listeners, backlog());
   log.info('Sticky placement by client address: the master accepts and hands each connection to a worker');
@@ -41,8 +43,8 @@ export async function followSticky(
 }
 
 /** Where sticky placement sends connections: the serving generation's accepting workers, by slot. */
-function stickyTargets(serving: Generation | null): Map<number, StickyTarget> {
+function stickyTargets(workers: readonly Worker[]): Map<number, StickyTarget> {
   const targets = new Map<number, StickyTarget>();
-  for (const h of serving?.workers ?? []) if (h.accepting && h.worker.isConnected()) targets.set(h.slot, h.worker);
+  for (const h of workers) if (h.accepting && h.worker.isConnected()) targets.set(h.slot, h.worker);
   return targets;
 }

@@ -81,6 +81,16 @@ export class Pool {
     return [...this.workers.values()];
   }
 
+  /** The workers of `gen` that have not exited. */
+  of(gen: Generation | null): Worker[] {
+    return this.list().filter((h) => h.gen === gen);
+  }
+
+  /** Workers of `gen` that count towards its size: booting or ready, not retiring. */
+  live(gen: Generation): Worker[] {
+    return this.of(gen).filter((h) => !h.retiring);
+  }
+
   view(targets = this.ctx.targets()): PoolView {
     const { serving, booting } = targets;
     return {
@@ -192,7 +202,6 @@ export class Pool {
     if (!forked) return;
     const h: Worker = new WorkerHandle(forked, gen, slot, this.clock);
     this.workers.set(h.id, h);
-    gen.workers.add(h);
     forked.on('exit', (code: number | null, signal: string | null) => this.onExit(h, code, signal));
     this.ctx.forked(h);
     // its generation stopped wanting workers while it was forked (a reload took over, WINCH): it drains
@@ -203,7 +212,7 @@ export class Pool {
   /** The lowest slot no serving worker of `gen` and no fork under way holds. */
   private freeSlot(gen: Generation): number {
     const taken = new Set<number>();
-    for (const h of gen.workers) if (h.serving) taken.add(h.slot);
+    for (const h of this.of(gen)) if (h.serving) taken.add(h.slot);
     let slot = 0;
     while (taken.has(slot) || this.reserved.has(`${gen.number}:${slot}`)) slot++;
     return slot;
@@ -221,7 +230,6 @@ export class Pool {
 
   private onExit(h: Worker, code: number | null, signal: string | null): void {
     this.workers.delete(h.id);
-    h.gen.workers.delete(h);
     h.onExit();
     const kind = classifyExit(h, this.ctx.stopping());
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;

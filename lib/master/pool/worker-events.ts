@@ -12,6 +12,7 @@ import type { SlotPlacement } from '../placement/slot-placement.js';
 import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { MasterStats } from '../services/master-stats.js';
 import { MessageIntake } from '../intake/message-intake.js';
+import type { Generation } from '../lifecycle/generation.js';
 import { Pool, type Targets, type Worker } from './pool.js';
 import { listenerUrl } from '../../listeners/listener-url.js';
 
@@ -24,6 +25,8 @@ export interface WorkerEventContext {
   pool(): Pool;
   placement(): SlotPlacement;
   stats(): MasterStats | null;
+  /** A worker said its app serves its own TLS server: its generation's listeners are https:// URLs. */
+  appServesTls(gen: Generation): void;
   /** A worker became ready: re-place the reusePort guests, hand queued sticky connections over. */
   ready(): void;
 }
@@ -46,7 +49,7 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
     'want-sockets': (h) => ctx.placement().sendSockets(h, h.gen.listeners),
     ready: (h, msg) => {
       if (msg.tls && !h.gen.appTls) {
-        h.gen.appTls = true;
+        ctx.appServesTls(h.gen);
         for (const l of h.gen.listeners) ctx.log().info(`Serving the app's own TLS server at: ${listenerUrl(l, true)}`);
       }
       h.gen.boot?.onReady();
