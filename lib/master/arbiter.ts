@@ -9,12 +9,13 @@ import type { ErrorLog } from '../log/error-line.js';
 import { createErrorLog, type MasterErrorLog } from '../log/error-log.js';
 import { ErrorTransports } from './logs/error-transports.js';
 import { VERSION } from '../version.js';
+import { type Clock, monotonic } from '../clock.js';
 import { WORKER_MAIN } from './pool/fork.js';
 import type { Generation } from './lifecycle/generation.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { MasterLogFiles } from './logs/master-log-files.js';
 import { MasterServices } from './services/master-services.js';
-import type { Pool, Worker } from './pool/pool.js';
+import type { Fork, ForkedProcess, Pool, Worker } from './pool/pool.js';
 import { workerIdentity } from './process/privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './lifecycle/signal-queue.js';
 import { snapshot } from './snapshot.js';
@@ -34,6 +35,12 @@ export interface ArbiterOptions {
   envArgs: CommandLine | null;
   resolved: Resolved;
   cwd: string;
+  /** Forks a worker (default: node:cluster's, pool/fork.ts); an in-process test gives fake workers. */
+  fork?: Fork<ForkedProcess>;
+  /** The monotonic clock the pool keeps time with (default: clock.ts's). */
+  clock?: Clock;
+  /** Installs a signal's handler (default: on this process, early-signals.ts); a test plays signals itself. */
+  onSignal?: (sig: MasterSignal, handler: () => void) => void;
 }
 
 /**
@@ -94,6 +101,8 @@ export class Arbiter {
       changed: () => this.enqueue('SIGHUP'),
     });
     this.pool = wirePool({
+      fork: opts.fork ?? null,
+      clock: opts.clock ?? monotonic,
       log: () => this.log,
       cwd: opts.cwd,
       logFiles: this.logFiles,
@@ -149,7 +158,8 @@ export class Arbiter {
     requireApp(settings);
     await this.transports.configure(settings, this.opts.resolved.fileConfig);
     if (settings.umask !== null) process.umask(settings.umask);
-    for (const sig of this.signals.signals) handleSignal(sig, () => this.enqueue(sig));
+    const onSignal = this.opts.onSignal ?? handleSignal;
+    for (const sig of this.signals.signals) onSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${settings.app}]`;
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.startHooks.call('onStarting');

@@ -6,14 +6,14 @@
 
 import type { ErrorLog } from '../../log/error-line.js';
 import type { WorkerToMaster } from '../../protocol/messages.js';
-import { monotonic } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import { clusterFork } from './fork.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
 import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { MasterStats } from '../services/master-stats.js';
 import { MessageIntake } from '../intake/message-intake.js';
 import type { Generation } from '../lifecycle/generation.js';
-import { Pool, type Targets, type Worker } from './pool.js';
+import { type Fork, type ForkedProcess, Pool, type Targets, type Worker } from './pool.js';
 import { listenerUrl } from '../../listeners/listener-url.js';
 
 type MessageHandlers = {
@@ -32,6 +32,10 @@ export interface WorkerEventContext {
 }
 
 export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
+  /** Forks a worker; null: node:cluster's (fork.ts). */
+  fork: Fork<ForkedProcess> | null;
+  /** The monotonic clock the pool, its handles and the intake keep time with. */
+  clock: Clock;
   cwd: string;
   logFiles: MasterLogFiles;
   targets(): Targets;
@@ -71,11 +75,11 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
   };
 }
 
-/** The pool of the master, forking with node:cluster on the monotonic clock, and its workers' message intake. */
+/** The pool of the master (forking with node:cluster unless told otherwise), and its workers' message intake. */
 export function wirePool(ctx: PoolWiring): Pool {
   const { log, stats, stopping } = ctx;
-  const fork = clusterFork({ ...ctx, stats: () => stats() !== null });
-  const pool: Pool = new Pool(fork, monotonic, {
+  const fork = ctx.fork ?? clusterFork({ ...ctx, stats: () => stats() !== null });
+  const pool: Pool = new Pool(fork, ctx.clock, {
     log,
     targets: ctx.targets,
     stopping,
@@ -92,25 +96,28 @@ export function wirePool(ctx: PoolWiring): Pool {
       void h.gen.hooks.call('childExit', { pid: h.pid, id: h.id, generation: h.generation, code, signal });
     },
   });
-  const intake = workerIntake({ ...ctx, pool: () => pool });
+  const intake = workerIntake({ ...ctx, pool: () => pool }, ctx.clock);
   pool.ignored = intake.ignored;
   return pool;
 }
 
 /** The intake of every worker's messages, delivering to the handlers above. */
-function workerIntake(ctx: WorkerEventContext): MessageIntake {
+function workerIntake(ctx: WorkerEventContext, clock: Clock): MessageIntake {
   const handlers = messageHandlers(ctx);
-  return new MessageIntake({
-    log: ctx.log,
-    counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),
-    deliver: (h, msg) => {
-      h.onMessage(msg);
-      (handlers[msg.type] as (h: Worker, msg: WorkerToMaster) => void)(h as Worker, msg);
+  return new MessageIntake(
+    {
+      log: ctx.log,
+      counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),
+      deliver: (h, msg) => {
+        h.onMessage(msg);
+        (handlers[msg.type] as (h: Worker, msg: WorkerToMaster) => void)(h as Worker, msg);
+      },
+      // a worker that floods the master or corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL
+      stop: (h, why) => {
+        ctx.log().error(`Worker ${h.pid} ${why}: stopping it`);
+        h.abort();
+      },
     },
-    // a worker that floods the master or corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL
-    stop: (h, why) => {
-      ctx.log().error(`Worker ${h.pid} ${why}: stopping it`);
-      h.abort();
-    },
-  });
+    clock,
+  );
 }

@@ -1,0 +1,147 @@
+// The master's lifecycle in-process: the real Arbiter over fake workers
+// (spec/support/fake-master.ts), signal sequences played through its queue,
+// asserting the pool, the generations and the log lines.
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { FakeMaster } from '../support/fake-master.js';
+import { waitFor } from '../support/harness.js';
+
+let master: FakeMaster | null = null;
+
+async function started(opts: Parameters<typeof FakeMaster.create>[0] = {}): Promise<FakeMaster> {
+  master = await FakeMaster.create(opts);
+  await master.start();
+  return master;
+}
+
+/** The generations `status` shows, as `number:role:workers`. */
+const generations = (m: FakeMaster): string[] =>
+  (m.status().generations ?? []).map((g) => `${g.generation}:${g.role}:${g.workers}`);
+
+const reloaded = (m: FakeMaster, n: number) => m.logged(new RegExp(`Reloaded: generation ${n} serving`));
+
+afterEach(async () => {
+  await master?.close();
+  master = null;
+});
+
+describe('the master in-process (fake workers)', () => {
+  it('boots the first generation and serves it', async () => {
+    const m = await started();
+    assert.deepEqual(generations(m), ['1:serving:2']);
+    assert.equal(m.status().state, 'running');
+    assert.ok(m.log.includes('[INFO] Booted 2 worker(s), generation 1'), m.log.join('\n'));
+  });
+
+  it("a HUP's steps, in order: load, boot the candidate, only then drain the old generation", async () => {
+    const m = await started();
+    m.behaviour.ready = false;
+    m.signal('SIGHUP');
+    await waitFor(() => m.live(2).length === 2, 'two workers of generation 2 forked');
+    assert.deepEqual(generations(m), ['1:serving:2', '2:booting:2']);
+    assert.deepEqual(
+      m.live(1).map((w) => w.signals),
+      [[], []],
+      'the old generation is untouched while the new one boots',
+    );
+    for (const w of m.live(2)) w.ready();
+    await reloaded(m, 2);
+    await waitFor(() => m.live(1).length === 0, 'the old generation gone');
+    const steps = [
+      /^\[INFO\] Handling signal: HUP, reloading/,
+      /^fork \d+ generation 2/,
+      /^message \d+ \{"type":"ready"\}/,
+      /^signal \d+ SIGTERM/,
+      /^\[INFO\] Reloaded: generation 2 serving with 2 worker\(s\)/,
+    ];
+    const at = steps.map((re) => m.timeline.findIndex((e, i) => re.test(e) && i > m.at(/master SIGHUP/)));
+    assert.deepEqual(
+      [...at].sort((a, b) => a - b),
+      at,
+      m.timeline.join('\n'),
+    );
+    // every ready of generation 2 came before the first TERM to generation 1
+    const lastReady = m.timeline.findLastIndex((e) => /^message \d+ \{"type":"ready"\}/.test(e));
+    assert.ok(lastReady < m.at(/^signal \d+ SIGTERM/), m.timeline.join('\n'));
+    assert.deepEqual(generations(m), ['2:serving:2']);
+    assert.equal(m.status().restarts, 0);
+  });
+
+  it('a HUP during a rolling reload abandons it; the newer generation rolls out from the mix', async () => {
+    const m = await started({ config: { reloadSurge: 1 } });
+    m.behaviour.ready = false;
+    m.signal('SIGHUP');
+    await waitFor(() => m.live(2).length === 1, 'the first batch of generation 2');
+    m.behaviour.ready = true;
+    m.signal('SIGHUP');
+    await m.logged(/reload abandoned after 0 of 2 batches \(0 of 2 workers\): superseded by a newer HUP/);
+    await m.logged(/Reloaded: generation \d+ serving with 2 worker/);
+    await waitFor(() => m.live().length === 2, 'two workers left');
+    const [superseded] = m.workers.filter((w) => w.generation === 2);
+    assert.deepEqual(superseded!.signals, ['SIGTERM']);
+    assert.equal(generations(m).length, 1, generations(m).join());
+    assert.ok(m.live().every((w) => w.generation === m.status().generation && w.pid !== superseded!.pid));
+    assert.ok(!m.log.some((l) => l.startsWith('[ERROR]')), m.log.join('\n'));
+  });
+
+  it('WINCH stops every worker and keeps them stopped; HUP brings a new generation back', async () => {
+    const m = await started();
+    m.signal('SIGWINCH');
+    await waitFor(() => m.live().length === 0, 'every worker stopped');
+    assert.equal(m.status().state, 'paused');
+    m.advance(60_000);
+    await new Promise((r) => setTimeout(r, 300)); // a tick: a paused master spawns nothing
+    assert.equal(m.workers.length, 2);
+    m.signal('SIGHUP');
+    await reloaded(m, 2);
+    assert.equal(m.status().state, 'running');
+    assert.deepEqual(generations(m), ['2:serving:2']);
+  });
+
+  it('TERM during the first boot fails the start: its workers are stopped, nothing is left', async () => {
+    master = await FakeMaster.create({ behaviour: { ready: false, exitOnTerm: false } });
+    const m = master;
+    const starting = m.start();
+    await waitFor(() => m.live(1).length === 2, 'two workers booting');
+    m.signal('SIGTERM');
+    await assert.rejects(starting, /interrupted by a stop signal/);
+    await waitFor(() => m.live().length === 0, 'no worker left');
+    for (const w of m.workers) assert.deepEqual(w.signals, ['SIGTERM', 'SIGKILL']);
+    assert.ok(!m.log.some((l) => /Booted/.test(l)), m.log.join('\n'));
+    m.remove(); // a master whose start failed does not run: its process exits
+    master = null;
+  });
+
+  it('TTOU during a reload waits for it and applies to the generation it leaves serving', async () => {
+    const m = await started({ config: { workers: 3 } });
+    m.behaviour.ready = false;
+    m.signal('SIGHUP');
+    await waitFor(() => m.live(2).length === 3, 'generation 2 booting');
+    m.signal('SIGTTOU');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!m.log.some((l) => /Number of workers/.test(l)), 'TTOU waits behind the reload');
+    for (const w of m.live(2)) w.ready();
+    await m.logged(/Number of workers: 3 -> 2/);
+    await waitFor(() => m.live().length === 2, 'two workers');
+    assert.deepEqual(generations(m), ['2:serving:2']);
+    const first2 = m.workers.find((w) => w.generation === 2)!;
+    assert.deepEqual(first2.signals, ['SIGTERM'], 'the oldest of generation 2 is stopped');
+    assert.ok(m.at(/Reloaded: generation 2/) < m.at(/Number of workers: 3 -> 2/));
+  });
+
+  it('a worker that dies while it drains is not a crash and is not replaced', async () => {
+    const m = await started({ behaviour: { exitOnTerm: false } });
+    m.signal('SIGHUP');
+    await reloaded(m, 2);
+    const [dying, slow] = m.live(1);
+    assert.deepEqual(dying!.signals, ['SIGTERM']);
+    dying!.exit(1);
+    slow!.exit(0);
+    await waitFor(() => m.live().length === 2, 'generation 2 alone');
+    await new Promise((r) => setTimeout(r, 300)); // a tick
+    assert.equal(m.workers.length, 4, 'nothing replaced the drained workers');
+    assert.equal(m.status().restarts, 0);
+    assert.ok(m.log.includes(`[INFO] Worker exiting (pid: ${dying!.pid}) exited with code 1`), m.log.join('\n'));
+    assert.ok(!m.log.some((l) => l.startsWith('[ERROR]')), m.log.join('\n'));
+  });
+});
