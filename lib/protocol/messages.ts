@@ -54,6 +54,7 @@ export type WorkerToMaster =
   | { type: 'ready'; tls?: true }
   | { type: 'boot-error'; exitCode: number; message: string }
   | { type: 'heartbeat'; requests: number; accepted: number; rss: number; stats?: RequestDelta }
-  | { type: 'retiring'; reason: string }
+  /** It drains on its own (max-requests, a log it cannot reopen) or because it got TERM (`signal`) from anyone. */
+  | { type: 'retiring'; reason: string; signal?: 'SIGTERM' }
   /** prom-client's cluster protocol, answered by the app's own prom-client (checked in depth by app-metrics.ts). */
   | { type: 'prom-client:getMetricsRes'; requestId: number; metrics?: unknown; error?: unknown };

@@ -25,7 +25,7 @@ afterEach(async () => {
   master = null;
 });
 
-describe('the master in-process (fake workers)', () => {
+describe('the master in-process (fake workers)', { timeout: 30_000 }, () => {
   it('boots the first generation and serves it', async () => {
     const m = await started();
     assert.deepEqual(generations(m), ['1:serving:2']);
@@ -143,5 +143,57 @@ describe('the master in-process (fake workers)', () => {
     assert.equal(m.status().restarts, 0);
     assert.ok(m.log.includes(`[INFO] Worker exiting (pid: ${dying!.pid}) exited with code 1`), m.log.join('\n'));
     assert.ok(!m.log.some((l) => l.startsWith('[ERROR]')), m.log.join('\n'));
+  });
+});
+
+describe('a worker that stops unasked (fake workers)', { timeout: 30_000 }, () => {
+  const TERMED = { type: 'retiring', reason: 'received TERM', signal: 'SIGTERM' };
+
+  it('TERM from outside: it says so, its exit 0 is logged at INFO, not counted as a crash, refilled at once', async () => {
+    const m = await started();
+    const [w] = m.live(1);
+    w!.tell(TERMED);
+    w!.exit(0);
+    await waitFor(() => m.live(1).length === 2 && m.workers.length === 3, 'a replacement');
+    assert.ok(m.log.includes(`[INFO] Worker ${w!.pid} is retiring: received TERM`), m.log.join('\n'));
+    assert.ok(m.log.includes(`[INFO] Worker exiting (pid: ${w!.pid})`), m.log.join('\n'));
+    assert.ok(!m.log.some((l) => /^\[(ERROR|WARNING)\]/.test(l)), m.log.join('\n'));
+    assert.equal(m.status().restarts, 0);
+  });
+
+  it('TERM from outside during the first boot: that worker never counts as ready, a replacement boots', async () => {
+    master = await FakeMaster.create({ behaviour: { ready: false } });
+    const m = master;
+    const starting = m.start();
+    await waitFor(() => m.live(1).length === 2, 'two workers booting');
+    const [termed, other] = m.live(1);
+    termed!.tell(TERMED);
+    termed!.ready(); // too late: the master knows it drains
+    termed!.exit(0);
+    other!.ready();
+    await waitFor(() => m.live(1).length === 2 && m.workers.length === 3, 'a replacement');
+    assert.ok(!m.log.some((l) => /Booted/.test(l)), 'not booted with a draining worker');
+    m.live(1).at(-1)!.ready();
+    await starting;
+    assert.ok(m.log.includes('[INFO] Booted 2 worker(s), generation 1'), m.log.join('\n'));
+    assert.deepEqual(
+      m.status().workers.map((w) => w.state),
+      ['ready', 'ready'],
+    );
+    assert.ok(!m.log.some((l) => /^\[(ERROR|WARNING)\]/.test(l)), m.log.join('\n'));
+  });
+
+  it('an exit 0 it did not announce is unexpected: a WARNING, and counted', async () => {
+    const m = await started();
+    const [w] = m.live(1);
+    m.advance(60_000); // it served a minute: no backoff
+    w!.exit(0);
+    await waitFor(() => m.workers.length === 3, 'a replacement');
+    assert.ok(
+      m.log.includes(`[WARNING] Worker (pid: ${w!.pid}) exited with code 0 without saying it would stop`),
+      m.log.join('\n'),
+    );
+    assert.ok(!m.log.some((l) => l.startsWith('[ERROR]')), m.log.join('\n'));
+    assert.equal(m.status().restarts, 1);
   });
 });

@@ -62,7 +62,12 @@ const MALFORMED: Record<Kind, unknown[]> = {
     { type: 'heartbeat', requests: 1, accepted: 1, rss: 1, stats: { ...stats(), extra: 1 } },
     { type: 'heartbeat', requests: 1, accepted: 1, rss: 1, more: 'x'.repeat(1000) },
   ],
-  retiring: [{ type: 'retiring' }, { type: 'retiring', reason: ['x'] }, { type: 'retiring', reason: 'x', why: 1 }],
+  retiring: [
+    { type: 'retiring' },
+    { type: 'retiring', reason: 'x', signal: 'SIGKILL' },
+    { type: 'retiring', reason: ['x'] },
+    { type: 'retiring', reason: 'x', why: 1 },
+  ],
   'prom-client:getMetricsRes': [
     { type: 'prom-client:getMetricsRes', metrics: [] },
     { type: 'prom-client:getMetricsRes', requestId: '1', metrics: [] },

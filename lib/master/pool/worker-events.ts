@@ -69,7 +69,7 @@ function messageHandlers(ctx: WorkerEventContext): MessageHandlers {
       if (msg.stats) ctx.stats()?.metrics.addDelta(msg.stats);
       ctx.pool().checkMemory(h, msg.rss);
     },
-    retiring: (h, msg) => ctx.pool().retiring(h, msg.reason),
+    retiring: (h, msg) => ctx.pool().retiring(h, msg.reason, msg.signal),
     // prom-client's cluster protocol, answered by the app: checked in depth by the collector
     'prom-client:getMetricsRes': (h, msg) => ctx.stats()?.app.onAnswer(h.pid, msg),
   };
