@@ -30,17 +30,26 @@ const TICK_MS = 250;
 /** Signals handled at once while a reload is under way, rather than queued behind it. */
 const BESIDE_RELOAD = new Set<MasterSignal>(['SIGUSR1', 'SIGUSR2', 'SIGWINCH']);
 
+/** Where the master meets the machine: the defaults are the real ones; an in-process test gives its own. */
+export interface MasterHost {
+  /** Forks a worker; null: node:cluster's (pool/fork.ts). */
+  fork: Fork<ForkedProcess> | null;
+  /** The monotonic clock the pool keeps time with. */
+  clock: Clock;
+  /** Installs a signal's handler (on this process: early-signals.ts). */
+  onSignal(sig: MasterSignal, handler: () => void): void;
+  /** Does the master have a controlling terminal (WINCH then means "resized")? */
+  hasTerminal(): boolean;
+}
+
+const REAL_HOST: MasterHost = { fork: null, clock: monotonic, onSignal: handleSignal, hasTerminal };
+
 export interface ArbiterOptions {
   cli: CommandLine;
   envArgs: CommandLine | null;
   resolved: Resolved;
   cwd: string;
-  /** Forks a worker (default: node:cluster's, pool/fork.ts); an in-process test gives fake workers. */
-  fork?: Fork<ForkedProcess>;
-  /** The monotonic clock the pool keeps time with (default: clock.ts's). */
-  clock?: Clock;
-  /** Installs a signal's handler (default: on this process, early-signals.ts); a test plays signals itself. */
-  onSignal?: (sig: MasterSignal, handler: () => void) => void;
+  host?: Partial<MasterHost>;
 }
 
 /**
@@ -84,8 +93,11 @@ export class Arbiter {
     () => this.lifecycle.state.phase === 'stopping',
   );
 
+  private readonly host: MasterHost;
+
   constructor(private readonly opts: ArbiterOptions) {
     const { settings } = opts.resolved;
+    this.host = { ...REAL_HOST, ...opts.host };
     // resolves -u/-g now: an unknown user fails the start, not the first fork
     this.logFiles = new MasterLogFiles(settings, workerIdentity(settings) ?? undefined);
     this.log = createErrorLog(settings, this.logFiles.errorFile);
@@ -101,8 +113,8 @@ export class Arbiter {
       changed: () => this.enqueue('SIGHUP'),
     });
     this.pool = wirePool({
-      fork: opts.fork ?? null,
-      clock: opts.clock ?? monotonic,
+      fork: this.host.fork,
+      clock: this.host.clock,
       log: () => this.log,
       cwd: opts.cwd,
       logFiles: this.logFiles,
@@ -158,8 +170,7 @@ export class Arbiter {
     requireApp(settings);
     await this.transports.configure(settings, this.opts.resolved.fileConfig);
     if (settings.umask !== null) process.umask(settings.umask);
-    const onSignal = this.opts.onSignal ?? handleSignal;
-    for (const sig of this.signals.signals) onSignal(sig, () => this.enqueue(sig));
+    for (const sig of this.signals.signals) this.host.onSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${settings.app}]`;
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.startHooks.call('onStarting');
@@ -230,7 +241,7 @@ export class Arbiter {
   }
 
   private onWinch(): void {
-    if (hasTerminal()) {
+    if (this.host.hasTerminal()) {
       this.log.info('WINCH ignored: running in a terminal');
       return;
     }

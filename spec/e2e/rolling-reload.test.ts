@@ -15,8 +15,6 @@ import {
   type Proc,
 } from '../support/harness.js';
 import { Load, stopAllLoads } from '../support/load.js';
-import { cli } from '../support/exec.js';
-import type { StatusSnapshot } from '../../lib/protocol/status.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -121,68 +119,6 @@ export default (req, res) => res.end('v' + RELEASE + ' ' + process.pid);
       20_000,
     );
     assert.equal(proc.count(/Reloaded: generation/), 0);
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
-
-  it('restarts a rollout from the newest release when HUP arrives during it', async () => {
-    const { dir, app, write } = appDir();
-    const pidfile = join(dir, 'master.pid');
-    const { proc, url } = await start(dir, [app, '-w', '4', '--reload-surge', '1', '-p', pidfile]);
-    await waitFor(() => childrenOf(proc.pid).length === 4, 'four workers');
-    const sampler = sampleChildren(proc.pid);
-    write('v2', 'await new Promise((r) => setTimeout(r, 1000));');
-    proc.kill('SIGHUP');
-    // the first batch serves: the rollout is under way
-    await waitFor(async () => (await request(`${url}/`)).body.startsWith('v2 '), 'a v2 worker serving', 20_000);
-    // status shows the rollout: still reloading, the old generation serving beside the new one
-    const during = await cli(['status', '-p', pidfile, '--json']);
-    const snap = JSON.parse(during.stdout) as StatusSnapshot;
-    assert.equal(snap.state, 'reloading');
-    const roles = new Map(snap.generations?.map((g) => [g.generation, g.role]));
-    assert.deepEqual([roles.get(1), roles.get(2)], ['serving', 'booting']);
-    write('v3');
-    proc.kill('SIGHUP');
-    await proc.line(/reload abandoned after \d of 4 batches/, 20_000);
-    await proc.line(/Reloaded: generation 3/, 30_000);
-    await waitFor(
-      async () => childrenOf(proc.pid).length === 4 && (await allServe(proc, url, 'v3')),
-      () => `four workers serving v3 in:\n${proc.output}`,
-      20_000,
-    );
-    sampler.stop();
-    assert.ok(sampler.max() <= 5, `${sampler.max()} worker processes at once (workers + surge is 5)`);
-    assert.equal(proc.count(/Reloaded: generation 2/), 0);
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
-
-  it('WINCH during a rollout stops it and every worker at once; HUP brings them back', async () => {
-    const { dir, app, write } = appDir();
-    const port = await freePort();
-    // detached: no controlling terminal, where WINCH means "stop all workers"
-    const proc = run(['start', '-b', `127.0.0.1:${port}`, app, '-w', '4', '--reload-surge', '1'], {
-      cwd: dir,
-      detached: true,
-    });
-    await proc.line(/Booted \d+ worker/, 20_000);
-    const url = `http://127.0.0.1:${port}`;
-    write('v2', 'await new Promise((r) => setTimeout(r, 1500));');
-    proc.kill('SIGHUP');
-    await waitFor(async () => (await request(`${url}/`)).body.startsWith('v2 '), 'a v2 worker serving', 20_000);
-    proc.kill('SIGWINCH');
-    // without waiting for the rollout's remaining batches (1.5 s each)
-    await proc.line(/reload failed after \d of 4 batches .*interrupted by WINCH/, 5_000);
-    await waitFor(() => childrenOf(proc.pid).length === 0, 'every worker stopped', 5_000);
-    assert.equal(proc.count(/Reloaded: generation/), 0);
-    write('v3');
-    proc.kill('SIGHUP');
-    await proc.line(/Reloaded: generation \d+/, 30_000);
-    await waitFor(
-      async () => childrenOf(proc.pid).length === 4 && (await allServe(proc, url, 'v3')),
-      () => `four workers serving v3 in:\n${proc.output}`,
-      20_000,
-    );
     proc.kill('SIGQUIT');
     await proc.exit;
   });

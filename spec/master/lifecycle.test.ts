@@ -67,21 +67,50 @@ describe('the master in-process (fake workers)', { timeout: 30_000 }, () => {
     assert.equal(m.status().restarts, 0);
   });
 
-  it('a HUP during a rolling reload abandons it; the newer generation rolls out from the mix', async () => {
-    const m = await started({ config: { reloadSurge: 1 } });
+  it('HUP during a rolling reload restarts the rollout from the newest release, within workers + surge', async () => {
+    const m = await started({ config: { workers: 4, reloadSurge: 1 } });
+    m.configure({ workers: 4, reloadSurge: 1, rawEnv: ['VERSION=2'] });
     m.behaviour.ready = false;
     m.signal('SIGHUP');
     await waitFor(() => m.live(2).length === 1, 'the first batch of generation 2');
+    m.live(2)[0]!.ready();
+    await waitFor(() => m.live(1).length === 3 && m.live(2).length === 2, 'an old worker drained, the next batch');
+    // status shows the rollout: still reloading, the old generation serving beside the new one
+    assert.equal(m.status().state, 'reloading');
+    assert.deepEqual(generations(m), ['1:serving:3', '2:booting:2']);
+    m.configure({ workers: 4, reloadSurge: 1, rawEnv: ['VERSION=3'] });
     m.behaviour.ready = true;
     m.signal('SIGHUP');
-    await m.logged(/reload abandoned after 0 of 2 batches \(0 of 2 workers\): superseded by a newer HUP/);
-    await m.logged(/Reloaded: generation \d+ serving with 2 worker/);
-    await waitFor(() => m.live().length === 2, 'two workers left');
-    const [superseded] = m.workers.filter((w) => w.generation === 2);
-    assert.deepEqual(superseded!.signals, ['SIGTERM']);
-    assert.equal(generations(m).length, 1, generations(m).join());
-    assert.ok(m.live().every((w) => w.generation === m.status().generation && w.pid !== superseded!.pid));
+    await m.logged(/reload abandoned after 1 of 4 batches \(1 of 4 workers\): superseded by a newer HUP/);
+    await reloaded(m, 3);
+    await waitFor(() => m.live().length === 4 && m.live(3).length === 4, 'four workers of generation 3');
+    assert.ok(m.maxLive <= 5, `${m.maxLive} worker processes at once (workers + surge is 5)`);
+    assert.ok(!m.log.some((l) => /Reloaded: generation 2/.test(l)), m.log.join('\n'));
+    assert.deepEqual(generations(m), ['3:serving:4']);
     assert.ok(!m.log.some((l) => l.startsWith('[ERROR]')), m.log.join('\n'));
+  });
+
+  it('WINCH during a rolling reload stops it and every worker at once; HUP brings them back', async () => {
+    const m = await started({ config: { workers: 4, reloadSurge: 1 } });
+    m.behaviour.ready = false;
+    m.signal('SIGHUP');
+    await waitFor(() => m.live(2).length === 1, 'the first batch of generation 2');
+    m.live(2)[0]!.ready();
+    await waitFor(() => m.live(2).length === 2, 'the second batch booting');
+    m.signal('SIGWINCH');
+    // without waiting for the rollout's remaining batches
+    await m.logged(/reload failed after 1 of 4 batches \(1 of 4 workers\): interrupted by WINCH/);
+    await waitFor(() => m.live().length === 0, 'every worker stopped');
+    assert.equal(m.status().state, 'paused');
+    assert.ok(!m.log.some((l) => /Reloaded: generation/.test(l)), m.log.join('\n'));
+    m.behaviour.ready = true;
+    m.signal('SIGHUP');
+    await m.logged(/Reloaded: generation \d+ serving with 4 worker/);
+    await waitFor(() => m.live().length === 4, 'four workers');
+    const { generation } = m.status();
+    assert.deepEqual(generations(m), [`${generation}:serving:4`]);
+    assert.equal(m.live(generation).length, 4);
+    assert.equal(m.status().state, 'running');
   });
 
   it('WINCH stops every worker and keeps them stopped; HUP brings a new generation back', async () => {

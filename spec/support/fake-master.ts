@@ -89,8 +89,9 @@ export class FakeWorker extends EventEmitter {
     if (this.exited) return;
     this.signals.push(sig);
     this.master.record(`signal ${this.pid} ${sig}`);
-    if (sig === 'SIGKILL') queueMicrotask(() => this.exit(null, 'SIGKILL'));
-    else if (sig === 'SIGQUIT' || (sig === 'SIGTERM' && this.behaviour.exitOnTerm)) queueMicrotask(() => this.exit(0));
+    // a process exits a turn later at the soonest (a drain with nothing in flight takes a few)
+    if (sig === 'SIGKILL') setImmediate(() => this.exit(null, 'SIGKILL'));
+    else if (sig === 'SIGQUIT' || (sig === 'SIGTERM' && this.behaviour.exitOnTerm)) setImmediate(() => this.exit(0));
   }
 
   /** What a forked worker does first: ask for its sockets, and report ready if it boots on its own. */
@@ -113,6 +114,8 @@ export class FakeMaster {
   readonly workers: FakeWorker[] = [];
   /** The monotonic clock the pool reads (ms); move it with `advance`. */
   now = 10_000;
+  /** The most worker processes alive at once. */
+  maxLive = 0;
   private ids = 0;
   private arbiterOrNull: Arbiter | null = null;
 
@@ -132,9 +135,12 @@ export class FakeMaster {
       envArgs: null,
       resolved,
       cwd: m.dir,
-      fork: async (gen) => m.fork(gen.number) as unknown as ClusterWorker,
-      clock: () => m.now,
-      onSignal: () => {}, // the test plays signals through signal()
+      host: {
+        fork: async (gen) => m.fork(gen.number) as unknown as ClusterWorker,
+        clock: () => m.now,
+        onSignal: () => {}, // the test plays signals through signal()
+        hasTerminal: () => false, // as a daemon: WINCH stops the workers
+      },
     });
     m.arbiterOrNull = arbiter;
     m.captureLog(arbiter);
@@ -212,6 +218,7 @@ export class FakeMaster {
   private fork(generation: number): FakeWorker {
     const w = new FakeWorker(++this.ids, generation, this, this.behaviour);
     this.workers.push(w);
+    this.maxLive = Math.max(this.maxLive, this.live().length);
     this.record(`fork ${w.pid} generation ${generation}`);
     // after the pool registered it and attached its intake (the fork resolves first)
     setImmediate(() => w.boot());
