@@ -90,6 +90,25 @@ describe('the master in-process (fake workers)', { timeout: 30_000 }, () => {
     assert.ok(!m.log.some((l) => l.startsWith('[ERROR]')), m.log.join('\n'));
   });
 
+  it('a rolling reload stops at a batch that fails to boot and restores the old generation to full size', async () => {
+    const m = await started({ config: { workers: 4, reloadSurge: 2 } });
+    // release 2 loads on the first batch (slots 0 and 1) and fails on the second
+    m.bootFailure = (w) => (w.generation === 2 && w.slot >= 2 ? 'release 2 cannot start here' : null);
+    m.configure({ workers: 4, reloadSurge: 2, rawEnv: ['RELEASE=2'] });
+    m.signal('SIGHUP');
+    await m.logged(/reload failed after/);
+    const failed = m.log.find((l) => /reload failed after/.test(l))!;
+    assert.match(
+      failed,
+      /^\[ERROR\] reload failed after 1 of 2 batches \(2 of 4 workers\), generation 1 is restored to full size: release 2 cannot start here/,
+    );
+    m.advance(1000); // past the crash backoff the failed workers started
+    await waitFor(() => m.live().length === 4 && m.live(1).length === 4, 'four workers of generation 1 again');
+    assert.ok(!m.log.some((l) => /Reloaded: generation/.test(l)), m.log.join('\n'));
+    assert.deepEqual(generations(m), ['1:serving:4']);
+    assert.equal(m.status().state, 'running');
+  });
+
   it('WINCH during a rolling reload stops it and every worker at once; HUP brings them back', async () => {
     const m = await started({ config: { workers: 4, reloadSurge: 1 } });
     m.behaviour.ready = false;

@@ -47,6 +47,8 @@ export class FakeWorker extends EventEmitter {
   constructor(
     readonly id: number,
     readonly generation: number,
+    /** Its worker slot (NODE_APP_INSTANCE). */
+    readonly slot: number,
     private readonly master: FakeMaster,
     private readonly behaviour: Behaviour,
   ) {
@@ -94,10 +96,14 @@ export class FakeWorker extends EventEmitter {
     else if (sig === 'SIGQUIT' || (sig === 'SIGTERM' && this.behaviour.exitOnTerm)) setImmediate(() => this.exit(0));
   }
 
-  /** What a forked worker does first: ask for its sockets, and report ready if it boots on its own. */
+  /** What a forked worker does first: ask for its sockets, then report ready, or its app's failure and exit. */
   boot(): void {
     this.tell({ type: 'want-sockets' });
-    if (this.behaviour.ready) this.ready();
+    const failure = this.master.bootFailure(this);
+    if (failure) {
+      this.tell({ type: 'boot-error', exitCode: 3, message: failure });
+      setImmediate(() => this.exit(3));
+    } else if (this.behaviour.ready) this.ready();
   }
 }
 
@@ -116,6 +122,8 @@ export class FakeMaster {
   now = 10_000;
   /** The most worker processes alive at once. */
   maxLive = 0;
+  /** Why a worker's app fails to load (its boot-error message), or null: it loads. */
+  bootFailure: (w: FakeWorker) => string | null = () => null;
   private ids = 0;
   private arbiterOrNull: Arbiter | null = null;
 
@@ -136,7 +144,7 @@ export class FakeMaster {
       resolved,
       cwd: m.dir,
       host: {
-        fork: async (gen) => m.fork(gen.number) as unknown as ClusterWorker,
+        fork: async (gen, slot) => m.fork(gen.number, slot) as unknown as ClusterWorker,
         clock: () => m.now,
         onSignal: () => {}, // the test plays signals through signal()
         hasTerminal: () => false, // as a daemon: WINCH stops the workers
@@ -215,8 +223,8 @@ export class FakeMaster {
     this.now += ms;
   }
 
-  private fork(generation: number): FakeWorker {
-    const w = new FakeWorker(++this.ids, generation, this, this.behaviour);
+  private fork(generation: number, slot: number): FakeWorker {
+    const w = new FakeWorker(++this.ids, generation, slot, this, this.behaviour);
     this.workers.push(w);
     this.maxLive = Math.max(this.maxLive, this.live().length);
     this.record(`fork ${w.pid} generation ${generation}`);
