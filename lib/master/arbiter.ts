@@ -3,31 +3,24 @@ import { alignToGrid } from '../grid.js';
 import type { Readable } from 'node:stream';
 import { HookRunner } from '../config/hooks.js';
 import { requireApp, type CommandLine, type Resolved } from '../config/resolve.js';
-import { MAX_WORKERS } from '../config/settings.js';
 import type { Settings } from '../config/types.js';
 import type { StatusSnapshot } from '../protocol/status.js';
 import { handleSignal } from '../early-signals.js';
-import type { Listener } from '../listeners/handles.js';
 import type { ErrorLog } from '../log/error-line.js';
 import { createErrorLog, type MasterErrorLog } from '../log/error-log.js';
 import { ErrorTransports } from './logs/error-transports.js';
 import { VERSION } from '../version.js';
+import { type Clock, monotonic } from '../clock.js';
 import { WORKER_MAIN } from './pool/fork.js';
-import { firstGeneration, type Generation } from './lifecycle/generation.js';
-import { abortOf, type MasterState, targetsOf } from './lifecycle/master-state.js';
-import { type ReloadContext, runReload } from './lifecycle/reload.js';
-import { bootBeside, bootWhole } from './lifecycle/candidate.js';
+import type { Generation } from './lifecycle/generation.js';
+import { Lifecycle } from './lifecycle/lifecycle.js';
+import { Outcomes } from './lifecycle/outcomes.js';
 import { KernelPlacement } from './placement/kernel-placement.js';
-import { SlotPlacement } from './placement/slot-placement.js';
-import type { StickyPlacement } from './placement/sticky-placement.js';
-import { followSticky, startSticky } from './placement/sticky-follow.js';
 import { MasterLogFiles } from './logs/master-log-files.js';
 import { MasterServices } from './services/master-services.js';
-import { Outcomes } from './lifecycle/outcomes.js';
-import type { Pool, Worker } from './pool/pool.js';
+import type { Fork, ForkedProcess, Pool, Worker } from './pool/pool.js';
 import { workerIdentity } from './process/privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './lifecycle/signal-queue.js';
-import { listenerUrl, protocolsOf } from '../listeners/listener-url.js';
 import { snapshot } from './snapshot.js';
 import { notifySystemd } from './process/systemd-notify.js';
 import { hasTerminal } from './process/terminal.js';
@@ -41,17 +34,34 @@ const TICK_MS = 250;
 /** Signals handled at once while a reload is under way, rather than queued behind it. */
 const BESIDE_RELOAD = new Set<MasterSignal>(['SIGUSR1', 'SIGUSR2', 'SIGWINCH']);
 
+/** Where the master meets the machine: the defaults are the real ones; an in-process test gives its own. */
+export interface MasterHost {
+  /** Forks a worker; null: node:cluster's (pool/fork.ts). */
+  fork: Fork<ForkedProcess> | null;
+  /** The monotonic clock the pool keeps time with. */
+  clock: Clock;
+  /** Installs a signal's handler (on this process: early-signals.ts). */
+  onSignal(sig: MasterSignal, handler: () => void): void;
+  /** Does the master have a controlling terminal (WINCH then means "resized")? */
+  hasTerminal(): boolean;
+}
+
+const REAL_HOST: MasterHost = { fork: null, clock: monotonic, onSignal: handleSignal, hasTerminal };
+
 export interface ArbiterOptions {
   cli: CommandLine;
   envArgs: CommandLine | null;
   resolved: Resolved;
   cwd: string;
+  host?: Partial<MasterHost>;
 }
 
 /**
- * The master: signals, generations and the tick. Signal handlers only
+ * The master: signals, the tick and the services. Signal handlers only
  * enqueue; the signal queue handles one signal at a time, in order, each by
- * its entry in the table below. The workers are the pool's (pool.ts).
+ * its entry in the table below. The generations, and every operation on
+ * them, are the lifecycle's (lifecycle/lifecycle.ts); the workers are the
+ * pool's (pool/pool.ts).
  */
 export class Arbiter {
   private readonly log: MasterErrorLog;
@@ -61,19 +71,12 @@ export class Arbiter {
   private readonly logFiles: MasterLogFiles;
   /** The hooks of the configuration the master started with (onStarting runs before any generation exists). */
   private readonly startHooks: HookRunner;
-  /** The generation serving (null until the first one booted). */
-  private current: Generation | null = null;
-  /** The generation booting: the first one, or a reload's candidate. */
-  private candidate: Generation | null = null;
-  private state: MasterState = { phase: 'starting', abort: new AbortController() };
-  /** With reusePort: one socket per worker slot for each TCP bind, and the guests on them. */
-  private placement = new SlotPlacement(new Map());
+  /** The generations and every operation on them: the first boot, reload, pause, resize, stop. */
+  private readonly lifecycle: Lifecycle;
   private readonly pool: Pool;
   private tickTimer: NodeJS.Timeout | null = null;
   private readonly upgrade: Upgrade;
   private readonly services: MasterServices;
-  /** With sticky placement (fixed at start): the master's acceptors; null when workers accept. */
-  private sticky: StickyPlacement | null = null;
   /** What the app's processes leave behind: see process/descendants.ts (null until start). */
   private descendants: Descendants | null = null;
   /** How the last HUP and USR2 went, for `tsgund reload` and `tsgund upgrade` to wait on. */
@@ -84,22 +87,25 @@ export class Arbiter {
 
   private readonly signals = new SignalQueue(
     {
-      SIGHUP: { what: 'reloading', run: () => this.reload() },
+      SIGHUP: { what: 'reloading', run: () => this.onHup() },
       SIGTERM: { what: 'shutting down gracefully', run: () => void this.shutdown('graceful') },
       SIGINT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
       SIGQUIT: { what: 'shutting down now', run: () => void this.shutdown('quick') },
-      SIGTTIN: { run: () => this.resize(1) },
-      SIGTTOU: { run: () => this.resize(-1) },
+      SIGTTIN: { run: () => this.lifecycle.resize(1) },
+      SIGTTOU: { run: () => this.lifecycle.resize(-1) },
       SIGUSR1: { what: 'reopening log files', run: () => this.onUsr1() },
       SIGUSR2: { run: () => this.onUsr2() },
       SIGWINCH: { run: () => this.onWinch() },
     },
     () => this.log,
-    () => this.state.phase === 'stopping',
+    () => this.lifecycle.state.phase === 'stopping',
   );
+
+  private readonly host: MasterHost;
 
   constructor(private readonly opts: ArbiterOptions) {
     const { settings } = opts.resolved;
+    this.host = { ...REAL_HOST, ...opts.host };
     // resolves -u/-g now: an unknown user fails the start, not the first fork
     this.logFiles = new MasterLogFiles(settings, workerIdentity(settings) ?? undefined);
     this.log = createErrorLog(settings, this.logFiles.errorFile);
@@ -115,22 +121,29 @@ export class Arbiter {
       changed: () => this.enqueue('SIGHUP'),
     });
     this.pool = wirePool({
+      fork: this.host.fork,
+      clock: this.host.clock,
       log: () => this.log,
       cwd: opts.cwd,
       logFiles: this.logFiles,
-      placement: () => this.placement,
+      placement: () => this.lifecycle.placement,
       stats: () => this.services.stats,
-      sticky: () => this.sticky !== null,
+      sticky: () => this.lifecycle.sticky !== null,
       piped: () => this.transports.piped,
       forked: (h) => this.transports.attach(h.pid, h.worker.process.stdio[4] as Readable | null),
-      targets: () => targetsOf(this.state, this.current, this.candidate),
-      stopping: () => this.state.phase === 'stopping',
+      targets: () => this.lifecycle.targets(),
+      stopping: () => this.lifecycle.state.phase === 'stopping',
+      appServesTls: (gen) => this.lifecycle.appServesTls(gen),
       ready: () => this.placeWork(),
       exited: (h) => {
         this.descendants?.workerExited(h.pid, h.gen.settings.gracefulTimeout * 1000);
         this.placeWork(h);
       },
     });
+    const { cli, envArgs, cwd } = opts;
+    const { log, logFiles, transports, pool } = this;
+    const stats = () => this.services.stats;
+    this.lifecycle = new Lifecycle({ cli, envArgs, cwd, log, logFiles, transports, pool, stats });
   }
 
   get errorLog(): ErrorLog {
@@ -139,6 +152,14 @@ export class Arbiter {
 
   get logsToStderr(): boolean {
     return this.settings.errorlog === '-';
+  }
+
+  private get current(): Generation | null {
+    return this.lifecycle.current;
+  }
+
+  private get candidate(): Generation | null {
+    return this.lifecycle.candidate;
   }
 
   /** The serving generation's settings (the booting one's at start). */
@@ -160,17 +181,15 @@ export class Arbiter {
     requireApp(settings);
     await this.transports.configure(settings, this.opts.resolved.fileConfig);
     if (settings.umask !== null) process.umask(settings.umask);
-    for (const sig of this.signals.signals) handleSignal(sig, () => this.enqueue(sig));
+    for (const sig of this.signals.signals) this.host.onSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${settings.app}]`;
     this.log.info(`Starting tsgund ${VERSION}`);
     await this.startHooks.call('onStarting');
-    const { first, inherited } = await firstGeneration(this.opts.resolved, this.startHooks);
-    this.candidate = first;
-    this.placement = new SlotPlacement(inherited);
+    const first = await this.lifecycle.bindFirst(this.opts.resolved, this.startHooks);
     await this.services.claimPidfile(settings);
-    for (const l of first.listeners) this.log.info(`Listening at: ${this.url(l)} (${process.pid})`);
+    for (const l of first.listeners) this.log.info(`Listening at: ${this.lifecycle.url(l)} (${process.pid})`);
     if (settings.sticky === 'ip') this.placeByKernel(first);
-    if (settings.sticky === 'forwarded') this.sticky = await startSticky(first, () => this.current, this.log);
+    if (settings.sticky === 'forwarded') await this.lifecycle.startSticky(first);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     // a subreaper before the first fork, so the reaper below knows it has orphans to reap
     this.descendants = Descendants.start(this.log, isClusterWorker);
@@ -181,15 +200,13 @@ export class Arbiter {
     alignToGrid(this.tickTimer, TICK_MS, 20);
     try {
       await this.services.start(settings);
-      const warn = (m: string) => this.log.warning(m);
-      await this.boot(first, () => bootWhole(first, this.pool, abortOf(this.state)!.signal, true, warn));
+      await this.lifecycle.bootFirst(first);
     } catch (err) {
       for (const h of this.pool.list()) h.kill();
       await this.pool.drained(QUICK_STOP_MS);
       finalCleanup(this.teardown());
       throw err;
     }
-    this.state = { phase: 'running' };
     // signals that arrived while booting are handled from now on, in order
     void this.signals.loop();
     this.log.info(`Booted ${first.target} worker(s), generation ${first.number}`);
@@ -202,27 +219,21 @@ export class Arbiter {
   /** Sticky placement by the kernel: every slot socket the first generation needs, listened on in slot order. */
   private placeByKernel(first: Generation): void {
     const kernel = KernelPlacement.start(() => this.settings.backlog, this.log);
-    this.placement.kernel = kernel;
+    const { placement } = this.lifecycle;
+    placement.kernel = kernel;
     kernel.warnUnplaced(first.listeners);
-    this.placement.ensure(first.listeners, first.target);
+    placement.ensure(first.listeners, first.target);
     this.log.info('Sticky placement by client address: the kernel places each connection (the master does not accept)');
-  }
-
-  private url(l: Listener): string {
-    return listenerUrl(l, !!this.settings.certfile, protocolsOf(this.settings));
   }
 
   /** The live state for `tsgund status` and the metrics endpoint. */
   snapshot(): StatusSnapshot {
     const { name, settings, current, candidate, pool, outcomes } = this;
-    const placementBlocked = this.sticky?.blocked() ?? null;
+    const state = this.lifecycle.state.phase;
+    const placementBlocked = this.lifecycle.sticky?.blocked() ?? null;
     return snapshot({
-      ...{ name, settings, cwd: this.opts.cwd, state: this.state.phase },
-      current,
-      candidate,
-      pool,
-      placementBlocked,
-      outcomes,
+      ...{ name, settings, cwd: this.opts.cwd, state },
+      ...{ current, candidate, pool, placementBlocked, outcomes },
     });
   }
 
@@ -232,30 +243,23 @@ export class Arbiter {
     if (sig === 'SIGHUP' || sig === 'SIGUSR2') this.outcomes.requested(sig === 'SIGHUP' ? 'reload' : 'upgrade');
     // A stop must not wait behind a boot (the first one or a reload's), and a
     // newer HUP supersedes a reload (the files changed again): both abort it.
-    if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && this.state.phase === 'reloading')) {
-      abortOf(this.state)?.abort(sig);
-    }
+    const { phase } = this.lifecycle.state;
+    if (STOP_SIGNALS.has(sig) || (sig === 'SIGHUP' && phase === 'reloading')) this.lifecycle.abort(sig);
     // a (rolling) reload may take long: these do not wait for it; TTIN and TTOU
     // do, as they apply to the generation the reload leaves serving
-    if (this.state.phase === 'reloading' && BESIDE_RELOAD.has(sig)) void this.signals.handleNow(sig);
+    if (phase === 'reloading' && BESIDE_RELOAD.has(sig)) void this.signals.handleNow(sig);
     else this.signals.push(sig);
   }
 
   // ---- signal handlers ---------------------------------------------------
 
-  /** TTIN (+1) and TTOU (-1): the serving generation's target, within 1 … MAX_WORKERS. */
-  private resize(by: 1 | -1): void {
-    const from = this.current!.target;
-    const to = from + by;
-    if (to > MAX_WORKERS) this.log.info(`Number of workers stays ${from}: the maximum is ${MAX_WORKERS}`);
-    else if (to < 1) this.log.info('Number of workers stays 1: already at 1 worker');
-    else {
-      this.current!.target = to;
-      this.log.info(`Number of workers: ${from} -> ${to}`);
-      void this.hooks.call('nworkersChanged', { from, to });
-      this.pool.manage();
-      if (to < from) this.pool.stopSurplus(); // the oldest beyond the new target
-    }
+  /** A reload, its outcome recorded for `tsgund reload` (a superseded one has none: the newer HUP reports). */
+  private async onHup(): Promise<void> {
+    const seq = this.outcomes.begin('reload');
+    const result = await this.lifecycle.reload();
+    if (result.ok) this.outcomes.record('reload', seq, { result: 'ok', reason: null, detail: result.detail });
+    else if (!result.superseded)
+      this.outcomes.record('reload', seq, { result: 'failed', reason: result.reason, detail: '' });
   }
 
   private onUsr1(): void {
@@ -275,70 +279,29 @@ export class Arbiter {
       return;
     }
     await this.hooks.call('preExec');
-    this.upgrade.start(this.current!.listeners, this.placement.slots.forHandOver(), seq);
+    this.upgrade.start(this.current!.listeners, this.lifecycle.placement.slots.forHandOver(), seq);
   }
 
   private onWinch(): void {
-    if (hasTerminal()) {
+    if (this.host.hasTerminal()) {
       this.log.info('WINCH ignored: running in a terminal');
       return;
     }
     this.log.info('Stopping all workers (sockets stay open; HUP restarts them)');
-    abortOf(this.state)?.abort('SIGWINCH'); // a reload under way stops with them
-    this.state = { phase: 'paused' };
-    for (const h of this.pool.list()) if (!h.retiring) h.term();
+    this.lifecycle.pause();
   }
 
-  // ---- generations -------------------------------------------------------
-
-  /** `gen` boots as the candidate; once all of it is ready, it is the serving generation: one pointer. */
-  private async boot(gen: Generation, booting: () => Promise<void>): Promise<void> {
-    this.candidate = gen;
-    try {
-      await booting();
-    } finally {
-      if (this.candidate === gen) this.candidate = null;
-    }
-    this.current = gen;
-  }
-
-  private async reload(): Promise<void> {
-    const resume = this.state.phase === 'paused' ? 'paused' : 'running';
-    const abort = new AbortController();
-    this.state = { phase: 'reloading', abort, resume };
-    const { log, logFiles, pool, placement, transports } = this;
-    const { stats } = this.services;
-    const serving = this.current!;
-    const warn = (m: string) => this.log.warning(m);
-    const ctx: ReloadContext = {
-      ...this.opts,
-      ...{ log, logFiles, pool, stats, placement, transports },
-      url: (l) => this.url(l),
-      boot: (gen) => {
-        const paused = this.state.phase === 'reloading' && this.state.resume === 'paused';
-        return this.boot(gen, () => bootBeside(gen, serving, pool, abort.signal, paused, warn));
-      },
-      followSticky: (gen, candidate) =>
-        followSticky(this.sticky, this.opts.resolved.settings.sticky, gen, log, candidate),
-    };
-    const seq = this.outcomes.begin('reload');
-    const result = await runReload(ctx, serving, abort.signal);
-    if (this.state.phase === 'reloading') this.state = { phase: result.ok ? 'running' : resume };
-    // a superseded reload has no outcome of its own: the newer HUP's reload reports
-    if (result.ok) this.outcomes.record('reload', seq, { result: 'ok', reason: null, detail: result.detail });
-    else if (!result.superseded)
-      this.outcomes.record('reload', seq, { result: 'failed', reason: result.reason, detail: '' });
-  }
+  // ---- placement and the tick -------------------------------------------
 
   /**
    * A worker became ready, or exited (`gone`): with reusePort every slot socket needs a worker
    * accepting on it (placement/slot-placement.ts; not while a generation boots), and sticky connections a worker.
    */
   private placeWork(gone?: Worker): void {
-    if (!(this.state.phase === 'stopping' || this.candidate || !this.current))
-      this.placement.place(this.pool.list(), this.current.listeners);
-    if (gone) this.sticky?.onExit(gone.worker);
-    else this.sticky?.flush();
+    const { state, candidate, current, placement, sticky } = this.lifecycle;
+    if (!(state.phase === 'stopping' || candidate || !current)) placement.place(this.pool.list(), current.listeners);
+    if (gone) sticky?.onExit(gone.worker);
+    else sticky?.flush();
   }
 
   /** One turn of the housekeeping loop: reap orphans, abort silent workers, fix the pool, follow an upgrade. */
@@ -353,10 +316,9 @@ export class Arbiter {
   // ---- shutdown ----------------------------------------------------------
 
   private async shutdown(mode: 'graceful' | 'quick'): Promise<void> {
-    const stopping = this.state.phase === 'stopping' ? this.state.mode : null;
+    const stopping = this.lifecycle.stop(mode);
     const escalate = stopping === 'graceful' && mode === 'quick';
     if (stopping && !escalate) return;
-    this.state = { phase: 'stopping', mode };
     notifySystemd('STOPPING=1');
     for (const h of this.pool.list()) mode === 'quick' ? h.quit() : h.term();
     if (escalate) return; // the graceful shutdown already waits and exits
@@ -365,7 +327,8 @@ export class Arbiter {
   }
 
   private teardown(): Teardown {
-    const { log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer, descendants } = this;
+    const { log, transports, logFiles, pool, services, upgrade, tickTimer, descendants } = this;
+    const { placement, sticky } = this.lifecycle;
     return {
       ...{ log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer, descendants },
       listeners: () => [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])],

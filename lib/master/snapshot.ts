@@ -50,7 +50,9 @@ function generations(m: MasterView): StatusSnapshot['generations'] {
   for (const g of [m.current, m.candidate]) if (g) all.add(g);
   return [...all]
     .sort((a, b) => a.number - b.number)
-    .map((g) => g.status(g === m.current ? 'serving' : g === m.candidate ? 'booting' : 'draining'));
+    .map((g) =>
+      g.status(g === m.current ? 'serving' : g === m.candidate ? 'booting' : 'draining', m.pool.of(g).length),
+    );
 }
 
 const masterLoop = new MasterLoop();

@@ -111,7 +111,8 @@ export type WorkerToMaster<Text extends string = string> =
       stats?: RequestDelta;
       runtime?: RuntimeSample;
     }
-  | { type: 'retiring'; reason: Text }
+  /** It drains on its own (max-requests, a log it cannot reopen) or because it got TERM (`signal`) from anyone. */
+  | { type: 'retiring'; reason: Text; signal?: 'SIGTERM' }
   /** Sent by the helper thread through HANG_REPORT_FD, never over IPC (the main thread is stuck). */
   | HangReport<Text>
   /** prom-client's cluster protocol, answered by the app's own prom-client (checked in depth by app-metrics.ts). */

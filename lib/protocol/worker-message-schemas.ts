@@ -212,12 +212,14 @@ export const SCHEMAS: { [K in WorkerMessageKind]: Schema<K> } = {
   // from the helper thread's pipe (master/hang-reports.ts), which also bounds how many
   hang: { keys: ['stuckMs', 'frames', 'more', 'native'], states: ['ready', 'draining'], check: checkHang },
   retiring: {
-    keys: ['reason'],
-    // a worker that drains already (the master stopped it, or it said so before) says nothing new
-    states: ['ready'],
+    keys: ['reason', 'signal'],
+    // a worker TERMed by the master says so too (it cannot tell who sent the signal): heard, and nothing new
+    states: ['booting', 'ready', 'draining'],
     check: (m) => {
       const reason = text(m.reason);
-      return reason === null ? 'reason is not a string' : { type: 'retiring', reason };
+      if (reason === null) return 'reason is not a string';
+      if (m.signal === undefined) return { type: 'retiring', reason };
+      return m.signal === 'SIGTERM' ? { type: 'retiring', reason, signal: 'SIGTERM' } : 'signal is not SIGTERM';
     },
   },
 };

@@ -15,7 +15,7 @@ import { DURATION_BUCKETS, STATUS_CLASSES, isRequestDelta, type RequestDelta } f
 import { CHANNEL_NAMES } from '../protocol/channel.js';
 import { RuntimeGauges } from './runtime-metrics.js';
 
-export const RESTART_CAUSES = ['crash', 'timeout', 'max_requests', 'max_memory'] as const;
+export const RESTART_CAUSES = ['crash', 'unexpected_exit', 'timeout', 'max_requests', 'max_memory', 'signal'] as const;
 export type RestartCause = (typeof RESTART_CAUSES)[number];
 
 const WORKER_STATES: readonly WorkerStatus['state'][] = ['booting', 'ready', 'draining', 'stopping'];
@@ -101,7 +101,7 @@ export class MasterMetrics {
   });
   private readonly restarts = new Counter({
     name: 'tsgund_worker_restarts_total',
-    help: 'Workers replaced, by cause: crash (unexpected exit), timeout (missed heartbeat), max_requests, max_memory',
+    help: 'Workers replaced, by cause: crash (died unasked), unexpected_exit (exit 0 unannounced), timeout (missed heartbeat), max_requests, max_memory, signal (TERM from outside)',
     labelNames: ['cause'] as const,
     registers: [this.registry],
   });

@@ -69,7 +69,8 @@ export async function boot(
   if (settings.waitReady) await awaitAppReady(appSaidReady, settings.app!, settings.bootTimeout);
   await rt.features.hooks?.call('postWorkerInit', rt.info);
   startCheckIns(rt);
-  rt.phase = 'serving';
+  // a TERM during the boot (postWorkerInit, say) began a drain: this worker is never ready
+  if (!rt.enter('serving')) return;
   // tsgund's own TLS server is known from certfile; an app's own is told
   const appTls = !settings.certfile && typeof (rt.served as { addContext?: unknown } | null)?.addContext === 'function';
   rt.send(appTls ? { type: 'ready', tls: true } : { type: 'ready' });

@@ -62,12 +62,7 @@ type WorkerSignal = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGABRT' | 'SIGUSR1';
 
 /** One handler per signal a worker handles; `only` leaves a signal to Node's default unless it holds. */
 const signalHandlers: Record<WorkerSignal, { run(): void; only?: () => boolean }> = {
-  SIGTERM: {
-    run: () => {
-      log.info('worker received TERM, finishing in-flight requests');
-      rt.drainAndExit();
-    },
-  },
+  SIGTERM: { run: () => rt.terminated() },
   // gunicorn's worker_int: called on INT or QUIT, just before the quick exit
   SIGINT: { run: () => rt.quickExit() },
   SIGQUIT: { run: () => rt.quickExit() },

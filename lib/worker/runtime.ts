@@ -22,6 +22,17 @@ import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFro
 /** process.send as the app-ready interception keeps it (see app-ready.ts). */
 export type ToMaster = (msg: WorkerToMaster, handle?: undefined, options?: object, cb?: () => void) => void;
 
+/** The process around the runtime: its channel to the master, and its exit (a test gives its own). */
+export interface WorkerHost {
+  connected(): boolean;
+  exit(code: number): void;
+}
+
+const processHost: WorkerHost = {
+  connected: () => process.connected === true,
+  exit: (code) => process.exit(code),
+};
+
 /** What the worker loads only when its settings use it (see boot.ts). */
 export interface Features {
   accessLog: AccessLog | null;
@@ -34,10 +45,10 @@ export interface Features {
 /**
  * A worker's state and what it does with it: the request path, the one
  * server it serves on every bind, the drain and the exit. `phase` is the one
- * value every decision reads.
+ * value every decision reads, and it changes only through enter().
  */
 export class WorkerRuntime {
-  phase: Phase = 'booting';
+  private current: Phase = 'booting';
   features: Features = { accessLog: null, hooks: null, requestMetrics: null, clientClosed: 0 };
   /** The hooks, only when preRequest or postRequest is set: one null check per request otherwise. */
   private requestHooks: HookRunner | null = null;
@@ -70,6 +81,7 @@ export class WorkerRuntime {
     readonly spec: WorkerSpec,
     readonly log: ErrorLog,
     private readonly toMaster: ToMaster,
+    private readonly host: WorkerHost = processHost,
   ) {
     this.info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
     this.keepAliveMs = spec.settings.keepAlive * 1000;
@@ -88,13 +100,28 @@ export class WorkerRuntime {
     return this.spec.settings;
   }
 
+  get phase(): Phase {
+    return this.current;
+  }
+
+  /**
+   * The one door of the phase: move to `to` if the transition table allows it
+   * (phase.ts: only forward). Returns whether it did: a worker that began to
+   * drain during its boot never enters 'serving'.
+   */
+  enter(to: Phase): boolean {
+    if (!canEnter(this.current, to)) return false;
+    this.current = to;
+    return true;
+  }
+
   /** The server to hand a connection to: only while serving. */
   get servingServer(): net.Server | null {
     return this.phase === 'serving' ? this.served : null;
   }
 
   send(msg: WorkerToMaster): void {
-    if (process.connected) this.toMaster(msg);
+    if (this.host.connected()) this.toMaster(msg);
   }
 
   /**
@@ -199,10 +226,10 @@ export class WorkerRuntime {
   }
 
   exitNow(code: number): void {
-    this.phase = 'exiting';
+    if (!this.enter('exiting')) return; // already on its way out
     // flush the logs, but never let a stuck write keep the process around
-    setTimeout(() => process.exit(code), 500).unref();
-    void Promise.all([this.log.close(), this.features.accessLog?.close()]).finally(() => process.exit(code));
+    setTimeout(() => this.host.exit(code), 500).unref();
+    void Promise.all([this.log.close(), this.features.accessLog?.close()]).finally(() => this.host.exit(code));
   }
 
   /**
@@ -211,8 +238,7 @@ export class WorkerRuntime {
    * close the app, run workerExit, then exit.
    */
   drainAndExit(): void {
-    if (!canEnter(this.phase, 'draining')) return;
-    this.phase = 'draining';
+    if (!this.enter('draining')) return;
     this.hangWatch?.stop();
     const d = this.drainer;
     d?.start(() => void this.afterDrain());
@@ -237,7 +263,7 @@ export class WorkerRuntime {
   private sendLastStats(then: () => void): void {
     // a turn later, so that responses closed along with the last connection are counted
     setImmediate(() => {
-      if (!this.features.requestMetrics || !process.connected) {
+      if (!this.features.requestMetrics || !this.host.connected()) {
         then();
         return;
       }
@@ -259,6 +285,17 @@ export class WorkerRuntime {
     this.drainAndExit();
   }
 
+  /**
+   * TERM, from the master or from anyone: tell the master first (so that it
+   * expects the exit and refills the slot), then drain.
+   */
+  terminated(): void {
+    this.log.info('worker received TERM, finishing in-flight requests');
+    if (!canEnter(this.phase, 'draining')) return;
+    this.send({ type: 'retiring', reason: 'received TERM', signal: 'SIGTERM' });
+    this.drainAndExit();
+  }
+
   /** INT or QUIT: gunicorn's worker_int, then workerExit, then exit at once. */
   quickExit(): void {
     const h = this.features.hooks;
@@ -273,7 +310,7 @@ export class WorkerRuntime {
   }
 
   bootFailed(err: unknown): void {
-    if (this.phase === 'exiting') return;
+    if (this.phase === 'exiting' || this.phase === 'draining') return; // a drain during the boot ends it
     const exitCode = err instanceof UserError ? err.exitCode : EXIT.boot;
     const message = err instanceof UserError ? err.message : `worker failed to boot: ${oneLine(err)}`;
     this.send({ type: 'boot-error', exitCode, message });

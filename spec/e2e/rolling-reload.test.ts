@@ -15,8 +15,6 @@ import {
   type Proc,
 } from '../support/harness.js';
 import { Load, stopAllLoads } from '../support/load.js';
-import { cli } from '../support/exec.js';
-import type { StatusSnapshot } from '../../lib/protocol/status.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -95,97 +93,6 @@ describe('rolling reload (--reload-surge)', () => {
       await proc.exit;
     });
   }
-
-  it('stops at a batch that fails to boot and restores the old generation to full size', async () => {
-    const { dir, app } = appDir();
-    // the release comes from the config (rawEnv), so the restored old workers are recognisable;
-    // release 2 loads on the first batch (slots 0 and 1) and fails on the second
-    writeFileSync(
-      app,
-      `const { RELEASE, NODE_APP_INSTANCE } = process.env;
-if (RELEASE === '2' && Number(NODE_APP_INSTANCE) >= 2) throw new Error('release 2 cannot start here');
-export default (req, res) => res.end('v' + RELEASE + ' ' + process.pid);
-`,
-    );
-    const config = join(dir, 'tsgund.config.json');
-    writeFileSync(config, JSON.stringify({ rawEnv: ['RELEASE=1'] }));
-    const { proc, url } = await start(dir, [app, '-w', '4', '--reload-surge', '2']);
-    await waitFor(() => childrenOf(proc.pid).length === 4, 'four workers');
-    writeFileSync(config, JSON.stringify({ rawEnv: ['RELEASE=2'] }));
-    proc.kill('SIGHUP');
-    const [line] = await proc.line(/reload failed after .*/, 30_000);
-    assert.match(line, /reload failed after 1 of 2 batches \(2 of 4 workers\).*release 2 cannot start here/);
-    await waitFor(
-      async () => childrenOf(proc.pid).length === 4 && (await allServe(proc, url, 'v1')),
-      () => `four workers serving v1 again in:\n${proc.output}`,
-      20_000,
-    );
-    assert.equal(proc.count(/Reloaded: generation/), 0);
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
-
-  it('restarts a rollout from the newest release when HUP arrives during it', async () => {
-    const { dir, app, write } = appDir();
-    const pidfile = join(dir, 'master.pid');
-    const { proc, url } = await start(dir, [app, '-w', '4', '--reload-surge', '1', '-p', pidfile]);
-    await waitFor(() => childrenOf(proc.pid).length === 4, 'four workers');
-    const sampler = sampleChildren(proc.pid);
-    write('v2', 'await new Promise((r) => setTimeout(r, 1000));');
-    proc.kill('SIGHUP');
-    // the first batch serves: the rollout is under way
-    await waitFor(async () => (await request(`${url}/`)).body.startsWith('v2 '), 'a v2 worker serving', 20_000);
-    // status shows the rollout: still reloading, the old generation serving beside the new one
-    const during = await cli(['status', '-p', pidfile, '--json']);
-    const snap = JSON.parse(during.stdout) as StatusSnapshot;
-    assert.equal(snap.state, 'reloading');
-    const roles = new Map(snap.generations?.map((g) => [g.generation, g.role]));
-    assert.deepEqual([roles.get(1), roles.get(2)], ['serving', 'booting']);
-    write('v3');
-    proc.kill('SIGHUP');
-    await proc.line(/reload abandoned after \d of 4 batches/, 20_000);
-    await proc.line(/Reloaded: generation 3/, 30_000);
-    await waitFor(
-      async () => childrenOf(proc.pid).length === 4 && (await allServe(proc, url, 'v3')),
-      () => `four workers serving v3 in:\n${proc.output}`,
-      20_000,
-    );
-    sampler.stop();
-    assert.ok(sampler.max() <= 5, `${sampler.max()} worker processes at once (workers + surge is 5)`);
-    assert.equal(proc.count(/Reloaded: generation 2/), 0);
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
-
-  it('WINCH during a rollout stops it and every worker at once; HUP brings them back', async () => {
-    const { dir, app, write } = appDir();
-    const port = await freePort();
-    // detached: no controlling terminal, where WINCH means "stop all workers"
-    const proc = run(['start', '-b', `127.0.0.1:${port}`, app, '-w', '4', '--reload-surge', '1'], {
-      cwd: dir,
-      detached: true,
-    });
-    await proc.line(/Booted \d+ worker/, 20_000);
-    const url = `http://127.0.0.1:${port}`;
-    write('v2', 'await new Promise((r) => setTimeout(r, 1500));');
-    proc.kill('SIGHUP');
-    await waitFor(async () => (await request(`${url}/`)).body.startsWith('v2 '), 'a v2 worker serving', 20_000);
-    proc.kill('SIGWINCH');
-    // without waiting for the rollout's remaining batches (1.5 s each)
-    await proc.line(/reload failed after \d of 4 batches .*interrupted by WINCH/, 5_000);
-    await waitFor(() => childrenOf(proc.pid).length === 0, 'every worker stopped', 5_000);
-    assert.equal(proc.count(/Reloaded: generation/), 0);
-    write('v3');
-    proc.kill('SIGHUP');
-    await proc.line(/Reloaded: generation \d+/, 30_000);
-    await waitFor(
-      async () => childrenOf(proc.pid).length === 4 && (await allServe(proc, url, 'v3')),
-      () => `four workers serving v3 in:\n${proc.output}`,
-      20_000,
-    );
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
 
   it('USR2 during a rollout starts the new master at once', async () => {
     const { dir, app, write } = appDir();

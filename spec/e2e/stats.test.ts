@@ -183,7 +183,8 @@ describe('--stats-bind /metrics', () => {
     const s = await start([app], dir);
     let m = await metrics(s.stats);
     for (const r of ['ok', 'failed']) assert.equal(m.get(RELOADS(r)), 0);
-    for (const c of ['crash', 'timeout', 'max_requests', 'max_memory']) assert.equal(m.get(RESTARTS(c)), 0);
+    for (const c of ['crash', 'unexpected_exit', 'timeout', 'max_requests', 'max_memory', 'signal'])
+      assert.equal(m.get(RESTARTS(c)), 0);
 
     writeFileSync(config, JSON.stringify({ workers: 'many' }));
     s.proc.kill('SIGHUP');

@@ -6,7 +6,8 @@ import { HookRunner } from '../../lib/config/hooks.js';
 import { defaults } from '../../lib/config/resolve.js';
 import type { Settings } from '../../lib/config/types.js';
 import type { ErrorLog } from '../../lib/log/error-line.js';
-import { Generation } from '../../lib/master/lifecycle/generation.js';
+import { Generation, type GenerationState } from '../../lib/master/lifecycle/generation.js';
+import { GenerationBoot } from '../../lib/master/lifecycle/generation-boot.js';
 import { classifyExit, type ExitKind, Pool, type Targets, type Worker } from '../../lib/master/pool/pool.js';
 
 const HOUR = 3_600_000;
@@ -38,9 +39,10 @@ const log = Object.fromEntries(
   ['debug', 'info', 'warning', 'error', 'critical'].map((level) => [level, () => {}]),
 ) as unknown as ErrorLog;
 
-function generation(number: number, overrides: Partial<Settings> = {}): Generation {
+function generation(number: number, overrides: Partial<Settings> = {}, state?: GenerationState): Generation {
   const settings = { ...defaults(), workers: 2, timeout: 30, bootTimeout: 60, ...overrides };
-  return new Generation(number, { settings, configPath: null, fileConfig: {} }, HookRunner.from({}, settings, log), []);
+  const resolved = { settings, configPath: null, fileConfig: {} };
+  return new Generation(number, resolved, HookRunner.from({}, settings, log), [], state);
 }
 
 /** A pool with a fake fork and a monotonic clock the test moves; `targets` is what the arbiter would say. */
@@ -115,7 +117,7 @@ describe('Pool (fake fork, injected monotonic clock)', () => {
       t.forks.map((w) => w.slot),
       [0, 1, 2],
     );
-    assert.equal(gen.workers.size, 3);
+    assert.equal(t.pool.of(gen).length, 3);
     t.pool.manage();
     await settle();
     assert.equal(t.forks.length, 3, 'nothing lacks');
@@ -127,8 +129,10 @@ describe('Pool (fake fork, injected monotonic clock)', () => {
     t.pool.manage();
     await settle();
     for (const w of t.forks) t.ready(w);
-    const gen2 = generation(2, { rawEnv: ['VERSION=2'] });
-    void gen2.startBoot(false, new AbortController().signal, () => {}).catch(() => {});
+    const state: GenerationState = { target: 2, cap: null, boot: null, appTls: false };
+    const gen2 = generation(2, { rawEnv: ['VERSION=2'] }, state);
+    state.boot = new GenerationBoot(2, gen2.settings, null, false, new AbortController().signal, () => {});
+    void state.boot.done.catch(() => {});
     Object.assign(t.targets, { booting: gen2, mayStop: false });
     t.pool.manage();
     await settle();
@@ -231,11 +235,9 @@ describe('Pool (fake fork, injected monotonic clock)', () => {
     await settle();
     assert.equal(t.forks.length, 3, 'a retiring worker is replaced while it drains');
     t.forks[0]!.exit(0);
-    assert.deepEqual(
-      gen.drain(1).map((h) => h.pid),
-      [t.forks[1]!.process.pid],
-      'the oldest live one',
-    );
+    const [oldest] = t.pool.live(gen);
+    assert.equal(oldest?.pid, t.forks[1]!.process.pid, 'the oldest live one');
+    oldest.term();
     assert.deepEqual(t.forks[1]!.signals, ['SIGTERM'], 'drained with TERM, never QUIT');
     t.forks[1]!.exit(0);
     await settle();

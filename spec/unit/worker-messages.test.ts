@@ -80,7 +80,12 @@ const MALFORMED: Record<Kind, unknown[]> = {
     { type: 'hang', stuckMs: 1, frames: [], more: 0, native: { state: 'S', wchan: 'pipe read\n' } },
     { type: 'hang', stuckMs: 1, frames: [], more: 0, native: { state: 'S', wchan: 'x', why: 1 } },
   ],
-  retiring: [{ type: 'retiring' }, { type: 'retiring', reason: ['x'] }, { type: 'retiring', reason: 'x', why: 1 }],
+  retiring: [
+    { type: 'retiring' },
+    { type: 'retiring', reason: 'x', signal: 'SIGKILL' },
+    { type: 'retiring', reason: ['x'] },
+    { type: 'retiring', reason: 'x', why: 1 },
+  ],
   'prom-client:getMetricsRes': [
     { type: 'prom-client:getMetricsRes', metrics: [] },
     { type: 'prom-client:getMetricsRes', requestId: '1', metrics: [] },

@@ -14,8 +14,7 @@
 
 import { oneLine } from '../../errors.js';
 import type { Generation } from './generation.js';
-import { abortReason } from './generation-boot.js';
-import type { Pool, Worker } from '../pool/pool.js';
+import type { Worker } from '../pool/pool.js';
 
 /** What the next step of a rollout depends on: counts of live (not draining) workers. */
 export interface RolloutView {
@@ -76,77 +75,18 @@ export class RolloutFailure extends Error {
   }
 }
 
-export interface RolloutContext {
-  pool: Pool;
-  serving: Generation;
-  candidate: Generation;
-  surge: number;
-  signal: AbortSignal;
-  /** Boot the candidate up to `size` ready workers (the pool replaces those that die meanwhile). */
-  bootBatch(size: number): Promise<void>;
-}
-
-const DRAIN_POLL_MS = 20;
-
 /**
- * Drive a rollout to its end; throws a RolloutFailure when a batch fails to
- * boot or the rollout is aborted. The serving generation's cap is left as it
- * is: the caller restores it (failure) or drains the generation (success).
+ * The old workers a ready batch replaces, in order: first those on the slots
+ * the candidate's ready workers took (with reusePort each slot has its own
+ * socket, which must keep a worker accepting on it), then the oldest, older
+ * generations first.
  */
-export async function rollOut(ctx: RolloutContext): Promise<void> {
-  const { candidate, serving, surge } = ctx;
-  const progress: RolloutProgress = {
-    batches: 0,
-    ofBatches: Math.ceil(candidate.target / surge),
-    ready: 0,
-    size: candidate.target,
-  };
-  for (;;) {
-    if (ctx.signal.aborted) throw new RolloutFailure(new Error(abortReason(ctx.signal.reason)), progress);
-    const view = viewOf(ctx);
-    progress.ready = view.newReady;
-    const step = rolloutStep(view);
-    if (step.kind === 'done') return;
-    if (step.kind === 'drain') {
-      drainOldest(ctx, step.count);
-      // it keeps what it has left: what it handed over is not replaced
-      serving.cap = Math.min(serving.cap ?? serving.target, serving.live().length);
-    } else if (step.kind === 'wait') await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
-    else {
-      try {
-        await ctx.bootBatch(step.size);
-      } catch (err) {
-        throw new RolloutFailure(err, progress);
-      }
-      progress.batches++;
-    }
-  }
-}
-
-function viewOf(ctx: RolloutContext): RolloutView {
-  const workers = ctx.pool.list();
-  const old = workers.filter((h) => h.gen !== ctx.candidate && !h.retiring);
-  return {
-    size: ctx.candidate.target,
-    surge: ctx.surge,
-    oldTarget: ctx.serving.target,
-    oldLive: old.length,
-    draining: workers.filter((h) => h.retiring).length,
-    newReady: ctx.candidate.live().filter((h) => h.state === 'ready').length,
-  };
-}
-
-/**
- * The old workers a ready batch replaces: first those on the slots its
- * workers took (with reusePort each slot has its own socket, which must keep
- * a worker accepting on it), then the oldest, older generations first.
- */
-function drainOldest(ctx: RolloutContext, count: number): void {
-  const taken = new Set(ctx.candidate.live().flatMap((h) => (h.state === 'ready' ? [h.slot] : [])));
+export function replacedFirst(workers: readonly Worker[], candidate: Generation): Worker[] {
+  const taken = new Set(
+    workers.flatMap((h) => (h.gen === candidate && !h.retiring && h.state === 'ready' ? [h.slot] : [])),
+  );
   const rank = (h: Worker) => (taken.has(h.slot) ? 0 : 1);
-  const old = ctx.pool
-    .list()
-    .filter((h) => h.gen !== ctx.candidate && !h.retiring)
+  return workers
+    .filter((h) => h.gen !== candidate && !h.retiring)
     .sort((a, b) => rank(a) - rank(b) || a.gen.number - b.gen.number || a.startedAt - b.startedAt);
-  for (const h of old.slice(0, count)) h.term();
 }

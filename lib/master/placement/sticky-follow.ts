@@ -6,18 +6,24 @@
 import type { Settings } from '../../config/types.js';
 import type { ErrorLog } from '../../log/error-line.js';
 import type { Generation } from '../lifecycle/generation.js';
+import type { Pool, Worker } from '../pool/pool.js';
 import { StickyPlacement, type StickyTarget } from './sticky-placement.js';
 
 /** Sticky placement: from now on the master accepts on the binds (see sticky-placement.ts). */
 export async function startSticky(
   first: Generation,
   serving: () => Generation | null,
+  pool: Pool,
   log: ErrorLog,
 ): Promise<StickyPlacement> {
   const backlog = () => (serving() ?? first).settings.backlog;
   // a worker that acknowledges no connection is hung: aborted (the workerAbort hook runs) and replaced
-  const hung = (t: StickyTarget) => [...(serving()?.workers ?? [])].find((h) => h.worker === t)?.abort();
-  const sticky = new StickyPlacement(() => stickyTargets(serving()), backlog, log, { hung });
+  const hung = (t: StickyTarget) =>
+    pool
+      .of(serving())
+      .find((h) => h.worker === t)
+      ?.abort();
+  const sticky = new StickyPlacement(() => stickyTargets(pool.of(serving())), backlog, log, { hung });
   sticky.configure(first.settings);
   await sticky.follow(first.listeners, backlog());
   log.info('Sticky placement by X-Forwarded-For: the master accepts and hands each connection to a worker');
@@ -44,8 +50,8 @@ export async function followSticky(
 }
 
 /** Where sticky placement sends connections: the serving generation's accepting workers, by slot. */
-function stickyTargets(serving: Generation | null): Map<number, StickyTarget> {
+function stickyTargets(workers: readonly Worker[]): Map<number, StickyTarget> {
   const targets = new Map<number, StickyTarget>();
-  for (const h of serving?.workers ?? []) if (h.accepting && h.worker.isConnected()) targets.set(h.slot, h.worker);
+  for (const h of workers) if (h.accepting && h.worker.isConnected()) targets.set(h.slot, h.worker);
   return targets;
 }

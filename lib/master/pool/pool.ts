@@ -18,17 +18,25 @@ import { WorkerHandle } from './worker-handle.js';
 export type Worker = WorkerHandle<Generation>;
 
 /**
- * Why a worker exited. crash: it died unasked; timeout: the master aborted it
- * for silence; retired: it stopped itself (max-requests); stopped: the master
- * stopped it (drain, TTOU, recycle, shutdown). Only a crash or a timeout
- * counts as a restart and feeds the backoff.
+ * Why a worker exited. crash: it died unasked; unexpected: it exited 0
+ * unasked, without saying it would (an app's process.exit(0)); timeout: the
+ * master aborted it for silence; retired: it said it stops (max-requests, a
+ * TERM from anyone); stopped: the master stopped it (drain, TTOU, recycle,
+ * shutdown). Only a crash, an unexpected exit or a timeout counts as a
+ * restart and feeds the backoff.
  */
-export type ExitKind = 'crash' | 'timeout' | 'retired' | 'stopped';
+export type ExitKind = 'crash' | 'unexpected' | 'timeout' | 'retired' | 'stopped';
 
-export function classifyExit(h: Pick<Worker, 'stoppedBy' | 'abortedAt'>, masterStopping: boolean): ExitKind {
+export function classifyExit(
+  h: Pick<Worker, 'stoppedBy' | 'abortedAt'>,
+  masterStopping: boolean,
+  /** It exited with code 0, not by a signal. */
+  clean = false,
+): ExitKind {
   if (masterStopping || h.stoppedBy === 'master') return 'stopped';
   if (h.stoppedBy === 'worker') return 'retired';
-  return h.abortedAt ? 'timeout' : 'crash';
+  if (h.abortedAt) return 'timeout';
+  return clean ? 'unexpected' : 'crash';
 }
 
 /** The generations that want workers now, from the arbiter's state. */
@@ -82,6 +90,16 @@ export class Pool {
 
   list(): Worker[] {
     return [...this.workers.values()];
+  }
+
+  /** The workers of `gen` that have not exited. */
+  of(gen: Generation | null): Worker[] {
+    return this.list().filter((h) => h.gen === gen);
+  }
+
+  /** Workers of `gen` that count towards its size: booting or ready, not retiring. */
+  live(gen: Generation): Worker[] {
+    return this.of(gen).filter((h) => !h.retiring);
   }
 
   view(targets = this.ctx.targets()): PoolView {
@@ -140,11 +158,15 @@ export class Pool {
     }
   }
 
-  /** The worker says it drains on its own (max-requests): replace it while it does. */
-  retiring(h: Worker, reason: string): void {
+  /**
+   * The worker says it drains (max-requests, or a TERM from anyone): replace
+   * it while it does. A worker the master stopped says so too: nothing new.
+   */
+  retiring(h: Worker, reason: string, signal?: 'SIGTERM'): void {
+    if (h.retiring) return;
     this.ctx.log().info(`Worker ${h.pid} is retiring: ${reason}`);
     h.retire();
-    this.ctx.restart('max_requests');
+    this.ctx.restart(signal ? 'signal' : 'max_requests');
     this.manage();
   }
 
@@ -195,7 +217,6 @@ export class Pool {
     if (!forked) return;
     const h: Worker = new WorkerHandle(forked, gen, slot, this.clock);
     this.workers.set(h.id, h);
-    gen.workers.add(h);
     forked.on('exit', (code: number | null, signal: string | null) => this.onExit(h, code, signal));
     this.ctx.forked(h);
     // its generation stopped wanting workers while it was forked (a reload took over, WINCH): it drains
@@ -206,7 +227,7 @@ export class Pool {
   /** The lowest slot no serving worker of `gen` and no fork under way holds. */
   private freeSlot(gen: Generation): number {
     const taken = new Set<number>();
-    for (const h of gen.workers) if (h.serving) taken.add(h.slot);
+    for (const h of this.of(gen)) if (h.serving) taken.add(h.slot);
     let slot = 0;
     while (taken.has(slot) || this.reserved.has(`${gen.number}:${slot}`)) slot++;
     return slot;
@@ -224,17 +245,18 @@ export class Pool {
 
   private onExit(h: Worker, code: number | null, signal: string | null): void {
     this.workers.delete(h.id);
-    h.gen.workers.delete(h);
     h.onExit();
-    const kind = classifyExit(h, this.ctx.stopping());
+    const kind = classifyExit(h, this.ctx.stopping(), code === 0 && !signal);
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const log = this.ctx.log();
+    const early = h.readyAt ? '' : ' before it was ready';
     if (kind === 'stopped' || kind === 'retired') {
       log.info(`Worker exiting (pid: ${h.pid})${code || signal ? ` ${how}` : ''}`);
     } else {
-      log.error(`Worker (pid: ${h.pid}) ${how}${h.readyAt ? '' : ' before it was ready'}`);
+      if (kind === 'unexpected') log.warning(`Worker (pid: ${h.pid}) ${how}${early} without saying it would stop`);
+      else log.error(`Worker (pid: ${h.pid}) ${how}${early}`);
       this.restarts++;
-      this.ctx.restart(kind);
+      this.ctx.restart(kind === 'unexpected' ? 'unexpected_exit' : kind);
       const delay = this.backoff.recordExit(h.servingMs, this.clock());
       if (delay > 0)
         log.warning(

@@ -6,7 +6,7 @@
 
 import type { ErrorLog } from '../../log/error-line.js';
 import type { CheckedMessage } from '../../protocol/worker-message-schemas.js';
-import { monotonic } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import { clusterFork } from './fork.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
 import type { MasterLogFiles } from '../logs/master-log-files.js';
@@ -17,7 +17,8 @@ import { CHANNELS } from '../../protocol/channel.js';
 import type { Readable } from 'node:stream';
 import { HANG_REPORT_FD } from '../../protocol/descriptors.js';
 import { HangReports, readHangPipe } from '../intake/hang-reports.js';
-import { Pool, type Targets, type Worker } from './pool.js';
+import type { Generation } from '../lifecycle/generation.js';
+import { type Fork, type ForkedProcess, Pool, type Targets, type Worker } from './pool.js';
 import { listenerUrl } from '../../listeners/listener-url.js';
 
 type MessageHandlers = {
@@ -29,11 +30,17 @@ export interface WorkerEventContext {
   pool(): Pool;
   placement(): SlotPlacement;
   stats(): MasterStats | null;
+  /** A worker said its app serves its own TLS server: its generation's listeners are https:// URLs. */
+  appServesTls(gen: Generation): void;
   /** A worker became ready: re-place the reusePort guests, hand queued sticky connections over. */
   ready(): void;
 }
 
 export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
+  /** Forks a worker; null: node:cluster's (fork.ts). */
+  fork: Fork<ForkedProcess> | null;
+  /** The monotonic clock the pool, its handles and the intake keep time with. */
+  clock: Clock;
   cwd: string;
   logFiles: MasterLogFiles;
   targets(): Targets;
@@ -51,7 +58,7 @@ function messageHandlers(ctx: WorkerEventContext, hangs: HangReports): MessageHa
     'want-sockets': (h) => ctx.placement().sendSockets(h, h.gen.listeners),
     ready: (h, msg) => {
       if (msg.tls && !h.gen.appTls) {
-        h.gen.appTls = true;
+        ctx.appServesTls(h.gen);
         for (const l of h.gen.listeners) ctx.log().info(`Serving the app's own TLS server at: ${listenerUrl(l, true)}`);
       }
       h.gen.boot?.onReady();
@@ -67,18 +74,18 @@ function messageHandlers(ctx: WorkerEventContext, hangs: HangReports): MessageHa
       if (msg.stats) ctx.stats()?.metrics.addDelta(msg.stats);
       ctx.pool().checkMemory(h, msg.rss);
     },
-    retiring: (h, msg) => ctx.pool().retiring(h, msg.reason),
+    retiring: (h, msg) => ctx.pool().retiring(h, msg.reason, msg.signal),
     hang: (h, msg) => hangs.record(h, msg),
     // prom-client's cluster protocol, answered by the app: checked in depth by the collector
     'prom-client:getMetricsRes': (h, msg) => ctx.stats()?.onAnswer(h, msg),
   };
 }
 
-/** The pool of the master, forking with node:cluster on the monotonic clock, and its workers' message intake. */
+/** The pool of the master (forking with node:cluster unless told otherwise), and its workers' message intake. */
 export function wirePool(ctx: PoolWiring): Pool {
   const { log, stats, stopping } = ctx;
-  const fork = clusterFork({ ...ctx, stats: () => stats() !== null });
-  const pool: Pool = new Pool(fork, monotonic, {
+  const fork = ctx.fork ?? clusterFork({ ...ctx, stats: () => stats() !== null });
+  const pool: Pool = new Pool(fork, ctx.clock, {
     log,
     targets: ctx.targets,
     stopping,
@@ -101,7 +108,7 @@ export function wirePool(ctx: PoolWiring): Pool {
   });
   const relay = new Relay(() => relayPeers(pool), RELAY_QUEUE_BYTES);
   const hangs = new HangReports(log);
-  const intake = workerIntake({ ...ctx, pool: () => pool }, relay, hangs);
+  const intake = workerIntake({ ...ctx, pool: () => pool }, relay, hangs, ctx.clock);
   pool.ignored = intake.ignored;
   pool.hangs = hangs.recent;
   return pool;
@@ -127,20 +134,23 @@ function sendRelayed(h: Worker, msg: unknown, done: () => void): void {
 }
 
 /** The intake of every worker's messages, delivering to the handlers above. */
-function workerIntake(ctx: WorkerEventContext, relay: Relay, hangs: HangReports): MessageIntake {
+function workerIntake(ctx: WorkerEventContext, relay: Relay, hangs: HangReports, clock: Clock): MessageIntake {
   const handlers = messageHandlers(ctx, hangs);
-  return new MessageIntake({
-    log: ctx.log,
-    counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),
-    deliver: (h, msg) => {
-      h.onMessage(msg);
-      (handlers[msg.type] as (h: Worker, msg: CheckedMessage) => void)(h as Worker, msg);
+  return new MessageIntake(
+    {
+      log: ctx.log,
+      counted: (reason) => ctx.stats()?.metrics.ignoredMessage(reason),
+      deliver: (h, msg) => {
+        h.onMessage(msg);
+        (handlers[msg.type] as (h: Worker, msg: CheckedMessage) => void)(h as Worker, msg);
+      },
+      relay: (h, msg, bytes) => relay.pass({ pid: h.pid, send: () => {} }, msg, bytes),
+      // a worker that corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL
+      stop: (h, why) => {
+        ctx.log().error(`Worker ${h.pid} ${why}: stopping it`);
+        h.abort();
+      },
     },
-    relay: (h, msg, bytes) => relay.pass({ pid: h.pid, send: () => {} }, msg, bytes),
-    // a worker that floods the master or corrupts its channel is stopped as a hung one is: SIGABRT, then SIGKILL
-    stop: (h, why) => {
-      ctx.log().error(`Worker ${h.pid} ${why}: stopping it`);
-      h.abort();
-    },
-  });
+    clock,
+  );
 }
