@@ -126,6 +126,9 @@ const loadEsm: Loader = async (filepath) => {
  */
 export async function loadModuleFresh(filepath: string): Promise<unknown> {
   if (filepath.endsWith('.json')) return JSON.parse(readFileSync(filepath, 'utf8')) as unknown;
+  // what it requires is checked like the file itself: a CommonJS file imported has no versioned URL to
+  // tell its requires by, so it is named to the hooks (module-hooks.ts)
+  (await import('./module-hooks.js')).checkImportsOf(filepath);
   return /\.c[jt]s$/.test(filepath) ? loadCjs(filepath, '') : loadEsm(filepath, '');
 }
 
