@@ -29,12 +29,14 @@ export default defineConfig({
   // permission to connect. Default: 0o660.
   unixSocketMode: 0o660,
   // Their group, such as the proxy's ('www-data'); their owner is the
-  // workers' user with -u. Default: null (the workers' group, else the master's).
+  // master's user, so the app cannot chmod them. Default: null (the workers'
+  // group, else the master's).
   unixSocketGroup: null,
-  // 'ip': the master accepts and hands each connection to the worker its
-  // client's address (or, from a trusted proxy, X-Forwarded-For) hashes to,
-  // so a client keeps its worker, as socket.io's long-polling needs (see
-  // docs/sockets.md). 'none': workers accept. Default: 'none'.
+  // Keep each client on one worker, as socket.io's long-polling needs (see
+  // docs/sticky.md). 'ip': the kernel places each connection by the client's
+  // address (a SO_REUSEPORT socket per worker slot and a BPF program; needs
+  // the native addon). 'forwarded': the master accepts and places by
+  // X-Forwarded-For from a trusted proxy. 'none': workers accept. Default: 'none'.
   sticky: 'none',
 
   // ---- workers ----------------------------------------------------------
@@ -50,6 +52,10 @@ export default defineConfig({
   // Seconds workers get to finish in-flight requests on TERM, HUP and
   // recycling before they are killed. Default: 30.
   gracefulTimeout: 30,
+  // A signal the app's own listeners get once a draining worker has stopped
+  // accepting (PM2's kill_signal, SIGINT there): their cleanup runs while the
+  // drain goes on. Default: 'none'.
+  killSignal: 'none',
   // Workers a reload (HUP) boots at a time: a count ('4') or a percentage of
   // workers ('25%'). Each batch must be ready before as many old workers
   // drain, so a reload adds at most this many processes. Default: '100%' (the
@@ -157,10 +163,22 @@ export default defineConfig({
   // Address of a health and metrics listener. Default: null (none).
   statsBind: null,
 
-  // ---- TLS and proxies --------------------------------------------------
-  // PEM certificate and key: serve HTTPS. Default: null (plain HTTP).
+  // ---- TLS, HTTP/2 and proxies ------------------------------------------
+  // PEM certificate and key: serve HTTPS. They renew in place when the files
+  // change or on USR1. Default: null (plain HTTP).
   certfile: null,
   keyfile: null,
+  // HTTP/2 beside HTTP/1.1 on the same port: by ALPN with TLS, by the
+  // connection preface in cleartext (h2c). Default: false (docs/http2.md).
+  http2: false,
+  // Its limits against abuse: streams open at once per session; stream
+  // resets allowed in a burst and per second; invalid frames per session;
+  // SETTINGS and PING frames per second. Defaults as below.
+  http2MaxConcurrentStreams: 100,
+  http2StreamResetBurst: 1000,
+  http2StreamResetRate: 33,
+  http2MaxSessionInvalidFrames: 100,
+  http2MaxControlFrames: 100,
   // Proxies whose X-Forwarded-*, Forwarded and X-Real-IP headers are trusted:
   // addresses or CIDRs ('10.0.0.0/8', 'fd00::/8'), '*' for all; from other
   // peers these headers are removed. Default: ['127.0.0.1', '::1'].

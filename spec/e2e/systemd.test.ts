@@ -232,7 +232,8 @@ describe('systemd', () => {
     assert.equal(capEff, expected, "the master runs with the unit's capabilities only");
     const worker = Number((await request(`http://127.0.0.1:${port}/pid`)).body);
     assert.match(readFileSync(`/proc/${worker}/status`, 'utf8'), /^Uid:\s+65534\s/m);
-    assert.equal(statSync(sock).uid, 65534, "the unix socket is the workers' user's");
+    const st = statSync(sock);
+    assert.deepEqual([st.uid, st.gid], [0, 65534], "the unix socket is root's, in the workers' group");
     proc.kill('SIGHUP');
     await proc.line(/Reloaded: generation 2/, 20_000);
     assert.equal((await request('http://localhost/', { socketPath: sock })).status, 200);
