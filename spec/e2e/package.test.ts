@@ -172,7 +172,7 @@ describe('the packed tarball', () => {
     const bin = join(project, 'node_modules/.bin/tsgund');
     await serves(bin, ['start', 'app.mjs', '-b', `127.0.0.1:${port}`], project, port, /^pnpm app$/);
     // tsgund's own loader, as the master runs it (from pnpm's isolated store)
-    const reaper = join(project, 'node_modules/tsgund/dist/lib/master/reaper.js');
+    const reaper = join(project, 'node_modules/tsgund/dist/lib/master/process/reaper.js');
     const check = `import(${JSON.stringify(reaper)}).then((m) => { const r = m.loadReaperAddon(); console.log(r.error ?? typeof r.native.peek); })`;
     const { stdout } = await exec(process.execPath, ['-e', check], { cwd: project });
     assert.equal(stdout.trim(), 'function');
