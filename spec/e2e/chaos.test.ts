@@ -1,5 +1,5 @@
 // Chaos: a daemonized master under continuous load gets a seeded random
-// sequence of operator actions for a time budget (CHAOS_SECONDS, default 60):
+// sequence of operator actions for a time budget (CHAOS_SECONDS, default 30):
 // HUP; HUP after a config edit (the worker count, an environment variable the
 // app reports in X-Version); TTIN; TTOU; USR1 (after a logrotate-style rename
 // of the access log); TERM of a worker (it drains, the master replaces it);
@@ -50,7 +50,7 @@ import { Rng, ageMs, intFrom, processesOf, readAccessLogs, seedFrom } from '../s
 const SEED = seedFrom('CHAOS_SEED');
 /** exactly this many steps when set; otherwise steps until the time budget is spent */
 const STEPS = process.env.CHAOS_STEPS ? intFrom('CHAOS_STEPS', 1) : null;
-const SECONDS = intFrom('CHAOS_SECONDS', 60);
+const SECONDS = intFrom('CHAOS_SECONDS', 30);
 const MAX_WORKERS = 4;
 const SETTLE_MS = 20_000;
 const SLOW_STEP_MS = 3000;
