@@ -25,9 +25,15 @@
 //                                   requestTimeout for a server that never listens (sticky)
 //   socket._handle                  a connection's handle, taken from its socket (sticky
 //                                   placement), or the IPC channel's (its fd, for log hand-over)
-//   socket._httpMessage             the response a socket serves (read by lib/worker/drain.ts)
+//   socket._httpMessage, socket.parser   the response a socket serves (null when idle) and
+//                                   its HTTP parser (gone once closed or upgraded): the drain
+//   res._contentLength              the Content-Length node:http computed for end(body): the
+//                                   access log's byte count
+//   net.Server.prototype.listen     patched in a worker before the app loads: the listen rule
+//                                   (lib/worker/listen-hook.ts)
 // A leaf module: it imports only the leaves errors.ts and node-http.ts.
 import { spawn } from 'node:child_process';
+import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import { UserError } from '../errors.js';
 import { http } from '../node-http.js';
@@ -163,4 +169,23 @@ export function checkWorkerInternals(): void {
   const probe = http.createServer();
   if (!probe.listeners('listening').some((f) => f.name === 'setupConnectionsTracking'))
     throw new MissingInternalError("node:http's setupConnectionsTracking (header and request timeouts)");
+}
+
+type HttpSocket = { _httpMessage?: ServerResponse | null; parser?: unknown };
+
+/** The response `socket` is serving (node:http's `_httpMessage`), null when it is idle. */
+export const responseOf = (socket: object): ServerResponse | null => (socket as HttpSocket)._httpMessage ?? null;
+
+/** Whether node:http still parses requests on `socket` (not closed, not upgraded). */
+export const parsesHttp = (socket: object): boolean => Boolean((socket as HttpSocket).parser);
+
+/** The Content-Length node:http computed for a body given to end() (`_contentLength`), if any. */
+export const computedContentLength = (res: ServerResponse): unknown =>
+  (res as unknown as { _contentLength?: unknown })._contentLength;
+
+type Listen = typeof net.Server.prototype.listen;
+
+/** Patch every net.Server's listen(): `wrap` gets the original and returns its replacement (the listen rule). */
+export function patchServerListen(wrap: (original: Listen) => Listen): void {
+  net.Server.prototype.listen = wrap(net.Server.prototype.listen);
 }

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { computedContentLength } from '../internals/node-internals.js';
 
 const SENT = Symbol('tsgund.sentBodyBytes');
 const AT_END = Symbol('tsgund.atEnd');
@@ -30,7 +31,7 @@ function runAtEnd(res: Tracked): void {
 
 /** The Content-Length the response declares (by setHeader or writeHead), else Infinity. */
 function declaredLength(res: ServerResponse): number {
-  const header = res.getHeader('content-length') ?? (res as { _contentLength?: unknown })._contentLength;
+  const header = res.getHeader('content-length') ?? computedContentLength(res);
   const n = header === undefined || header === null ? Number.NaN : Number(header);
   return Number.isInteger(n) && n >= 0 ? n : Number.POSITIVE_INFINITY;
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2Session } from 'node:http2';
 import type { Server, Socket } from 'node:net';
+import { parsesHttp, responseOf } from '../internals/node-internals.js';
 import { stopAccepting } from '../listeners/handles.js';
 
 /**
@@ -9,11 +10,8 @@ import { stopAccepting } from '../listeners/handles.js';
  */
 const isTlsServer = (server: Server): boolean => typeof (server as { addContext?: unknown }).addContext === 'function';
 
-/**
- * The response a socket is serving: node:http keeps it in `_httpMessage` (null
- * when idle), and its parser in `parser` until the socket closes or is upgraded.
- */
-type HttpSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: unknown };
+/** A connection of an HTTP server: what it serves is read through internals/node-internals.ts. */
+type HttpSocket = Socket;
 
 interface Quiet {
   since: number;
@@ -131,7 +129,7 @@ export class Drainer {
     this.onIdle = done;
     for (const server of this.accepting) stopAccepting(server);
     for (const socket of this.conns) {
-      const res = socket._httpMessage;
+      const res = responseOf(socket);
       if (res && !res.headersSent) res.shouldKeepAlive = false;
     }
     for (const session of this.sessions) this.goAway(session);
@@ -155,7 +153,7 @@ export class Drainer {
         continue;
       }
       const seen = this.quiet.get(socket);
-      if (socket._httpMessage || !socket.parser) this.quiet.delete(socket);
+      if (responseOf(socket) || !parsesHttp(socket)) this.quiet.delete(socket);
       else if (!seen || seen.bytesRead !== socket.bytesRead) {
         // newly idle, or bytes of a next request arrived: start (again) to wait
         this.quiet.set(socket, { since: now, bytesRead: socket.bytesRead });
@@ -175,7 +173,7 @@ export class Drainer {
     const now = performance.now();
     for (const socket of sockets) {
       const seen = this.quiet.get(socket);
-      if (!seen || socket.destroyed || socket._httpMessage || seen.bytesRead !== socket.bytesRead) continue;
+      if (!seen || socket.destroyed || responseOf(socket) || seen.bytesRead !== socket.bytesRead) continue;
       this.quiet.delete(socket);
       this.ended.set(socket, now);
       socket.end();

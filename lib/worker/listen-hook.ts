@@ -1,6 +1,6 @@
 import type { Server } from 'node:net';
+import { patchServerListen } from '../internals/node-internals.js';
 // Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
-const net = process.getBuiltinModule('node:net');
 const { dirname, resolve } = process.getBuiltinModule('node:path');
 const { fileURLToPath } = process.getBuiltinModule('node:url');
 
@@ -47,16 +47,18 @@ export function interceptListen(
   onListen: (server: Server, target: ListenTarget, cb: (() => void) | undefined) => void,
   { passOwnCalls = false } = {},
 ): void {
-  const original = net.Server.prototype.listen;
-  net.Server.prototype.listen = function listen(this: Server, ...args: ListenArgs): Server {
-    const target = listenTarget(args);
-    const onHandle = 'fd' in target || 'handle' in target;
-    if ((passOwnCalls || onHandle) && isOwnCaller(listen)) {
-      return original.apply(this, args as Parameters<typeof original>);
-    }
-    onListen(this, target, args.findLast((a) => typeof a === 'function') as (() => void) | undefined);
-    return this;
-  } as typeof original;
+  patchServerListen(
+    (original) =>
+      function listen(this: Server, ...args: ListenArgs): Server {
+        const target = listenTarget(args);
+        const onHandle = 'fd' in target || 'handle' in target;
+        if ((passOwnCalls || onHandle) && isOwnCaller(listen)) {
+          return original.apply(this, args as Parameters<typeof original>);
+        }
+        onListen(this, target, args.findLast((a) => typeof a === 'function') as (() => void) | undefined);
+        return this;
+      } as typeof original,
+  );
 }
 
 const OWN_CODE = dirname(dirname(fileURLToPath(import.meta.url)));
