@@ -6,7 +6,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
-import { ROOT, cleanup, startServer, workersOf } from '../support/harness.js';
+import { ROOT, cleanup, startServer, waitFor, workersOf } from '../support/harness.js';
 
 const APP = join(ROOT, 'examples/socket.io/app.js');
 after(() => cleanup());
@@ -94,5 +94,43 @@ describe('socket.io', () => {
     const used = new Set([...byAddress.values()].flatMap((p) => [...p]));
     assert.ok(used.size >= 2, `ten addresses spread over ${used.size} worker(s)`);
     for (const pid of used) assert.ok(workersOf(proc.pid).includes(pid));
+  });
+  it('with --sticky ip on -w 4, 50 clients from 50 addresses land on 3 or more workers and reconnect within 5 s of a HUP', async () => {
+    const { proc, port } = await startServer(['-w', '4', '--sticky', 'ip'], { app: APP });
+    const clients = Array.from({ length: 50 }, (_, i) =>
+      io(`http://127.0.0.1:${port}`, {
+        reconnectionDelay: 100,
+        reconnectionDelayMax: 500,
+        agent: new http.Agent({ localAddress: `127.0.0.${10 + i}` }) as never,
+      }),
+    );
+    try {
+      const before = await Promise.all(
+        clients.map(async (socket, i) => {
+          await within(connected(socket), 20_000, `client ${i} to connect`);
+          return ((await socket.timeout(10_000).emitWithAck('echo', `a${i}`)) as Echo).pid;
+        }),
+      );
+      const old = new Set(before);
+      assert.ok(old.size >= 3, `50 addresses placed on ${old.size} worker(s)`);
+      proc.kill('SIGHUP');
+      await proc.line(/Reloaded: generation 2/, 20_000);
+      const reloaded = Date.now();
+      // each client, dropped by its draining worker, reconnects to one of the new generation
+      const onNew = (socket: Socket, i: number) =>
+        waitFor(
+          async () => {
+            const echo = (await socket.timeout(1000).emitWithAck('echo', `b${i}`)) as Echo;
+            return old.has(echo.pid) ? null : echo.pid;
+          },
+          `client ${i} on the new generation`,
+          5000,
+        );
+      const after = await Promise.all(clients.map(onNew));
+      assert.ok(Date.now() - reloaded <= 5000 + 1000, `all reconnected in ${Date.now() - reloaded} ms`);
+      for (const pid of new Set(after)) assert.ok(workersOf(proc.pid).includes(pid));
+    } finally {
+      for (const socket of clients) socket.close();
+    }
   });
 });
