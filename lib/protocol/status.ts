@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { RuntimeSample } from './messages.js';
 
 /** What `tsgund status` shows: the master and each of its workers. */
 export interface WorkerStatus {
@@ -25,20 +26,8 @@ export interface LoopStatus {
   delayMax: number;
 }
 
-/** A worker's runtime health (the heartbeat's sample, as lib/worker/messages.ts defines it). */
-export interface RuntimeStatus {
-  /** Event-loop delay over the last heartbeat interval, in ms. */
-  delayP50: number;
-  delayP99: number;
-  delayMax: number;
-  /** Event-loop utilisation over the last heartbeat interval, 0 to 1. */
-  utilization: number;
-  heapUsed: number;
-  heapLimit: number;
-  /** Garbage-collection pauses since the worker started, in ms. */
-  gcMs: number;
-  connections: number;
-}
+/** A worker's runtime health: its last heartbeat's sample. */
+export type RuntimeStatus = RuntimeSample;
 
 /** One generation of workers and which settings it runs. */
 export interface GenerationStatus {
