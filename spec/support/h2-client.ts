@@ -40,6 +40,8 @@ export interface H2Load {
   refused: number;
   /** The sessions that were told to go away, with the last stream ids of their GOAWAYs. */
   readonly goaways: number[][];
+  /** Every session: the pids that answered on it and the GOAWAYs it was told (empty: none). */
+  readonly sessions: { pids: Set<number>; told: number[] }[];
   stop(): Promise<void>;
 }
 
@@ -52,33 +54,41 @@ export function h2Load(url: string, sessions: number, streams: number, path = '/
   const answers: { at: number; pid: number }[] = [];
   const failures: string[] = [];
   const goaways: number[][] = [];
+  const seen: { pids: Set<number>; told: number[] }[] = [];
   let stopping = false;
   const all: http2.ClientHttp2Session[] = [];
-  const open = (): { session: http2.ClientHttp2Session; told: number[] } => {
+  const open = (): { session: http2.ClientHttp2Session; told: number[]; pids: Set<number> } => {
     const session = http2.connect(url, { rejectUnauthorized: false });
     all.push(session);
     const told: number[] = [];
+    const pids = new Set<number>();
+    seen.push({ pids, told });
     session.on('goaway', (_code, last) => {
       if (!told.length) goaways.push(told);
       told.push(last);
     });
     session.on('error', () => {});
-    return { session, told };
+    return { session, told, pids };
   };
   const lane = async (): Promise<void> => {
     let current = open();
     const worker = async (): Promise<void> => {
       while (!stopping) {
         if (current.told.length || current.session.closed || current.session.destroyed) current = open();
-        let pid = await one(current.session, path).catch((err: Error) => err);
+        let on = current;
+        let pid = await one(on.session, path).catch((err: Error) => err);
         // RFC 9113, section 8.7: a stream refused unprocessed may be sent again, on a new session
         if (pid instanceof Error && pid.message.includes('REFUSED_STREAM') && !stopping) {
           load.refused++;
           if (current.session.closed || current.session.destroyed || current.told.length) current = open();
-          pid = await one(current.session, path).catch((err: Error) => err);
+          on = current;
+          pid = await one(on.session, path).catch((err: Error) => err);
         }
         if (pid instanceof Error) failures.push(pid.message);
-        else answers.push({ at: Date.now(), pid });
+        else {
+          answers.push({ at: Date.now(), pid });
+          on.pids.add(pid);
+        }
       }
     };
     await Promise.all(Array.from({ length: streams }, worker));
@@ -88,6 +98,7 @@ export function h2Load(url: string, sessions: number, streams: number, path = '/
     answers,
     failures,
     goaways,
+    sessions: seen,
     refused: 0,
     async stop() {
       stopping = true;
