@@ -1,4 +1,4 @@
-// Fuzz the master's side of the IPC channel: for FUZZ_IPC_MS (15 s by
+// Fuzz the master's side of the IPC channel: for FUZZ_IPC_MS (6 s by
 // default) the test posts seeded random JSON-like values to an app that
 // relays each with process.send() (spec/fixtures/apps/ipc-relay.cjs): values
 // of every type, look-alikes of tsgund's messages and of Node's internal ones
@@ -6,7 +6,7 @@
 // flood or raw bytes. Workers may be stopped and replaced; the master must
 // stay up and serving, bind nothing, and write no forged line.
 //
-//   node --test dist/spec/e2e/ipc-fuzz.test.js                    # 15 s, a fresh seed (printed)
+//   node --test dist/spec/e2e/ipc-fuzz.test.js                    # 6 s, a fresh seed (printed)
 //   FUZZ_SEED=1234 node --test dist/spec/e2e/ipc-fuzz.test.js     # replay a run
 //   FUZZ_IPC_MS=300000 ...                                        # longer
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ import http from 'node:http';
 after(() => cleanup());
 
 const SEED = seedFrom('FUZZ_SEED');
-const DURATION_MS = intFrom('FUZZ_IPC_MS', 15_000);
+const DURATION_MS = intFrom('FUZZ_IPC_MS', 6_000);
 const RELAY = join(FIXTURES, 'apps/ipc-relay.cjs');
 const KINDS = [
   'want-sockets',

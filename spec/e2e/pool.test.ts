@@ -82,7 +82,8 @@ describe('first boot', () => {
   });
 
   it('a HUP to an unloadable release while a worker is replaced keeps the running worker serving', async () => {
-    const { gate, app, proc, url, first, second } = await gated(['--boot-timeout', '10']);
+    // the HUP waits for the first boot, which ends at --boot-timeout with one worker of two ready
+    const { gate, app, proc, url, first, second } = await gated(['--boot-timeout', '3']);
     const good = readFileSync(app, 'utf8');
     writeFileSync(app, "throw new Error('release broken on disk');\n");
     process.kill(second, 'SIGKILL');
@@ -90,8 +91,11 @@ describe('first boot', () => {
     await proc.line(/reload failed, the running workers keep serving/, 30_000);
     assert.ok(isRunning(proc.pid), 'the master is still running');
     assert.equal((await request(url)).body, String(first));
+    // the release fixed, a HUP brings a full generation at once (the crashed slot is in backoff)
     writeFileSync(app, good);
     writeFileSync(join(gate, 'open'), '');
+    proc.kill('SIGHUP');
+    await proc.line(/Reloaded: generation \d+ serving with 2 worker/, 15_000);
     await settlesAt(proc, 2, 'once the release loads again');
     proc.kill('SIGQUIT');
     assert.deepEqual(await proc.exit, { code: 0, signal: null });

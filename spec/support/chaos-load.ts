@@ -7,6 +7,7 @@
 // body.
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { PACE_MS, pause } from './load.js';
 
 /** The app the chaos suite serves: headers (with X-Pid, X-Version) at once, the body after ?ms=. */
 export const CHAOS_APP = `
@@ -77,6 +78,7 @@ export class TrackedLoad {
 
   private async loop(kind: LoopKind, ms: number): Promise<void> {
     while (this.running) {
+      await pause(PACE_MS);
       const id = this.seq++;
       this.outcome[id] = 0;
       const failed = await this.one(id, kind, ms);

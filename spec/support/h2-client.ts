@@ -2,6 +2,10 @@
 // and a load of sessions each keeping streams in flight, which records which
 // pid answered each stream and what every session was told by GOAWAY.
 import http2 from 'node:http2';
+import { pause } from './load.js';
+
+/** A stream loop's pause between requests: streams stay in flight at every GOAWAY, without taking both cores. */
+const STREAM_PACE_MS = 10;
 
 export interface H2Reply {
   status: number;
@@ -74,6 +78,7 @@ export function h2Load(url: string, sessions: number, streams: number, path = '/
     let current = open();
     const worker = async (): Promise<void> => {
       while (!stopping) {
+        await pause(STREAM_PACE_MS);
         if (current.told.length || current.session.closed || current.session.destroyed) current = open();
         let on = current;
         let pid = await one(on.session, path).catch((err: Error) => err);

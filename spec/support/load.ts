@@ -14,6 +14,17 @@ export interface LoadResult {
  */
 const active = new Set<Load>();
 
+/**
+ * The pause of every loop of a test's load between two requests. A test needs
+ * traffic flowing through every transition, not the most the machine can
+ * answer: an unpaced load takes both cores and slows every test beside it.
+ * Eight loops paced at 4 ms give some 1,500 requests a second here.
+ */
+export const PACE_MS = 4;
+
+/** Wait `ms` (a load loop's pace, a dead server's back-off). */
+export const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 /** Stop every load still running (for after() hooks: a failed test may not have). */
 export async function stopAllLoads(): Promise<void> {
   await Promise.all([...active].map((l) => l.stop()));
@@ -45,6 +56,7 @@ export class Load {
 
   private async loop(target: string, opts: http.RequestOptions): Promise<void> {
     while (this.running) {
+      await pause(PACE_MS);
       await new Promise<void>((done) => {
         const req = http.get(target, opts, (res) => {
           let body = '';

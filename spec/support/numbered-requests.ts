@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { waitFor } from './harness.js';
+import { PACE_MS, pause } from './load.js';
 
 /** An access-log line (default format) of a NumberedRequests request; group 1 is its number. */
 export const ACCESS_LINE =
@@ -57,6 +58,7 @@ export class NumberedRequests {
 
   private async loop(url: string, opts: http.RequestOptions): Promise<void> {
     while (this.running) {
+      await pause(PACE_MS);
       const n = this.next++;
       await new Promise<void>((done) => {
         const req = http.get(`${url}/?n=${n}`, opts, (res) => {
