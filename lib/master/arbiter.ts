@@ -209,7 +209,11 @@ export class Arbiter {
     }
     // signals that arrived while booting are handled from now on, in order
     void this.signals.loop();
-    this.log.info(`Booted ${first.target} worker(s), generation ${first.number}`);
+    // after a lenient boot timeout only some are ready (its warning said so): the line counts those
+    const ready = this.pool.list().filter((h) => h.generation === first.number && h.readyAt).length;
+    this.log.info(
+      `Booted ${ready < first.target ? `${ready} of ${first.target}` : ready} worker(s), generation ${first.number}`,
+    );
     if (settings.reload) await this.services.watch(settings);
     await this.services.watchCerts(settings);
     notifySystemd('READY=1', `STATUS=serving with ${first.target} workers`);
