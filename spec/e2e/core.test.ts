@@ -17,7 +17,6 @@ import {
   tempDir,
   waitFor,
   IN_FLIGHT,
-  signalPending,
   slowRequest,
 } from '../support/harness.js';
 
@@ -25,8 +24,6 @@ const dirs: string[] = [];
 after(() => cleanup(dirs));
 
 const pidOf = async (url: string): Promise<number> => Number((await request(url + '/pid')).body);
-const workerCount = (master: number, n: number) =>
-  waitFor(() => childrenOf(master).length === n, `${n} workers of ${master}`);
 
 describe('serving', () => {
   it('serves HTTP from workers that are children of the master named by the pidfile', async () => {
@@ -111,46 +108,8 @@ describe('serving', () => {
 });
 
 describe('signals to the master', () => {
-  it('TTIN adds a worker, TTOU removes the oldest, never below one', async () => {
-    const { proc } = await startServer(['-w', '2']);
-    const first = childrenOf(proc.pid);
-    proc.kill('SIGTTIN');
-    await workerCount(proc.pid, 3);
-    const oldest = Math.min(...first.filter((p) => proc.output.includes(`Booting worker with pid: ${p} `)));
-    proc.kill('SIGTTOU');
-    // wait for that pid itself: the count can pass 2 on its way while a worker is still exiting
-    await waitFor(() => !isRunning(oldest), 'the oldest worker went');
-    await workerCount(proc.pid, 2);
-    proc.kill('SIGTTOU');
-    await workerCount(proc.pid, 1);
-    proc.kill('SIGTTOU');
-    await proc.line(/already at 1 worker/);
-    assert.equal(childrenOf(proc.pid).length, 1);
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
-
-  it('a burst of 20 mixed TTIN/TTOU, 15 ms apart while workers spawn, arrives at the right count', async () => {
-    const { proc } = await startServer(['-w', '2']);
-    // 13 TTIN and 7 TTOU from 2 workers, never touching the floor: ends at 8.
-    // (Identical signals merge in the kernel while one is pending, above all
-    // while the master forks, when libuv blocks signals: POSIX behaviour. So
-    // each is sent once the previous one of its kind was delivered.)
-    const burst = 'IIOIIOIOIIOIIOIIOIOI'
-      .split('')
-      .map((c): 'SIGTTIN' | 'SIGTTOU' => (c === 'I' ? 'SIGTTIN' : 'SIGTTOU'));
-    for (const sig of burst) {
-      await waitFor(() => !signalPending(proc.pid, sig), `${sig} delivered`, 5000, 1);
-      proc.kill(sig);
-      await new Promise((r) => setTimeout(r, 15));
-    }
-    await waitFor(() => proc.count(/Number of workers/) === 20, 'all 20 signals handled');
-    assert.match(proc.lines.filter((l) => /Number of workers/.test(l)).at(-1)!, /-> 8$/);
-    await workerCount(proc.pid, 8);
-    proc.kill('SIGQUIT');
-    await proc.exit;
-  });
-
+  // TTIN/TTOU counting is played in-process (spec/master/lifecycle.test.ts); the kernel's merging of
+  // pending signals under real bursts, in spec/e2e/pool.test.ts
   it('TERM lets in-flight requests finish, refuses new connections, exits 0', async () => {
     const { proc, url, port } = await startServer(['-w', '2'], { app: IN_FLIGHT });
     const slow = slowRequest(url, 1500);

@@ -6,7 +6,7 @@
 // or 4 (config, worker boot, app load) with exactly one `tsgund:` line on
 // stderr and no stack trace. --check-config/--print-config may also exit 0.
 //
-//   node --test dist/spec/e2e/fuzz.test.js                     # CI: 40 cases, 4 at a time
+//   node --test dist/spec/e2e/fuzz.test.js                     # CI: 24 cases, 4 at a time
 //   FUZZ_CASES=400 node --test dist/spec/e2e/fuzz.test.js      # long form
 //   FUZZ_SEED=1234 FUZZ_CASES=400 node --test dist/spec/e2e/fuzz.test.js      # replay a run
 //   FUZZ_SEED=1234 FUZZ_ONLY=17 node --test dist/spec/e2e/fuzz.test.js        # replay one case
@@ -40,7 +40,7 @@ import {
 import { Rng, intFrom, processesOf, seedFrom } from '../support/chaos.js';
 
 const SEED = seedFrom('FUZZ_SEED');
-const CASES = intFrom('FUZZ_CASES', 40);
+const CASES = intFrom('FUZZ_CASES', 24);
 const ONLY = process.env.FUZZ_ONLY === undefined ? null : Number(process.env.FUZZ_ONLY);
 const DEADLINE_MS = 10_000;
 const MARKER = 'TSGUND_FUZZ_RUN';

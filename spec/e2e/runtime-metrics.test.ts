@@ -51,12 +51,18 @@ describe('runtime metrics', () => {
       'open_connections',
     ])
       assert.notEqual(gauge(metrics, name), null, `${name} in:\n${metrics}`);
-    // a 1 s block shows in the heartbeat after it, for one heartbeat interval
-    assert.equal((await request(`${url}/block?s=1`)).status, 200);
-    await waitFor(async () => {
+    // a 1 s block shows in the heartbeat after it, for one heartbeat interval: on a loaded machine a
+    // scrape may come after that interval, so block again until one scrape saw it
+    const seen = async (): Promise<boolean> => {
       metrics = (await request(`http://127.0.0.1:${stats}/metrics`)).body;
       return (gauge(metrics, 'eventloop_lag_max_seconds') ?? 0) >= 0.5;
-    }, 'an event-loop delay of 0.5 s or more after a 1 s block');
+    };
+    let shown = false;
+    for (let blocks = 0; blocks < 5 && !shown; blocks++) {
+      assert.equal((await request(`${url}/block?s=1`)).status, 200);
+      shown = await waitFor(seen, 'a scrape', 2500).catch(() => false);
+    }
+    assert.ok(shown, `an event-loop delay of 0.5 s or more after a 1 s block, in:\n${metrics}`);
     // the master's own delay, from the second status request on
     assert.ok((await status(pidfile)).loop, 'the master reports its own event-loop delay');
   });

@@ -177,6 +177,38 @@ describe('the master in-process (fake workers)', { timeout: 30_000 }, () => {
     assert.ok(m.at(/Reloaded: generation 2/) < m.at(/Number of workers: 3 -> 2/));
   });
 
+  it('TTIN adds a worker, TTOU removes the oldest, never below one', async () => {
+    const m = await started();
+    m.signal('SIGTTIN');
+    await waitFor(() => m.live().length === 3, 'three workers');
+    const oldest = m.live()[0]!;
+    m.signal('SIGTTOU');
+    await waitFor(() => oldest.exited && m.live().length === 2, 'the oldest stopped');
+    assert.deepEqual(oldest.signals, ['SIGTERM']);
+    m.signal('SIGTTOU');
+    await waitFor(() => m.live().length === 1, 'one worker');
+    m.signal('SIGTTOU');
+    await m.logged(/already at 1 worker/);
+    assert.equal(m.live().length, 1);
+    assert.deepEqual(generations(m), ['1:serving:1']);
+  });
+
+  it('a burst of 20 mixed TTIN/TTOU while workers are still booting arrives at the right count', async () => {
+    const m = await started();
+    m.behaviour.ready = false; // the new workers boot all through the burst
+    // 13 TTIN and 7 TTOU from 2 workers, never touching the floor: ends at 8
+    for (const c of 'IIOIIOIOIIOIIOIIOIOI') {
+      m.signal(c === 'I' ? 'SIGTTIN' : 'SIGTTOU');
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => m.log.filter((l) => /Number of workers/.test(l)).length === 20, 'all 20 signals handled');
+    assert.match(m.log.filter((l) => /Number of workers/.test(l)).at(-1)!, /-> 8$/);
+    await waitFor(() => m.live().length === 8, 'eight workers');
+    for (const w of m.live()) if (!m.status().workers.some((s) => s.pid === w.pid && s.state === 'ready')) w.ready();
+    await waitFor(() => m.status().workers.filter((w) => w.state === 'ready').length === 8, 'eight ready');
+    assert.deepEqual(generations(m), ['1:serving:8']);
+  });
+
   it('a worker that dies while it drains is not a crash and is not replaced', async () => {
     const m = await started({ behaviour: { exitOnTerm: false } });
     m.signal('SIGHUP');
