@@ -91,6 +91,34 @@ describe('an app that fails to load', () => {
     );
   });
 
+  it('a type imported without `import type` by a TypeScript app: its place and a hint', async () => {
+    const d = project({
+      'package.json': '{ "type": "module" }\n',
+      'types.ts': 'export interface Opts { greeting: string }\nexport const greeting = "hi";\n',
+      'app.ts': [
+        "import { Opts, greeting } from './types.ts';",
+        'const opts: Opts = { greeting };',
+        'export default (_req: unknown, res: { end(text: string): void }): void => res.end(opts.greeting);',
+      ].join('\n'),
+    });
+    const out = verdict(await failedStart('app.ts', d));
+    assert.match(out[0]!, /does not provide an export named 'Opts'$/);
+    assert.deepEqual(out.slice(1, 4), ['app.ts:1:10', "import { Opts, greeting } from './types.ts';", '         ^^^^']);
+    assert.match(out[4]!, /^hint: if 'Opts' is a type .*'import type \{ Opts \}'/);
+  });
+
+  it('a plain TypeScript syntax error: file:line:column and a caret, no type-stripping hint', async () => {
+    const d = project({
+      'package.json': '{ "type": "module" }\n',
+      'app.ts':
+        'function handler(_req: unknown, res: { end(): void }): void {\n  if (res) {\n    res.end();\n}\n\nexport default handler;\n',
+    });
+    const out = verdict(await failedStart('app.ts', d));
+    assert.match(out[0]!, /^tsgund: app 'app.ts' failed to load: SyntaxError \[ERR_INVALID_TYPESCRIPT_SYNTAX\]: /);
+    assert.doesNotMatch(out.join('\n'), /enums, namespaces/);
+    assert.deepEqual(out.slice(1, 4), ['app.ts:6:1', 'export default handler;', '^^^^^^']);
+  });
+
   it('a missing export: the exports it has, and how to name one', async () => {
     const d = project({ 'app.mjs': 'export const api = (_req, res) => res.end();\nexport const version = 1;\n' });
     assert.deepEqual(verdict(await failedStart('app.mjs:handler', d)).slice(0, 2), [
