@@ -15,6 +15,7 @@ import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
 import { takeConnection } from './sticky-connection.js';
 import { appSignalEmitter } from './kill-signal.js';
+import { muteEsmLoadWarning } from './esm-load-warning.js';
 
 // the app's own OpenTelemetry setup finds this worker's identity (a module of workerNodeOptions found it already)
 applyInstanceId();
@@ -30,6 +31,7 @@ const sockets = new SocketArrival();
 process.title = `${settings.name}: worker [${settings.app}]`;
 // before any app code, so that none of its output escapes
 if (settings.captureOutput) captureOutput(log);
+muteEsmLoadWarning();
 const appDir = process.cwd();
 
 /** Features that only some configurations use are imported on their first message, in order. */
