@@ -23,6 +23,9 @@ export type LoadedApp =
   | { kind: 'server'; server: Server; close: Close | null }
   | { kind: 'none'; close: null };
 
+/** Where loading is: importing the module (its top-level code), or calling what it exports. */
+export type LoadStage = 'import' | 'factory';
+
 export class AppLoadError extends UserError {
   constructor(message: string) {
     super(message, EXIT.appLoad);
@@ -118,7 +121,7 @@ function missingExport(spec: string, module: string, exportName: string, mod: An
 export async function loadApp(
   spec: string,
   cwd: string,
-  { withStack = false } = {},
+  { withStack = false, stage = { now: 'import' as LoadStage } } = {},
 ): Promise<LoadedApp & { exported: unknown }> {
   const { module, exportName } = parseAppSpec(spec);
   const url = resolveModule(module, cwd);
@@ -136,6 +139,7 @@ export async function loadApp(
     value = (mod.default as AnyRecord)[exportName];
   }
   if (value === undefined && exportName) throw new AppLoadError(missingExport(spec, module, exportName, mod));
+  stage.now = 'factory';
   try {
     return { ...(await toServable(value, spec)), exported: value };
   } catch (err) {

@@ -1,5 +1,6 @@
 import type net from 'node:net';
-import { AS_ALLOWED, AppLoadError, describeValue, loadApp } from './app-loader.js';
+import { AS_ALLOWED, AppLoadError, type LoadStage, describeValue, loadApp } from './app-loader.js';
+import { unlessStalled } from './stall-watch.js';
 import { awaitAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen } from './binds.js';
 import { type ListenTarget, interceptListen } from './listen-hook.js';
@@ -115,9 +116,11 @@ function onAppListen(rt: WorkerRuntime, server: net.Server, target: ListenTarget
 /** Load the app and serve what it exports on the binds, or the server it listened itself. */
 async function serveApp(rt: WorkerRuntime): Promise<void> {
   const { settings } = rt;
+  const stage = { now: 'import' as LoadStage };
+  const loading = loadApp(settings.app!, process.cwd(), { withStack: settings.loglevel === 'debug', stage });
   const app = await beforeBootTimeout(
     rt,
-    loadApp(settings.app!, process.cwd(), { withStack: settings.loglevel === 'debug' }),
+    unlessStalled(loading, () => new AppLoadError(stalledMessage(settings.app!, stage.now))),
     `app '${settings.app}' did not finish loading within the boot timeout (${settings.bootTimeout} s)\n` +
       'hint: its top-level code or the factory it exports waits on something that never settles (a connection, a promise never resolved); make it resolve or fail, or raise bootTimeout',
   );
@@ -136,6 +139,10 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
   } else await awaitListen(rt, app.exported);
   await rt.serving;
 }
+
+/** An app whose loading can never finish: what awaits, and why nothing can settle it. */
+const stalledMessage = (app: string, stage: LoadStage): string =>
+  `app '${app}' cannot finish loading: ${stage === 'import' ? 'its top-level code awaits' : 'the factory it exports returned'} a promise that nothing left can settle (no timer, socket or request is pending)`;
 
 /** A module that exports nothing to serve may still call listen(), after connecting to a database, say. */
 async function awaitListen(rt: WorkerRuntime, exported: unknown): Promise<void> {
@@ -159,7 +166,8 @@ async function beforeBootTimeout<T>(rt: WorkerRuntime, promise: Promise<T>, mess
   const waitMs = Math.max(100, (rt.settings.bootTimeout - process.uptime()) * 1000 - 500);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppLoadError(message)), waitMs);
+    // unref'd: the channel to the master keeps the loop alive, except while unlessStalled listens for its end
+    timer = setTimeout(() => reject(new AppLoadError(message)), waitMs).unref();
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -130,10 +130,23 @@ describe('an app that fails to load', () => {
     ]);
   });
 
-  it('a factory that never resolves: the boot timeout, with a hint, before the master gives up', async () => {
+  it('a factory whose promise nothing can settle fails at once, naming the factory', async () => {
     const d = project({ 'app.mjs': 'export default async () => { await new Promise(() => {}); };\n' });
-    const out = verdict(await failedStart('app.mjs', d, ['--boot-timeout', '5']));
-    assert.equal(out[0], "tsgund: app 'app.mjs' did not finish loading within the boot timeout (5 s)");
+    const t0 = Date.now();
+    const out = verdict(await failedStart('app.mjs', d));
+    assert.equal(
+      out[0],
+      "tsgund: app 'app.mjs' cannot finish loading: the factory it exports returned a promise that nothing left can settle (no timer, socket or request is pending)",
+    );
+    assert.ok(Date.now() - t0 < 10_000, 'well before the 30 s boot timeout');
+  });
+
+  it('a factory that waits on a timer past the boot timeout: the timeout, with a hint', async () => {
+    const d = project({
+      'app.mjs': 'export default async () => { await new Promise((r) => setTimeout(r, 600_000)); };\n',
+    });
+    const out = verdict(await failedStart('app.mjs', d, ['--boot-timeout', '2']));
+    assert.equal(out[0], "tsgund: app 'app.mjs' did not finish loading within the boot timeout (2 s)");
     assert.match(out[1]!, /^hint: its top-level code or the factory it exports waits on something that never settles/);
   });
 
