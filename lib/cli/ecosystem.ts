@@ -336,6 +336,7 @@ export async function withEcosystem(
     app: eco.app,
     values: { ...fromFile, ...flags, ...(pairs.length ? { rawEnv: pairs } : {}) },
     defaults: validateLayer(eco.defaults, file, false),
+    ecosystem: resolve(cwd, file),
     // a HUP reads the app's entry again: edits to env, instances … reach the new generation
     refresh: () => withEcosystem(cli, file, cwd, only, false),
   };

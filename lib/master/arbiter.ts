@@ -236,7 +236,7 @@ export class Arbiter {
     const state = this.lifecycle.state.phase;
     const placementBlocked = this.lifecycle.sticky?.blocked() ?? null;
     return snapshot({
-      ...{ name, settings, cwd: this.opts.cwd, state },
+      ...{ name, settings, cwd: this.opts.cwd, ecosystem: this.opts.cli.ecosystem ?? null, state },
       ...{ current, candidate, pool, placementBlocked, outcomes },
     });
   }

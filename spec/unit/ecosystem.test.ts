@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fromEcosystem } from '../../lib/cli/ecosystem.js';
+import { droppedFrom } from '../../lib/cli/ecosystem-reload.js';
+import type { ListedMaster } from '../../lib/control/format.js';
+import type { StatusSnapshot } from '../../lib/protocol/status.js';
 
 const FILE = '/srv/app/ecosystem.config.js';
 const read = (app: Record<string, unknown>, envName: string | null = null) =>
@@ -31,5 +34,24 @@ describe('PM2 ecosystem translation', () => {
     assert.equal(eco.values.waitReady, true);
     assert.deepEqual(eco.warnings, []);
     assert.throws(() => read({ env: {} }, 'staging'), /--env staging: the app has no env_staging \(it has none\)/);
+  });
+
+  it('reload FILE names the masters started from that file whose app it no longer lists, and no others', () => {
+    const master = (name: string, ecosystem?: string): ListedMaster => ({
+      name,
+      status: { name, ...(ecosystem ? { ecosystem } : {}) } as StatusSnapshot,
+    });
+    const other = '/srv/other/ecosystem.config.js';
+    const masters = [
+      master('api', FILE),
+      master('queue', FILE),
+      master('queue.2', FILE),
+      master('mailer', other),
+      master('legacy'),
+      master('ws', FILE),
+    ];
+    assert.deepEqual(droppedFrom(FILE, ['api', 'ws'], masters), ['queue', 'queue.2']);
+    assert.deepEqual(droppedFrom(FILE, ['api', 'ws', 'queue'], masters), []);
+    assert.deepEqual(droppedFrom(other, [], masters), ['mailer']);
   });
 });
