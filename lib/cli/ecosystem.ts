@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadModuleFresh } from '../config/load-file.js';
@@ -7,6 +6,7 @@ import { validateLayer } from '../config/validate.js';
 import { ConfigError, oneLine } from '../errors.js';
 import { UntrustedFileError, assertRootOnly } from '../trust/file-trust.js';
 import { pm2Field } from './pm2-fields.js';
+import { usableCpus } from './usable-cpus.js';
 
 /** A PM2 ecosystem file by its name alone: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>
@@ -29,13 +29,13 @@ export interface Ecosystem {
 
 const MEMORY_UNITS: Record<string, number> = { K: 1 / 1024, M: 1, G: 1024 };
 
-/** PM2's instances (and `-i`): a number, 'max' or 0 for every CPU, -N for all CPUs but N. */
+/** PM2's instances (and `-i`): a number, 'max' or 0 for every usable CPU (usable-cpus.ts), -N for all but N. */
 export function cpuCount(instances: unknown, origin: string): number {
   if (instances === undefined) return 1;
-  if (instances === 'max' || instances === 0 || instances === '0') return availableParallelism();
+  if (instances === 'max' || instances === 0 || instances === '0') return usableCpus();
   const n = Number(instances);
   // PM2: -1 is all CPUs but one
-  if (n < 0 && Number.isInteger(n)) return Math.max(1, availableParallelism() + n);
+  if (n < 0 && Number.isInteger(n)) return Math.max(1, usableCpus() + n);
   if (Number.isInteger(n) && n > 0) return n;
   throw new ConfigError(`${origin}: instances is ${JSON.stringify(instances)}, expected a number, 'max' or -1`);
 }
