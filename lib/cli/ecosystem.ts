@@ -74,7 +74,9 @@ function envOf(app: AnyRecord, envName: string | null, origin: string): AnyRecor
  * bind when none is given. Under PM2 the app listened there on its own.
  */
 function bindOf(env: AnyRecord, origin: string): AnyRecord {
-  if (env.PORT === undefined) return {};
+  // no port, here or in tsgund's own environment: PM2 ran the script as a plain process
+  // (a queue consumer), so nothing is bound and the app is ready once loaded
+  if (env.PORT === undefined) return process.env.PORT ? {} : { bind: [] };
   const port = String(env.PORT).trim();
   if (!/^\d+$/.test(port) || Number(port) > 65535) {
     throw new ConfigError(`${origin}: env.PORT is ${JSON.stringify(env.PORT)}, expected an integer from 0 to 65535`);

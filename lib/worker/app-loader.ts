@@ -21,7 +21,7 @@ type Close = () => unknown;
 export type LoadedApp =
   | { kind: 'listener'; listener: RequestListener; close: Close | null }
   | { kind: 'server'; server: Server; close: Close | null }
-  | { kind: 'none'; close: null };
+  | { kind: 'none'; close: Close | null };
 
 /** Where loading is: importing the module (its top-level code), or calling what it exports. */
 export type LoadStage = 'import' | 'factory';
@@ -87,6 +87,8 @@ async function toServable(value: unknown, label: string, depth = 0): Promise<Loa
       const inner = await toServable(obj.app, label, depth + 1);
       return inner.kind === 'none' ? inner : { ...inner, close };
     }
+    // a background app's factory may return { close } alone: it serves nothing
+    if (close) return { kind: 'none', close };
   }
   return { kind: 'none', close: null };
 }

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { AS_ALLOWED, AppLoadError, type LoadStage, describeValue, loadApp } from './app-loader.js';
+import { AS_ALLOWED, AppLoadError, type LoadStage, type LoadedApp, describeValue, loadApp } from './app-loader.js';
 import { unlessStalled } from './stall-watch.js';
 import { awaitAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen } from './binds.js';
@@ -125,6 +125,7 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
       'hint: its top-level code or the factory it exports waits on something that never settles (a connection, a promise never resolved); make it resolve or fail, or raise bootTimeout',
   );
   rt.closeApp = app.close;
+  if (!rt.binds.length) return runInBackground(rt, app);
   if (app.kind === 'server') await rt.serveServer(app.server, null);
   else if (rt.served) rt.log.debug('the app called listen() itself; its export is not served a second time');
   else if (app.kind === 'listener') {
@@ -143,6 +144,18 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
 /** An app whose loading can never finish: what awaits, and why nothing can settle it. */
 const stalledMessage = (app: string, stage: LoadStage): string =>
   `app '${app}' cannot finish loading: ${stage === 'import' ? 'its top-level code awaits' : 'the factory it exports returned'} a promise that nothing left can settle (no timer, socket or request is pending)`;
+
+/**
+ * Nothing is bound: the app runs as a plain process (a queue consumer, say),
+ * as PM2 runs a script, and is ready once it has loaded. Something to serve
+ * is an error, as no request could ever reach it.
+ */
+function runInBackground(rt: WorkerRuntime, app: LoadedApp): void {
+  if (app.kind === 'none') return;
+  throw new AppLoadError(
+    `app '${rt.settings.app}' exports ${app.kind === 'server' ? 'a server' : 'a request handler'}, but nothing is bound (bind is empty, as for an ecosystem entry without a port): give it a bind (-b, or port or env.PORT in its ecosystem entry)`,
+  );
+}
 
 /** A module that exports nothing to serve may still call listen(), after connecting to a database, say. */
 async function awaitListen(rt: WorkerRuntime, exported: unknown): Promise<void> {

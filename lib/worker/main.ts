@@ -107,9 +107,11 @@ process.on('message', (msg: MasterToWorker | null, handle: unknown) => {
   if (typeof type !== 'string' || !Object.hasOwn(messageHandlers, type)) return;
   (messageHandlers[type] as (m: MasterToWorker, h: unknown) => void)(msg!, handle);
 });
-rt.send({ type: 'want-sockets' });
+// a background app (nothing bound) gets no sockets
+const arrived = spec.noBinds ? Promise.resolve({ handles: [], labels: [] }) : sockets.all;
+if (!spec.noBinds) rt.send({ type: 'want-sockets' });
 // before any app code: without an internal a guard needs, the worker does not boot (one line)
 Promise.resolve()
   .then(checkWorkerInternals)
-  .then(() => boot(rt, sockets.all, appSaidReady, installSignals))
+  .then(() => boot(rt, arrived, appSaidReady, installSignals))
   .catch((err: unknown) => rt.bootFailed(err));

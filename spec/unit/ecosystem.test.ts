@@ -14,8 +14,6 @@ describe('PM2 ecosystem translation', () => {
     assert.deepEqual(read({ env: { PORT: 3000 } }).defaults, { bind: ['0.0.0.0:3000'] });
     assert.deepEqual(read({ env: { PORT: '3000', HOST: '127.0.0.1' } }).defaults, { bind: ['127.0.0.1:3000'] });
     assert.deepEqual(read({ env: { PORT: 3000, HOST: '::1' } }).defaults, { bind: ['[::1]:3000'] });
-    assert.deepEqual(read({ env: { HOST: '127.0.0.1' } }).defaults, {});
-    assert.deepEqual(read({}).defaults, {});
   });
 
   it('a bad PORT or HOST is a one-line error naming the file and the field', () => {
@@ -34,6 +32,20 @@ describe('PM2 ecosystem translation', () => {
     assert.equal(eco.values.waitReady, true);
     assert.deepEqual(eco.warnings, []);
     assert.throws(() => read({ env: {} }, 'staging'), /--env staging: the app has no env_staging \(it has none\)/);
+  });
+
+  it('an entry without a port binds nothing (a background app), unless tsgund itself has $PORT', () => {
+    const saved = process.env.PORT;
+    try {
+      delete process.env.PORT;
+      assert.deepEqual(read({}).defaults, { bind: [] });
+      assert.deepEqual(read({ env: { HOST: '127.0.0.1' } }).defaults, { bind: [] }, 'HOST alone gives no port');
+      process.env.PORT = '5000';
+      assert.deepEqual(read({}).defaults, {}, "tsgund's own default bind, 0.0.0.0:$PORT");
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
   });
 
   it('reload FILE names the masters started from that file whose app it no longer lists, and no others', () => {
