@@ -88,7 +88,7 @@ async function toServable(value: unknown, label: string, depth = 0): Promise<Loa
       return inner.kind === 'none' ? inner : { ...inner, close };
     }
     // a background app's factory may return { close } alone: it serves nothing
-    if (close) return { kind: 'none', close };
+    if (close && depth > 0) return { kind: 'none', close };
   }
   return { kind: 'none', close: null };
 }
