@@ -145,8 +145,8 @@ describe('an app that fails to load', () => {
     const d = project({
       'app.mjs': 'export default async () => { await new Promise((r) => setTimeout(r, 600_000)); };\n',
     });
-    const out = verdict(await failedStart('app.mjs', d, ['--boot-timeout', '2']));
-    assert.equal(out[0], "tsgund: app 'app.mjs' did not finish loading within the boot timeout (2 s)");
+    const out = verdict(await failedStart('app.mjs', d, ['--boot-timeout', '5']));
+    assert.equal(out[0], "tsgund: app 'app.mjs' did not finish loading within the boot timeout (5 s)");
     assert.match(out[1]!, /^hint: its top-level code or the factory it exports waits on something that never settles/);
   });
 
