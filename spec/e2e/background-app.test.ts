@@ -26,7 +26,7 @@ describe('a background app (bind: [])', () => {
         'export default async () => {',
         '  const poll = setInterval(() => {}, 60_000);',
         "  console.log('consuming, PORT=' + process.env.PORT);",
-        '  return { close: async () => { clearInterval(poll); console.log(`closed ${process.pid}`); } };',
+        "  return { close: async () => { clearInterval(poll); console.log('closed ' + process.pid); } };",
         '};',
       ].join('\n'),
       { workers: 2 },

@@ -231,7 +231,7 @@ describe('config/k8s/deployment.yaml runs the image config/docker/app.Dockerfile
 
   it("its ports are the CMD's bind and the image's stats port; the probes ask the HEALTHCHECK's /healthz and /readyz there", () => {
     const bind = parseBind(
-      String((parseEnvArgs(cmd.map((a) => JSON.stringify(a)).join(' '))?.values.bind as string[])[0]),
+      String((parseEnvArgs(cmd.map((a) => JSON.stringify(a)).join(' '))?.values.bind as string[] | undefined)?.[0]),
     );
     const port = (name: string) => app.ports.find((p) => p.name === name)?.containerPort;
     assert.equal(port('http'), bind.kind === 'tcp' ? bind.port : -1);
