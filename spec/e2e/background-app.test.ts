@@ -43,6 +43,13 @@ describe('a background app (bind: [])', () => {
     assert.deepEqual(proc.lines.filter((l) => /^closed \d+$/.test(l)).sort(), workers.map((w) => `closed ${w}`).sort());
   });
 
+  it('-b none on the command line binds nothing, over a config file or $PORT', async () => {
+    const d = project('setInterval(() => {}, 60_000);\n', { bind: '127.0.0.1:8000' });
+    const p = run(['start', '-b', 'none', '--print-config'], { cwd: d, env: { PORT: '8123' } });
+    assert.equal((await p.exit).code, 0, p.output);
+    assert.deepEqual((JSON.parse(p.output) as { bind: string[] }).bind, []);
+  });
+
   it('a request handler, or a listen(), with nothing bound fails to boot with a line saying to bind', async () => {
     const handler = run(['start'], { cwd: project('export default (_req, res) => res.end();\n', {}) });
     assert.equal((await handler.exit).code, 4, handler.output);
