@@ -2,8 +2,11 @@
 #
 # Template: your app, with tsgund from npm as its process manager. Copy this
 # file to your project's root as `Dockerfile`, next to a package.json that has
-# tsgund in "dependencies" and a package-lock.json, and a .dockerignore with
-# at least `node_modules` and `.git`. Then:
+# tsgund in "dependencies" and its lockfile, and a .dockerignore with at least
+# `node_modules` and `.git`. The lockfile picks the package manager:
+# pnpm-lock.yaml pnpm, yarn.lock yarn (Yarn 2+ with `nodeLinker: node-modules`
+# in .yarnrc.yml), else npm (package-lock.json). pnpm and yarn come from
+# corepack, at the version package.json's "packageManager" names. Then:
 #
 #   docker build -t my-app .
 #   docker run --rm -p 8000:8000 -e WEB_CONCURRENCY=2 my-app
@@ -19,12 +22,29 @@ ARG NODE_VERSION=24
 # --- build: all dependencies, your build step if any, then only production ones ---
 FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci
+# no question before corepack downloads the package manager
+ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0
+# the lockfiles that are there (at least package.json matches)
+COPY package.json package-lock.json* npm-shrinkwrap.json* pnpm-lock.yaml* yarn.lock* .yarnrc.yml* ./
+# Node 25 and later no longer bundle corepack
+RUN set -eu; \
+  if [ -f pnpm-lock.yaml ] || [ -f yarn.lock ]; then \
+    command -v corepack >/dev/null || npm install --global corepack; \
+  fi; \
+  if [ -f pnpm-lock.yaml ]; then corepack pnpm install --frozen-lockfile; \
+  elif [ -f yarn.lock ]; then \
+    if corepack yarn --version | grep -q '^1\.'; then corepack yarn install --frozen-lockfile; \
+    else corepack yarn install --immutable; fi; \
+  else npm ci; fi
 COPY . .
-RUN npm run build --if-present \
- && npm prune --omit=dev \
- && npm cache clean --force
+RUN set -eu; \
+  npm run build --if-present; \
+  if [ -f pnpm-lock.yaml ]; then corepack pnpm prune --prod; \
+  elif [ -f yarn.lock ]; then \
+    if corepack yarn --version | grep -q '^1\.'; then corepack yarn install --frozen-lockfile --production; \
+    else corepack yarn workspaces focus --all --production; fi; \
+  else npm prune --omit=dev; fi; \
+  npm cache clean --force
 
 # --- runtime: slim, root-owned files, an unprivileged user ---
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

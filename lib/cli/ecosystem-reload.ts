@@ -4,6 +4,7 @@ import { existingRunDir, registeredSocket } from '../control/run-dir.js';
 import { EXIT, UserError } from '../errors.js';
 import { type ControlOptions, sendControl } from './control.js';
 import { appName, appsOf, exportsApps, isEcosystemFile, loadEcosystem, mayBeEcosystemFile } from './ecosystem.js';
+import type { ListedMaster } from '../control/format.js';
 import { listMasters } from './ls-command.js';
 import { startAll } from './multi-start.js';
 
@@ -11,6 +12,17 @@ import { startAll } from './multi-start.js';
 export async function namesEcosystemFile(word: string): Promise<boolean> {
   if (!existsSync(word)) return false;
   return isEcosystemFile(word) || (mayBeEcosystemFile(word) && (await exportsApps(resolve(word))));
+}
+
+/**
+ * The running masters started from the ecosystem file `path` whose app it no
+ * longer lists (a new master of a USR2 upgrade runs as NAME.2). Masters
+ * started otherwise, or from other files, are not the file's business.
+ */
+export function droppedFrom(path: string, names: string[], masters: ListedMaster[]): string[] {
+  return masters
+    .filter((m) => m.status.ecosystem === path && !names.includes(m.name.replace(/\.2$/, '')))
+    .map((m) => m.name);
 }
 
 /**
@@ -40,7 +52,7 @@ export async function reloadEcosystem(file: string, opts: ControlOptions): Promi
   }
   const missing = names.filter((n) => !running.includes(n));
   if (missing.length) codes.push(await startAll(file, missing, ['start', file, '--daemon']));
-  const others = (await listMasters()).map((m) => m.name).filter((n) => !names.includes(n.replace(/\.2$/, '')));
-  if (others.length) process.stdout.write(`not in ${origin}, left running: ${others.join(', ')}\n`);
+  const others = droppedFrom(resolve(file), names, await listMasters());
+  if (others.length) process.stdout.write(`no longer in ${origin}, left running: ${others.join(', ')}\n`);
   return codes.find((c) => c !== 0) ?? EXIT.ok;
 }

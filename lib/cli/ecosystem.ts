@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadModuleFresh } from '../config/load-file.js';
@@ -7,6 +6,7 @@ import { validateLayer } from '../config/validate.js';
 import { ConfigError, oneLine } from '../errors.js';
 import { UntrustedFileError, assertRootOnly } from '../trust/file-trust.js';
 import { pm2Field } from './pm2-fields.js';
+import { usableCpus } from './usable-cpus.js';
 
 /** A PM2 ecosystem file by its name alone: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>
@@ -29,13 +29,13 @@ export interface Ecosystem {
 
 const MEMORY_UNITS: Record<string, number> = { K: 1 / 1024, M: 1, G: 1024 };
 
-/** PM2's instances (and `-i`): a number, 'max' or 0 for every CPU, -N for all CPUs but N. */
+/** PM2's instances (and `-i`): a number, 'max' or 0 for every usable CPU (usable-cpus.ts), -N for all but N. */
 export function cpuCount(instances: unknown, origin: string): number {
   if (instances === undefined) return 1;
-  if (instances === 'max' || instances === 0 || instances === '0') return availableParallelism();
+  if (instances === 'max' || instances === 0 || instances === '0') return usableCpus();
   const n = Number(instances);
   // PM2: -1 is all CPUs but one
-  if (n < 0 && Number.isInteger(n)) return Math.max(1, availableParallelism() + n);
+  if (n < 0 && Number.isInteger(n)) return Math.max(1, usableCpus() + n);
   if (Number.isInteger(n) && n > 0) return n;
   throw new ConfigError(`${origin}: instances is ${JSON.stringify(instances)}, expected a number, 'max' or -1`);
 }
@@ -74,7 +74,9 @@ function envOf(app: AnyRecord, envName: string | null, origin: string): AnyRecor
  * bind when none is given. Under PM2 the app listened there on its own.
  */
 function bindOf(env: AnyRecord, origin: string): AnyRecord {
-  if (env.PORT === undefined) return {};
+  // no port, here or in tsgund's own environment: PM2 ran the script as a plain process
+  // (a queue consumer), so nothing is bound and the app is ready once loaded
+  if (env.PORT === undefined) return process.env.PORT ? {} : { bind: [] };
   const port = String(env.PORT).trim();
   if (!/^\d+$/.test(port) || Number(port) > 65535) {
     throw new ConfigError(`${origin}: env.PORT is ${JSON.stringify(env.PORT)}, expected an integer from 0 to 65535`);
@@ -336,6 +338,7 @@ export async function withEcosystem(
     app: eco.app,
     values: { ...fromFile, ...flags, ...(pairs.length ? { rawEnv: pairs } : {}) },
     defaults: validateLayer(eco.defaults, file, false),
+    ecosystem: resolve(cwd, file),
     // a HUP reads the app's entry again: edits to env, instances … reach the new generation
     refresh: () => withEcosystem(cli, file, cwd, only, false),
   };

@@ -13,7 +13,7 @@ import {
   type ControlCommand,
 } from './control.js';
 import { addSettingOptions, parseEnvArgs, settingValues, type StartFlags } from './args.js';
-import { availableParallelism } from 'node:os';
+import { usableCpus } from './usable-cpus.js';
 import { basename, resolve } from 'node:path';
 import type { CommandLine } from '../config/resolve.js';
 import {
@@ -57,11 +57,15 @@ interface EcosystemFlags {
   instances?: string;
 }
 
-/** `-i N` (PM2's instances) and `-w max`: the worker count `-w` takes. */
+/**
+ * `-i N` (PM2's instances) and `-w max` (usable-cpus.ts): the worker count `-w`
+ * takes; `-b none`: nothing bound (a background app).
+ */
 function pm2Counts(opts: Record<string, unknown> & EcosystemFlags): void {
   if (opts.instances !== undefined && opts.workers === undefined)
     opts.workers = cpuCount(opts.instances, 'command line: -i');
-  if (opts.workers === 'max') opts.workers = availableParallelism();
+  if (opts.workers === 'max') opts.workers = usableCpus();
+  if (Array.isArray(opts.bind) && opts.bind.length === 1 && opts.bind[0] === 'none') opts.bind = [];
 }
 
 /**

@@ -46,7 +46,10 @@ export const PM2_FIELDS: readonly Pm2Field[] = [
   mapped('log_type', '`logFormat`: `json` writes JSON lines'),
   warned('log_date_format', 'dropped: every line starts with the timestamp in `[YYYY-MM-DD HH:MM:SS +ZZZZ]` form'),
   mapped('time', 'nothing to do: every log line is timestamped'),
-  mapped('env', "`rawEnv`: the workers' environment; `PORT` and `HOST` also give the default `bind`"),
+  mapped(
+    'env',
+    "`rawEnv`: the workers' environment; `PORT` and `HOST` also give the default `bind` (with no port, nothing is bound: a background app, ready once loaded)",
+  ),
   mapped('^env_\\S*$', '`env_NAME` over `env` with `--env NAME`, as PM2 does'),
   mapped('max_memory_restart', '`maxMemory` (300M, 1G …): a worker above it is replaced gracefully'),
   mapped('pid_file', '`pidfile`'),

@@ -14,6 +14,8 @@ export interface CommandLine {
   values: Record<string, unknown>;
   /** Settings that stand in for the defaults (a PM2 ecosystem file's PORT): the config file wins over them. */
   defaults?: Record<string, unknown>;
+  /** The PM2 ecosystem file the app entry comes from (absolute): `status` shows it, `reload FILE` goes by it. */
+  ecosystem?: string;
   /** Read again on every HUP (a PM2 ecosystem file's app entry), before the config file. */
   refresh?: () => Promise<CommandLine>;
 }

@@ -63,7 +63,7 @@ const TABLE = [
     short: 'b',
     help: 'address to listen on: HOST:PORT, [IPv6]:PORT, HOST (port 8000), unix:PATH or fd://N (repeatable)',
     env: 'PORT',
-    doc: "`:PORT` means every IPv4 address. A `unix:PATH` bind belongs to the master's user, with `unixSocketMode` and `unixSocketGroup`, in a directory no other user can write to (see [Unix socket binds](configuration.md#unix-socket-binds)). Sockets passed by systemd socket activation replace it, for good.",
+    doc: "`:PORT` means every IPv4 address. An empty list (`bind: []`, or `-b none`) binds nothing: the app runs in the background, each worker ready once it has loaded (see [Apps](apps.md#what-an-app-may-be)). A `unix:PATH` bind belongs to the master's user, with `unixSocketMode` and `unixSocketGroup`, in a directory no other user can write to (see [Unix socket binds](configuration.md#unix-socket-binds)). Sockets passed by systemd socket activation replace it, for good.",
     default: defaultBind,
     defaultText: '0.0.0.0:$PORT if PORT is set, else 127.0.0.1:8000',
   },

@@ -161,6 +161,28 @@ export function validateLayer(raw: Record<string, unknown>, origin: string, asFl
   return out;
 }
 
+/** Sticky placement needs TCP binds (by X-Forwarded-For: accepted in the master, on one socket per bind). */
+function checkStickyBinds(settings: Settings): void {
+  if (settings.sticky === 'none') return;
+  if (!settings.bind.length) {
+    throw new ConfigError(
+      `setting 'sticky' is ${show(settings.sticky)}, but nothing is bound (bind is empty): a background app has no connections to place; turn sticky off or give a bind`,
+    );
+  }
+  if (settings.sticky !== 'forwarded') return;
+  if (settings.reusePort) {
+    throw new ConfigError(
+      `setting 'sticky' is ${show(settings.sticky)} and 'reusePort' is true: placement by X-Forwarded-For accepts in the master on one socket per bind; turn one of them off`,
+    );
+  }
+  const unix = settings.bind.find((b) => parseBind(b).kind === 'unix');
+  if (unix) {
+    throw new ConfigError(
+      `setting 'sticky' is ${show(settings.sticky)}, but bind ${show(unix)} is a unix socket, whose clients have no address to place them by; use TCP binds`,
+    );
+  }
+}
+
 /** Checks that need the merged settings or look inside a value. */
 export function validateMerged(settings: Settings): void {
   for (const address of settings.bind) parseBind(address);
@@ -187,19 +209,7 @@ export function validateMerged(settings: Settings): void {
     if (!statSync(dir).isDirectory()) throw new ConfigError(`setting 'chdir': ${show(dir)} is not a directory`);
   }
   checkWorkerModules(workerExecArgv(settings.workerNodeOptions), settings.chdir ?? process.cwd());
-  if (settings.sticky === 'forwarded') {
-    if (settings.reusePort) {
-      throw new ConfigError(
-        `setting 'sticky' is ${show(settings.sticky)} and 'reusePort' is true: placement by X-Forwarded-For accepts in the master on one socket per bind; turn one of them off`,
-      );
-    }
-    const unix = settings.bind.find((b) => parseBind(b).kind === 'unix');
-    if (unix) {
-      throw new ConfigError(
-        `setting 'sticky' is ${show(settings.sticky)}, but bind ${show(unix)} is a unix socket, whose clients have no address to place them by; use TCP binds`,
-      );
-    }
-  }
+  checkStickyBinds(settings);
   if (settings.http2 && !settings.certfile && settings.sticky === 'forwarded') {
     throw new ConfigError(
       `setting 'sticky' is ${show(settings.sticky)} with 'http2' on and no certfile: placement by X-Forwarded-For reads it from the first bytes, which cleartext HTTP/2 sends HPACK-compressed; use sticky 'ip', turn one of them off, or serve TLS`,

@@ -188,6 +188,7 @@ export class Arbiter {
     const first = await this.lifecycle.bindFirst(this.opts.resolved, this.startHooks);
     await this.services.claimPidfile(settings);
     for (const l of first.listeners) this.log.info(`Listening at: ${this.lifecycle.url(l)} (${process.pid})`);
+    if (!first.listeners.length) this.log.info('Nothing to bind: the app runs in the background, ready once loaded');
     if (settings.sticky === 'ip') this.placeByKernel(first);
     if (settings.sticky === 'forwarded') await this.lifecycle.startSticky(first);
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
@@ -236,7 +237,7 @@ export class Arbiter {
     const state = this.lifecycle.state.phase;
     const placementBlocked = this.lifecycle.sticky?.blocked() ?? null;
     return snapshot({
-      ...{ name, settings, cwd: this.opts.cwd, state },
+      ...{ name, settings, cwd: this.opts.cwd, ecosystem: this.opts.cli.ecosystem ?? null, state },
       ...{ current, candidate, pool, placementBlocked, outcomes },
     });
   }

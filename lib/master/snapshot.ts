@@ -35,6 +35,8 @@ export interface MasterView {
   name: string;
   settings: Settings;
   cwd: string;
+  /** The ecosystem file the app entry comes from, or null. */
+  ecosystem: string | null;
   state: StatusSnapshot['state'];
   current: Generation | null;
   candidate: Generation | null;
@@ -64,6 +66,7 @@ export function snapshot(m: MasterView): StatusSnapshot {
     name: m.name,
     pid: process.pid,
     app: settings.app ?? '',
+    ...(m.ecosystem ? { ecosystem: m.ecosystem } : {}),
     generation: m.current?.number ?? 0,
     targetWorkers: m.current?.target ?? m.candidate?.target ?? settings.workers,
     state: m.state,

@@ -24,6 +24,8 @@ export interface WorkerSpec {
   sticky?: boolean;
   /** stackOnTimeout: the pipe a stuck worker's stack goes to the master through (HANG_REPORT_FD). */
   hangReports?: boolean;
+  /** Nothing is bound (`bind: []`): no sockets come, and the app is ready once it has loaded (a background app). */
+  noBinds?: boolean;
 }
 
 /** The fds a worker writes its logs to: 1 or 2 for its own stdout or stderr (accesslog null: none). */

@@ -48,6 +48,8 @@ export interface StatusSnapshot {
   name: string;
   pid: number;
   app: string;
+  /** The PM2 ecosystem file (absolute path) the master's app entry comes from; absent for other masters. */
+  ecosystem?: string;
   generation: number;
   targetWorkers: number;
   state: 'starting' | 'running' | 'paused' | 'reloading' | 'stopping';

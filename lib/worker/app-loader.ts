@@ -21,7 +21,10 @@ type Close = () => unknown;
 export type LoadedApp =
   | { kind: 'listener'; listener: RequestListener; close: Close | null }
   | { kind: 'server'; server: Server; close: Close | null }
-  | { kind: 'none'; close: null };
+  | { kind: 'none'; close: Close | null };
+
+/** Where loading is: importing the module (its top-level code), or calling what it exports. */
+export type LoadStage = 'import' | 'factory';
 
 export class AppLoadError extends UserError {
   constructor(message: string) {
@@ -84,6 +87,8 @@ async function toServable(value: unknown, label: string, depth = 0): Promise<Loa
       const inner = await toServable(obj.app, label, depth + 1);
       return inner.kind === 'none' ? inner : { ...inner, close };
     }
+    // a background app's factory may return { close } alone: it serves nothing
+    if (close && depth > 0) return { kind: 'none', close };
   }
   return { kind: 'none', close: null };
 }
@@ -118,7 +123,7 @@ function missingExport(spec: string, module: string, exportName: string, mod: An
 export async function loadApp(
   spec: string,
   cwd: string,
-  { withStack = false } = {},
+  { withStack = false, stage = { now: 'import' as LoadStage } } = {},
 ): Promise<LoadedApp & { exported: unknown }> {
   const { module, exportName } = parseAppSpec(spec);
   const url = resolveModule(module, cwd);
@@ -136,6 +141,7 @@ export async function loadApp(
     value = (mod.default as AnyRecord)[exportName];
   }
   if (value === undefined && exportName) throw new AppLoadError(missingExport(spec, module, exportName, mod));
+  stage.now = 'factory';
   try {
     return { ...(await toServable(value, spec)), exported: value };
   } catch (err) {

@@ -38,6 +38,8 @@ export function refuseListen(target: ListenTarget, binds: Bind[]): string | null
     ('port' in target && binds.some((b) => b.port === target.port)) ||
     ('path' in target && binds.some((b) => b.path === target.path));
   if (match) return null;
+  if (!binds.length)
+    return `the app called listen() on ${describeTarget(target)}, but nothing is bound (bind is empty, as for an ecosystem entry without a port): give it a bind (-b, or port or env.PORT in its ecosystem entry)`;
   const port = appPort(binds);
   const hint = port === null ? 'listen on a unix bind path' : `listen on process.env.PORT (${port})`;
   return `the app called listen() on ${describeTarget(target)}, which is not one of tsgund's binds (${binds.map((b) => b.label).join(', ')}); ${hint} or change --bind`;

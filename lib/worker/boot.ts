@@ -1,5 +1,6 @@
 import type net from 'node:net';
-import { AS_ALLOWED, AppLoadError, describeValue, loadApp } from './app-loader.js';
+import { AS_ALLOWED, AppLoadError, type LoadStage, type LoadedApp, describeValue, loadApp } from './app-loader.js';
+import { unlessStalled } from './stall-watch.js';
 import { awaitAppReady } from './app-ready.js';
 import { appPort, describeBind, refuseListen } from './binds.js';
 import { type ListenTarget, interceptListen } from './listen-hook.js';
@@ -115,13 +116,16 @@ function onAppListen(rt: WorkerRuntime, server: net.Server, target: ListenTarget
 /** Load the app and serve what it exports on the binds, or the server it listened itself. */
 async function serveApp(rt: WorkerRuntime): Promise<void> {
   const { settings } = rt;
+  const stage = { now: 'import' as LoadStage };
+  const loading = loadApp(settings.app!, process.cwd(), { withStack: settings.loglevel === 'debug', stage });
   const app = await beforeBootTimeout(
     rt,
-    loadApp(settings.app!, process.cwd(), { withStack: settings.loglevel === 'debug' }),
+    unlessStalled(loading, () => new AppLoadError(stalledMessage(settings.app!, stage.now))),
     `app '${settings.app}' did not finish loading within the boot timeout (${settings.bootTimeout} s)\n` +
       'hint: its top-level code or the factory it exports waits on something that never settles (a connection, a promise never resolved); make it resolve or fail, or raise bootTimeout',
   );
   rt.closeApp = app.close;
+  if (!rt.binds.length) return runInBackground(rt, app);
   if (app.kind === 'server') await rt.serveServer(app.server, null);
   else if (rt.served) rt.log.debug('the app called listen() itself; its export is not served a second time');
   else if (app.kind === 'listener') {
@@ -135,6 +139,22 @@ async function serveApp(rt: WorkerRuntime): Promise<void> {
     await rt.serveServer(server, app.listener);
   } else await awaitListen(rt, app.exported);
   await rt.serving;
+}
+
+/** An app whose loading can never finish: what awaits, and why nothing can settle it. */
+const stalledMessage = (app: string, stage: LoadStage): string =>
+  `app '${app}' cannot finish loading: ${stage === 'import' ? 'its top-level code awaits' : 'the factory it exports returned'} a promise that nothing left can settle (no timer, socket or request is pending)`;
+
+/**
+ * Nothing is bound: the app runs as a plain process (a queue consumer, say),
+ * as PM2 runs a script, and is ready once it has loaded. Something to serve
+ * is an error, as no request could ever reach it.
+ */
+function runInBackground(rt: WorkerRuntime, app: LoadedApp): void {
+  if (app.kind === 'none') return;
+  throw new AppLoadError(
+    `app '${rt.settings.app}' exports ${app.kind === 'server' ? 'a server' : 'a request handler'}, but nothing is bound (bind is empty, as for an ecosystem entry without a port): give it a bind (-b, or port or env.PORT in its ecosystem entry)`,
+  );
 }
 
 /** A module that exports nothing to serve may still call listen(), after connecting to a database, say. */
@@ -159,7 +179,8 @@ async function beforeBootTimeout<T>(rt: WorkerRuntime, promise: Promise<T>, mess
   const waitMs = Math.max(100, (rt.settings.bootTimeout - process.uptime()) * 1000 - 500);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppLoadError(message)), waitMs);
+    // unref'd: the channel to the master keeps the loop alive, except while unlessStalled listens for its end
+    timer = setTimeout(() => reject(new AppLoadError(message)), waitMs).unref();
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

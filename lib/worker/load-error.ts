@@ -174,6 +174,20 @@ export function esmInCommonJsHint(err: unknown, file: string | null, cwd: string
   return `hint: ${shortPath(file, cwd)} uses import/export but loads as CommonJS (${why}): set "type": "module" in package.json, or rename it to ${esmExt}`;
 }
 
+const MISSING_EXPORT = /does not provide an export named '([^']+)'/;
+
+/**
+ * One line of advice for a type imported without `import type` by a TypeScript
+ * file: type stripping erases the interface or alias, so the module that
+ * declared it has no such export when Node links the importer.
+ */
+export function typeOnlyImportHint(err: unknown, importer: string | null): string | null {
+  if (!(err instanceof Error) || err.name !== 'SyntaxError' || !importer || !/\.[cm]?ts$/.test(importer)) return null;
+  const name = MISSING_EXPORT.exec(err.message)?.[1];
+  if (!name) return null;
+  return `hint: if '${name}' is a type (an interface or a type alias), type stripping erases its export: import it with 'import type { ${name} }' or 'import { type ${name} }'`;
+}
+
 /** A path relative to `cwd` when it lies below it. */
 export function shortPath(file: string, cwd: string): string {
   const rel = relative(cwd, file);
@@ -200,7 +214,8 @@ export function describeLoadFailure({ what, err, appUrl, cwd, withStack }: LoadF
   const found = locate(err, appUrl);
   const at = found && clipped(found);
   if (at) lines.push(`${shortPath(at.file, cwd)}:${at.line}:${at.column}`, at.source, at.caret);
-  const hint = esmInCommonJsHint(err, at?.file ?? (appUrl ? pathOf(appUrl) : null), cwd);
+  const file = at?.file ?? (appUrl ? pathOf(appUrl) : null);
+  const hint = esmInCommonJsHint(err, file, cwd) ?? typeOnlyImportHint(err, file);
   if (hint) lines.push(hint);
   if (withStack && err instanceof Error && err.stack) lines.push('stack:', ...stackFrames(err.stack));
   return lines.join('\n');

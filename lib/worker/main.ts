@@ -15,6 +15,7 @@ import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
 import { takeConnection } from './sticky-connection.js';
 import { appSignalEmitter } from './kill-signal.js';
+import { muteEsmLoadWarning } from './esm-load-warning.js';
 
 // the app's own OpenTelemetry setup finds this worker's identity (a module of workerNodeOptions found it already)
 applyInstanceId();
@@ -30,6 +31,7 @@ const sockets = new SocketArrival();
 process.title = `${settings.name}: worker [${settings.app}]`;
 // before any app code, so that none of its output escapes
 if (settings.captureOutput) captureOutput(log);
+muteEsmLoadWarning();
 const appDir = process.cwd();
 
 /** Features that only some configurations use are imported on their first message, in order. */
@@ -105,9 +107,11 @@ process.on('message', (msg: MasterToWorker | null, handle: unknown) => {
   if (typeof type !== 'string' || !Object.hasOwn(messageHandlers, type)) return;
   (messageHandlers[type] as (m: MasterToWorker, h: unknown) => void)(msg!, handle);
 });
-rt.send({ type: 'want-sockets' });
+// a background app (nothing bound) gets no sockets
+const arrived = spec.noBinds ? Promise.resolve({ handles: [], labels: [] }) : sockets.all;
+if (!spec.noBinds) rt.send({ type: 'want-sockets' });
 // before any app code: without an internal a guard needs, the worker does not boot (one line)
 Promise.resolve()
   .then(checkWorkerInternals)
-  .then(() => boot(rt, sockets.all, appSaidReady, installSignals))
+  .then(() => boot(rt, arrived, appSaidReady, installSignals))
   .catch((err: unknown) => rt.bootFailed(err));

@@ -79,16 +79,47 @@ describe('an app that fails to load', () => {
         'export default (_req: unknown, res: { end(text: string): void }): void => res.end(String(STATUS_CODES[200]));',
       ].join('\n'),
     });
-    const out = verdict(await failedStart('app.ts', d));
+    const lines = await failedStart('app.ts', d);
+    const out = verdict(lines);
     assert.equal(
       out[0],
       "tsgund: app 'app.ts' failed to load: SyntaxError: Cannot use import statement outside a module",
     );
+    // Node's own warning says the same, raw: the worker keeps it out
+    assert.doesNotMatch(lines.join('\n'), /Failed to load the ES module|To load an ES module/);
     assert.deepEqual(out.slice(1, 4), ['app.ts:1:1', "import { STATUS_CODES } from 'node:http';", '^^^^^^']);
     assert.equal(
       out[4],
       'hint: app.ts uses import/export but loads as CommonJS (package.json says "type": "commonjs"): set "type": "module" in package.json, or rename it to .mts',
     );
+  });
+
+  it('a type imported without `import type` by a TypeScript app: its place and a hint', async () => {
+    const d = project({
+      'package.json': '{ "type": "module" }\n',
+      'types.ts': 'export interface Opts { greeting: string }\nexport const greeting = "hi";\n',
+      'app.ts': [
+        "import { Opts, greeting } from './types.ts';",
+        'const opts: Opts = { greeting };',
+        'export default (_req: unknown, res: { end(text: string): void }): void => res.end(opts.greeting);',
+      ].join('\n'),
+    });
+    const out = verdict(await failedStart('app.ts', d));
+    assert.match(out[0]!, /does not provide an export named 'Opts'$/);
+    assert.deepEqual(out.slice(1, 4), ['app.ts:1:10', "import { Opts, greeting } from './types.ts';", '         ^^^^']);
+    assert.match(out[4]!, /^hint: if 'Opts' is a type .*'import type \{ Opts \}'/);
+  });
+
+  it('a plain TypeScript syntax error: file:line:column and a caret, no type-stripping hint', async () => {
+    const d = project({
+      'package.json': '{ "type": "module" }\n',
+      'app.ts':
+        'function handler(_req: unknown, res: { end(): void }): void {\n  if (res) {\n    res.end();\n}\n\nexport default handler;\n',
+    });
+    const out = verdict(await failedStart('app.ts', d));
+    assert.match(out[0]!, /^tsgund: app 'app.ts' failed to load: SyntaxError \[ERR_INVALID_TYPESCRIPT_SYNTAX\]: /);
+    assert.doesNotMatch(out.join('\n'), /enums, namespaces/);
+    assert.deepEqual(out.slice(1, 4), ['app.ts:6:1', 'export default handler;', '^^^^^^']);
   });
 
   it('a missing export: the exports it has, and how to name one', async () => {
@@ -99,8 +130,21 @@ describe('an app that fails to load', () => {
     ]);
   });
 
-  it('a factory that never resolves: the boot timeout, with a hint, before the master gives up', async () => {
+  it('a factory whose promise nothing can settle fails at once, naming the factory', async () => {
     const d = project({ 'app.mjs': 'export default async () => { await new Promise(() => {}); };\n' });
+    const t0 = Date.now();
+    const out = verdict(await failedStart('app.mjs', d));
+    assert.equal(
+      out[0],
+      "tsgund: app 'app.mjs' cannot finish loading: the factory it exports returned a promise that nothing left can settle (no timer, socket or request is pending)",
+    );
+    assert.ok(Date.now() - t0 < 10_000, 'well before the 30 s boot timeout');
+  });
+
+  it('a factory that waits on a timer past the boot timeout: the timeout, with a hint', async () => {
+    const d = project({
+      'app.mjs': 'export default async () => { await new Promise((r) => setTimeout(r, 600_000)); };\n',
+    });
     const out = verdict(await failedStart('app.mjs', d, ['--boot-timeout', '5']));
     assert.equal(out[0], "tsgund: app 'app.mjs' did not finish loading within the boot timeout (5 s)");
     assert.match(out[1]!, /^hint: its top-level code or the factory it exports waits on something that never settles/);

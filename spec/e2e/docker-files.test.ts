@@ -5,14 +5,16 @@
 // the HEALTHCHECK's own command run against it, healthy then not.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseEnvArgs } from '../../lib/cli/args.js';
 import { parseBind } from '../../lib/listeners/address.js';
-import { HELLO, ROOT, cleanup, freePort, run, waitFor } from '../support/harness.js';
+import { parse as parseYaml } from 'yaml';
+import { HELLO, ROOT, cleanup, freePort, run, tempDir, waitFor } from '../support/harness.js';
 
-after(() => cleanup());
+const dirs: string[] = [];
+after(() => cleanup(dirs));
 
 interface Instruction {
   op: string;
@@ -134,3 +136,111 @@ for (const file of ['config/docker/app.Dockerfile', 'config/docker/Dockerfile'])
     });
   });
 }
+
+/** A command that logs how it was called (`corepack yarn --version` answers $FAKE_YARN instead). */
+const FAKE = (name: string) =>
+  `#!/bin/sh\nif [ "$1 $2" = "yarn --version" ]; then echo "$FAKE_YARN"; exit 0; fi\necho "${name} $*" >> "$CALLS"\n`;
+
+describe("config/docker/app.Dockerfile's build stage installs with the lockfile's package manager", () => {
+  const all = instructions(readFileSync(join(ROOT, 'config/docker/app.Dockerfile'), 'utf8'));
+  const froms = all.filter((i) => i.op === 'FROM').map((f) => all.indexOf(f));
+  const build = all.slice(froms[0]! + 1, froms[1]);
+  const copied = build
+    .find((i) => i.op === 'COPY')!
+    .args.split(/\s+/)
+    .slice(0, -1);
+  const runs = build.filter((i) => i.op === 'RUN').map((i) => i.args);
+  const cases = [
+    { lock: 'package-lock.json', yarn: '', install: 'npm ci', prune: 'npm prune --omit=dev' },
+    {
+      lock: 'pnpm-lock.yaml',
+      yarn: '',
+      install: 'corepack pnpm install --frozen-lockfile',
+      prune: 'corepack pnpm prune --prod',
+    },
+    {
+      lock: 'yarn.lock',
+      yarn: '1.22.22',
+      install: 'corepack yarn install --frozen-lockfile',
+      prune: 'corepack yarn install --frozen-lockfile --production',
+    },
+    {
+      lock: 'yarn.lock',
+      yarn: '4.9.1',
+      install: 'corepack yarn install --immutable',
+      prune: 'corepack yarn workspaces focus --all --production',
+    },
+  ];
+  for (const c of cases)
+    it(`${c.lock}${c.yarn ? ` (yarn ${c.yarn})` : ''}: ${c.install}, the build, ${c.prune}`, () => {
+      const glob = (g: string) => new RegExp(`^${g.replace(/\./g, '\\.').replace(/\*/g, '.*')}$`);
+      assert.ok(
+        copied.some((g) => glob(g).test(c.lock)),
+        `the first COPY takes ${c.lock} (it copies ${copied.join(' ')})`,
+      );
+      // the stage's RUNs replayed by sh in a project with that lockfile, npm and corepack faked
+      const dir = tempDir();
+      dirs.push(dir);
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      for (const name of ['npm', 'corepack']) {
+        writeFileSync(join(bin, name), FAKE(name));
+        chmodSync(join(bin, name), 0o755);
+      }
+      writeFileSync(join(dir, 'package.json'), '{}');
+      writeFileSync(join(dir, c.lock), '');
+      const env = { PATH: `${bin}:/usr/bin:/bin`, CALLS: join(dir, 'calls'), FAKE_YARN: c.yarn };
+      for (const script of runs) {
+        const r = spawnSync('sh', ['-c', script], { cwd: dir, env, encoding: 'utf8' });
+        assert.equal(r.status, 0, `${script}\n${r.stderr}`);
+      }
+      assert.deepEqual(readFileSync(env.CALLS, 'utf8').trim().split('\n'), [
+        c.install,
+        'npm run build --if-present',
+        c.prune,
+        'npm cache clean --force',
+      ]);
+    });
+});
+
+describe('config/k8s/deployment.yaml runs the image config/docker/app.Dockerfile builds', () => {
+  const { stage, env } = finalStage(instructions(readFileSync(join(ROOT, 'config/docker/app.Dockerfile'), 'utf8')));
+  const text = readFileSync(join(ROOT, 'config/k8s/deployment.yaml'), 'utf8');
+  interface Container {
+    args: string[];
+    ports: { name: string; containerPort: number }[];
+    env?: { name: string }[];
+    startupProbe: { httpGet: { path: string; port: string } };
+    readinessProbe: { httpGet: { path: string; port: string } };
+    livenessProbe: { httpGet: { path: string; port: string } };
+  }
+  const dep = parseYaml(text) as { spec: { template: { spec: { containers: Container[] } } } };
+  const app = dep.spec.template.spec.containers[0]!;
+  const cmd = execForm(one(stage, 'CMD'), 'CMD');
+
+  it("its args are the image's CMD (the app and its flags), with the workers from the CPUs", () => {
+    assert.deepEqual(
+      app.args.filter((a) => !a.startsWith('--workers=')),
+      cmd,
+    );
+    assert.ok(app.args.includes('--workers=max'), 'workers: the CPU limit (the cgroup quota), else the cores');
+    assert.ok(!app.env?.some((e) => e.name === 'WEB_CONCURRENCY'), 'no WEB_CONCURRENCY for --workers to override');
+    const entry = execForm(one(stage, 'ENTRYPOINT'), 'ENTRYPOINT');
+    assert.ok(text.includes(JSON.stringify(entry).replaceAll(',', ', ')), 'the comment names the ENTRYPOINT');
+  });
+
+  it("its ports are the CMD's bind and the image's stats port; the probes ask the HEALTHCHECK's /healthz and /readyz there", () => {
+    const bind = parseBind(
+      String((parseEnvArgs(cmd.map((a) => JSON.stringify(a)).join(' '))?.values.bind as string[] | undefined)?.[0]),
+    );
+    const port = (name: string) => app.ports.find((p) => p.name === name)?.containerPort;
+    assert.equal(port('http'), bind.kind === 'tcp' ? bind.port : -1);
+    assert.equal(port('stats'), Number(env.get('TSGUND_STATS_PORT')));
+    const check = execForm(one(stage, 'HEALTHCHECK'), 'HEALTHCHECK').join(' ');
+    assert.match(check, /\/healthz/);
+    for (const probe of [app.startupProbe, app.livenessProbe]) assert.equal(probe.httpGet.path, '/healthz');
+    assert.equal(app.readinessProbe.httpGet.path, '/readyz');
+    for (const probe of [app.startupProbe, app.readinessProbe, app.livenessProbe])
+      assert.equal(probe.httpGet.port, 'stats');
+  });
+});

@@ -5,7 +5,7 @@
 // script, so neither npm nor pnpm has anything to warn about or refuse.
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -91,6 +91,17 @@ const canUnshare =
   process.getuid?.() === 0 &&
   spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' }).status === 0;
 
+/** Every `examples/…` path README.md and docs/*.md name (`examples/<name>` stands for each). */
+function referencedExamples(): string[] {
+  const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => join('docs', f))].filter((f) =>
+    f.endsWith('.md'),
+  );
+  const refs = new Set<string>();
+  for (const page of pages)
+    for (const m of readFileSync(join(ROOT, page), 'utf8').matchAll(/examples\/[\w.@/-]*[\w@-]/g)) refs.add(m[0]);
+  return [...refs];
+}
+
 describe('the packed tarball', () => {
   it('ships no tests and no source maps, and the reaper prebuilds', async () => {
     const { stdout } = await exec('tar', ['tzf', tarball]);
@@ -106,6 +117,14 @@ describe('the packed tarball', () => {
       'package/native/reaper/prebuilds/linux-arm64/tsgund-reaper.glibc.node',
     ])
       assert.ok(files.includes(f), f);
+    // the examples the README and docs point to are there, from where the package is installed
+    for (const ref of referencedExamples()) {
+      const path = `package/${ref.replace(/\.$/, '')}`;
+      assert.ok(
+        files.some((f) => f === path || f.startsWith(`${path}/`)),
+        `${ref} is referenced in the docs but not in the tarball`,
+      );
+    }
   });
 
   it('npm install with express: no install-script warning; `npx tsgund` serves; as PID 1 the prebuilt reaper loads; no compiler installed', async () => {

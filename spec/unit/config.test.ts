@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseEnvArgs, splitArgs } from '../../lib/cli/args.js';
 import { MAX_SECONDS, MAX_WORKERS } from '../../lib/config/settings.js';
-import { validateLayer } from '../../lib/config/validate.js';
+import { defaults } from '../../lib/config/resolve.js';
+import { validateLayer, validateMerged } from '../../lib/config/validate.js';
 import type { StatusSnapshot } from '../../lib/protocol/status.js';
 import { ConfigError } from '../../lib/errors.js';
 import { parseBind } from '../../lib/listeners/address.js';
@@ -54,6 +55,16 @@ describe('validation', () => {
       bind: ['127.0.0.1:1'],
       umask: 0o27,
       forwardedAllowIps: ['a', 'b'],
+    });
+  });
+});
+
+describe('nothing bound (a background app)', () => {
+  it('is valid, but not with sticky placement, which has no connections to place', () => {
+    validateMerged({ ...defaults(), app: 'worker.js', bind: [] });
+    assert.throws(() => validateMerged({ ...defaults(), app: 'worker.js', bind: [], sticky: 'ip' }), {
+      message:
+        'setting \'sticky\' is "ip", but nothing is bound (bind is empty): a background app has no connections to place; turn sticky off or give a bind',
     });
   });
 });

@@ -1,6 +1,7 @@
 // Every manifest under config/k8s/ is valid against the Kubernetes API schema
 // (kubernetes-models), and agrees with the tsgund settings its container runs
-// with, as tsgund itself resolves them from the container's args: ports,
+// with, as tsgund itself resolves them from the container's args and the
+// image's environment (config/docker/app.Dockerfile): ports,
 // probes, the shutdown budget.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -42,6 +43,15 @@ const tcpPort = (addr: string | undefined, setting: string): number => {
   return (a as { port: number }).port;
 };
 
+/** The image's TSGUND_CMD_ARGS (config/docker/app.Dockerfile), its ARGs' defaults filled in. */
+function imageCmdArgs(): string {
+  const text = readFileSync(join(ROOT, 'config/docker/app.Dockerfile'), 'utf8');
+  const args = new Map([...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+  const env = /^ENV TSGUND_CMD_ARGS="(.*)"$/m.exec(text)?.[1];
+  assert.ok(env, 'the image sets TSGUND_CMD_ARGS');
+  return env.replace(/\$\{(\w+)\}/g, (m, name: string) => args.get(name) ?? m);
+}
+
 describe('config/k8s', () => {
   it('has a Deployment and a Service', () => {
     assert.equal(ofKind('Deployment').length, 1);
@@ -65,9 +75,11 @@ describe('config/k8s', () => {
       // as tsgund resolves them (defaults included) from the args given to the image's `start`
       const cwd = tempDir();
       dirs.push(cwd);
-      const cli = parseEnvArgs((app.args ?? []).map((a) => JSON.stringify(a)).join(' '));
+      // -w max is a count the command line works out (usable-cpus.ts) before the settings see it
+      const args = (app.args ?? []).filter((a) => a !== '--workers=max');
+      const cli = parseEnvArgs(args.map((a) => JSON.stringify(a)).join(' '));
       assert.ok(cli, 'the container has args');
-      settings = (await resolveSettings(cli, null, cwd)).settings;
+      settings = (await resolveSettings(cli, parseEnvArgs(imageCmdArgs()), cwd)).settings;
     });
     after(() => cleanup(dirs));
 

@@ -10,7 +10,9 @@ import {
   frameLocation,
   headline,
   shortPath,
+  typeOnlyImportHint,
 } from '../../lib/worker/load-error.js';
+import { typeStrippingHint } from '../../lib/type-stripping.js';
 import { cleanup, tempDir } from '../support/harness.js';
 
 const dirs: string[] = [];
@@ -124,6 +126,34 @@ describe('where a load error points', () => {
       esmInCommonJsHint(new TypeError('Cannot use import statement outside a module'), join(d, 'app.js'), d),
       null,
     );
+  });
+
+  it("hints at 'import type' for a missing export imported by a TypeScript file only", () => {
+    const err = new SyntaxError("The requested module './types.ts' does not provide an export named 'Opts'");
+    assert.equal(
+      typeOnlyImportHint(err, '/srv/app/app.ts'),
+      "hint: if 'Opts' is a type (an interface or a type alias), type stripping erases its export: import it with 'import type { Opts }' or 'import { type Opts }'",
+    );
+    assert.match(typeOnlyImportHint(err, '/srv/app/app.mts')!, /import type \{ Opts \}/);
+    assert.match(typeOnlyImportHint(err, '/srv/app/app.cts')!, /import type \{ Opts \}/);
+    assert.equal(typeOnlyImportHint(err, '/srv/app/app.mjs'), null, 'a JavaScript importer has no types to strip');
+    assert.equal(typeOnlyImportHint(err, null), null);
+    assert.equal(typeOnlyImportHint(new SyntaxError("Unexpected token ';'"), '/srv/app/app.ts'), null);
+  });
+
+  it('gives the type-stripping hint for unsupported syntax only, not for a plain syntax error', () => {
+    const coded = (code: string, message: string) => Object.assign(new SyntaxError(message), { code });
+    const enumErr = coded('ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX', 'TypeScript enum is not supported in strip-only mode');
+    assert.match(typeStrippingHint(enumErr), /enums, namespaces and parameter properties/);
+    const older = coded('ERR_INVALID_TYPESCRIPT_SYNTAX', 'x TypeScript enum is not supported in strip-only mode');
+    assert.match(typeStrippingHint(older), /enums, namespaces/);
+    const brace = coded(
+      'ERR_INVALID_TYPESCRIPT_SYNTAX',
+      "'import', and 'export' cannot be used outside of module code",
+    );
+    assert.equal(typeStrippingHint(brace), '');
+    assert.equal(typeStrippingHint(new SyntaxError("Unexpected token ';'")), '');
+    assert.equal(typeStrippingHint(null), '');
   });
 
   it('shows paths below the working directory relative to it', () => {

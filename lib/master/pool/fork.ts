@@ -71,6 +71,7 @@ function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
     stats: ctx.stats(),
     sticky: ctx.sticky(),
     hangReports: settings.stackOnTimeout,
+    ...(gen.listeners.length ? {} : { noBinds: true }),
     logFds: ctx.logFiles.workerFds(settings, ctx.piped()),
   };
 }
