@@ -33,7 +33,6 @@ import { appArgument } from './dispatch.js';
 import { registerLogs } from './logs-command.js';
 import { registerLs } from './ls-command.js';
 import { registerStartup } from './startup-command.js';
-import { runStart } from './start.js';
 import { registerStatus } from './status-command.js';
 import { registerTop } from './top-command.js';
 
@@ -102,6 +101,8 @@ const start = (name: string, description: string, check: boolean) =>
       };
       if (app) cli = await ecosystemStart(cli, app, opts, check || opts.checkConfig === true);
       const envArgs = parseEnvArgs(process.env.TSGUND_CMD_ARGS);
+      // the master's code is loaded only by the commands that run one: a control command starts faster
+      const { runStart } = await import('./start.js');
       // exit explicitly: an upgraded master or a file watcher may still hold the loop
       process.exit(await runStart(cli, envArgs, { ...opts, checkConfig: check || opts.checkConfig }));
     });
