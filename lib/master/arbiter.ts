@@ -1,14 +1,13 @@
 import cluster from 'node:cluster';
 import { alignToGrid } from '../grid.js';
-import type { Readable } from 'node:stream';
 import { HookRunner } from '../config/hooks.js';
 import { requireApp, type CommandLine, type Resolved } from '../config/resolve.js';
 import type { Settings } from '../config/types.js';
 import type { StatusSnapshot } from '../protocol/status.js';
 import { handleSignal } from '../early-signals.js';
 import type { ErrorLog } from '../log/error-line.js';
-import { createErrorLog, type MasterErrorLog } from '../log/error-log.js';
-import { ErrorTransports } from './logs/error-transports.js';
+import type { MasterErrorLog } from '../log/error-log.js';
+import { MasterLogs } from './logs/master-logs.js';
 import { VERSION } from '../version.js';
 import { type Clock, monotonic } from '../clock.js';
 import { WORKER_MAIN } from './pool/fork.js';
@@ -16,10 +15,8 @@ import type { Generation } from './lifecycle/generation.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { Outcomes } from './lifecycle/outcomes.js';
 import { KernelPlacement } from './placement/kernel-placement.js';
-import { MasterLogFiles } from './logs/master-log-files.js';
 import { MasterServices } from './services/master-services.js';
 import type { Fork, ForkedProcess, Pool, Worker } from './pool/pool.js';
-import { workerIdentity } from './process/privileges.js';
 import { type MasterSignal, SignalQueue, STOP_SIGNALS } from './lifecycle/signal-queue.js';
 import { snapshot } from './snapshot.js';
 import { notifySystemd } from './process/systemd-notify.js';
@@ -64,11 +61,9 @@ export interface ArbiterOptions {
  * pool's (pool/pool.ts).
  */
 export class Arbiter {
+  /** The log files (opened as root, inherited by workers), the error log's transports, USR1: see logs/master-logs.ts. */
+  private readonly logs: MasterLogs;
   private readonly log: MasterErrorLog;
-  /** The error log's transports beside its file (a config's, syslog), and the workers' pipes to them. */
-  private readonly transports: ErrorTransports;
-  /** Opened here, as root, and inherited by workers: see log/master-log-files.ts. */
-  private readonly logFiles: MasterLogFiles;
   /** The hooks of the configuration the master started with (onStarting runs before any generation exists). */
   private readonly startHooks: HookRunner;
   /** The generations and every operation on them: the first boot, reload, pause, resize, stop. */
@@ -107,9 +102,8 @@ export class Arbiter {
     const { settings } = opts.resolved;
     this.host = { ...REAL_HOST, ...opts.host };
     // resolves -u/-g now: an unknown user fails the start, not the first fork
-    this.logFiles = new MasterLogFiles(settings, workerIdentity(settings) ?? undefined);
-    this.log = createErrorLog(settings, this.logFiles.errorFile);
-    this.transports = new ErrorTransports(this.log);
+    this.logs = new MasterLogs(settings);
+    this.log = this.logs.log;
     this.startHooks = HookRunner.from(opts.resolved.fileConfig, settings, this.log);
     this.upgrade = new Upgrade(this.log, opts.cwd, (seq, outcome) => this.outcomes.record('upgrade', seq, outcome));
     this.services = new MasterServices({
@@ -125,12 +119,10 @@ export class Arbiter {
       clock: this.host.clock,
       log: () => this.log,
       cwd: opts.cwd,
-      logFiles: this.logFiles,
+      logs: this.logs,
       placement: () => this.lifecycle.placement,
       stats: () => this.services.stats,
       sticky: () => this.lifecycle.sticky !== null,
-      piped: () => this.transports.piped,
-      forked: (h) => this.transports.attach(h.pid, h.worker.process.stdio[4] as Readable | null),
       targets: () => this.lifecycle.targets(),
       stopping: () => this.lifecycle.state.phase === 'stopping',
       appServesTls: (gen) => this.lifecycle.appServesTls(gen),
@@ -141,9 +133,9 @@ export class Arbiter {
       },
     });
     const { cli, envArgs, cwd } = opts;
-    const { log, logFiles, transports, pool } = this;
+    const { log, logs, pool } = this;
     const stats = () => this.services.stats;
-    this.lifecycle = new Lifecycle({ cli, envArgs, cwd, log, logFiles, transports, pool, stats });
+    this.lifecycle = new Lifecycle({ cli, envArgs, cwd, log, logs, pool, stats });
   }
 
   get errorLog(): ErrorLog {
@@ -179,7 +171,7 @@ export class Arbiter {
   async start(): Promise<void> {
     const { settings } = this;
     requireApp(settings);
-    await this.transports.configure(settings, this.opts.resolved.fileConfig);
+    await this.logs.open(settings, this.opts.resolved.fileConfig);
     if (settings.umask !== null) process.umask(settings.umask);
     for (const sig of this.signals.signals) this.host.onSignal(sig, () => this.enqueue(sig));
     process.title = `${this.name}: master [${settings.app}]`;
@@ -268,10 +260,8 @@ export class Arbiter {
   }
 
   private onUsr1(): void {
-    this.logFiles.reopen(this.log); // never throws: the workers get their USR1 whatever happens here
-    this.logFiles.handOver(this.log); // before the signal: the descriptors wait in each worker's socket
+    this.logs.reopen(); // never throws, and before the signal: the descriptors wait in each worker's socket
     for (const h of this.pool.list()) h.signal('SIGUSR1');
-    void this.transports.refresh();
     this.services.renewCerts();
   }
 
@@ -332,10 +322,10 @@ export class Arbiter {
   }
 
   private teardown(): Teardown {
-    const { log, transports, logFiles, pool, services, upgrade, tickTimer, descendants } = this;
+    const { logs, pool, services, upgrade, tickTimer, descendants } = this;
     const { placement, sticky } = this.lifecycle;
     return {
-      ...{ log, transports, logFiles, pool, services, upgrade, placement, sticky, tickTimer, descendants },
+      ...{ logs, pool, services, upgrade, placement, sticky, tickTimer, descendants },
       listeners: () => [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])],
       hooks: () => this.hooks,
       name: () => this.name,

@@ -87,6 +87,19 @@ test('the rooms of lib/master do not import the arbiter above them', () => {
   assert.deepEqual(upward, [], 'room modules that import the master module above them');
 });
 
+test('outside lib/master/logs, the master reaches its logs only through MasterLogs', () => {
+  const logs = join(LIB, 'master', 'logs');
+  const door = join(logs, 'master-logs.ts');
+  const around: string[] = [];
+  for (const file of sources(LIB)) {
+    if (dirname(file) === logs) continue;
+    for (const target of importsOf(file))
+      if (dirname(target) === logs && target !== door)
+        around.push(`${relative(LIB, file)} -> ${relative(LIB, target)}`);
+  }
+  assert.deepEqual(around, [], 'modules that go around MasterLogs to its parts');
+});
+
 test('the parser sees static, type-only and dynamic imports, and not spawn targets', () => {
   // a guard against a check that cannot fail: run the parser over a planted module
   const dir = mkdtempSync(join(tmpdir(), 'tsgund-layers-'));

@@ -7,7 +7,7 @@
 //
 // A HUP, top to bottom: reload() → reloadFrom(): load the candidate's
 // configuration and bind its sockets (loadCandidate), follow sticky
-// placement, onReload, the log transports and files; boot the candidate
+// placement, onReload, the logs (MasterLogs.apply); boot the candidate
 // beside the serving generation (bootBeside: all at once, or in batches by
 // rollOut, each batch's workers spawned by pool.manage()); then either take
 // over (the old generations drain) or abandon it (its workers drain, the
@@ -23,13 +23,12 @@ import type { Listener } from '../../listeners/handles.js';
 import { listenerUrl, protocolsOf } from '../../listeners/listener-url.js';
 import { bindAll } from '../../listeners/inherited.js';
 import type { MasterErrorLog } from '../../log/error-log.js';
-import type { ErrorTransports } from '../logs/error-transports.js';
-import type { MasterLogFiles } from '../logs/master-log-files.js';
+import type { MasterLogs } from '../logs/master-logs.js';
 import { SlotPlacement } from '../placement/slot-placement.js';
 import type { StickyPlacement } from '../placement/sticky-placement.js';
 import { followSticky, startSticky } from '../placement/sticky-follow.js';
 import type { Pool, Targets } from '../pool/pool.js';
-import { unixSocketAccess, workerIdentity } from '../process/privileges.js';
+import { unixSocketAccess } from '../process/privileges.js';
 import { notifySystemd } from '../process/systemd-notify.js';
 import type { MasterStats } from '../services/master-stats.js';
 import { firstGeneration, Generation, type GenerationState, initialState } from './generation.js';
@@ -44,9 +43,8 @@ export interface LifecycleDeps {
   envArgs: CommandLine | null;
   cwd: string;
   log: MasterErrorLog;
-  logFiles: MasterLogFiles;
-  /** The error log's transports: made afresh from a candidate's config (and kept if that fails). */
-  transports: ErrorTransports;
+  /** The log files and transports: a candidate's paths opened, its transports made (kept if that fails). */
+  logs: MasterLogs;
   pool: Pool;
   /** The statsBind listener's metrics, once the services started (null without statsBind). */
   stats(): MasterStats | null;
@@ -155,13 +153,12 @@ export class Lifecycle {
 
   /** Reload from `serving`: whether a candidate took over, and if not, why. */
   private async reloadFrom(serving: Generation, signal: AbortSignal): Promise<ReloadResult> {
-    const { log, logFiles, transports } = this.deps;
+    const { log, logs } = this.deps;
     const candidate = await this.loadOrLog(serving, signal);
     if (typeof candidate === 'string') return { ok: false, superseded: false, reason: candidate };
     await followSticky(this.stickyPlacement, this.stickyMode, candidate, log, true);
     await candidate.hooks.call('onReload');
-    await transports.reconfigure(candidate.settings, candidate.resolved.fileConfig);
-    logFiles.reopen(log);
+    await logs.apply(candidate.settings, candidate.resolved.fileConfig);
     try {
       const paused = this.phase.phase === 'reloading' && this.phase.resume === 'paused';
       await this.boot(candidate, () => this.bootBeside(candidate, serving, signal, paused));
@@ -173,9 +170,9 @@ export class Lifecycle {
 
   /** The candidate serves: the old generations drain, with any replacement they got meanwhile. */
   private takeOver(candidate: Generation, serving: Generation): string {
-    const { log, logFiles, pool } = this.deps;
+    const { log, logs, pool } = this.deps;
     this.dropListeners(serving.listeners, candidate.listeners);
-    logFiles.keepOnly(candidate.settings);
+    logs.keepOnly(candidate.settings);
     for (const gen of new Set(pool.list().map((h) => h.gen))) if (gen !== candidate) this.drain(gen);
     this.slotPlacement.forgetGuests(); // the old generation, guests included, stops accepting
     pool.manage();
@@ -192,7 +189,7 @@ export class Lifecycle {
     signal: AbortSignal,
     err: unknown,
   ): Promise<ReloadResult> {
-    const { log, logFiles } = this.deps;
+    const { log, logs } = this.deps;
     const superseded = signal.reason === 'SIGHUP';
     const outcome = `reload ${superseded ? 'abandoned' : 'failed'}`;
     const rollout = err instanceof RolloutFailure;
@@ -205,7 +202,7 @@ export class Lifecycle {
     if (!superseded) this.deps.stats()?.metrics.reload(false);
     // its workers drain (see drainOnFailure), its sockets and log files close
     this.dropListeners(candidate.listeners, serving.listeners);
-    logFiles.keepOnly(serving.settings);
+    logs.keepOnly(serving.settings);
     await followSticky(this.stickyPlacement, this.stickyMode, serving, log, false);
     return { ok: false, superseded, reason };
   }
@@ -224,7 +221,7 @@ export class Lifecycle {
 
   /** Load the candidate; throws (a one-line reason) if its configuration cannot be used. */
   private async loadCandidate(serving: Generation, signal: AbortSignal): Promise<Generation> {
-    const { cli, envArgs, cwd, log, logFiles, pool } = this.deps;
+    const { cli, envArgs, cwd, log, logs, pool } = this.deps;
     // a generation's number is above every one that still has workers
     const number = Math.max(serving.number, ...pool.list().map((h) => h.generation)) + 1;
     // a config module that never settles must not wedge the signal queue
@@ -234,7 +231,7 @@ export class Lifecycle {
     requireApp(next.settings);
     const changes = describeChanges(serving.settings, next.settings);
     if (changes) log.info(changes);
-    logFiles.adopt(next.settings, workerIdentity(next.settings) ?? undefined);
+    logs.adopt(next.settings);
     const access = unixSocketAccess(next.settings);
     const listeners = await bindAll(next.settings.bind, serving.listeners, process.env, false, access);
     for (const l of listeners)

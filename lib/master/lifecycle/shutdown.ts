@@ -1,9 +1,7 @@
 import type { HookRunner } from '../../config/hooks.js';
 import { unlinkUnixSocket, type Listener } from '../../listeners/handles.js';
-import type { MasterErrorLog } from '../../log/error-log.js';
-import type { ErrorTransports } from '../logs/error-transports.js';
+import type { MasterLogs } from '../logs/master-logs.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
-import type { MasterLogFiles } from '../logs/master-log-files.js';
 import type { Pool } from '../pool/pool.js';
 import type { MasterServices } from '../services/master-services.js';
 import type { StickyPlacement } from '../placement/sticky-placement.js';
@@ -13,9 +11,7 @@ import { QUICK_STOP_MS } from '../pool/worker-handle.js';
 
 /** What the master closes when it stops. Getters where the answer may change while the workers drain. */
 export interface Teardown {
-  log: MasterErrorLog;
-  transports: ErrorTransports;
-  logFiles: MasterLogFiles;
+  logs: MasterLogs;
   pool: Pool;
   services: MasterServices;
   upgrade: Upgrade;
@@ -44,9 +40,8 @@ export async function shutDown(t: Teardown, mode: 'graceful' | 'quick'): Promise
   await t.descendants?.stop(mode === 'quick' ? QUICK_STOP_MS : grace);
   await t.hooks().call('onExit');
   finalCleanup(t);
-  t.log.info(`Shutting down: ${t.name()} master (${process.pid})`);
-  await t.transports.drained();
-  await Promise.all([t.log.close(), t.logFiles.close()]);
+  t.logs.log.info(`Shutting down: ${t.name()} master (${process.pid})`);
+  await t.logs.close();
 }
 
 /** Stop the tick, the pool and the services, and remove the unix socket paths. */

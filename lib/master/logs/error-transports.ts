@@ -21,7 +21,8 @@ type Factory = () => Promise<Transport[]>;
  * and again on USR1 (so a File transport opens its path afresh after a
  * rotation) and on HUP (with the new config). While there are any, workers
  * write their entries to a pipe instead of the file, and the master logs them
- * here, through all transports, its file included.
+ * here, through all transports, its file included. A part of MasterLogs
+ * (master-logs.ts), which alone uses it.
  */
 export class ErrorTransports {
   private factory: Factory | null = null;

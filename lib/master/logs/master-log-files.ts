@@ -23,7 +23,8 @@ interface LogSettings {
 const dashOf = (key: Key): 1 | 2 => (key === 'errorlog' ? 2 : 1);
 
 /**
- * The log files, opened by the master for itself and for its workers.
+ * The log files, opened by the master for itself and for its workers: a
+ * part of MasterLogs (master-logs.ts), which alone uses it.
  *
  * The master runs as root and opens each file once, under the rules of
  * log/safe-open (no planted symlink followed, nothing chowned but a file it

@@ -10,8 +10,7 @@ import { RESOURCE_ENV, workerResourceEnv } from '../../protocol/otel-resource.js
 import { WORKER_ENV, type WorkerSpec } from '../../protocol/messages.js';
 import type { Generation } from '../lifecycle/generation.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
-import type { MasterLogFiles } from '../logs/master-log-files.js';
-import { WORKER_HANDOVER_FD } from '../../protocol/descriptors.js';
+import type { MasterLogs } from '../logs/master-logs.js';
 import { workerFork, workerIdentity } from '../process/privileges.js';
 import { withHangPipe } from '../intake/hang-reports.js';
 
@@ -20,14 +19,13 @@ export type ForkWorker = (gen: Generation, slot: number) => Promise<Worker | nul
 
 export interface ForkContext {
   cwd: string;
-  logFiles: MasterLogFiles;
+  /** The log files a worker inherits, its error-log pipe and its handover socket. */
+  logs: MasterLogs;
   placement(): SlotPlacement;
   /** The master serves statsBind: workers count requests. */
   stats(): boolean;
   /** The master accepts and hands connections over (sticky placement). */
   sticky(): boolean;
-  /** Workers write their error log to a pipe the master reads (error log transports). */
-  piped(): boolean;
   stopping(): boolean;
 }
 
@@ -72,7 +70,7 @@ function workerSpec(gen: Generation, ctx: ForkContext): WorkerSpec {
     sticky: ctx.sticky(),
     hangReports: settings.stackOnTimeout,
     ...(gen.listeners.length ? {} : { noBinds: true }),
-    logFds: ctx.logFiles.workerFds(settings, ctx.piped()),
+    logFds: ctx.logs.workerFds(settings),
   };
 }
 
@@ -92,14 +90,12 @@ export function clusterFork(ctx: ForkContext): ForkWorker {
       execArgv: execArgvOf(settings),
       cwd: settings.chdir ?? ctx.cwd,
       ...fork.ids,
-      stdio: settings.stackOnTimeout
-        ? withHangPipe(ctx.logFiles.stdioFor(settings, ctx.piped()))
-        : ctx.logFiles.stdioFor(settings, ctx.piped()),
+      stdio: settings.stackOnTimeout ? withHangPipe(ctx.logs.stdioFor(settings)) : ctx.logs.stdioFor(settings),
     });
     const worker = cluster.fork({ ...fork.env, [WORKER_ENV]: JSON.stringify(spec) });
     worker.on('error', () => {}); // a send to a worker that just died; its exit is handled
     if (worker.process.pid !== undefined) {
-      ctx.logFiles.attach(worker.process.stdio.at(WORKER_HANDOVER_FD), settings, ctx.piped());
+      ctx.logs.attach(worker.process.pid, worker.process.stdio, settings);
       return worker;
     }
     // The spawn failed (EAGAIN under RLIMIT_NPROC, ENOMEM): Node reports it

@@ -9,7 +9,7 @@ import type { CheckedMessage } from '../../protocol/worker-message-schemas.js';
 import type { Clock } from '../../clock.js';
 import { clusterFork } from './fork.js';
 import type { SlotPlacement } from '../placement/slot-placement.js';
-import type { MasterLogFiles } from '../logs/master-log-files.js';
+import type { MasterLogs } from '../logs/master-logs.js';
 import type { MasterStats } from '../services/master-stats.js';
 import { MessageIntake } from '../intake/message-intake.js';
 import { Relay, type RelayPeer } from '../intake/relay.js';
@@ -42,13 +42,10 @@ export interface PoolWiring extends Omit<WorkerEventContext, 'pool'> {
   /** The monotonic clock the pool, its handles and the intake keep time with. */
   clock: Clock;
   cwd: string;
-  logFiles: MasterLogFiles;
+  logs: MasterLogs;
   targets(): Targets;
   stopping(): boolean;
   sticky(): boolean;
-  piped(): boolean;
-  /** A worker was forked: read its error-log pipe. */
-  forked(h: Worker): void;
   /** A worker exited: re-place the reusePort guests and its sticky connections. */
   exited(h: Worker): void;
 }
@@ -91,7 +88,6 @@ export function wirePool(ctx: PoolWiring): Pool {
     stopping,
     restart: (cause) => stats()?.metrics.restart(cause),
     forked: (h) => {
-      ctx.forked(h);
       intake.attach(h);
       readHangPipe(h.worker.process.stdio?.at(HANG_REPORT_FD) as Readable | null | undefined, (raw) =>
         intake.receiveBeside(h, raw),
