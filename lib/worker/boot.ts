@@ -16,32 +16,20 @@ const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /**
  * The features a worker's settings use, each imported only then: the access
- * log, the config file's hooks (its loader costs about 4 MiB), the request
- * counters for statsBind. A worker imports what it needs, no more.
+ * log (opened by its WorkerLogs), the config file's hooks (its loader costs
+ * about 4 MiB), the request counters for statsBind. A worker imports what it
+ * needs, no more.
  */
 export async function loadFeatures(rt: WorkerRuntime): Promise<Features> {
   const { settings, spec } = rt;
-  const { logFds } = spec;
-  const accessLog =
-    settings.accesslog && logFds.accesslog !== null
-      ? import('../log/access-log.js').then(({ createAccessLog }) =>
-          createAccessLog(
-            {
-              accesslog: settings.accesslog!,
-              accessLogFormat: settings.accessLogFormat,
-              accessLogBuffered: settings.accessLogBuffered,
-            },
-            logFds.accesslog!,
-          ),
-        )
-      : null;
+  const accessLog = rt.logs.openAccess();
   const hooks = spec.configPath
     ? import('../config/hooks.js').then(({ loadWorkerHooks }) => loadWorkerHooks(spec.configPath!, settings, rt.log))
     : null;
   const metrics = spec.stats ? import('../protocol/request-metrics.js') : null;
   const m = await metrics;
+  await accessLog;
   return {
-    accessLog: await accessLog,
     hooks: await hooks,
     requestMetrics: m ? new m.RequestMetrics() : null,
     clientClosed: m?.CLIENT_CLOSED ?? 0,

@@ -5,11 +5,9 @@ import { handleSignal } from '../early-signals.js';
 import { checkWorkerInternals } from '../internals/node-internals.js';
 import { applyInstanceId } from '../protocol/otel-resource.js';
 import type { NativeHandle } from '../listeners/handles.js';
-import { createWorkerErrorLog } from '../log/error-pipe.js';
 import { interceptAppReady } from './app-ready.js';
 import { boot } from './boot.js';
-import { reopenLogs } from './reopen-logs.js';
-import { captureOutput } from './capture-output.js';
+import { WorkerLogs } from './worker-logs.js';
 import { type MasterToWorker, WORKER_ENV, type WorkerSpec } from '../protocol/messages.js';
 import { WorkerRuntime } from './runtime.js';
 import { SocketArrival } from './sockets.js';
@@ -22,15 +20,16 @@ applyInstanceId();
 const spec = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSpec;
 const { settings, logFds } = spec;
 // The master opened the log files (this process may not be allowed to) and passed their descriptors.
-const log = createWorkerErrorLog(settings, logFds.errorlog, logFds.errorlogPipe === true);
+const logs = new WorkerLogs(settings, logFds);
+const log = logs.error;
 // before any app code: the app's process.send('ready') never reaches the master as a message
 const { toMaster, said: appSaidReady } = interceptAppReady();
-const rt = new WorkerRuntime(spec, log, toMaster);
+const rt = new WorkerRuntime(spec, logs, toMaster);
 const sockets = new SocketArrival();
 
 process.title = `${settings.name}: worker [${settings.app}]`;
 // before any app code, so that none of its output escapes
-if (settings.captureOutput) captureOutput(log);
+logs.captureOutput();
 muteEsmLoadWarning();
 const appDir = process.cwd();
 
@@ -79,7 +78,7 @@ const signalHandlers: Record<WorkerSignal, { run(): void; only?: () => boolean }
   SIGUSR1: {
     run: () => {
       log.info('reopening log files');
-      const failed = reopenLogs({ errorlog: log, accesslog: rt.features.accessLog }, logFds.handover);
+      const failed = logs.reopen();
       // still on the old files, which logrotate may compress or delete: a replacement gets the fresh ones at fork
       if (failed) rt.retire(`cannot reopen log file: ${failed}`);
     },
@@ -92,7 +91,7 @@ function installSignals(): void {
   const appSignal = appSignalEmitter(rt.settings.killSignal);
   (process as NodeJS.EventEmitter).on('tsgund:drain', appSignal);
   // a USR1 that came while the logs were being set up was ignored: take the files the master handed over for it
-  reopenLogs({ errorlog: log, accesslog: rt.features.accessLog }, logFds.handover, { handedOnly: true });
+  logs.takeWaiting();
 }
 
 function lazy<T>(load: () => Promise<T>): () => Promise<T> {

@@ -3,7 +3,6 @@ import type net from 'node:net';
 import type { HookRunner } from '../config/hooks.js';
 import { EXIT, UserError, oneLine } from '../errors.js';
 import { monotonicMs } from '../grid.js';
-import type { AccessLog } from '../log/access-log.js';
 import type { ErrorLog } from '../log/error-line.js';
 import type { RequestMetrics } from '../protocol/request-metrics.js';
 import { AppLoadError, type RequestListener } from './app-loader.js';
@@ -17,6 +16,7 @@ import type { WorkerSpec, WorkerToMaster } from '../protocol/messages.js';
 import { HANG_REPORT_FD } from '../protocol/descriptors.js';
 import { type Phase, canEnter } from './phase.js';
 import { TlsContext } from './tls-context.js';
+import type { WorkerLogs } from './worker-logs.js';
 import { acceptorsFor, checkTimeoutsOften, listenAll, refuseOverLimits, serveFromMaster } from './serve.js';
 
 /** process.send as the app-ready interception keeps it (see app-ready.ts). */
@@ -35,7 +35,6 @@ const processHost: WorkerHost = {
 
 /** What the worker loads only when its settings use it (see boot.ts). */
 export interface Features {
-  accessLog: AccessLog | null;
   hooks: HookRunner | null;
   requestMetrics: RequestMetrics | null;
   /** The status a response closed before it finished is counted as (from request-metrics.ts, loaded with it). */
@@ -49,7 +48,7 @@ export interface Features {
  */
 export class WorkerRuntime {
   private current: Phase = 'booting';
-  features: Features = { accessLog: null, hooks: null, requestMetrics: null, clientClosed: 0 };
+  features: Features = { hooks: null, requestMetrics: null, clientClosed: 0 };
   /** The hooks, only when preRequest or postRequest is set: one null check per request otherwise. */
   private requestHooks: HookRunner | null = null;
   binds: Bind[] = [];
@@ -66,6 +65,7 @@ export class WorkerRuntime {
   private onListenCalled: () => void = () => {};
   /** Resolves once the app has a server served (its own listen() or tsgund's). */
   readonly listenCalled = new Promise<void>((resolve) => (this.onListenCalled = resolve));
+  readonly log: ErrorLog;
   readonly info: { pid: number; id: number; generation: number };
   /** The TLS context of the server tsgund created, renewed in place. */
   readonly tls: TlsContext;
@@ -79,10 +79,12 @@ export class WorkerRuntime {
 
   constructor(
     readonly spec: WorkerSpec,
-    readonly log: ErrorLog,
+    /** The error log, the access log and their reopening (worker-logs.ts). */
+    readonly logs: WorkerLogs,
     private readonly toMaster: ToMaster,
     private readonly host: WorkerHost = processHost,
   ) {
+    this.log = logs.error;
     this.info = { pid: process.pid, id: Number(process.env.NODE_UNIQUE_ID ?? 0), generation: spec.generation };
     this.keepAliveMs = spec.settings.keepAlive * 1000;
     this.filterForwarded = forwardedFilter(spec.settings.forwardedAllowIps);
@@ -90,10 +92,10 @@ export class WorkerRuntime {
     this.hangWatch =
       spec.hangReports && timeout > 0
         ? new HangWatch(timeout * 1000, HANG_REPORT_FD, (err) =>
-            log.warning(`stackOnTimeout: the helper thread failed: ${oneLine(err)}`),
+            this.log.warning(`stackOnTimeout: the helper thread failed: ${oneLine(err)}`),
           )
         : null;
-    this.tls = new TlsContext(log);
+    this.tls = new TlsContext(this.log);
   }
 
   get settings(): WorkerSpec['settings'] {
@@ -153,7 +155,8 @@ export class WorkerRuntime {
   private onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.requests++ === 0) this.hangWatch?.start();
     d.onRequest(res);
-    const { requestMetrics, accessLog, clientClosed } = this.features;
+    const { requestMetrics, clientClosed } = this.features;
+    const accessLog = this.logs.access;
     if (requestMetrics) {
       const t0 = performance.now();
       const http2 = req.httpVersionMajor === 2;
@@ -229,7 +232,7 @@ export class WorkerRuntime {
     if (!this.enter('exiting')) return; // already on its way out
     // flush the logs, but never let a stuck write keep the process around
     setTimeout(() => this.host.exit(code), 500).unref();
-    void Promise.all([this.log.close(), this.features.accessLog?.close()]).finally(() => this.host.exit(code));
+    void this.logs.close().finally(() => this.host.exit(code));
   }
 
   /**

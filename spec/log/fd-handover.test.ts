@@ -4,7 +4,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { canHandOver, decode, handOver, tagOf, takeHandedLogs } from '../../lib/log/fd-handover.js';
-import { reopenLogs } from '../../lib/worker/reopen-logs.js';
+import { reopenLogs } from '../../lib/worker/worker-logs.js';
 import { cleanup, tempDir } from '../support/harness.js';
 
 const dirs: string[] = [];

@@ -15,6 +15,7 @@ import type { ErrorLog } from '../../lib/log/error-line.js';
 import type { WorkerToMaster } from '../../lib/protocol/messages.js';
 import { boot } from '../../lib/worker/boot.js';
 import { WorkerRuntime } from '../../lib/worker/runtime.js';
+import { WorkerLogs } from '../../lib/worker/worker-logs.js';
 import { tempDir, waitFor } from './harness.js';
 
 /** A promise the app or a hook waits on, and whether something reached it. */
@@ -84,7 +85,7 @@ export class InProcessWorker {
       heartbeatMs: 1000,
       logFds: { errorlog: 2, accesslog: null },
     };
-    this.rt = new WorkerRuntime(spec, log, (msg) => this.sent.push(msg), {
+    this.rt = new WorkerRuntime(spec, new WorkerLogs(settings, spec.logFds, log), (msg) => this.sent.push(msg), {
       connected: () => true,
       exit: (code) => this.exits.push(code),
     });
