@@ -4,6 +4,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { Settings } from '../config/types.js';
 import { http } from '../node-http.js';
+import { gateResets } from './reset-gate.js';
 import { checkTimeoutsOften, serveFromMaster } from './serve.js';
 
 export type H2Settings = Pick<
@@ -180,9 +181,12 @@ export function createH2Server(settings: H2Settings, tls: https.ServerOptions | 
     );
     if (settings.limitRequestFields)
       (server as { maxHeadersCount?: number }).maxHeadersCount = settings.limitRequestFields + 1;
+    gateResets(server, settings.http2StreamResetBurst, settings.http2StreamResetRate);
     return server;
   }
   const http1 = http.createServer(h1);
   if (settings.limitRequestFields) http1.maxHeadersCount = settings.limitRequestFields + 1;
-  return new CleartextH2Server(http1, http2.createServer(h2Options(settings)), settings);
+  const h2 = http2.createServer(h2Options(settings));
+  gateResets(h2, settings.http2StreamResetBurst, settings.http2StreamResetRate);
+  return new CleartextH2Server(http1, h2, settings);
 }

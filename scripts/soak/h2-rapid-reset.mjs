@@ -8,12 +8,14 @@
 // --raw writes the frames itself (HEADERS then RST_STREAM), for a Node whose
 // client sends nothing for a stream closed at once (Node 22's).
 //
-// With --master, it also measures a parallel well-behaved client's latency
-// (p99 before and during the flood) and the workers' RSS growth, which are
-// what the flood must not move much.
+// It also measures a parallel well-behaved client's latency (p99 before and
+// during the flood, from a process of its own), and with --master the
+// workers' RSS growth, which are what the flood must not move much.
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import http2 from 'node:http2';
 import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 /**
@@ -66,8 +68,10 @@ const frame = (type, flags, id, payload) => {
   head.writeUInt32BE(id, 5);
   return Buffer.concat([head, payload]);
 };
-// HEADERS (END_HEADERS, the stream left open, as browsers' requests with a body) of GET https / in HPACK's static table, then RST_STREAM CANCEL
-const GET = Buffer.from([0x82, 0x87, 0x84]);
+// HEADERS (END_HEADERS, the stream left open, as browsers' requests with a body) of GET https / in HPACK's static table
+// and :authority as a literal (nghttp2 refuses a request without it as an invalid frame), then RST_STREAM CANCEL
+const get = (authority) =>
+  Buffer.concat([Buffer.from([0x82, 0x87, 0x84, 0x01, authority.length]), Buffer.from(authority)]);
 const CANCEL = Buffer.from([0, 0, 0, 8]);
 
 /**
@@ -76,7 +80,8 @@ const CANCEL = Buffer.from([0, 0, 0, 8]);
  * sends nothing). Resolves as rapidReset() does.
  */
 export function rawRapidReset({ url, rate = 10_000, seconds = 30 }) {
-  const { hostname, port } = new URL(url);
+  const { hostname, port, host } = new URL(url);
+  const GET = get(host);
   return new Promise((resolve) => {
     const started = performance.now();
     let [opened, id, goaway, timer, got] = [0, 1, null, null, Buffer.alloc(0)];
@@ -168,6 +173,29 @@ function childrenOf(pid) {
   return out;
 }
 
+const workersRss = (master) => childrenOf(master).reduce((sum, pid) => sum + rssKiB(pid), 0);
+
+/**
+ * The well-behaved client in a process of its own for `ms`: in the flooding
+ * process its latencies would measure the flood's own event loop.
+ */
+function steadyProcess(url, ms) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), url, '--steady-ms', String(ms)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return new Promise((resolve) => child.on('close', () => resolve(JSON.parse(out))));
+}
+
+async function steadyFor(url, ms) {
+  const stop = { done: false };
+  const served = steadyClient(url, '/', stop);
+  await new Promise((r) => setTimeout(r, ms));
+  stop.done = true;
+  console.log(JSON.stringify(await served));
+}
+
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -176,39 +204,36 @@ async function main() {
       seconds: { type: 'string' },
       master: { type: 'string' },
       raw: { type: 'boolean', default: false },
+      'steady-ms': { type: 'string' },
     },
   });
   const url = positionals[0] ?? 'https://127.0.0.1:8443';
+  if (values['steady-ms']) return steadyFor(url, Number(values['steady-ms']));
   const rate = Number(values.rate ?? 10_000);
   const seconds = Number(values.seconds ?? 30);
   const master = values.master ? Number(values.master) : null;
-  const baselineStop = { done: false };
-  const baseline = steadyClient(url, '/', baselineStop);
-  await new Promise((r) => setTimeout(r, 3000));
-  baselineStop.done = true;
-  const before = master ? childrenOf(master).reduce((sum, pid) => sum + rssKiB(pid), 0) : 0;
-  const stop = { done: false };
-  const during = steadyClient(url, '/', stop);
+  const b = await steadyProcess(url, 3000);
+  const before = master ? workersRss(master) : 0;
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, master ? workersRss(master) : 0)), 100);
+  const during = steadyProcess(url, seconds * 1000);
   // the flood is repeated for the whole time: each session the server ends is replaced
   const floods = [];
   const until = performance.now() + seconds * 1000;
-  let peak = before;
   while (performance.now() < until) {
     const flood = values.raw ? rawRapidReset : rapidReset;
     floods.push(await flood({ url, rate, seconds: (until - performance.now()) / 1000 }));
-    if (master)
-      peak = Math.max(
-        peak,
-        childrenOf(master).reduce((sum, pid) => sum + rssKiB(pid), 0),
-      );
   }
-  stop.done = true;
-  const [b, d] = [await baseline, await during];
+  const d = await during;
+  clearInterval(sampler);
+  const goaways = {};
+  for (const f of floods) goaways[f.goaway ?? 'none'] = (goaways[f.goaway ?? 'none'] ?? 0) + 1;
   console.log(
     JSON.stringify({
       sessions: floods.length,
       endedByServer: floods.filter((f) => f.ended).length,
-      firstEndedAfterMs: floods[0]?.afterMs,
+      goawayCodes: goaways,
+      medianSessionMs: floods.map((f) => f.afterMs).sort((x, y) => x - y)[floods.length >> 1],
       streamsOpened: floods.reduce((n, f) => n + f.opened, 0),
       baselineP99Ms: Number(p99(b.latencies).toFixed(2)),
       duringP99Ms: Number(p99(d.latencies).toFixed(2)),
