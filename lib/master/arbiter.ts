@@ -254,6 +254,8 @@ export class Arbiter {
   private async onHup(): Promise<void> {
     const seq = this.outcomes.begin('reload');
     const result = await this.lifecycle.reload();
+    // the new generation's certfile and keyfile are the ones to watch from now on
+    if (result.ok) await this.services.watchCerts(this.settings);
     if (result.ok) this.outcomes.record('reload', seq, { result: 'ok', reason: null, detail: result.detail });
     else if (!result.superseded)
       this.outcomes.record('reload', seq, { result: 'failed', reason: result.reason, detail: '' });

@@ -1,15 +1,16 @@
 // Certificates renewed without a restart: certbot-style symlinks in live/
 // moved to new files in archive/, a new handshake shows the new serial within
 // 2 s with the same workers, an open session carries on, and a pair that does
-// not match is refused in one line while the old pair stays.
+// not match is refused in one line while the old pair stays. A HUP that names
+// other files moves the watch to them; USR1 renews what the watch cannot see.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { cleanup, selfSignedCert, startServer, tempDir, waitFor, workersOf } from '../support/harness.js';
+import { cleanup, selfSignedCert, startServer, tempDir, waitFor, workersOf, type Proc } from '../support/harness.js';
 
 const dir = tempDir('tsgund-certs-');
 after(() => cleanup([dir]));
@@ -42,6 +43,33 @@ function get(session: http2.ClientHttp2Session): Promise<string> {
     s.on('error', reject);
     s.end();
   });
+}
+
+/** `n` certificate pairs in `root`/archive/1…n, and their serial numbers. */
+function archive(root: string, n: number): { pairs: { cert: string; key: string }[]; serials: string[] } {
+  const pairs = Array.from({ length: n }, (_, i) => {
+    const d = join(root, 'archive', String(i + 1));
+    mkdirSync(d, { recursive: true });
+    return selfSignedCert(d);
+  });
+  return { pairs, serials: pairs.map((p) => new X509Certificate(readFileSync(p.cert)).serialNumber) };
+}
+
+/** `root`/`name`/cert.pem and privkey.pem, linked to `pair`. */
+function linked(root: string, name: string, pair: { cert: string; key: string }): { cert: string; key: string } {
+  const live = join(root, name);
+  mkdirSync(live, { recursive: true });
+  relink(live, 'cert.pem', pair.cert);
+  relink(live, 'privkey.pem', pair.key);
+  return { cert: join(live, 'cert.pem'), key: join(live, 'privkey.pem') };
+}
+
+/** The new serial within 2 s of now, from the same workers. */
+async function renewedWithin2s(proc: Proc, port: number, serial: string, pids: number[]): Promise<void> {
+  const t0 = Date.now();
+  await waitFor(async () => (await servedSerial(port)) === serial, 'the new serial', 2500, 50);
+  assert.ok(Date.now() - t0 < 2000, `new serial after ${Date.now() - t0} ms`);
+  assert.deepEqual(workersOf(proc.pid).sort(), pids);
 }
 
 describe('certificate renewal', () => {
@@ -81,6 +109,51 @@ describe('certificate renewal', () => {
       assert.deepEqual(workersOf(proc.pid).sort(), pids);
     } finally {
       session.close();
+    }
+  });
+
+  it('watches the files a HUP names instead of the old ones', async () => {
+    const root = tempDir('tsgund-certs-hup-');
+    const { pairs, serials } = archive(root, 3);
+    const first = linked(root, 'old', pairs[0]!);
+    const config = join(root, 'tsgund.config.json');
+    const write = (files: { cert: string; key: string }) =>
+      writeFileSync(config, JSON.stringify({ certfile: files.cert, keyfile: files.key, http2: true, workers: 1 }));
+    write(first);
+    const { proc, port } = await startServer(['-c', config]);
+    try {
+      const next = linked(root, 'new', pairs[1]!);
+      write(next);
+      process.kill(proc.pid, 'SIGHUP');
+      await proc.line(/Reloaded: generation 2/, 15_000);
+      assert.equal(await servedSerial(port), serials[1]);
+      const pids = workersOf(proc.pid).sort();
+      relink(join(root, 'new'), 'privkey.pem', pairs[2]!.key);
+      relink(join(root, 'new'), 'cert.pem', pairs[2]!.cert);
+      await renewedWithin2s(proc, port, serials[2]!, pids);
+    } finally {
+      await cleanup([root]);
+    }
+  });
+
+  it('renews on USR1 what the watch does not see, with the same workers', async () => {
+    const root = tempDir('tsgund-certs-usr1-');
+    const { pairs, serials } = archive(root, 2);
+    // live/ links to mid/, which links into archive/: the watch sees live/ and archive/1/, not mid/
+    const mid = linked(root, 'mid', pairs[0]!);
+    const live = linked(root, 'live', mid);
+    const { proc, port } = await startServer(['--http2', '-w', '2', '--certfile', live.cert, '--keyfile', live.key]);
+    try {
+      const pids = workersOf(proc.pid).sort();
+      relink(join(root, 'mid'), 'privkey.pem', pairs[1]!.key);
+      relink(join(root, 'mid'), 'cert.pem', pairs[1]!.cert);
+      // long past the watch's settling time: unseen, the old certificate is still served
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(await servedSerial(port), serials[0], 'the watch saw the change: the test proves nothing');
+      process.kill(proc.pid, 'SIGUSR1');
+      await renewedWithin2s(proc, port, serials[1]!, pids);
+    } finally {
+      await cleanup([root]);
     }
   });
 });

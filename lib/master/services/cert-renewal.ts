@@ -123,6 +123,11 @@ export class CertRenewal {
     this.watchDirectories();
   }
 
+  /** Whether these are the files watched. */
+  watches(certfile: string | null, keyfile: string | null): boolean {
+    return certfile === this.certfile && keyfile === this.keyfile;
+  }
+
   /** Look at the files now (USR1), retrying a pair that does not match yet. */
   renew(): void {
     this.deadline = this.clock() + RETRY_FOR_MS;

@@ -109,9 +109,17 @@ export class MasterServices {
     );
   }
 
-  /** Watch certfile and keyfile, and send a renewed pair to every worker (cert-renewal.ts, loaded only with TLS). */
+  /**
+   * Watch certfile and keyfile, and send a renewed pair to every worker
+   * (cert-renewal.ts, loaded only with TLS). After a reload, the files the
+   * new generation's settings name: a HUP may have pointed them elsewhere.
+   */
   async watchCerts(settings: Settings): Promise<void> {
-    if (!settings.certfile || !settings.keyfile) return;
+    const { certfile, keyfile } = settings;
+    if (this.certs?.watches(certfile, keyfile)) return;
+    this.certs?.close();
+    this.certs = null;
+    if (!certfile || !keyfile) return;
     const { CertRenewal } = await import('./cert-renewal.js');
     const send = (pair: { cert: string; key: string }): number => {
       let reached = 0;
@@ -122,7 +130,7 @@ export class MasterServices {
       }
       return reached;
     };
-    this.certs = new CertRenewal(settings.certfile, settings.keyfile, this.ctx.log, send, monotonic);
+    this.certs = new CertRenewal(certfile, keyfile, this.ctx.log, send, monotonic);
     this.certs.start();
   }
 
