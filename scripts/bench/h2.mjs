@@ -5,7 +5,9 @@
 //            with the same handler and the same TLS and HTTP/2 settings (the limit)
 //   nginx    `http2` on, returning the same body (if nginx is installed)
 // Each round runs every server once, in turn; the medians of the rounds and
-// the ratios are printed, as JSON with --json.
+// the ratios are printed, as JSON with --json: requests per second, and CPU
+// time per request of each server's process tree, which a machine shared
+// with other work moves less.
 //
 //   node scripts/bench/h2.mjs [--workers 2] [--rounds 3] [--requests 40000] [--clients 50] [--streams 10] [--json]
 //
@@ -166,6 +168,28 @@ async function ready(port) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (user + system, ms) of `pid` and every process under it: on a shared machine a fairer count than req/s. */
+function treeCpuMs(pid) {
+  const stats = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    } catch {}
+  }
+  let ticks = 0;
+  const walk = (p) => {
+    ticks += stats.get(p)?.ticks ?? 0;
+    for (const [child, s] of stats) if (s.ppid === p) walk(child);
+  };
+  walk(pid);
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
 async function main() {
   if (!need('h2load')) throw new Error('h2load not found (Debian: apt-get install nghttp2-client)');
   const pair = files();
@@ -194,6 +218,7 @@ async function main() {
     };
   } else log('nginx not found: skipped');
   const results = Object.fromEntries(Object.keys(servers).map((k) => [k, []]));
+  const cpu = Object.fromEntries(Object.keys(servers).map((k) => [k, []]));
   const failed = Object.fromEntries(Object.keys(servers).map((k) => [k, 0]));
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const [name, startOne] of Object.entries(servers)) {
@@ -202,10 +227,15 @@ async function main() {
       try {
         await ready(port);
         h2load(port, ['-n', '2000', '-c', values.clients, '-m', values.streams]); // warm-up
+        const cpu0 = treeCpuMs(server.child.pid);
         const r = h2load(port);
+        const msPer1k = ((treeCpuMs(server.child.pid) - cpu0) * 1000) / Number(values.requests);
         results[name].push(r.rps);
+        cpu[name].push(msPer1k);
         failed[name] += r.failed;
-        log(`round ${round} ${name}: ${r.rps} req/s, ${r.failed} failed`);
+        log(
+          `round ${round} ${name}: ${r.rps} req/s, ${msPer1k.toFixed(1)} CPU ms per 1000 requests, ${r.failed} failed`,
+        );
       } finally {
         await stop(server);
       }
@@ -217,8 +247,13 @@ async function main() {
     rounds: Number(values.rounds),
     load: `h2load -n ${values.requests} -c ${values.clients} -m ${values.streams}`,
     medianRps: medians,
+    medianCpuMsPer1k: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, Number(median(v).toFixed(1))])),
     failed,
     tsgundVsCluster: Number((medians.tsgund / medians.cluster).toFixed(3)),
+    // the median of each round's ratio: the two ran a few seconds apart, under much the same load
+    tsgundVsClusterPerRound: Number(median(results.tsgund.map((r, i) => r / results.cluster[i])).toFixed(3)),
+    // the same ratio in CPU time per request (cluster's over tsgund's), which sharing the machine moves less
+    tsgundVsClusterCpu: Number((median(cpu.cluster) / median(cpu.tsgund)).toFixed(3)),
     tsgundVsNginx: medians.nginx ? Number((medians.tsgund / medians.nginx).toFixed(3)) : null,
     // on a shared machine the numbers mean little: say how busy it was
     loadAverage: os.loadavg()[0].toFixed(1),
@@ -232,13 +267,14 @@ async function main() {
 function table(s) {
   const names = { tsgund: 'tsgund --http2', cluster: 'bare node:cluster http2', nginx: 'nginx http2' };
   const rows = Object.entries(s.medianRps).map(
-    ([k, rps]) => `| ${names[k]} | ${Math.round(rps)} | ${(rps / s.medianRps.cluster).toFixed(2)}× | ${s.failed[k]} |`,
+    ([k, rps]) =>
+      `| ${names[k]} | ${Math.round(rps)} | ${(rps / s.medianRps.cluster).toFixed(2)}× | ${s.medianCpuMsPer1k[k]} | ${s.failed[k]} |`,
   );
   return [
     `HTTP/2 over TLS, ${s.workers} workers, \`${s.load}\`, median of ${s.rounds} rounds (\`node scripts/bench/h2.mjs\`); load average ${s.loadAverage} at the end.`,
     '',
-    '| server | requests/s | vs bare cluster | failed |',
-    '|---|---:|---:|---:|',
+    '| server | requests/s | vs bare cluster | CPU ms per 1000 requests | failed |',
+    '|---|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
