@@ -49,7 +49,7 @@ function stubbornConnection(port: number, sockets: net.Socket[]): Promise<void> 
 }
 
 describe('draining many connections', { skip: tooFewFds }, () => {
-  it('a HUP with thousands of idle keep-alive connections ends the old workers within 1 s of the last in-flight request', async () => {
+  it('a HUP with thousands of idle keep-alive connections ends the old workers within seconds of the last in-flight request, not at gracefulTimeout', async () => {
     const { proc, url, port } = await startServer(
       ['-w', '2', '--graceful-timeout', '30', '--worker-connections', String(IDLE)],
       { app: IN_FLIGHT },
@@ -81,8 +81,10 @@ describe('draining many connections', { skip: tooFewFds }, () => {
         30_000,
       );
       const late = performance.now() - Math.max(lastReply, await draining);
+      // idle connections that held the drain would keep the workers to the 30 s gracefulTimeout; closing
+      // thousands of sockets and exiting takes well under a second, or a few on a loaded machine
       assert.ok(
-        late <= 1000,
+        late <= 3000,
         `old workers outlived the drain's start and the last in-flight request by ${Math.round(late)} ms`,
       );
     } finally {
