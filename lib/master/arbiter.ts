@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import { alignToGrid } from '../grid.js';
 import { HookRunner } from '../config/hooks.js';
 import { requireApp, type CommandLine, type Resolved } from '../config/resolve.js';
 import type { Settings } from '../config/types.js';
@@ -10,7 +9,7 @@ import type { MasterErrorLog } from '../log/error-log.js';
 import { MasterLogs } from './logs/master-logs.js';
 import { VERSION } from '../version.js';
 import { type Clock, monotonic } from '../clock.js';
-import { WORKER_MAIN } from './pool/fork.js';
+import { heartbeatTiming, WORKER_MAIN } from './pool/fork.js';
 import type { Generation } from './lifecycle/generation.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { Outcomes } from './lifecycle/outcomes.js';
@@ -26,8 +25,8 @@ import { Descendants, isClusterWorker } from './process/descendants.js';
 import { finalCleanup, shutDown, type Teardown } from './lifecycle/shutdown.js';
 import { QUICK_STOP_MS } from './pool/worker-handle.js';
 import { wirePool } from './pool/worker-events.js';
+import { Ticker } from './ticker.js';
 
-const TICK_MS = 250;
 /** Signals handled at once while a reload is under way, rather than queued behind it. */
 const BESIDE_RELOAD = new Set<MasterSignal>(['SIGUSR1', 'SIGUSR2', 'SIGWINCH']);
 
@@ -69,7 +68,7 @@ export class Arbiter {
   /** The generations and every operation on them: the first boot, reload, pause, resize, stop. */
   private readonly lifecycle: Lifecycle;
   private readonly pool: Pool;
-  private tickTimer: NodeJS.Timeout | null = null;
+  private readonly ticker = new Ticker(() => this.tick());
   private readonly upgrade: Upgrade;
   private readonly services: MasterServices;
   /** What the app's processes leave behind: see process/descendants.ts (null until start). */
@@ -128,6 +127,7 @@ export class Arbiter {
       appServesTls: (gen) => this.lifecycle.appServesTls(gen),
       ready: () => this.placeWork(),
       exited: (h) => {
+        this.ticker.quicken();
         this.descendants?.workerExited(h.pid, h.gen.settings.gracefulTimeout * 1000);
         this.placeWork(h);
       },
@@ -187,10 +187,7 @@ export class Arbiter {
     // a subreaper before the first fork, so the reaper below knows it has orphans to reap
     this.descendants = Descendants.start(this.log, isClusterWorker);
     this.services.startReaper(); // swept by tick()
-    // A ref'd timer keeps the master alive even while it holds only sockets nobody listens on.
-    this.tickTimer = setInterval(() => this.tick(), TICK_MS);
-    // just after the workers' check-ins (lib/grid.ts): one wake-up for the tick and their heartbeats
-    alignToGrid(this.tickTimer, TICK_MS, 20);
+    this.ticker.start();
     try {
       await this.services.start(settings);
       await this.lifecycle.bootFirst(first);
@@ -237,6 +234,7 @@ export class Arbiter {
   // ---- signal queue ------------------------------------------------------
 
   enqueue(sig: MasterSignal): void {
+    this.ticker.quicken();
     if (sig === 'SIGHUP' || sig === 'SIGUSR2') this.outcomes.requested(sig === 'SIGHUP' ? 'reload' : 'upgrade');
     // A stop must not wait behind a boot (the first one or a reload's), and a
     // newer HUP supersedes a reload (the files changed again): both abort it.
@@ -308,6 +306,18 @@ export class Arbiter {
     this.pool.manage();
     this.placeWork();
     if (this.upgrade.parentGone()) this.services.promote(this.settings, () => this.name);
+    this.pace();
+  }
+
+  /**
+   * While the pool is steady the tick comes once a worker check-in (1 s, less
+   * with a short timeout): a silent worker is still aborted within a check-in
+   * of its timeout. Anything under way, a signal or an exit quickens it.
+   */
+  private pace(): void {
+    const { phase } = this.lifecycle.state;
+    const steady = (phase === 'running' || phase === 'paused') && !this.candidate && this.pool.steady();
+    this.ticker.pace(steady, heartbeatTiming(this.settings.timeout).heartbeatMs);
   }
 
   // ---- shutdown ----------------------------------------------------------
@@ -324,10 +334,10 @@ export class Arbiter {
   }
 
   private teardown(): Teardown {
-    const { logs, pool, services, upgrade, tickTimer, descendants } = this;
+    const { logs, pool, services, upgrade, ticker, descendants } = this;
     const { placement, sticky } = this.lifecycle;
     return {
-      ...{ logs, pool, services, upgrade, placement, sticky, tickTimer, descendants },
+      ...{ logs, pool, services, upgrade, placement, sticky, ticker, descendants },
       listeners: () => [...new Set([...(this.current?.listeners ?? []), ...(this.candidate?.listeners ?? [])])],
       hooks: () => this.hooks,
       name: () => this.name,

@@ -7,6 +7,7 @@ import type { MasterServices } from '../services/master-services.js';
 import type { StickyPlacement } from '../placement/sticky-placement.js';
 import type { Descendants } from '../process/descendants.js';
 import type { Upgrade } from '../process/upgrade.js';
+import type { Ticker } from '../ticker.js';
 import { QUICK_STOP_MS } from '../pool/worker-handle.js';
 
 /** What the master closes when it stops. Getters where the answer may change while the workers drain. */
@@ -17,7 +18,7 @@ export interface Teardown {
   upgrade: Upgrade;
   placement: SlotPlacement;
   sticky: StickyPlacement | null;
-  tickTimer: NodeJS.Timeout | null;
+  ticker: Ticker;
   descendants: Descendants | null;
   /** Every socket of the serving and the booting generation. */
   listeners: () => Listener[];
@@ -46,7 +47,7 @@ export async function shutDown(t: Teardown, mode: 'graceful' | 'quick'): Promise
 
 /** Stop the tick, the pool and the services, and remove the unix socket paths. */
 export function finalCleanup(t: Teardown): void {
-  if (t.tickTimer) clearInterval(t.tickTimer);
+  t.ticker.stop();
   t.pool.close();
   t.services.close();
   // a unix socket path stays while another master (old or new) still serves on it

@@ -141,6 +141,19 @@ export class Pool {
     }
   }
 
+  /**
+   * Nothing under way: no fork, no backoff wait, every worker ready and
+   * neither retiring nor aborted, and none missing or surplus. The master
+   * may then tick slowly (ticker.ts).
+   */
+  steady(): boolean {
+    if (this.spawnTimer) return false;
+    for (const n of this.pending.values()) if (n > 0) return false;
+    for (const h of this.workers.values()) if (h.state !== 'ready' || h.retiring || h.abortedAt) return false;
+    const { spawn, stop } = decide(this.view());
+    return spawn.length === 0 && stop.length === 0;
+  }
+
   /** After TTOU lowered the target: stop the oldest workers beyond it (gunicorn stops the oldest too). */
   stopSurplus(): void {
     for (const id of oldestSurplus(this.view())) this.workers.get(id)!.term();
