@@ -76,6 +76,8 @@ export class WorkerRuntime {
   private readonly runtimeStats = new RuntimeStats();
   /** What the last heartbeat reported served (requests and connections), and when (see checkIn). */
   private lastBeat = { served: -1, at: 0 };
+  /** A check-in found nothing served since the last heartbeat: the next request beats at once. */
+  private quiet = false;
 
   constructor(
     readonly spec: WorkerSpec,
@@ -134,7 +136,9 @@ export class WorkerRuntime {
   checkIn(now = monotonicMs()): void {
     this.hangWatch?.beat();
     const served = this.requests + (this.drainer?.accepted ?? 0);
+    this.quiet = served === this.lastBeat.served;
     if (!beatDue(this.lastBeat, served, now, this.spec.idleHeartbeatMs ?? 0)) return;
+    this.quiet = false;
     this.lastBeat = { served, at: now };
     this.send(this.heartbeat());
   }
@@ -154,6 +158,8 @@ export class WorkerRuntime {
   /** What tsgund does for every request, before the app sees it. */
   private onRequest(d: Drainer, req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.requests++ === 0) this.hangWatch?.start();
+    // idle beats are rare: a request that may block now gets the whole timeout from here
+    if (this.quiet) this.checkIn();
     d.onRequest(res);
     const { requestMetrics, clientClosed } = this.features;
     const accessLog = this.logs.access;

@@ -38,18 +38,23 @@ function execArgvOf(settings: Generation['settings']): string[] {
   return options.length ? [...process.execArgv, `--import=${WORKER_PRELOAD}`, ...options] : process.execArgv;
 }
 
+/** An idle worker's heartbeat comes at least this often, for the freshness of `status` and memory checks. */
+const IDLE_BEAT_MAX_MS = 15_000;
+
 /**
  * A worker checks in every second (sooner with a short timeout), and sends a
  * heartbeat when it served since the last one, so counts and runtime health
- * stay fresh under load; an idle worker sends one only every quarter of the
- * timeout (10 s at most). A missed beat is noticed within the timeout, with
- * three beats' slack, and 128 idle workers cost the master a beat every 60 ms
- * rather than 128 a second.
+ * stay fresh under load. An idle worker sends one only so often that a beat
+ * and a check-in fit in half the timeout (15 s at most): a whole missed beat
+ * is still within the timeout, and 128 idle workers cost the master a beat
+ * every 110 ms rather than 128 a second. The first request after a quiet
+ * check-in beats at once (runtime.ts), so a worker that wakes up and blocks
+ * gets the whole timeout.
  */
 export function heartbeatTiming(timeoutS: number): { heartbeatMs: number; idleHeartbeatMs: number } {
-  const quarter = (timeoutS * 1000) / 4;
-  const heartbeatMs = Math.max(100, Math.min(1000, quarter || 1000));
-  return { heartbeatMs, idleHeartbeatMs: Math.max(heartbeatMs, Math.min(10_000, quarter || 10_000)) };
+  const heartbeatMs = Math.max(100, Math.min(1000, (timeoutS * 1000) / 4 || 1000));
+  const idle = timeoutS > 0 ? (timeoutS * 1000) / 2 - heartbeatMs : IDLE_BEAT_MAX_MS;
+  return { heartbeatMs, idleHeartbeatMs: Math.max(heartbeatMs, Math.min(IDLE_BEAT_MAX_MS, idle)) };
 }
 
 /** Parse rawEnv KEY=VALUE pairs into an object. */
