@@ -1,5 +1,6 @@
 // The master's CPU at rest: WORKERS idle workers of examples/hello.js, the
-// master's utime + stime from /proc over SECONDS once every worker is ready.
+// CPU of all the master's threads (/proc/PID/task/*/schedstat) over SECONDS
+// once every worker is ready.
 // Needs a build (dist/).
 //
 //   node scripts/bench/idle-cpu.mjs        # WORKERS=128 SECONDS=20 TIMEOUT=30
@@ -12,12 +13,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.mjs';
-import fs from 'node:fs';
-import { CLK_TCK, cpuTicks } from './proc.mjs';
-
-/** Voluntary context switches of `pid`: about how often it woke up. */
-const wakeups = (pid) =>
-  Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+import { cpuNs, wakeups } from './proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKERS = String(Number(process.env.WORKERS ?? 128));
@@ -51,14 +47,14 @@ for (const end = Date.now() + 300_000; !/Booted \d+ worker/.test(out); await sle
 // let the boot's own work settle (the workers' first heartbeats, the last forks' bookkeeping)
 await sleep(3000);
 const t0 = performance.now();
-const before = cpuTicks(master.pid);
+const before = cpuNs(master.pid);
 const woke = wakeups(master.pid);
 await sleep(SECONDS * 1000);
-const ticks = cpuTicks(master.pid) - before;
+const ns = cpuNs(master.pid) - before;
 const perSecond = (wakeups(master.pid) - woke) / SECONDS;
 const seconds = (performance.now() - t0) / 1000;
 console.log('| workers | timeout | master CPU at rest | master wake-ups |\n|---|---|---|---|');
-const cpu = `${((ticks / CLK_TCK / seconds) * 100).toFixed(2)}% of a core`;
+const cpu = `${((ns / 1e9 / seconds) * 100).toFixed(2)}% of a core`;
 console.log(`| ${WORKERS} | ${TIMEOUT} s | ${cpu} | ${perSecond.toFixed(1)}/s |`);
 master.kill('SIGTERM');
 for (const end = Date.now() + 60_000; master.exitCode === null && Date.now() < end; ) await sleep(100);

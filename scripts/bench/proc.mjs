@@ -42,6 +42,34 @@ export function processTree(pid) {
   return out;
 }
 
+/**
+ * CPU time of all threads of `pid` in ns (the first field of each thread's
+ * schedstat): unlike utime+stime, not rounded to clock ticks, so a short
+ * window at rest measures tenths of a percent. NaN when it is gone.
+ */
+export function cpuNs(pid) {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {} // a thread that just ended
+    }
+    return ns;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Voluntary context switches of `pid`'s main thread: about how often it woke up. */
+export function wakeups(pid) {
+  try {
+    return Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  } catch {
+    return NaN;
+  }
+}
+
 export function rssMB(pid) {
   try {
     const kb = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];

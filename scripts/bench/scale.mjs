@@ -27,9 +27,10 @@
 //   RSS    the sum of the RSS of the supervisor and all its descendants,
 //          idle before the HUP, and the peak of that sum during the HUP
 //          (sampled every 50 ms; shared pages count once per process)
-// The tsgund master's idle cost is measured at the largest count: CPU
-// (utime+stime from /proc/<pid>/stat) over IDLE seconds, and RSS against
-// the smallest count's, both per 100 workers.
+// The tsgund master's idle cost is measured at the largest count, in every
+// round, 3 s after the boot: CPU of all its threads (/proc/<pid>/task/*/schedstat,
+// in ns) over IDLE seconds, and its main thread's wake-ups; its RSS against
+// the smallest count's, per 100 workers.
 // The drain: tsgund with DRAIN_WORKERS workers and DRAIN_CONNS idle keep-alive
 // connections from this process (each served one request), while 8 keep-alive
 // and 4 connection-per-request loops keep requests of /slow?ms=20 in flight;
@@ -48,7 +49,7 @@
 //                  beside this build's, to measure a change in the same rounds
 //   SURGE          reload surge of the tsgund-surge row (default 25%); that row
 //                  is '–' unless `tsgund start --help` lists --reload-surge
-//   IDLE           seconds the master idles for its CPU figure (default 10, 0 = skip)
+//   IDLE           seconds the master idles for its CPU figure (default 30, 0 = skip)
 //   DRAIN_WORKERS  workers of the drain run (default 8)
 //   DRAIN_CONNS    idle keep-alive connections of the drain run (default 10000, 0 = skip)
 //   DRAIN_SOURCES  127.0.0.x source addresses they are spread over (default 4),
@@ -77,7 +78,7 @@ import { guardExit } from './exit-guard.mjs';
 import { Pm2 } from './pm2.mjs';
 import { freePort } from './ports.mjs';
 import { writeSection } from './results-page.mjs';
-import { CLK_TCK, cpuTicks, processAlive, processTree, rssMB } from './proc.mjs';
+import { cpuNs, processAlive, processTree, rssMB, wakeups } from './proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const positive = (name, fallback) => {
@@ -94,7 +95,7 @@ const KNOWN = ['bare-cjs', 'bare', 'tsgund', 'tsgund-base', 'tsgund-surge', 'pm2
 const WANTED = (process.env.SCALE_SERVERS ?? KNOWN.join(',')).split(',').map((s) => s.trim());
 for (const k of WANTED) if (!KNOWN.includes(k)) throw new Error(`SCALE_SERVERS: '${k}' is not one of ${KNOWN}`);
 const SURGE = process.env.SURGE ?? '25%';
-const IDLE = positive('IDLE', 10);
+const IDLE = positive('IDLE', 30);
 const DRAIN_WORKERS = positive('DRAIN_WORKERS', 8);
 const DRAIN_CONNS = positive('DRAIN_CONNS', 10_000);
 const DRAIN_SOURCES = Math.min(254, Math.max(1, positive('DRAIN_SOURCES', 4)));
@@ -221,12 +222,13 @@ async function settled(pid, n) {
   return { workers: tree.slice(1), rss: treeRss(tree), masterRss: rssMB(pid) };
 }
 
-/** % of one core `pid` used over `seconds`. */
+/** % of one core `pid` (all its threads) used over `seconds`, and its main thread's wake-ups a second. */
 async function idleCpu(pid, seconds) {
-  const before = cpuTicks(pid);
+  const before = { ns: cpuNs(pid), woke: wakeups(pid) };
   const t = performance.now();
   await sleep(seconds * 1000);
-  return ((cpuTicks(pid) - before) / CLK_TCK / ((performance.now() - t) / 1000)) * 100;
+  const s = (performance.now() - t) / 1000;
+  return { cpu: ((cpuNs(pid) - before.ns) / 1e9 / s) * 100, wakeups: (wakeups(pid) - before.woke) / s };
 }
 
 // ---------------------------------------------------------------- servers
@@ -256,13 +258,15 @@ async function tsgund(n, extra = [], { idle = 0, cli = CLI } = {}) {
   try {
     const start = stamp(await srv.waitLine(/"Booted \d+ worker/)) - t0;
     const before = await settled(srv.pid, n);
-    const cpu = idle ? await idleCpu(srv.pid, idle) : NaN;
+    // the boot's own work settles first (the last workers' first heartbeats, the tick slowing down)
+    if (idle) await sleep(3000);
+    const { cpu, wakeups: woke } = idle ? await idleCpu(srv.pid, idle) : { cpu: NaN, wakeups: NaN };
     const from = srv.lines.length;
     const t1 = Date.now();
     process.kill(srv.pid, 'SIGHUP');
     const ready = srv.waitLine(/"Reloaded: generation 2\b/, { from, fail: /reload (failed|abandoned)/ }).then(stamp);
     const hup = await duringHup(srv.pid, before.workers, t1, ready, 300_000);
-    return { start, ...before, hup, cpu };
+    return { start, ...before, hup, cpu, wakeups: woke };
   } finally {
     await srv.stop();
   }
@@ -456,7 +460,11 @@ function render(rows, idle, drained, notes, env) {
   if (idle)
     lines.push(
       '',
-      `tsgund master, idle with ${idle.n} workers for ${IDLE} s: ${idle.cpu.toFixed(2)}% of one core (${((idle.cpu * 100) / idle.n).toFixed(3)}% per 100 workers); RSS ${mib(idle.rss)}${idle.rssSmall === undefined ? '' : `, ${mib(idle.rssSmall)} with ${idle.nSmall} workers: ${(((idle.rss - idle.rssSmall) * 100) / (idle.n - idle.nSmall)).toFixed(1)} MiB per 100 workers`}.`,
+      `The tsgund master at rest: ${IDLE} s with every worker ready and no traffic, from 3 s after its \`Booted\` line; CPU of all its threads (schedstat), median of ${idle.rounds} round(s); the goal is at most 0.3% of a core with 128 workers.`,
+      '',
+      '| workers | master CPU at rest | per 100 workers | main thread wake-ups | master RSS |',
+      '|---:|---:|---:|---:|---:|',
+      `| ${idle.n} | ${idle.cpu.toFixed(2)}% of a core | ${((idle.cpu * 100) / idle.n).toFixed(3)}% | ${idle.wakeups.toFixed(1)}/s | ${mib(idle.rss)}${idle.rssSmall === undefined ? '' : ` (${mib(idle.rssSmall)} with ${idle.nSmall}: ${(((idle.rss - idle.rssSmall) * 100) / (idle.n - idle.nSmall)).toFixed(1)} MiB per 100 workers)`} |`,
     );
   if (drained) {
     const d = drained;
@@ -510,6 +518,7 @@ function medianRow(name, key, n, rounds) {
     rss: of((r) => r.rss),
     masterRss: of((r) => r.masterRss),
     cpu: of((r) => r.cpu),
+    wakeups: of((r) => r.wakeups),
     hup,
   };
 }
@@ -549,7 +558,7 @@ async function main() {
       const servers = [
         ['bare-cjs', 'bare CommonJS cluster (require)', () => bare(n, 'scripts/bench/bare-cluster.cjs')],
         ['bare', 'bare ESM cluster (import())', () => bare(n)],
-        ['tsgund', 'tsgund', (round) => tsgund(n, [], { idle: n === largest && round === 0 ? IDLE : 0 })],
+        ['tsgund', 'tsgund', () => tsgund(n, [], { idle: n === largest ? IDLE : 0 })],
         ...(BASE_CLI ? [['tsgund-base', 'tsgund (BASE_CLI)', () => tsgund(n, [], { cli: BASE_CLI })]] : []),
         ...(surge ? [['tsgund-surge', `tsgund surge=${SURGE}`, () => tsgund(n, ['--reload-surge', SURGE])]] : []),
         ...(pm2ok ? [['pm2', 'pm2 cluster (`pm2 reload`)', () => pm2(n)]] : []),
@@ -568,6 +577,8 @@ async function main() {
       idle = {
         n: largest,
         cpu: big.cpu,
+        wakeups: big.wakeups,
+        rounds: big.rounds,
         rss: big.masterRss,
         ...(small && smallest < largest ? { nSmall: smallest, rssSmall: small.masterRss } : {}),
       };
