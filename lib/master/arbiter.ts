@@ -303,10 +303,10 @@ export class Arbiter {
   private tick(): void {
     this.services.sweep();
     this.pool.murder();
-    this.pool.manage();
+    const settled = this.pool.manage();
     this.placeWork();
     if (this.upgrade.parentGone()) this.services.promote(this.settings, () => this.name);
-    this.pace();
+    this.pace(settled);
   }
 
   /**
@@ -314,9 +314,9 @@ export class Arbiter {
    * with a short timeout): a silent worker is still aborted within a check-in
    * of its timeout. Anything under way, a signal or an exit quickens it.
    */
-  private pace(): void {
+  private pace(settled: boolean): void {
     const { phase } = this.lifecycle.state;
-    const steady = (phase === 'running' || phase === 'paused') && !this.candidate && this.pool.steady();
+    const steady = settled && (phase === 'running' || phase === 'paused') && !this.candidate && this.pool.steady();
     this.ticker.pace(steady, heartbeatTiming(this.settings.timeout).heartbeatMs);
   }
 

@@ -123,6 +123,23 @@ describe('Pool (fake fork, injected monotonic clock)', () => {
     assert.equal(t.forks.length, 3, 'nothing lacks');
   });
 
+  it('is steady (the master may tick slowly) only with every worker ready and nothing to fix', async () => {
+    const gen = generation(1, { workers: 2 });
+    const t = harness({ serving: gen, booting: null, mayStop: true });
+    assert.equal(t.pool.manage(), false, 'workers lack');
+    assert.equal(t.pool.steady(), false, 'forks under way');
+    await settle();
+    assert.equal(t.pool.manage(), true);
+    assert.equal(t.pool.steady(), false, 'workers booting');
+    t.ready(t.forks[0]!);
+    t.ready(t.forks[1]!);
+    assert.equal(t.pool.steady(), true);
+    t.handle(t.forks[0]!).abort();
+    assert.equal(t.pool.steady(), false, 'a worker aborted');
+    t.forks[0]!.exit(null, 'SIGABRT');
+    assert.equal(t.pool.manage(), false, 'a worker lacks');
+  });
+
   it("replaces a crashed worker with its own generation's settings while a candidate boots, in its slot", async () => {
     const gen1 = generation(1, { rawEnv: ['VERSION=1'] });
     const t = harness({ serving: gen1, booting: null, mayStop: true });

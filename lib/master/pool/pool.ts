@@ -116,9 +116,10 @@ export class Pool {
   /**
    * Compare the pool with its targets and fix any drift (gunicorn's
    * manage_workers, called every turn of its loop): on every tick and after
-   * every worker exit. Spawns wait for the crash backoff.
+   * every worker exit. Spawns wait for the crash backoff. Returns whether
+   * there was nothing to fix.
    */
-  manage(): void {
+  manage(): boolean {
     const targets = this.ctx.targets();
     const { spawn, stop } = decide(this.view(targets));
     for (const id of stop) {
@@ -126,32 +127,32 @@ export class Pool {
       this.ctx.log().info(`Stopping surplus worker ${h.pid}`);
       h.term();
     }
-    if (!spawn.length) return;
+    if (!spawn.length) return stop.length === 0;
     const wait = this.backoff.wait(this.clock());
     if (wait > 0) {
       this.spawnTimer ??= setTimeout(() => {
         this.spawnTimer = null;
         this.manage();
       }, wait);
-      return;
+      return false;
     }
     for (const { generation, count } of spawn) {
       const gen = [targets.serving, targets.booting].find((g) => g?.number === generation)!;
       for (let i = 0; i < count; i++) void this.spawn(gen);
     }
+    return false;
   }
 
   /**
    * Nothing under way: no fork, no backoff wait, every worker ready and
-   * neither retiring nor aborted, and none missing or surplus. The master
-   * may then tick slowly (ticker.ts).
+   * neither retiring nor aborted (none missing or surplus is what manage()
+   * returns). The master may then tick slowly (ticker.ts).
    */
   steady(): boolean {
     if (this.spawnTimer) return false;
     for (const n of this.pending.values()) if (n > 0) return false;
     for (const h of this.workers.values()) if (h.state !== 'ready' || h.retiring || h.abortedAt) return false;
-    const { spawn, stop } = decide(this.view());
-    return spawn.length === 0 && stop.length === 0;
+    return true;
   }
 
   /** After TTOU lowered the target: stop the oldest workers beyond it (gunicorn stops the oldest too). */
