@@ -107,6 +107,8 @@ export class CertRenewal {
   private current = '';
   private deadline = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** A USR1 asked: send the pair on disk even if it is the one last seen. */
+  private forced = false;
 
   constructor(
     private readonly certfile: string,
@@ -128,9 +130,14 @@ export class CertRenewal {
     return certfile === this.certfile && keyfile === this.keyfile;
   }
 
-  /** Look at the files now (USR1), retrying a pair that does not match yet. */
+  /**
+   * Look at the files now (USR1), retrying a pair that does not match yet. The
+   * pair is sent even if it is the one last seen: the operator asked, and a
+   * change that landed between the workers' boot and start() was never sent.
+   */
   renew(): void {
     this.deadline = this.clock() + RETRY_FOR_MS;
+    this.forced = true;
     this.schedule(0);
   }
 
@@ -182,7 +189,8 @@ export class CertRenewal {
       return;
     }
     const id = loaded.pair.cert + loaded.pair.key;
-    if (id === this.current) return;
+    if (id === this.current && !this.forced) return;
+    this.forced = false;
     this.current = id;
     const reached = this.send(loaded.pair);
     this.log.info(

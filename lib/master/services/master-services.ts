@@ -42,6 +42,8 @@ export class MasterServices {
   private reaper: Reaper | null = null;
   /** Renews the certificate of tsgund's TLS servers in place (null without certfile). */
   private certs: CertRenewal | null = null;
+  /** A USR1 that came before the certificate watch was set up: renew once it is. */
+  private renewAsked = false;
 
   constructor(private readonly ctx: ServiceContext) {}
 
@@ -132,11 +134,14 @@ export class MasterServices {
     };
     this.certs = new CertRenewal(certfile, keyfile, this.ctx.log, send, monotonic);
     this.certs.start();
+    if (this.renewAsked) this.certs.renew();
+    this.renewAsked = false;
   }
 
-  /** USR1: look at certfile and keyfile now. */
+  /** USR1: look at certfile and keyfile now (once the watch is set up, if a USR1 came before it). */
   renewCerts(): void {
-    this.certs?.renew();
+    if (this.certs) this.certs.renew();
+    else this.renewAsked = true;
   }
 
   /** One turn of the master's loop: reap orphans. */
