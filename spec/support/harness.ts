@@ -14,7 +14,26 @@ export const CLI = join(ROOT, 'dist/lib/cli/main.js');
 export const HELLO = join(ROOT, 'examples/hello.js');
 export const FIXTURES = join(ROOT, 'spec/fixtures');
 
-const started = new Set<number>();
+/**
+ * What the tests started, by pid, with each process's start time: pids wrap
+ * around within one run of the suite (pid_max is often 32768), and cleanup
+ * must not kill another test's process that got a pid this one left.
+ */
+const started = new Map<number, string | null>();
+
+/** When a process started (clock ticks after boot, /proc/PID/stat field 22); null when gone. */
+function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const remember = (pid: number): void => {
+  started.set(pid, startTimeOf(pid));
+};
 
 /**
  * Every test process registers its masters in a run directory of its own
@@ -137,7 +156,7 @@ export class Proc {
   readonly exit: Promise<{ code: number | null; signal: string | null }>;
 
   constructor(readonly child: ChildProcess) {
-    started.add(child.pid!);
+    remember(child.pid!);
     const collect = (stream: NodeJS.ReadableStream | null) => {
       let buf = '';
       stream?.setEncoding('utf8');
@@ -207,8 +226,8 @@ export async function startServer(
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
 
-/** Kill, by pid, every process a test started and every child they left. */
-export function killAll(pids: Iterable<number> = started): void {
+/** Kill, by pid, these processes and every child they have. */
+function killAll(pids: Iterable<number>): void {
   for (const pid of pids) {
     for (const child of childrenOf(pid)) killAll([child]);
     try {
@@ -219,14 +238,19 @@ export function killAll(pids: Iterable<number> = started): void {
   }
 }
 
+/** Every process the test started that is still the one it started (not a reused pid), with its children. */
+function killStarted(): void {
+  killAll([...started].filter(([pid, since]) => since !== null && startTimeOf(pid) === since).map(([pid]) => pid));
+}
+
 /** Remember a pid the test did not spawn itself (a daemon, an upgraded master). */
 export function track(pid: number): void {
-  started.add(pid);
+  remember(pid);
 }
 
 export async function cleanup(dirs: string[] = []): Promise<void> {
   await stopAllLoads();
-  killAll();
+  killStarted();
   started.clear();
   // a recursive rm as root: check every path before removing any
   const bad = [...dirs].find(
