@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ErrorLog } from '../../lib/log/error-line.js';
@@ -8,6 +8,7 @@ import { canHandOver, takeHandedLogs } from '../../lib/log/fd-handover.js';
 import { MasterLogFiles } from '../../lib/master/logs/master-log-files.js';
 import { WORKER_HANDOVER_FD } from '../../lib/protocol/descriptors.js';
 import { cleanup, tempDir } from '../support/harness.js';
+import { socketPair } from '../support/socket-pair.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -15,20 +16,6 @@ after(() => cleanup(dirs));
 const fdOf = (socket: net.Socket): number => (socket as unknown as { _handle: { fd: number } })._handle.fd;
 const warnings: string[] = [];
 const log = { warning: (msg: string) => warnings.push(msg) } as unknown as ErrorLog;
-
-/** A connected pair of UNIX sockets: `master` sends, `worker` (never read by libuv) receives. */
-async function socketPair(dir: string): Promise<{ master: net.Socket; worker: net.Socket }> {
-  const path = join(dir, `s${Math.random()}`);
-  const accepted = new Promise<net.Socket>((resolve) => {
-    const server = net.createServer({ pauseOnCreate: true } as net.ServerOpts, (s) => {
-      server.close();
-      resolve(s);
-    });
-    server.listen(path);
-  });
-  const master = net.connect(path);
-  return { master, worker: await accepted };
-}
 
 const inode = (fdOrPath: number | string): number =>
   typeof fdOrPath === 'number' ? fs.fstatSync(fdOrPath).ino : fs.statSync(fdOrPath).ino;

@@ -3,7 +3,7 @@
 // socket pair as its handover socket) and a transport that keeps its lines.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import { MasterLogs } from '../../lib/master/logs/master-logs.js';
 import { WORKER_HANDOVER_FD, WORKER_LOG_FDS } from '../../lib/protocol/descriptors.js';
 import { cleanup, tempDir, waitFor } from '../support/harness.js';
 import { lines } from '../support/log-files.js';
+import { socketPair } from '../support/socket-pair.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -36,20 +37,6 @@ class Capture extends Transport {
   override close(): void {
     this.wasClosed = true;
   }
-}
-
-/** A connected pair of UNIX sockets: `master` sends, `worker` (never read by libuv) receives. */
-async function socketPair(dir: string): Promise<{ master: net.Socket; worker: net.Socket }> {
-  const path = join(dir, 'handover.sock');
-  const accepted = new Promise<net.Socket>((resolve) => {
-    const server = net.createServer({ pauseOnCreate: true } as net.ServerOpts, (s) => {
-      server.close();
-      resolve(s);
-    });
-    server.listen(path);
-  });
-  const master = net.connect(path);
-  return { master, worker: await accepted };
 }
 
 /** Settings with both logs in a fresh temporary directory, and a config whose transports are counted. */

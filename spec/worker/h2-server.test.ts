@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createRequire } from 'node:module';
 import { h2Options, createH2Server, overridesHttp1Prototypes } from '../../lib/worker/h2-server.js';
 import { listenerUrl, protocolsOf } from '../../lib/listeners/listener-url.js';
+import { h2get } from '../support/h2-client.js';
 
 // Express ships no types of its own
 const express = createRequire(import.meta.url)('express') as () => unknown;
@@ -83,17 +84,7 @@ describe('cleartext HTTP/1.1 and h2c on one port', () => {
   });
 
   it('answers h2c with prior knowledge', async () => {
-    const session = http2.connect(`http://127.0.0.1:${await listening}`);
-    const body = await new Promise<string>((resolve, reject) => {
-      const s = session.request({ ':path': '/' });
-      let b = '';
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => (b += d));
-      s.on('end', () => resolve(b));
-      s.on('error', reject);
-      s.end();
-    });
-    session.close();
+    const { body } = await h2get(`http://127.0.0.1:${await listening}`);
     assert.equal(body, '2.0');
   });
 

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createH2Server } from '../../lib/worker/h2-server.js';
 import { ResetBudget } from '../../lib/worker/reset-gate.js';
+import { h2get } from '../support/h2-client.js';
 
 describe('ResetBudget', () => {
   it('allows a burst, then the rate, on the clock passed in', () => {
@@ -95,17 +96,7 @@ describe('streams reset before they reach the app', () => {
   });
 
   it('still serves a well-behaved client', async () => {
-    const session = http2.connect(`http://127.0.0.1:${await listening}`);
-    const body = await new Promise<string>((resolve, reject) => {
-      const s = session.request({ ':path': '/' });
-      let b = '';
-      s.setEncoding('utf8');
-      s.on('data', (d: string) => (b += d));
-      s.on('end', () => resolve(b));
-      s.on('error', reject);
-      s.end();
-    });
-    session.close();
+    const { body } = await h2get(`http://127.0.0.1:${await listening}`);
     assert.equal(body, 'ok');
     assert.equal(calls, 1);
   });
