@@ -5,11 +5,27 @@
 // Built-ins without their ES module facade, which costs every worker's boot (see node-http.ts).
 const net = process.getBuiltinModule('node:net');
 
+/**
+ * 4, 6 or 0, as net.isIP() says, without its IPv6 pattern: V8 compiles that
+ * regular expression on its first use, about 8 ms of every start. BlockList
+ * reads the address natively.
+ */
+function ipVersion(address: string): 0 | 4 | 6 {
+  if (net.isIPv4(address)) return 4;
+  if (!address.includes(':')) return 0;
+  try {
+    new net.BlockList().addAddress(address, 'ipv6');
+    return 6;
+  } catch {
+    return 0;
+  }
+}
+
 /** One `forwardedAllowIps` entry: '*', an IPv4 or IPv6 address, or a CIDR like 10.0.0.0/8 or fd00::/8. */
 function parseEntry(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
   const slash = entry.indexOf('/');
   const address = slash === -1 ? entry : entry.slice(0, slash);
-  const version = net.isIP(address);
+  const version = ipVersion(address);
   if (version === 0) return null;
   const bits = version === 4 ? 32 : 128;
   const prefixText = slash === -1 ? String(bits) : entry.slice(slash + 1);
@@ -38,9 +54,9 @@ export function allowList(entries: string[]): (remote: string | undefined) => bo
     if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
   }
   return (remote) => {
-    const version = remote === undefined ? 0 : net.isIP(remote);
+    if (remote === undefined) return false;
     try {
-      return version !== 0 && list.check(remote!, version === 4 ? 'ipv4' : 'ipv6');
+      return list.check(remote, remote.includes(':') ? 'ipv6' : 'ipv4');
     } catch {
       return false; // an address BlockList cannot read (an IPv6 zone id) is not on the list
     }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** tsgund's own version, from its package.json. */
 export const VERSION = (

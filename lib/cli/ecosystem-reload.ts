@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { existingRunDir, registeredSocket } from '../control/run-dir.js';
 import { EXIT, UserError } from '../errors.js';
@@ -7,6 +6,9 @@ import { appName, appsOf, exportsApps, isEcosystemFile, loadEcosystem, mayBeEcos
 import type { ListedMaster } from '../control/format.js';
 import { listMasters } from './ls-command.js';
 import { startAll } from './multi-start.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { existsSync } = process.getBuiltinModule('node:fs');
 
 /** Is the NAME given to `tsgund reload` an ecosystem file rather than a master's name? */
 export async function namesEcosystemFile(word: string): Promise<boolean> {

@@ -1,5 +1,4 @@
 import { basename, dirname, join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { loadModuleFresh } from '../config/load-file.js';
 import type { CommandLine } from '../config/resolve.js';
 import { validateLayer } from '../config/validate.js';
@@ -7,6 +6,9 @@ import { ConfigError, oneLine } from '../errors.js';
 import { UntrustedFileError, assertRootOnly } from '../trust/file-trust.js';
 import { pm2Field } from './pm2-fields.js';
 import { usableCpus } from './usable-cpus.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** A PM2 ecosystem file by its name alone: ecosystem.config.js, ecosystem.json, … */
 export const isEcosystemFile = (app: string): boolean =>

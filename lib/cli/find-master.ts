@@ -2,8 +2,10 @@
 // `NAME: master [APP]`, and its control socket beside the pidfile it holds
 // open. Linux only (/proc); reading another user's descriptors takes root,
 // as signalling its master would.
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { existsSync, readFileSync, readdirSync, readlinkSync } = process.getBuiltinModule('node:fs');
 
 /** Masters whose process title is exactly `name: master [...]`. */
 export function mastersNamed(name: string, proc = '/proc'): number[] {

@@ -1,10 +1,12 @@
-import { existsSync, lstatSync, statSync } from 'node:fs';
 import { requestStatus } from '../control/client.js';
 import { controlSocketPath } from '../control/protocol.js';
 import { existingRunDir, isValidName, registeredSocket, runDirPath } from '../control/run-dir.js';
 import type { StatusSnapshot } from '../protocol/status.js';
 import { ConfigError } from '../errors.js';
 import { inspectPidfile, notAMaster, startTicks, stillRunning } from '../master/process/master-proof.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { existsSync, lstatSync, statSync } = process.getBuiltinModule('node:fs');
 
 /** How a control command names its master: a NAME in the run directory, -p PIDFILE or --control-socket PATH. */
 export interface MasterTarget {

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { type CommandLine, resolveSettings } from '../config/resolve.js';
 import { withEcosystem } from './ecosystem.js';
 import { namesEcosystemFile } from './ecosystem-reload.js';
@@ -9,6 +8,9 @@ import { stdioFdOf } from '../trust/pinned-path.js';
 import { Follower, LogReadError, openLog, tailOf } from '../log/tail.js';
 import { parseEnvArgs } from './args.js';
 import { type MasterFlags, masterStatus } from './status-command.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { existsSync } = process.getBuiltinModule('node:fs');
 
 interface LogsFlags extends MasterFlags {
   config?: string;

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { requestStatus } from '../control/client.js';
 import { formatList, type ListedMaster } from '../control/format.js';
 import { existingRunDir } from '../control/run-dir.js';
 import { freeSocketPath } from '../listeners/unix-path.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { lstatSync, readdirSync } = process.getBuiltinModule('node:fs');
 
 /**
  * Every master registered in the run directory, asked over its control

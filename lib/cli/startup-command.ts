@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
-import { randomBytes } from 'node:crypto';
-import {
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isValidName, registeredName, runDirProblem } from '../control/run-dir.js';
+import { ConfigError, errnoOf } from '../errors.js';
+import { randomHex } from '../random-hex.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const {
   closeSync,
   constants,
   fchmodSync,
@@ -11,11 +17,7 @@ import {
   renameSync,
   unlinkSync,
   writeSync,
-} from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isValidName, registeredName, runDirProblem } from '../control/run-dir.js';
-import { ConfigError, errnoOf } from '../errors.js';
+} = process.getBuiltinModule('node:fs');
 
 interface StartupFlags {
   name?: string;
@@ -121,7 +123,7 @@ function writeSafely(path: string, text: string, mode: number): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const problem = runDirProblem(dir);
   if (problem) throw new ConfigError(`startup: will not write into ${dir}: ${problem}`);
-  const tmp = join(dir, `.tsgund-startup.${randomBytes(8).toString('hex')}`);
+  const tmp = join(dir, `.tsgund-startup.${randomHex(8)}`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
     fchmodSync(fd, mode);

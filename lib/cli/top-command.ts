@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { requestStatus } from '../control/client.js';
 import { ConfigError } from '../errors.js';
 import type { StatusSnapshot } from '../protocol/status.js';
 import { type TopSample, topFrame } from '../control/top-view.js';
 import { controlSocketCandidates, masterNamed } from './find-master.js';
 import { type MasterFlags, masterStatus } from './status-command.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 interface TopFlags extends MasterFlags {
   once?: boolean;

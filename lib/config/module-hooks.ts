@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
 // default import: a named `registerHooks` would fail to link on Node before 22.15, ahead of the CLI's version check
 import nodeModule, { type LoadHookSync, type ResolveFnOutput, type ResolveHookSync } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { assertRootOnly, checkingFiles } from '../trust/file-trust.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /**
  * Module resolution for config files (JS and TypeScript, which Node's own type

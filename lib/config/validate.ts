@@ -1,5 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
-import { inspect } from 'node:util';
 import { ConfigError } from '../errors.js';
 import type { Settings } from './types.js';
 import { HOOKS } from './hook-table.js';
@@ -11,6 +9,10 @@ import { LOG_CONFIG_KEYS, isLogConfigKey, logConfigProblem } from './log-transpo
 import { allowListProblem } from '../allow-list.js';
 import { SURGE_EXPECTED, parseSurge } from './surge.js';
 import { checkWorkerModules, workerExecArgv } from './worker-node-options.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { existsSync, statSync } = process.getBuiltinModule('node:fs');
+const { inspect } = process.getBuiltinModule('node:util');
 
 const bySetting = new Map<string, (typeof SETTINGS)[number]>(SETTINGS.map((s) => [s.key, s]));
 

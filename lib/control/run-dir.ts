@@ -2,9 +2,11 @@
 // socket `<name>.sock`, and the pidfile `<name>.pid` of a daemon started
 // without -p), so that `tsgund ls` and `tsgund reload NAME` find it.
 
-import { lstatSync, mkdirSync } from 'node:fs';
 import { basename, extname, isAbsolute, join } from 'node:path';
 import { ConfigError, errnoOf } from '../errors.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { lstatSync, mkdirSync } = process.getBuiltinModule('node:fs');
 
 /** Overrides the run directory (tests, or several independent sets of masters). */
 export const RUN_DIR_ENV = 'TSGUND_RUN_DIR';

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, linkSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { ConfigError, errnoOf as errno } from '../errors.js';
@@ -7,6 +6,10 @@ import { freeSocketPath } from '../listeners/unix-path.js';
 import type { ErrorLog } from '../log/error-line.js';
 import type { ControlReply } from './protocol.js';
 import type { AppMetricsStatus, StatusSnapshot } from '../protocol/status.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { chmodSync, linkSync, lstatSync, mkdtempSync, renameSync, rmSync, statSync } =
+  process.getBuiltinModule('node:fs');
 
 /** The app's own metrics, collected from the workers when asked for (null: not collected). */
 export type AppMetricsSource = () => Promise<AppMetricsStatus | null>;

@@ -1,5 +1,7 @@
-import { closeSync, writeSync } from 'node:fs';
 import net from 'node:net';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { closeSync, writeSync } = process.getBuiltinModule('node:fs');
 
 /** The fd on which a daemonized master tells `tsgund start -D` how its start went. */
 export const READY_FD_ENV = 'TSGUND_READY_FD';

@@ -8,10 +8,12 @@
 // not pause: then the report gives its kernel state from /proc instead.
 // Loaded only in the helper thread; the main thread never imports it.
 
-import { writeSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import type { HangFrame, HangReport } from '../protocol/messages.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { writeSync, readFileSync } = process.getBuiltinModule('node:fs');
 
 /** Indexes into the shared BigInt64Array: the last heartbeat (hrtime ns) and 1 once watching stops (drain). */
 export const BEAT = 0;

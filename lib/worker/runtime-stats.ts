@@ -1,8 +1,9 @@
 // A worker's runtime health for its heartbeats: event-loop delay and
 // utilisation since the previous beat, the V8 heap against its limit, the
-// garbage collector's pauses, and the open connections.
-import { type IntervalHistogram, PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import v8 from 'node:v8';
+// garbage collector's pauses, and the open connections. node:perf_hooks and
+// node:v8 cost a worker about 7 ms to load: they load with the first
+// heartbeat (runtime.ts makes this object then), not during the boot.
+import type { EventLoopUtilization, IntervalHistogram } from 'node:perf_hooks';
 import type { RuntimeSample } from '../protocol/messages.js';
 
 /**
@@ -16,11 +17,14 @@ const RESOLUTION_MS = 100;
 const lateMs = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 100) / 100);
 
 export class RuntimeStats {
-  private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  private elu = performance.eventLoopUtilization();
+  private readonly perf = process.getBuiltinModule('node:perf_hooks');
+  private readonly v8 = process.getBuiltinModule('node:v8');
+  private readonly delay: IntervalHistogram = this.perf.monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  private elu: EventLoopUtilization = this.perf.performance.eventLoopUtilization();
   private gcMs = 0;
 
   constructor() {
+    const { PerformanceObserver } = this.perf;
     this.delay.enable();
     const gc = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) this.gcMs += entry.duration;
@@ -33,9 +37,10 @@ export class RuntimeStats {
     const d = this.delay;
     // an empty histogram (no tick since the last beat) says nothing: its min and max are sentinels
     const some = d.count > 0;
+    const { performance } = this.perf;
     const elu = performance.eventLoopUtilization(this.elu);
     this.elu = performance.eventLoopUtilization();
-    const heap = v8.getHeapStatistics();
+    const heap = this.v8.getHeapStatistics();
     const sample: RuntimeSample = {
       delayP50: some ? lateMs(d.percentile(50)) : 0,
       delayP99: some ? lateMs(d.percentile(99)) : 0,

@@ -73,7 +73,8 @@ export class WorkerRuntime {
   private readonly filterForwarded: ReturnType<typeof forwardedFilter>;
   /** stackOnTimeout: the heartbeat stamp its helper thread watches (none without a timeout). */
   private readonly hangWatch: HangWatch | null;
-  private readonly runtimeStats = new RuntimeStats();
+  /** Made with the first heartbeat: its built-ins stay out of the boot. */
+  private runtimeStats: RuntimeStats | null = null;
   /** What the last heartbeat reported served (requests and connections), and when (see checkIn). */
   private lastBeat = { served: -1, at: 0 };
   /** A check-in found nothing served since the last heartbeat: the next request beats at once. */
@@ -145,6 +146,7 @@ export class WorkerRuntime {
 
   heartbeat(): WorkerToMaster {
     const { drainer } = this;
+    this.runtimeStats ??= new RuntimeStats();
     const runtime = this.runtimeStats.sample(drainer?.open ?? 0);
     return heartbeat(this.requests, drainer?.accepted ?? 0, this.features.requestMetrics, runtime);
   }

@@ -27,6 +27,7 @@ export const LAYERS: string[][] = [
     'internals',
     'worker-text',
     'grid',
+    'random-hex',
   ],
   ['trust'],
   ['listeners', 'log'],

@@ -25,6 +25,12 @@ describe('forwardedAllowIps matcher', () => {
     assert.equal(allowList(['*'])('203.0.113.9'), true);
   });
 
+  it('trusts no peer address it cannot read', () => {
+    const trusts = allowList(['0.0.0.0/0', '::/0']);
+    for (const peer of ['', 'localhost', '10.0.0.300', ':::1', '1::2::3', '1.2.3.4:80'])
+      assert.equal(trusts(peer), false, JSON.stringify(peer));
+  });
+
   it('names the first invalid entry', () => {
     assert.equal(allowListProblem(['*', '10.0.0.0/8', '::/0', '0.0.0.0/0', '2001:db8::1']), null);
     for (const bad of [
@@ -36,6 +42,8 @@ describe('forwardedAllowIps matcher', () => {
       '10.0.0.0/8/8',
       '/8',
       '10.0.0.0/-1',
+      ':::1',
+      '1::2::3',
     ])
       assert.match(
         allowListProblem(['127.0.0.1', bad]) ?? '',

@@ -5,7 +5,6 @@
 // builds a candidate generation beside the serving one, and only a successful
 // boot makes the candidate the serving one.
 
-import { createHash } from 'node:crypto';
 import type { HookRunner } from '../../config/hooks.js';
 import type { Resolved } from '../../config/resolve.js';
 import type { Settings } from '../../config/types.js';
@@ -18,9 +17,17 @@ import type { WorkerGeneration } from '../pool/worker-handle.js';
 
 export type GenerationRole = GenerationStatus['role'];
 
-/** A short digest of settings: equal digests, equal settings. */
+/**
+ * A short digest of settings: equal digests, equal settings. Computed when
+ * first asked for (status, metrics): node:crypto costs a start about 16 ms.
+ */
 export const settingsDigest = (settings: Settings): string =>
-  createHash('sha256').update(JSON.stringify(settings)).digest('hex').slice(0, 12);
+  process
+    .getBuiltinModule('node:crypto')
+    .createHash('sha256')
+    .update(JSON.stringify(settings))
+    .digest('hex')
+    .slice(0, 12);
 
 /**
  * What changes in a generation while it lives. Only the lifecycle owner
@@ -47,7 +54,7 @@ export const initialState = (settings: Settings): GenerationState => ({
 });
 
 export class Generation implements WorkerGeneration {
-  readonly digest: string;
+  private digestMemo: string | null = null;
   /** When it was created, for display (wall clock: nothing is timed with it). */
   readonly createdAt = new Date().toISOString();
 
@@ -58,8 +65,11 @@ export class Generation implements WorkerGeneration {
     readonly listeners: Listener[],
     /** Written by whoever made it (the lifecycle owner), read here. */
     private readonly state: GenerationState = initialState(resolved.settings),
-  ) {
-    this.digest = settingsDigest(resolved.settings);
+  ) {}
+
+  get digest(): string {
+    this.digestMemo ??= settingsDigest(this.resolved.settings);
+    return this.digestMemo;
   }
 
   /** How many workers it should have while it serves. */

@@ -14,9 +14,11 @@
 // are left alone.
 
 import cluster from 'node:cluster';
-import { readFileSync, readdirSync } from 'node:fs';
 import type { ErrorLog } from '../../log/error-line.js';
 import { addonWith } from '../../native-addon.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { readFileSync, readdirSync } = process.getBuiltinModule('node:fs');
 
 interface Proc {
   pid: number;

@@ -1,16 +1,9 @@
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  statSync,
-} from 'node:fs';
 import { requestStatus } from '../../control/client.js';
 import { controlSocketPath } from '../../control/protocol.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, readSync, statSync } =
+  process.getBuiltinModule('node:fs');
 
 /** The pid in a pidfile, read without following a symlink; null unless a regular file holds one. */
 export function readPid(path: string): number | null {

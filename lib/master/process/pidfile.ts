@@ -1,8 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, errnoOf } from '../../errors.js';
 import { inspectPidfile, readPid } from './master-proof.js';
+import { randomHex } from '../../random-hex.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { closeSync, constants, fchmodSync, openSync, renameSync, unlinkSync, writeSync } =
+  process.getBuiltinModule('node:fs');
 
 const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
@@ -37,7 +40,7 @@ export class Pidfile {
    * random name cannot be planted in advance.
    */
   write(): void {
-    const tmp = join(dirname(this.path), `.${basename(this.path)}.${randomBytes(8).toString('hex')}.tmp`);
+    const tmp = join(dirname(this.path), `.${basename(this.path)}.${randomHex(8)}.tmp`);
     let fd: number;
     try {
       fd = openSync(tmp, TEMP_FLAGS, 0o644);

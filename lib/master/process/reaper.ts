@@ -1,7 +1,9 @@
 import cluster from 'node:cluster';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import type { ErrorLog } from '../../log/error-line.js';
 import { loadNativeAddon, type NativeAddon } from '../../native-addon.js';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const { readFileSync, readdirSync, readlinkSync } = process.getBuiltinModule('node:fs');
 
 /**
  * Zombie reaping for a master that runs as PID 1 (a container started without

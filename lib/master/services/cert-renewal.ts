@@ -7,13 +7,16 @@
 // certificate and the key land separately: a pair that does not match is
 // tried again for RETRY_FOR_MS before it is refused, and the old pair stays.
 
-import { X509Certificate, createPrivateKey } from 'node:crypto';
-import fs from 'node:fs';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { dirname } from 'node:path';
 import { errnoOf } from '../../errors.js';
 import type { ErrorLog } from '../../log/error-line.js';
 import { CODE_WRITERS, UnsafePathError, resolvePinned } from '../../trust/pinned-path.js';
 import type { Clock } from '../../clock.js';
+import type { FSWatcher } from 'node:fs';
+
+// Built-ins without their ES module facade, which costs start-up (see node-http.ts).
+const fs = process.getBuiltinModule('node:fs');
 
 export const RETRY_FOR_MS = 2000;
 const RETRY_EVERY_MS = 100;
@@ -69,8 +72,10 @@ export function loadPair(certfile: string, keyfile: string, asRoot = process.get
   if (typeof cert === 'string') return cert;
   const key = readSetting(keyfile, 'keyfile', asRoot);
   if (typeof key === 'string') return key;
+  // node:crypto costs about 16 ms to load: only a master with a certificate pays it
+  const { X509Certificate, createPrivateKey } = process.getBuiltinModule('node:crypto');
   let x509: X509Certificate;
-  let privateKey: ReturnType<typeof createPrivateKey>;
+  let privateKey: KeyObject;
   try {
     x509 = new X509Certificate(cert.text);
   } catch {
@@ -103,7 +108,7 @@ export function watchedDirectories(file: string): string[] {
  * pair to the workers through `send` (which returns how many it reached).
  */
 export class CertRenewal {
-  private readonly watchers = new Map<string, fs.FSWatcher>();
+  private readonly watchers = new Map<string, FSWatcher>();
   private current = '';
   private deadline = 0;
   private timer: NodeJS.Timeout | null = null;
