@@ -11,24 +11,10 @@
 import { Session } from 'node:inspector';
 import { fileURLToPath } from 'node:url';
 import type { HangFrame, HangReport } from '../protocol/messages.js';
+import { BEAT, type HelperData, OFF } from './hang-watch.js';
 
 // Built-ins without their ES module facade, which costs start-up (see node-http.ts).
 const { writeSync, readFileSync } = process.getBuiltinModule('node:fs');
-
-/** Indexes into the shared BigInt64Array: the last heartbeat (hrtime ns) and 1 once watching stops (drain). */
-export const BEAT = 0;
-export const OFF = 1;
-
-/** What the main thread passes the helper (its workerData). */
-export interface HelperData {
-  shared: BigInt64Array;
-  fd: number;
-  pid: number;
-  /** Capture when no heartbeat came for this long (ms): before the master's timeout. */
-  captureAfterMs: number;
-  /** How long to wait for the main thread to pause before calling it blocked in native code. */
-  pauseBudgetMs: number;
-}
 
 /** The first frames are what matter; a deep recursion would only fill the log. */
 export const MAX_FRAMES = 32;

@@ -1,5 +1,6 @@
 // The helper thread's entry point (see hang-capture.ts and hang-watch.ts).
 import { workerData } from 'node:worker_threads';
-import { type HelperData, watchMainThread } from './hang-capture.js';
+import { watchMainThread } from './hang-capture.js';
+import type { HelperData } from './hang-watch.js';
 
 watchMainThread(workerData as HelperData);

@@ -5,10 +5,24 @@
 //
 // The helper is a worker_thread, about 13 MiB of memory and 100 ms of CPU, so
 // it starts with the worker's first request, not at boot: a pool's start and
-// reload do not pay for it, nor do workers that never serve.
+// reload do not pay for it, nor do workers that never serve. For the same
+// reason node:worker_threads loads then, and node:inspector only in the helper
+// (hang-capture.ts): together some 10 ms of every worker's boot.
 
-import { Worker } from 'node:worker_threads';
-import { BEAT, type HelperData, OFF } from './hang-capture.js';
+/** Indexes into the shared BigInt64Array: the last heartbeat (hrtime ns) and 1 once watching stops (drain). */
+export const BEAT = 0;
+export const OFF = 1;
+
+/** What the main thread passes the helper (its workerData). */
+export interface HelperData {
+  shared: BigInt64Array;
+  fd: number;
+  pid: number;
+  /** Capture when no heartbeat came for this long (ms): before the master's timeout. */
+  captureAfterMs: number;
+  /** How long to wait for the main thread to pause before calling it blocked in native code. */
+  pauseBudgetMs: number;
+}
 
 const HELPER = new URL('./hang-helper.js', import.meta.url);
 
@@ -54,6 +68,7 @@ export class HangWatch {
     const data: HelperData = { shared: this.shared, fd: this.fd, pid: process.pid, ...hangTiming(this.timeoutMs) };
     try {
       // no execArgv: a --require or --import meant for the app does not run in the helper
+      const { Worker } = process.getBuiltinModule('node:worker_threads');
       const helper = new Worker(HELPER, { workerData: data, execArgv: [], stdout: true, stderr: true });
       helper.unref();
       helper.on('error', this.onError);

@@ -7,7 +7,7 @@
 // inside the function that needs it.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -31,6 +31,41 @@ export function costlyImports(file: string, text = readFileSync(file, 'utf8')): 
 test('lib/ takes node:fs, node:util, node:http, node:https and node:tls without their ES module facade, and node:crypto only where used', () => {
   assert.deepEqual(
     sources(LIB).flatMap((f) => costlyImports(f)),
+    [],
+  );
+});
+
+/** Modules a worker loads at boot: static imports from its entry, not dynamic import(). */
+function bootClosure(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^import\s+(?!type\s)[^;]*?from\s+'(\.{1,2}\/[^']+)\.js'/gm))
+      visit(resolve(dirname(file), `${m[1]}.ts`));
+  };
+  visit(entry);
+  return seen;
+}
+
+test("a worker's boot loads neither the hang helper's nor the runtime metrics' built-ins", () => {
+  const late =
+    /^import\s+(?!type\s)[^;]*?from\s+'node:(inspector|worker_threads|perf_hooks|v8)'|process\.getBuiltinModule\('node:(inspector|worker_threads|perf_hooks|v8)'\)/m;
+  const boot = bootClosure(join(LIB, 'worker', 'main.ts'));
+  assert.ok(boot.has(join(LIB, 'worker', 'runtime-stats.ts')), 'the closure reaches the runtime');
+  const eager = [...boot].filter((f) => {
+    const text = readFileSync(f, 'utf8');
+    // a getBuiltinModule inside a method or constructor runs later; only a module's top level counts
+    return late.test(
+      text
+        .split('\n')
+        .filter((l) => !/^\s/.test(l))
+        .join('\n'),
+    );
+  });
+  assert.deepEqual(
+    eager.map((f) => relative(LIB, f)),
     [],
   );
 });
