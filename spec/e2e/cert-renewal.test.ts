@@ -127,7 +127,11 @@ describe('certificate renewal', () => {
       process.kill(proc.pid, 'SIGHUP');
       await proc.line(/Reloaded: generation 2/, 15_000);
       assert.equal(await servedSerial(port), serials[1]);
-      const pids = workersOf(proc.pid).sort();
+      // the old generation's worker may still be draining when the reload is reported
+      const pids = await waitFor(() => {
+        const now = workersOf(proc.pid);
+        return now.length === 1 ? now : null;
+      }, 'the old worker gone');
       relink(join(root, 'new'), 'privkey.pem', pairs[2]!.key);
       relink(join(root, 'new'), 'cert.pem', pairs[2]!.cert);
       await renewedWithin2s(proc, port, serials[2]!, pids);
