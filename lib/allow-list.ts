@@ -58,7 +58,7 @@ export function allowList(entries: string[]): (remote: string | undefined) => bo
     try {
       return list.check(remote, remote.includes(':') ? 'ipv6' : 'ipv4');
     } catch {
-      return false; // an address BlockList cannot read (an IPv6 zone id) is not on the list
+      return false; // an address BlockList cannot read is not on the list
     }
   };
 }
