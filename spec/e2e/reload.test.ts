@@ -136,8 +136,8 @@ describe('HUP', () => {
 
   it('keeps the old generation when the new one fails to boot or misses --boot-timeout', async () => {
     const { dir, app, setVersion, breakApp } = appDir('v1');
-    // 5 s: long enough for a good release to boot on a loaded machine, short enough to wait out twice
-    const { proc, url } = await startIn(dir, [app, '-w', '2', '--boot-timeout', '5']);
+    // 3 s: long enough for a good release to boot on a loaded machine (0.3 s here), short enough to wait out twice
+    const { proc, url } = await startIn(dir, [app, '-w', '2', '--boot-timeout', '3']);
     const load = new Load(url, { keepAlive: 4, fresh: 2, path: '/' });
     await load.flowing();
     const workers = childrenOf(proc.pid);
@@ -148,14 +148,14 @@ describe('HUP', () => {
     proc.kill('SIGHUP');
     await proc.line(
       // the worker tells why just before the master's own boot timeout would (on a loaded machine the master may be first)
-      /reload failed, the running workers keep serving: (app '.*' did not finish loading within the boot timeout \(5 s\)|gave up waiting for workers to report ready after 5 s \(boot-timeout\))/,
+      /reload failed, the running workers keep serving: (app '.*' did not finish loading within the boot timeout \(3 s\)|gave up waiting for workers to report ready after 3 s \(boot-timeout\))/,
       15_000,
     );
     const hanging = join(dir, 'tsgund.config.mjs');
     writeFileSync(hanging, 'await new Promise(() => setTimeout(() => {}, 60000));\nexport default {};\n');
     proc.kill('SIGHUP');
     await proc.line(
-      /reload failed, keeping the running workers and configuration: gave up waiting for the config file to load after 5 s/,
+      /reload failed, keeping the running workers and configuration: gave up waiting for the config file to load after 3 s/,
       15_000,
     );
     rmSync(hanging);

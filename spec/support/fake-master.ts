@@ -10,7 +10,7 @@
 import type { Worker as ClusterWorker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Arbiter } from '../../lib/master/arbiter.js';
 import type { MasterSignal } from '../../lib/master/lifecycle/signal-queue.js';
 import { resolveSettings } from '../../lib/config/resolve.js';
@@ -178,7 +178,8 @@ export class FakeMaster {
 
   /** Write the config file a start or a HUP reads (unix socket in the temporary directory, 2 workers, …). */
   configure(config: Record<string, unknown>): void {
-    const settings = { bind: [`unix:${join(this.dir, 'app.sock')}`], workers: 2, ...config };
+    // a name of its own: specs that run in one process would otherwise meet the registration of an earlier one
+    const settings = { bind: [`unix:${join(this.dir, 'app.sock')}`], workers: 2, name: basename(this.dir), ...config };
     writeFileSync(join(this.dir, '.tsgundrc.json'), JSON.stringify(settings));
   }
 
