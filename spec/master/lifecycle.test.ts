@@ -80,6 +80,7 @@ describe('the master in-process (fake workers)', { timeout: 30_000 }, () => {
     assert.deepEqual(generations(m), ['1:serving:3', '2:booting:2']);
     m.configure({ workers: 4, reloadSurge: 1, rawEnv: ['VERSION=3'] });
     m.behaviour.ready = true;
+    m.advance(60_000); // the failed boots' backoff
     m.signal('SIGHUP');
     await m.logged(/reload abandoned after 1 of 4 batches \(1 of 4 workers\): superseded by a newer HUP/);
     await reloaded(m, 3);
@@ -123,6 +124,7 @@ describe('the master in-process (fake workers)', { timeout: 30_000 }, () => {
     assert.equal(m.status().state, 'paused');
     assert.ok(!m.log.some((l) => /Reloaded: generation/.test(l)), m.log.join('\n'));
     m.behaviour.ready = true;
+    m.advance(60_000); // the failed boots' backoff
     m.signal('SIGHUP');
     await m.logged(/Reloaded: generation \d+ serving with 4 worker/);
     await waitFor(() => m.live().length === 4, 'four workers');
@@ -158,6 +160,40 @@ describe('the master in-process (fake workers)', { timeout: 30_000 }, () => {
     assert.ok(!m.log.some((l) => /Booted/.test(l)), m.log.join('\n'));
     m.remove(); // a master whose start failed does not run: its process exits
     master = null;
+  });
+
+  it('a HUP to an unloadable release while a worker is replaced keeps the running worker serving', async () => {
+    // the first boot ends at its boot timeout with one worker of two ready; the HUP waits for it
+    master = await FakeMaster.create({ config: { bootTimeout: 0.3 }, behaviour: { ready: false } });
+    const m = master;
+    const starting = m.start();
+    await waitFor(() => m.live(1).length === 2, 'two workers booting');
+    const [first, second] = m.live(1);
+    first!.ready();
+    m.bootFailure = (w) => (w.generation > 1 ? 'release broken on disk' : null);
+    second!.exit(null, 'SIGKILL');
+    m.advance(1000); // past the crash backoff, on the master's clock
+    m.signal('SIGHUP');
+    await starting;
+    await m.logged(/reload failed, the running workers keep serving: .*release broken on disk/);
+    assert.ok(m.log.includes('[INFO] Booted 1 of 2 worker(s), generation 1'), m.log.join('\n'));
+    assert.ok(
+      m.log.some((l) => l.includes(`Worker (pid: ${second!.pid}) was killed by SIGKILL before it was ready`)),
+      m.log.join('\n'),
+    );
+    assert.equal(m.status().state, 'running');
+    assert.ok(!first!.exited && first!.signals.length === 0, 'the running worker is left alone');
+    assert.ok(m.status().workers.some((w) => w.pid === first!.pid && w.state === 'ready'));
+    // the release fixed: a HUP brings a full generation at once (the crashed slot is in backoff)
+    m.configure({ bootTimeout: 60 });
+    m.bootFailure = () => null;
+    m.behaviour.ready = true;
+    m.advance(60_000); // the failed boots' backoff
+    m.signal('SIGHUP');
+    await m.logged(/Reloaded: generation \d+ serving with 2 worker/);
+    await waitFor(() => m.live().length === 2 && first!.exited, 'the new generation alone');
+    assert.equal(m.live()[0]!.generation, m.live()[1]!.generation);
+    assert.notEqual(m.live()[0]!.generation, 1);
   });
 
   it('TTOU during a reload waits for it and applies to the generation it leaves serving', async () => {
