@@ -1,11 +1,11 @@
 // The processes' entry points as bundles, after tsc. A master, a worker and
 // every command otherwise load their modules one by one through Node's ES
-// module loader (resolve, realpath, read, link: some 60 modules for a worker,
-// 120 for a master), which cost a worker about a third of its own start-up
-// (measured on Node 24, scripts/bench/scale.mjs). tsc's output stays as it
-// is for the package's API (dist/lib/index.js) and the tests; only these
-// entry files are replaced, each by its bundle, with the code they share and
-// what they import on demand in chunks under dist/lib/bundle/.
+// module loader (resolve, realpath, read, link: some 50 modules for a worker,
+// 120 for a master); bundled, a worker's own start-up took 46 ms of CPU
+// instead of 64 (Node 24, 2 cores, docs/development.md). tsc's output stays
+// as it is for the package's API (dist/lib/index.js) and the tests; only
+// these entry files are replaced, each by its bundle, with the code they
+// share and what they import on demand in chunks under dist/lib/bundle/.
 //
 // Two rules keep a bundle equal to the modules it replaces:
 // - every entry and chunk sits one folder below dist/lib, and each module's
