@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { canHandOver, decode, handOver, tagOf, takeHandedLogs } from '../../lib/log/fd-handover.js';
 import { reopenLogs } from '../../lib/worker/worker-logs.js';
 import { cleanup, tempDir } from '../support/harness.js';
+import { socketPair } from '../support/socket-pair.js';
 
 const dirs: string[] = [];
 after(() => cleanup(dirs));
@@ -64,17 +65,8 @@ describe('log descriptors handed over', () => {
   }, async () => {
     const dir = tempDir();
     dirs.push(dir);
-    const sock = join(dir, 's');
-    const accepted = new Promise<net.Socket>((resolve) => {
-      // paused: libuv must not read the byte (and its descriptors) from this end
-      const server = net.createServer({ pauseOnCreate: true } as net.ServerOpts, (s) => {
-        server.close();
-        resolve(s);
-      });
-      server.listen(sock);
-    });
-    const client = net.connect(sock);
-    const receiver = await accepted;
+    // the receiving end is paused: libuv must not read the byte (and its descriptors) from it
+    const { master: client, worker: receiver } = await socketPair(dir);
     const files = ['a.log', 'b.log'].map((name) => fs.openSync(join(dir, name), 'a'));
     assert.equal(handOver(fdOf(client), { accesslog: files[0]! }), 'sent');
     assert.equal(handOver(fdOf(client), { errorlog: files[0]!, accesslog: files[1]! }), 'sent');

@@ -6,21 +6,13 @@
 // process.getBuiltinModule() instead, and node:crypto (16 ms to load) only
 // inside the function that needs it.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { LIB, sources } from '../support/lib-sources.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const LIB = join(ROOT, 'lib');
 const FACADE = /^import\s+(?!type\s)[^;]*?from\s+'node:(fs|util|crypto|http|https|tls)'/gm;
 const TOP_LEVEL_CRYPTO = /^const [^;]*process\.getBuiltinModule\('node:crypto'\)/gm;
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : /\.ts$/.test(e.name) ? [join(dir, e.name)] : [],
-  );
-}
 
 /** `file: the import` for each costly built-in taken at a module's top. */
 export function costlyImports(file: string, text = readFileSync(file, 'utf8')): string[] {

@@ -3,14 +3,11 @@
 // or below, and in lib/master the rooms may not import the arbiter above them.
 // Type-only imports count too: a type is a dependency a reader must follow.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-const LIB = join(ROOT, 'lib');
+import { LIB, ROOT, sources } from '../support/lib-sources.js';
 
 /** Lowest first. Documented in docs/architecture.md. */
 export const LAYERS: string[][] = [
@@ -48,12 +45,6 @@ const rankOf = (file: string): number => {
   assert.notEqual(rank, -1, `${relative(ROOT, file)}: its folder '${top}' has no layer in LAYERS`);
   return rank;
 };
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : /\.c?ts$/.test(e.name) ? [join(dir, e.name)] : [],
-  );
-}
 
 /**
  * Relative imports of a module, static and dynamic. A `new URL(…, import.meta.url)`
