@@ -10,7 +10,7 @@ export function randomHex(bytes: number): string {
   const buf = Buffer.alloc(bytes);
   let fd: number | null = null;
   try {
-    fd = fs.openSync('/dev/urandom', fs.constants.O_RDONLY);
+    fd = fs.openSync('/dev/urandom', fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     if (fs.readSync(fd, buf) === bytes) return buf.toString('hex');
   } catch {
     // no /dev/urandom (a chroot without /dev): node:crypto below
